@@ -1,0 +1,399 @@
+//! Typed configuration from the environment. Every variable the suite reads is a named
+//! constant here and is parsed here, once, at start-up; nothing else reads the environment.
+//! Secrets are wrapped in [`Secret`] so that printing a configuration never shows them.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `development` or `production` (the default). Development mode accepts the suite's
+/// published development signing key and the per-request clock override; production
+/// refuses both.
+pub const ENVIRONMENT: &str = "EDU_ENVIRONMENT";
+/// Address of the gRPC listener, `ip:port`.
+pub const GRPC_ADDR: &str = "EDU_GRPC_ADDR";
+/// Address of the Prometheus metrics listener, `ip:port`.
+pub const METRICS_ADDR: &str = "EDU_METRICS_ADDR";
+/// Postgres URL of the service's own login role, for example
+/// `postgres://competitions@db:5432/edu`.
+pub const DATABASE_URL: &str = "EDU_DATABASE_URL";
+/// The role's password, when it is not in the URL (for a Kubernetes Secret).
+pub const DATABASE_PASSWORD: &str = "EDU_DATABASE_PASSWORD";
+/// Largest number of pooled connections of this process.
+pub const DATABASE_MAX_CONNECTIONS: &str = "EDU_DATABASE_MAX_CONNECTIONS";
+/// How long a call waits for a pooled connection, in milliseconds; keep it below the
+/// default deadline.
+pub const DATABASE_ACQUIRE_TIMEOUT_MS: &str = "EDU_DATABASE_ACQUIRE_TIMEOUT_MS";
+/// `true` (the default) to apply pending migrations at start-up; `false` when a migration
+/// job runs the binary's `migrate` command instead.
+pub const DATABASE_MIGRATE_ON_START: &str = "EDU_DATABASE_MIGRATE_ON_START";
+/// Issuer (`iss`) that tokens must carry.
+pub const AUTH_ISSUER: &str = "EDU_AUTH_ISSUER";
+/// Audience (`aud`) that tokens must carry.
+pub const AUTH_AUDIENCE: &str = "EDU_AUTH_AUDIENCE";
+/// Path of a JWKS file (the identity provider's public keys); re-read when it changes, so
+/// keys rotate without a restart.
+pub const AUTH_JWKS_FILE: &str = "EDU_AUTH_JWKS_FILE";
+/// A JWKS document given inline, instead of or in addition to the file.
+pub const AUTH_JWKS: &str = "EDU_AUTH_JWKS";
+/// Tolerated clock skew when checking `exp` and `nbf`, in seconds.
+pub const AUTH_LEEWAY_SECS: &str = "EDU_AUTH_LEEWAY_SECS";
+/// OTLP/gRPC endpoint for traces, for example `http://otel-collector:4317`. No export when
+/// unset. The standard `OTEL_EXPORTER_OTLP_ENDPOINT` is read when this is unset.
+pub const OTLP_ENDPOINT: &str = "EDU_OTLP_ENDPOINT";
+/// The standard OpenTelemetry variable, honoured as a fallback for [`OTLP_ENDPOINT`].
+pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+/// Log filter in `tracing` syntax, for example `info,edu_kit=debug`.
+pub const LOG: &str = "EDU_LOG";
+/// `json` (the default) or `text`.
+pub const LOG_FORMAT: &str = "EDU_LOG_FORMAT";
+/// Largest accepted or sent gRPC message, in bytes.
+pub const MAX_MESSAGE_BYTES: &str = "EDU_MAX_MESSAGE_BYTES";
+/// Largest number of calls in flight on one connection; calls beyond it are shed with
+/// `RESOURCE_EXHAUSTED`.
+pub const MAX_CALLS_PER_CONNECTION: &str = "EDU_MAX_CALLS_PER_CONNECTION";
+/// Largest number of concurrent HTTP/2 streams a client may open on one connection.
+pub const MAX_CONCURRENT_STREAMS: &str = "EDU_MAX_CONCURRENT_STREAMS";
+/// Deadline of calls that set none, in milliseconds.
+pub const DEFAULT_DEADLINE_MS: &str = "EDU_DEFAULT_DEADLINE_MS";
+/// How long shutdown waits for calls in flight before it stops anyway, in seconds.
+pub const SHUTDOWN_TIMEOUT_SECS: &str = "EDU_SHUTDOWN_TIMEOUT_SECS";
+/// How often readiness is re-checked (the database, or the gateway's backends), in
+/// milliseconds.
+pub const HEALTH_CHECK_INTERVAL_MS: &str = "EDU_HEALTH_CHECK_INTERVAL_MS";
+
+/// Where the process runs; decides whether development conveniences are allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// A developer's machine or a test: the development key and clock override work.
+    Development,
+    /// Anywhere else. The default, so that forgetting the variable is safe.
+    Production,
+}
+
+impl Environment {
+    /// Whether development conveniences are allowed.
+    pub fn is_development(self) -> bool {
+        self == Environment::Development
+    }
+}
+
+/// A value that must never be printed: its `Debug` and `Display` show a placeholder.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret value, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A configuration value that could not be used; names the variable and says what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration {variable}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub variable: &'static str,
+    /// What is wrong with it, in words an operator can act on.
+    pub problem: String,
+}
+
+/// Reads variables from the process environment or, in tests, from a map.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    overrides: Option<HashMap<String, String>>,
+}
+
+impl Env {
+    /// The process environment.
+    pub fn process() -> Self {
+        Env { overrides: None }
+    }
+
+    /// A fixed set of variables, for tests: the process environment is not consulted.
+    pub fn from_map<K: Into<String>, V: Into<String>>(vars: impl IntoIterator<Item = (K, V)>) -> Self {
+        Env {
+            overrides: Some(vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect()),
+        }
+    }
+
+    /// The variable's value, when set and not empty.
+    pub fn get(&self, name: &str) -> Option<String> {
+        let value = match &self.overrides {
+            Some(map) => map.get(name).cloned(),
+            None => std::env::var(name).ok(),
+        };
+        value.filter(|v| !v.trim().is_empty())
+    }
+
+    /// The variable's value, or a [`ConfigError`] saying that it is required.
+    pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.get(name).ok_or_else(|| ConfigError {
+            variable: name,
+            problem: "is required but not set".into(),
+        })
+    }
+
+    /// Parses the variable with `FromStr`, or returns `default` when unset.
+    pub fn parse_or<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr,
+        T::Err: fmt::Display,
+    {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => raw.trim().parse().map_err(|e: T::Err| ConfigError {
+                variable: name,
+                problem: format!("cannot parse {raw:?}: {e}"),
+            }),
+        }
+    }
+
+    fn millis_or(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        self.parse_or(name, default).map(Duration::from_millis)
+    }
+
+    fn bool_or(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if matches!(v.as_str(), "true" | "1" | "yes") => Ok(true),
+            Some(v) if matches!(v.as_str(), "false" | "0" | "no") => Ok(false),
+            Some(v) => Err(ConfigError {
+                variable: name,
+                problem: format!("expected true or false, got {v:?}"),
+            }),
+        }
+    }
+}
+
+/// How the process listens and protects itself.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Development or production.
+    pub environment: Environment,
+    /// The gRPC listener.
+    pub grpc_addr: SocketAddr,
+    /// The metrics listener.
+    pub metrics_addr: SocketAddr,
+    /// Message size, concurrency and deadline limits.
+    pub limits: Limits,
+    /// How long shutdown waits for calls in flight.
+    pub shutdown_timeout: Duration,
+    /// How often readiness is re-checked.
+    pub health_check_interval: Duration,
+}
+
+/// Limits that protect a process from its callers.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest gRPC message accepted or sent.
+    pub max_message_bytes: usize,
+    /// Calls in flight per connection before shedding.
+    pub max_calls_per_connection: usize,
+    /// HTTP/2 streams per connection.
+    pub max_concurrent_streams: u32,
+    /// Deadline of calls that set none.
+    pub default_deadline: Duration,
+}
+
+impl ServerConfig {
+    /// Reads the server settings; `default_grpc_port` and `default_metrics_port` apply when
+    /// the addresses are unset.
+    pub fn from_env(env: &Env, default_grpc_port: u16, default_metrics_port: u16) -> Result<Self, ConfigError> {
+        let environment = match env.get(ENVIRONMENT).map(|v| v.to_ascii_lowercase()) {
+            None => Environment::Production,
+            Some(v) if v == "production" => Environment::Production,
+            Some(v) if v == "development" => Environment::Development,
+            Some(v) => {
+                return Err(ConfigError {
+                    variable: ENVIRONMENT,
+                    problem: format!("expected development or production, got {v:?}"),
+                });
+            }
+        };
+        Ok(ServerConfig {
+            environment,
+            grpc_addr: env.parse_or(GRPC_ADDR, SocketAddr::from(([0, 0, 0, 0], default_grpc_port)))?,
+            metrics_addr: env.parse_or(METRICS_ADDR, SocketAddr::from(([0, 0, 0, 0], default_metrics_port)))?,
+            limits: Limits {
+                max_message_bytes: env.parse_or(MAX_MESSAGE_BYTES, 4 * 1024 * 1024)?,
+                max_calls_per_connection: env.parse_or(MAX_CALLS_PER_CONNECTION, 256)?,
+                max_concurrent_streams: env.parse_or(MAX_CONCURRENT_STREAMS, 512)?,
+                default_deadline: env.millis_or(DEFAULT_DEADLINE_MS, 10_000)?,
+            },
+            shutdown_timeout: Duration::from_secs(env.parse_or(SHUTDOWN_TIMEOUT_SECS, 20)?),
+            health_check_interval: env.millis_or(HEALTH_CHECK_INTERVAL_MS, 5_000)?,
+        })
+    }
+}
+
+/// How a service reaches its own schema.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// The connection URL; it may hold the password, so it is kept secret.
+    pub url: Secret,
+    /// The role's password when given separately.
+    pub password: Option<Secret>,
+    /// Pool size of this process.
+    pub max_connections: u32,
+    /// How long a call waits for a connection.
+    pub acquire_timeout: Duration,
+    /// Whether start-up applies pending migrations.
+    pub migrate_on_start: bool,
+}
+
+impl DatabaseConfig {
+    /// Reads the database settings; the URL is required.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(DatabaseConfig {
+            url: Secret::new(env.required(DATABASE_URL)?),
+            password: env.get(DATABASE_PASSWORD).map(Secret::new),
+            max_connections: env.parse_or(DATABASE_MAX_CONNECTIONS, 10)?,
+            acquire_timeout: env.millis_or(DATABASE_ACQUIRE_TIMEOUT_MS, 3_000)?,
+            migrate_on_start: env.bool_or(DATABASE_MIGRATE_ON_START, true)?,
+        })
+    }
+}
+
+/// How callers' tokens are verified.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// Required `iss`.
+    pub issuer: String,
+    /// Required `aud`.
+    pub audience: String,
+    /// The JWKS file, re-read when it changes.
+    pub jwks_file: Option<PathBuf>,
+    /// An inline JWKS document.
+    pub jwks_inline: Option<String>,
+    /// Clock skew tolerance.
+    pub leeway: Duration,
+    /// Whether the development key is trusted (development mode only).
+    pub trust_development_key: bool,
+}
+
+impl AuthConfig {
+    /// Reads the token settings. In production a key source, the issuer and the audience are
+    /// required; in development they default to the development identity provider.
+    pub fn from_env(env: &Env, environment: Environment) -> Result<Self, ConfigError> {
+        let dev = environment.is_development();
+        let issuer = match env.get(AUTH_ISSUER) {
+            Some(v) => v,
+            None if dev => crate::auth::dev::ISSUER.to_string(),
+            None => env.required(AUTH_ISSUER)?,
+        };
+        let audience = match env.get(AUTH_AUDIENCE) {
+            Some(v) => v,
+            None if dev => crate::auth::dev::AUDIENCE.to_string(),
+            None => env.required(AUTH_AUDIENCE)?,
+        };
+        let jwks_file = env.get(AUTH_JWKS_FILE).map(PathBuf::from);
+        let jwks_inline = env.get(AUTH_JWKS);
+        if !dev && jwks_file.is_none() && jwks_inline.is_none() {
+            return Err(ConfigError {
+                variable: AUTH_JWKS_FILE,
+                problem: format!("production needs the identity provider's keys: set {AUTH_JWKS_FILE} or {AUTH_JWKS}"),
+            });
+        }
+        Ok(AuthConfig {
+            issuer,
+            audience,
+            jwks_file,
+            jwks_inline,
+            leeway: Duration::from_secs(env.parse_or(AUTH_LEEWAY_SECS, 30)?),
+            trust_development_key: dev,
+        })
+    }
+}
+
+/// Logs and traces.
+#[derive(Debug, Clone)]
+pub struct TelemetryConfig {
+    /// The `service.name` of logs, traces and metrics.
+    pub service_name: &'static str,
+    /// OTLP/gRPC endpoint; no export when unset.
+    pub otlp_endpoint: Option<String>,
+    /// Log filter.
+    pub log_filter: String,
+    /// JSON lines (true) or human-readable text.
+    pub json_logs: bool,
+}
+
+impl TelemetryConfig {
+    /// Reads the telemetry settings.
+    pub fn from_env(env: &Env, service_name: &'static str) -> Result<Self, ConfigError> {
+        let json_logs = match env.get(LOG_FORMAT).map(|v| v.to_ascii_lowercase()) {
+            None => true,
+            Some(v) if v == "json" => true,
+            Some(v) if v == "text" => false,
+            Some(v) => {
+                return Err(ConfigError {
+                    variable: LOG_FORMAT,
+                    problem: format!("expected json or text, got {v:?}"),
+                });
+            }
+        };
+        Ok(TelemetryConfig {
+            service_name,
+            otlp_endpoint: env.get(OTLP_ENDPOINT).or_else(|| env.get(OTEL_EXPORTER_OTLP_ENDPOINT)),
+            log_filter: env.get(LOG).unwrap_or_else(|| "info".into()),
+            json_logs,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?} {secret}"), "Secret(***) ***");
+    }
+
+    #[test]
+    fn production_is_the_default_and_needs_keys() {
+        let env = Env::from_map([(GRPC_ADDR, "127.0.0.1:1")]);
+        let server = ServerConfig::from_env(&env, 50051, 9090).expect("server config");
+        assert_eq!(server.environment, Environment::Production);
+        let err = AuthConfig::from_env(&env, server.environment).expect_err("keys are required");
+        assert_eq!(err.variable, AUTH_ISSUER);
+    }
+
+    #[test]
+    fn development_defaults_to_the_development_identity_provider() {
+        let env = Env::from_map([(ENVIRONMENT, "development")]);
+        let auth = AuthConfig::from_env(&env, Environment::Development).expect("auth config");
+        assert!(auth.trust_development_key);
+        assert_eq!(auth.issuer, crate::auth::dev::ISSUER);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let env = Env::from_map([(DEFAULT_DEADLINE_MS, "soon")]);
+        let err = ServerConfig::from_env(&env, 1, 2).expect_err("not a number");
+        assert_eq!(err.variable, DEFAULT_DEADLINE_MS);
+        assert!(err.to_string().contains("soon"));
+    }
+}

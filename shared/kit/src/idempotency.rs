@@ -1,0 +1,157 @@
+//! Makes creating calls safe to retry (AIP-155). A call with a `request_id` claims the key
+//! `(caller, method, request_id)` inside its own transaction before changing anything:
+//!
+//! - the first call inserts the key, does its work and stores its response, all in one
+//!   transaction; if it fails, the key vanishes with the rest and a retry starts afresh;
+//! - a concurrent repeat blocks on the key's row until the first commits, then reads the
+//!   stored response instead of doing the work again;
+//! - a repeat with a different request under the same id is refused.
+//!
+//! Requests are compared by a SHA-256 of their protobuf encoding; the generated code orders
+//! map entries (prost `btree_map`), so equal requests encode equally.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use jiff_sqlx::ToSqlx;
+use sha2::{Digest, Sha256};
+use sqlx::{PgConnection, PgPool, Row};
+
+use crate::context::CallContext;
+use crate::error::{ApiError, reason};
+
+/// How long keys are kept: a retry later than this creates anew.
+pub const RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The key of one idempotent call.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    caller: String,
+    method: &'static str,
+    request_id: String,
+    request_hash: Vec<u8>,
+}
+
+impl IdempotencyKey {
+    /// The key for `request` when its `request_id` is set; `None` when it is empty (the call
+    /// is then not deduplicated). `INVALID_ARGUMENT` for an unusable id.
+    pub fn for_request<M: prost::Message>(
+        context: &CallContext,
+        method: &'static str,
+        request_id: &str,
+        request: &M,
+    ) -> Result<Option<Self>, ApiError> {
+        if request_id.is_empty() {
+            return Ok(None);
+        }
+        if request_id.len() > 128 || !request_id.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::invalid_field(
+                reason::INVALID_FIELDS,
+                "request_id",
+                "must be at most 128 printable ASCII characters; a UUID is recommended",
+            ));
+        }
+        let caller = context.caller_if_any().map(|c| c.subject().to_string()).unwrap_or_default();
+        Ok(Some(IdempotencyKey {
+            caller,
+            method,
+            request_id: request_id.to_string(),
+            request_hash: Sha256::digest(request.encode_to_vec()).to_vec(),
+        }))
+    }
+}
+
+/// What claiming a key found.
+#[derive(Debug)]
+pub enum Claim<R> {
+    /// The key is new: do the work, then [`complete`].
+    New,
+    /// The same request was done before: return this response and change nothing.
+    Replay(R),
+}
+
+/// Claims `key` in the transaction `conn` belongs to. Must come before the work it guards.
+pub async fn claim<R: prost::Message + Default>(
+    conn: &mut PgConnection,
+    key: &IdempotencyKey,
+    now: Timestamp,
+) -> Result<Claim<R>, ApiError> {
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (caller, method, request_id, request_hash, created_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&key.caller)
+    .bind(key.method)
+    .bind(&key.request_id)
+    .bind(&key.request_hash)
+    .bind(now.to_sqlx())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(Claim::New);
+    }
+    // The conflicting row has committed (ON CONFLICT waited for it): read what it stored.
+    let row = sqlx::query(
+        "SELECT request_hash, response FROM idempotency_keys
+         WHERE caller = $1 AND method = $2 AND request_id = $3",
+    )
+    .bind(&key.caller)
+    .bind(key.method)
+    .bind(&key.request_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let stored_hash: Vec<u8> = row.try_get("request_hash")?;
+    if stored_hash != key.request_hash {
+        return Err(ApiError::invalid_field(
+            reason::REQUEST_ID_REUSED,
+            "request_id",
+            "was already used for a different request; choose a new request_id",
+        ));
+    }
+    let response: Option<Vec<u8>> = row.try_get("response")?;
+    let bytes = response.ok_or_else(|| {
+        ApiError::internal(&std::io::Error::other("idempotency key committed without a response"))
+    })?;
+    R::decode(bytes.as_slice())
+        .map(Claim::Replay)
+        .map_err(|e| ApiError::internal(&e))
+}
+
+/// Stores the response of a call that claimed `key`, in the same transaction as its work.
+pub async fn complete<R: prost::Message>(conn: &mut PgConnection, key: &IdempotencyKey, response: &R) -> Result<(), ApiError> {
+    sqlx::query(
+        "UPDATE idempotency_keys SET response = $4
+         WHERE caller = $1 AND method = $2 AND request_id = $3",
+    )
+    .bind(&key.caller)
+    .bind(key.method)
+    .bind(&key.request_id)
+    .bind(response.encode_to_vec())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes keys older than [`RETENTION`] every hour, for as long as the process runs.
+pub fn spawn_expiry(pool: PgPool) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            ticker.tick().await;
+            let cutoff = Timestamp::now() - RETENTION;
+            match sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+                .bind(cutoff.to_sqlx())
+                .execute(&pool)
+                .await
+            {
+                Ok(done) if done.rows_affected() > 0 => {
+                    tracing::info!(deleted = done.rows_affected(), "expired idempotency keys")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not expire idempotency keys"),
+            }
+        }
+    })
+}

@@ -1,0 +1,29 @@
+//! The server kit every process of the suite starts from, so that no service writes its own
+//! start-up: typed configuration ([`config`]), logs and traces ([`telemetry`]), metrics
+//! ([`metrics`]), token verification ([`auth`]), the per-call pipeline ([`pipeline`]) and the
+//! context it gives handlers ([`context`]), errors as gRPC statuses with details ([`error`]),
+//! the database ([`db`]), the clock ([`clock`]), idempotent creation ([`idempotency`]), the
+//! audit log ([`audit`]), resource names ([`resource`]), pagination ([`paging`]), outgoing
+//! calls ([`client`]), and the process runner ([`server`]).
+
+pub mod audit;
+pub mod auth;
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod context;
+pub mod db;
+pub mod error;
+pub mod idempotency;
+pub mod metrics;
+pub mod paging;
+pub mod pipeline;
+pub mod region;
+pub mod resource;
+pub mod server;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use context::CallContext;
+pub use error::ApiError;

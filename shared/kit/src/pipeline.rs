@@ -1,0 +1,459 @@
+//! The per-call pipeline, a tower layer in front of every gRPC service of a process:
+//! continues the caller's trace, assigns the request id, authenticates the bearer token,
+//! fixes the instant the call is judged at, and counts and logs the call with its final
+//! status code. Handlers then find all of it in the call's [`CallContext`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use http::{HeaderMap, HeaderValue, Request, Response};
+use http_body::{Body, Frame};
+use sha2::{Digest, Sha256};
+use tonic::{Code, Status};
+use tower::{Layer, Service};
+use tracing::Instrument;
+
+use crate::auth::{Caller, TokenVerifier};
+use crate::clock::{CLOCK_OVERRIDE_HEADER, Clock};
+use crate::context::{CallContext, REQUEST_ID_HEADER};
+use crate::error::{ApiError, ErrorKind, reason};
+use crate::metrics::{Metrics, code_name};
+use crate::telemetry;
+
+/// Methods every process serves without a token: health checks and reflection.
+const INFRASTRUCTURE_PREFIXES: [&str; 3] = [
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1.ServerReflection/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+];
+
+/// What the pipeline needs to know; shared by every call.
+#[derive(Debug)]
+pub struct PipelineConfig {
+    /// Verifies bearer tokens.
+    pub verifier: TokenVerifier,
+    /// The clock calls are judged by.
+    pub clock: Clock,
+    /// Whether the development clock override is honoured.
+    pub development: bool,
+    /// Where calls are counted.
+    pub metrics: Metrics,
+    /// The deadline of calls that set none (for telling timeouts from cancellations).
+    pub default_deadline: Duration,
+    /// Full method paths (`/pkg.Service/Method`) or service prefixes (`/pkg.Service/`) that
+    /// may be called without a token. A token, when given, must still be valid.
+    pub anonymous_methods: Vec<String>,
+}
+
+/// The pipeline as a tower layer.
+#[derive(Debug, Clone)]
+pub struct CallPipeline {
+    config: Arc<PipelineConfig>,
+}
+
+impl CallPipeline {
+    /// A pipeline with `config`.
+    pub fn new(config: PipelineConfig) -> Self {
+        CallPipeline {
+            config: Arc::new(config),
+        }
+    }
+}
+
+impl<S> Layer<S> for CallPipeline {
+    type Service = CallService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CallService {
+            inner,
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+/// The pipeline wrapped around one service.
+#[derive(Debug, Clone)]
+pub struct CallService<S> {
+    inner: S,
+    config: Arc<PipelineConfig>,
+}
+
+type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for CallService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: Body<Data = bytes::Bytes> + Send + 'static,
+    ResBody::Error: Into<tonic::codegen::StdError>,
+{
+    type Response = Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let started = Instant::now();
+        let config = Arc::clone(&self.config);
+        // Take the service that was driven to readiness; leave a fresh clone behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+
+        let path = request.uri().path().to_owned();
+        let (service, method) = split_path(&path);
+        let request_id = incoming_request_id(request.headers()).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            request.headers_mut().insert(REQUEST_ID_HEADER, value);
+        }
+
+        let span = tracing::info_span!(
+            "grpc",
+            otel.name = %path.trim_start_matches('/'),
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.service = %service,
+            rpc.method = %method,
+            request_id = %request_id,
+            trace_id = tracing::field::Empty,
+            caller = tracing::field::Empty,
+            rpc.grpc.status_code = tracing::field::Empty,
+        );
+        telemetry::continue_trace(&span, request.headers());
+        let trace_id = telemetry::trace_id(&span);
+        if let Some(trace_id) = &trace_id {
+            span.record("trace_id", trace_id.as_str());
+        }
+
+        let deadline = grpc_timeout(request.headers())
+            .map(|t| t.min(config.default_deadline))
+            .unwrap_or(config.default_deadline);
+        let observer = CallObserver {
+            metrics: config.metrics.clone(),
+            service: service.to_owned(),
+            method: method.to_owned(),
+            started,
+            deadline,
+            span: span.clone(),
+            finished: false,
+        };
+
+        if INFRASTRUCTURE_PREFIXES.iter().any(|p| path.starts_with(p)) {
+            // Probes and reflection: no identity, no access log line per probe.
+            let future = inner.call(request);
+            return Box::pin(async move {
+                let response = future.await?;
+                Ok(observe(response, observer.quiet()))
+            });
+        }
+
+        let context = match config.authenticate(&path, request.headers()).and_then(|caller| {
+            if let Some(caller) = &caller {
+                span.record("caller", pseudonym(caller.subject()).as_str());
+            }
+            Ok(CallContext::new(caller, request_id.clone(), trace_id, config.now_for(request.headers())?))
+        }) {
+            Ok(context) => context,
+            Err(error) => {
+                let status = Status::from(error);
+                let mut observer = observer;
+                observer.finish(status.code());
+                let mut response = status.into_http::<tonic::body::Body>();
+                echo_request_id(response.headers_mut(), &request_id);
+                return Box::pin(std::future::ready(Ok(response)));
+            }
+        };
+        request.extensions_mut().insert(context);
+
+        let future = inner.call(request).instrument(span);
+        Box::pin(async move {
+            let mut response = future.await?;
+            echo_request_id(response.headers_mut(), &request_id);
+            Ok(observe(response, observer))
+        })
+    }
+}
+
+impl PipelineConfig {
+    fn authenticate(&self, path: &str, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
+        match bearer_token(headers)? {
+            Some(token) => Ok(Some(self.verifier.verify(token)?)),
+            None if self.is_anonymous(path) => Ok(None),
+            None => Err(ApiError::new(
+                ErrorKind::Unauthenticated,
+                reason::TOKEN_MISSING,
+                "this call needs a bearer token in the authorization metadata",
+            )),
+        }
+    }
+
+    fn is_anonymous(&self, path: &str) -> bool {
+        self.anonymous_methods
+            .iter()
+            .any(|m| if m.ends_with('/') { path.starts_with(m.as_str()) } else { path == m })
+    }
+
+    fn now_for(&self, headers: &HeaderMap) -> Result<jiff::Timestamp, ApiError> {
+        match headers.get(CLOCK_OVERRIDE_HEADER) {
+            Some(value) if self.development => value
+                .to_str()
+                .ok()
+                .and_then(|v| v.parse::<jiff::Timestamp>().ok())
+                .ok_or_else(|| {
+                    ApiError::invalid_field(
+                        reason::INVALID_FIELDS,
+                        CLOCK_OVERRIDE_HEADER,
+                        "expected an RFC 3339 instant such as 2025-01-31T23:59:00+03:00",
+                    )
+                }),
+            Some(_) => {
+                tracing::debug!("ignoring the development clock override in production");
+                Ok(self.clock.now())
+            }
+            None => Ok(self.clock.now()),
+        }
+    }
+}
+
+/// `(service, method)` of a gRPC path `/pkg.Service/Method`.
+pub fn split_path(path: &str) -> (&str, &str) {
+    let trimmed = path.trim_start_matches('/');
+    trimmed.split_once('/').unwrap_or((trimmed, ""))
+}
+
+fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = headers.get(http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let invalid = || {
+        ApiError::new(
+            ErrorKind::Unauthenticated,
+            reason::TOKEN_INVALID,
+            "authorization metadata must be \"Bearer <token>\"",
+        )
+    };
+    let value = value.to_str().map_err(|_| invalid())?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(invalid)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(invalid());
+    }
+    Ok(Some(token.trim()))
+}
+
+/// The caller's request id when it is a sensible one (printable ASCII, at most 128 bytes);
+/// otherwise the pipeline assigns a new one rather than trusting arbitrary bytes in logs.
+fn incoming_request_id(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(REQUEST_ID_HEADER)?.to_str().ok()?;
+    let sensible = !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic());
+    sensible.then(|| value.to_owned())
+}
+
+fn echo_request_id(headers: &mut HeaderMap, request_id: &str) {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert(REQUEST_ID_HEADER, value);
+    }
+}
+
+/// A stable pseudonym of a subject for logs: subjects identify people, and logs must not.
+pub fn pseudonym(subject: &str) -> String {
+    let digest = Sha256::digest(subject.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Parses the `grpc-timeout` header (`<digits><unit>`, unit one of H M S m u n).
+pub fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    if value.len() < 2 || value.len() > 9 {
+        return None;
+    }
+    let (digits, unit) = value.split_at(value.len() - 1);
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount.saturating_mul(3600)),
+        "M" => Duration::from_secs(amount.saturating_mul(60)),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+/// Formats a duration as a `grpc-timeout` header value.
+pub fn format_grpc_timeout(timeout: Duration) -> String {
+    // Eight digits at most; milliseconds cover up to ~27 hours.
+    let millis = timeout.as_millis().max(1);
+    if millis < 100_000_000 { format!("{millis}m") } else { format!("{}S", timeout.as_secs().min(99_999_999)) }
+}
+
+struct CallObserver {
+    metrics: Metrics,
+    service: String,
+    method: String,
+    started: Instant,
+    deadline: Duration,
+    span: tracing::Span,
+    finished: bool,
+}
+
+impl CallObserver {
+    /// Counts the call but writes no log line (health probes).
+    fn quiet(mut self) -> Self {
+        self.span = tracing::Span::none();
+        self
+    }
+
+    fn finish(&mut self, code: Code) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let elapsed = self.started.elapsed();
+        self.metrics.record_call(&self.service, &self.method, code, elapsed);
+        if self.span.is_none() {
+            return;
+        }
+        self.span.record("rpc.grpc.status_code", code as i32);
+        let _entered = self.span.enter();
+        let millis = elapsed.as_secs_f64() * 1000.0;
+        match code {
+            Code::Internal | Code::Unknown | Code::DataLoss => {
+                tracing::error!(code = code_name(code), elapsed_ms = millis, "call failed")
+            }
+            _ => tracing::info!(code = code_name(code), elapsed_ms = millis, "call finished"),
+        }
+    }
+}
+
+impl Drop for CallObserver {
+    fn drop(&mut self) {
+        // Dropped unfinished: the server timed the call out, or the client went away.
+        if !self.finished {
+            let code = if self.started.elapsed() >= self.deadline { Code::DeadlineExceeded } else { Code::Cancelled };
+            self.finish(code);
+        }
+    }
+}
+
+fn observe<B>(response: Response<B>, observer: CallObserver) -> Response<tonic::body::Body>
+where
+    B: Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError>,
+{
+    let header_code = response.headers().get("grpc-status").map(|v| Code::from_bytes(v.as_bytes()));
+    response.map(|inner| {
+        tonic::body::Body::new(ObservedBody {
+            inner,
+            observer,
+            header_code,
+        })
+    })
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that reports the call's status code when its trailers (or its end)
+    /// go by.
+    struct ObservedBody<B> {
+        #[pin]
+        inner: B,
+        observer: CallObserver,
+        header_code: Option<Code>,
+    }
+}
+
+impl<B> Body for ObservedBody<B>
+where
+    B: Body<Data = bytes::Bytes>,
+    B::Error: Into<tonic::codegen::StdError>,
+{
+    type Data = bytes::Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    let code = trailers
+                        .get("grpc-status")
+                        .map(|v| Code::from_bytes(v.as_bytes()))
+                        .unwrap_or(Code::Unknown);
+                    this.observer.finish(code);
+                }
+            }
+            Poll::Ready(Some(Err(_))) => this.observer.finish(Code::Internal),
+            Poll::Ready(None) => this.observer.finish(this.header_code.unwrap_or(Code::Unknown)),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(*k, HeaderValue::from_str(v).expect("header"));
+        }
+        map
+    }
+
+    #[test]
+    fn grpc_timeouts_parse_in_every_unit() {
+        assert_eq!(grpc_timeout(&headers(&[("grpc-timeout", "5S")])), Some(Duration::from_secs(5)));
+        assert_eq!(grpc_timeout(&headers(&[("grpc-timeout", "250m")])), Some(Duration::from_millis(250)));
+        assert_eq!(grpc_timeout(&headers(&[("grpc-timeout", "2H")])), Some(Duration::from_secs(7200)));
+        assert_eq!(grpc_timeout(&headers(&[("grpc-timeout", "10x")])), None);
+        assert_eq!(grpc_timeout(&headers(&[("grpc-timeout", "123456789S")])), None, "more than 8 digits");
+        assert_eq!(format_grpc_timeout(Duration::from_millis(1500)), "1500m");
+        assert_eq!(grpc_timeout(&headers(&[("grpc-timeout", &format_grpc_timeout(Duration::from_secs(30)))])), Some(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn bearer_tokens_need_the_bearer_scheme() {
+        assert_eq!(bearer_token(&headers(&[("authorization", "Bearer abc")])).expect("ok"), Some("abc"));
+        assert_eq!(bearer_token(&headers(&[("authorization", "bearer abc")])).expect("ok"), Some("abc"));
+        assert!(bearer_token(&headers(&[("authorization", "Basic abc")])).is_err());
+        assert!(bearer_token(&headers(&[("authorization", "Bearer ")])).is_err());
+        assert_eq!(bearer_token(&HeaderMap::new()).expect("ok"), None);
+    }
+
+    #[test]
+    fn request_ids_from_callers_are_kept_only_when_sensible() {
+        assert_eq!(incoming_request_id(&headers(&[("x-request-id", "abc-123")])).as_deref(), Some("abc-123"));
+        assert_eq!(incoming_request_id(&headers(&[("x-request-id", &"x".repeat(200))])), None);
+        assert_eq!(incoming_request_id(&headers(&[("x-request-id", "a b")])), None);
+    }
+
+    #[test]
+    fn paths_split_into_service_and_method() {
+        assert_eq!(split_path("/edu.competitions.v1.ContestService/GetContest"), ("edu.competitions.v1.ContestService", "GetContest"));
+        assert_eq!(split_path("/odd"), ("odd", ""));
+    }
+
+    #[test]
+    fn pseudonyms_are_stable_and_do_not_show_the_subject() {
+        assert_eq!(pseudonym("alice"), pseudonym("alice"));
+        assert_ne!(pseudonym("alice"), pseudonym("bob"));
+        assert!(!pseudonym("alice").contains("alice"));
+    }
+}

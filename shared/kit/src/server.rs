@@ -1,0 +1,411 @@
+//! Runs a gRPC process the way every process of the suite runs: with the call pipeline,
+//! limits, `grpc.health.v1` that follows readiness, server reflection, Prometheus metrics,
+//! and a graceful shutdown that reports NOT_SERVING first, then drains calls in flight under
+//! a hard timeout.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::auth::TokenVerifier;
+use crate::clock::Clock;
+use crate::config::ServerConfig;
+use crate::metrics::Metrics;
+use crate::pipeline::{CallPipeline, PipelineConfig};
+
+/// Why a server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The reflection service could not be built from the descriptors.
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The gRPC server failed.
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The metrics server failed.
+    #[error("metrics server: {0}")]
+    Metrics(std::io::Error),
+}
+
+/// The health statuses a process reports, by service name (`""` is the whole process).
+/// Cheap to clone; remembers every name it set, so that shutdown can turn them all off.
+#[derive(Debug, Clone)]
+pub struct Health {
+    reporter: HealthReporter,
+    names: Arc<Mutex<BTreeSet<String>>>,
+}
+
+impl Health {
+    fn new(reporter: HealthReporter) -> Self {
+        Health {
+            reporter,
+            names: Arc::default(),
+        }
+    }
+
+    /// Sets the status of `service` (`""` for the whole process).
+    pub async fn set(&self, service: &str, serving: bool) {
+        self.names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(service.to_string());
+        let status = if serving { ServingStatus::Serving } else { ServingStatus::NotServing };
+        self.reporter.set_service_status(service, status).await;
+    }
+
+    /// Sets every status this process has reported so far.
+    pub async fn set_all(&self, serving: bool) {
+        let names: Vec<String> = self.names.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
+        for name in names {
+            self.set(&name, serving).await;
+        }
+    }
+}
+
+/// Decides whether the process can do its work (usually: does its database answer).
+pub trait ReadinessProbe: Send + Sync + 'static {
+    /// `Ok` when ready; otherwise why not, for the log.
+    fn check(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
+}
+
+/// Ready while a query on a dedicated connection (outside the pool, so that a saturated pool
+/// does not look like a dead database) answers within the check interval.
+#[derive(Debug)]
+pub struct DatabaseReadiness {
+    options: sqlx::postgres::PgConnectOptions,
+    connection: tokio::sync::Mutex<Option<sqlx::PgConnection>>,
+    timeout: Duration,
+}
+
+impl DatabaseReadiness {
+    /// A probe connecting with `options`, each check bounded by `timeout`.
+    pub fn new(options: sqlx::postgres::PgConnectOptions, timeout: Duration) -> Self {
+        DatabaseReadiness {
+            options: options.application_name("edu-readiness"),
+            connection: tokio::sync::Mutex::new(None),
+            timeout,
+        }
+    }
+}
+
+impl ReadinessProbe for DatabaseReadiness {
+    fn check(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async move {
+            use sqlx::Connection;
+            let mut slot = self.connection.lock().await;
+            let attempt = async {
+                if slot.is_none() {
+                    *slot = Some(crate::db::single_connection(&self.options).await.map_err(|e| e.to_string())?);
+                }
+                match slot.as_mut() {
+                    Some(conn) => conn.ping().await.map_err(|e| e.to_string()),
+                    None => Err("no connection".to_string()),
+                }
+            };
+            let result = match tokio::time::timeout(self.timeout, attempt).await {
+                Ok(result) => result,
+                Err(_) => Err(format!("no answer within {:?}", self.timeout)),
+            };
+            if result.is_err() {
+                // Reconnect next time rather than trust a connection that failed.
+                *slot = None;
+            }
+            result
+        })
+    }
+}
+
+/// A gRPC process being assembled: what it serves and how it is protected.
+pub struct Server {
+    name: &'static str,
+    config: ServerConfig,
+    verifier: TokenVerifier,
+    clock: Clock,
+    metrics: Metrics,
+    health: Health,
+    add_health_service: Box<dyn FnOnce(Routes) -> Routes + Send>,
+    advertised: Vec<String>,
+    anonymous_methods: Vec<String>,
+    readiness: Option<Arc<dyn ReadinessProbe>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("name", &self.name)
+            .field("advertised", &self.advertised)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A server named `name` (its `service.name` in telemetry).
+    pub fn new(name: &'static str, config: ServerConfig, verifier: TokenVerifier, clock: Clock) -> Self {
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        Server {
+            name,
+            config,
+            verifier,
+            clock,
+            metrics: Metrics::new(),
+            health: Health::new(reporter),
+            add_health_service: Box::new(move |routes| routes.add_service(health_service)),
+            advertised: Vec::new(),
+            anonymous_methods: Vec::new(),
+            readiness: None,
+        }
+    }
+
+    /// The process's metrics, to register more gauges.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The process's health statuses, for processes that report more than their own
+    /// readiness (the gateway reports its backends').
+    pub fn health(&self) -> Health {
+        self.health.clone()
+    }
+
+    /// Advertises a gRPC service: in reflection, and in health under its full name.
+    pub fn advertise(mut self, service_name: &str) -> Self {
+        self.advertised.push(service_name.to_string());
+        self
+    }
+
+    /// Lets a method (`/pkg.Service/Method`) or a whole service (`/pkg.Service/`) be called
+    /// without a token.
+    pub fn allow_anonymous(mut self, path: &str) -> Self {
+        self.anonymous_methods.push(path.to_string());
+        self
+    }
+
+    /// Reports SERVING only while `probe` succeeds.
+    pub fn readiness(mut self, probe: impl ReadinessProbe) -> Self {
+        self.readiness = Some(Arc::new(probe));
+        self
+    }
+
+    /// Binds the configured addresses and runs until SIGTERM or Ctrl-C.
+    pub async fn run_until_signalled(self, routes: Routes) -> Result<(), ServerError> {
+        let grpc = bind(self.config.grpc_addr).await?;
+        let metrics = bind(self.config.metrics_addr).await?;
+        self.run(routes, grpc, Some(metrics), shutdown_signal()).await
+    }
+
+    /// Runs on the given listeners until `shutdown` completes, then drains.
+    pub async fn run(
+        self,
+        routes: Routes,
+        grpc: TcpListener,
+        metrics: Option<TcpListener>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServerError> {
+        let Server {
+            name,
+            config,
+            verifier,
+            clock,
+            metrics: registry,
+            health,
+            add_health_service,
+            advertised,
+            anonymous_methods,
+            readiness,
+        } = self;
+        let grpc_addr = grpc.local_addr().map_err(|source| ServerError::Bind {
+            addr: config.grpc_addr,
+            source,
+        })?;
+
+        // Everything starts NOT_SERVING until readiness has been checked once.
+        health.set("", readiness.is_none()).await;
+        for service in &advertised {
+            health.set(service, readiness.is_none()).await;
+        }
+        let readiness_task = readiness.map(|probe| {
+            let health = health.clone();
+            let names = advertised.clone();
+            let interval = config.health_check_interval;
+            tokio::spawn(watch_readiness(probe, health, names, interval))
+        });
+
+        let routes = add_health_service(routes)
+            .add_service(reflection_v1(&advertised)?)
+            .add_service(reflection_v1alpha(&advertised)?);
+
+        let limits = config.limits;
+        let pipeline = CallPipeline::new(PipelineConfig {
+            verifier,
+            clock,
+            development: config.environment.is_development(),
+            metrics: registry.clone(),
+            default_deadline: limits.default_deadline,
+            anonymous_methods,
+        });
+        let grpc_server = tonic::transport::Server::builder()
+            .concurrency_limit_per_connection(limits.max_calls_per_connection)
+            .load_shed(true)
+            .timeout(limits.default_deadline)
+            .max_concurrent_streams(limits.max_concurrent_streams)
+            .initial_stream_window_size(1024 * 1024)
+            .initial_connection_window_size(8 * 1024 * 1024)
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            .http2_max_header_list_size(64 * 1024)
+            .layer(pipeline)
+            .add_routes(routes);
+
+        let (drain_tx, drain_rx) = tokio::sync::watch::channel(false);
+        let drained = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        // tonic ignores the server's nodelay setting for a given listener; set it here.
+        let incoming = TcpIncoming::from(grpc).with_nodelay(Some(true));
+        let mut grpc_task = tokio::spawn(grpc_server.serve_with_incoming_shutdown(incoming, drained(drain_rx.clone())));
+        let metrics_task = match metrics {
+            Some(listener) => {
+                let addr = listener.local_addr().ok();
+                tracing::info!(metrics_addr = ?addr, "serving metrics");
+                Some(tokio::spawn(registry.serve(listener, drained(drain_rx.clone()))))
+            }
+            None => None,
+        };
+        tracing::info!(service = name, grpc_addr = %grpc_addr, services = ?advertised, "serving");
+
+        tokio::select! {
+            () = shutdown => {}
+            result = &mut grpc_task => {
+                // The server stopped by itself: that is an error whatever it says.
+                if let Some(task) = readiness_task { task.abort(); }
+                return match result {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(e.into()),
+                    Err(join) => Err(ServerError::Metrics(std::io::Error::other(join))),
+                };
+            }
+        }
+
+        tracing::info!("shutting down: reporting NOT_SERVING, then draining calls in flight");
+        if let Some(task) = readiness_task {
+            task.abort();
+        }
+        health.set_all(false).await;
+        let _ = drain_tx.send(true);
+        match tokio::time::timeout(config.shutdown_timeout, &mut grpc_task).await {
+            Ok(Ok(result)) => result?,
+            Ok(Err(join)) => tracing::error!(error = %join, "gRPC server task failed"),
+            Err(_) => {
+                tracing::warn!(timeout = ?config.shutdown_timeout, "calls still in flight at the shutdown timeout; stopping anyway");
+                grpc_task.abort();
+            }
+        }
+        if let Some(task) = metrics_task {
+            match tokio::time::timeout(Duration::from_secs(2), task).await {
+                Ok(Ok(Err(e))) => return Err(ServerError::Metrics(e)),
+                Ok(_) | Err(_) => {}
+            }
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })
+}
+
+async fn watch_readiness(probe: Arc<dyn ReadinessProbe>, health: Health, names: Vec<String>, interval: Duration) {
+    let mut ready: Option<bool> = None;
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let result = probe.check().await;
+        let now_ready = result.is_ok();
+        if ready != Some(now_ready) {
+            match &result {
+                Ok(()) => tracing::info!("ready: reporting SERVING"),
+                Err(why) => tracing::warn!(reason = %why, "not ready: reporting NOT_SERVING"),
+            }
+            health.set("", now_ready).await;
+            for name in &names {
+                health.set(name, now_ready).await;
+            }
+            ready = Some(now_ready);
+        }
+    }
+}
+
+fn reflection_builder(advertised: &[String]) -> tonic_reflection::server::Builder<'static> {
+    let mut builder = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(edu_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .with_service_name("grpc.health.v1.Health")
+        .with_service_name("grpc.reflection.v1.ServerReflection");
+    for name in advertised {
+        builder = builder.with_service_name(name.clone());
+    }
+    builder
+}
+
+fn reflection_v1(
+    advertised: &[String],
+) -> Result<tonic_reflection::server::v1::ServerReflectionServer<impl tonic_reflection::server::v1::ServerReflection>, ServerError>
+{
+    Ok(reflection_builder(advertised).build_v1()?)
+}
+
+fn reflection_v1alpha(
+    advertised: &[String],
+) -> Result<
+    tonic_reflection::server::v1alpha::ServerReflectionServer<impl tonic_reflection::server::v1alpha::ServerReflection>,
+    ServerError,
+> {
+    Ok(reflection_builder(advertised).build_v1alpha()?)
+}
+
+/// Completes on SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("received Ctrl-C"),
+        () = terminate => tracing::info!("received SIGTERM"),
+    }
+}

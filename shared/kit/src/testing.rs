@@ -1,0 +1,115 @@
+//! Test support: a fresh Postgres database per test, provisioned exactly as production is
+//! (the service's own login role owning its own schema) and migrated, and dropped again when
+//! the test ends. Tests run against the real server, never a mock.
+
+use sqlx::{AssertSqlSafe, PgPool};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::str::FromStr;
+
+use crate::config::{DatabaseConfig, Secret};
+use crate::db;
+
+/// The administrator URL tests use: `EDU_TEST_ADMIN_DATABASE_URL`, else `DATABASE_URL`, else
+/// the local server's `postgres` superuser.
+pub fn admin_url() -> String {
+    std::env::var("EDU_TEST_ADMIN_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// A database that exists for one test.
+#[derive(Debug)]
+pub struct TestDatabase {
+    name: String,
+    admin_url: String,
+    service_url: String,
+    pool: PgPool,
+}
+
+impl TestDatabase {
+    /// Creates a database, provisions `role` and `schema` in it, and applies the kit's and
+    /// the service's migrations as that role.
+    #[allow(clippy::expect_used)]
+    pub async fn create(role: &str, schema: &str, migrator: &Migrator) -> TestDatabase {
+        let admin_url = admin_url();
+        let name = format!("edu_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("tests need Postgres at {admin_url} (set EDU_TEST_ADMIN_DATABASE_URL): {e}"));
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("create test database");
+        admin.close().await;
+
+        let options = PgConnectOptions::from_str(&admin_url).expect("admin URL").database(&name);
+        let admin_here = PgPoolOptions::new().max_connections(1).connect_with(options.clone()).await.expect("connect");
+        db::provision::role_and_schema(&admin_here, role, None, schema).await.expect("provision");
+        admin_here.close().await;
+
+        let service_options = options.username(role);
+        let service_url = format!(
+            "postgres://{role}@{}:{}/{name}",
+            service_options.get_host(),
+            service_options.get_port()
+        );
+        let config = DatabaseConfig {
+            url: Secret::new(service_url.clone()),
+            password: None,
+            max_connections: 20,
+            acquire_timeout: std::time::Duration::from_secs(10),
+            migrate_on_start: false,
+        };
+        let pool = db::pool(&config, schema, "edu-test").expect("pool");
+        db::migrate(&pool, migrator).await.expect("migrate");
+        TestDatabase {
+            name,
+            admin_url,
+            service_url,
+            pool,
+        }
+    }
+
+    /// A pool of the service's role, confined to its schema.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The URL of the service's role in this database, for starting a real binary on it.
+    pub fn service_url(&self) -> &str {
+        &self.service_url
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let admin_url = self.admin_url.clone();
+        let pool = self.pool.clone();
+        // Drop runs inside the test's runtime, which must not block; a thread of its own
+        // does the cleanup and is waited for, so no database outlives its test.
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            runtime.block_on(async move {
+                pool.close().await;
+                if let Ok(admin) = PgPoolOptions::new().max_connections(1).connect(&admin_url).await {
+                    let _ = sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                        .execute(&admin)
+                        .await;
+                    admin.close().await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
