@@ -17,6 +17,7 @@ pub struct CallContext {
     request_id: String,
     trace_id: Option<String>,
     now: Timestamp,
+    deadline: Option<std::time::Instant>,
 }
 
 impl CallContext {
@@ -27,7 +28,20 @@ impl CallContext {
             request_id: request_id.into(),
             trace_id,
             now,
+            deadline: None,
         }
+    }
+
+    /// The same context with the instant by which the call must be answered.
+    pub fn with_deadline(mut self, deadline: std::time::Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// The instant by which the call must be answered (the caller's `grpc-timeout`, capped
+    /// by the process's default deadline).
+    pub fn deadline(&self) -> Option<std::time::Instant> {
+        self.deadline
     }
 
     /// The context the pipeline attached to `request`.

@@ -6,6 +6,7 @@
 //! audit log ([`audit`]), resource names ([`resource`]), pagination ([`paging`]), outgoing
 //! calls ([`client`]), and the process runner ([`server`]).
 
+pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod client;
@@ -14,6 +15,7 @@ pub mod config;
 pub mod context;
 pub mod db;
 pub mod error;
+pub mod etag;
 pub mod idempotency;
 pub mod metrics;
 pub mod paging;

@@ -158,7 +158,8 @@ where
             if let Some(caller) = &caller {
                 span.record("caller", pseudonym(caller.subject()).as_str());
             }
-            Ok(CallContext::new(caller, request_id.clone(), trace_id, config.now_for(request.headers())?))
+            Ok(CallContext::new(caller, request_id.clone(), trace_id, config.now_for(request.headers())?)
+                .with_deadline(started + deadline))
         }) {
             Ok(context) => context,
             Err(error) => {

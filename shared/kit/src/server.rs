@@ -142,6 +142,7 @@ pub struct Server {
     health: Health,
     add_health_service: Box<dyn FnOnce(Routes) -> Routes + Send>,
     advertised: Vec<String>,
+    reflected: Vec<String>,
     anonymous_methods: Vec<String>,
     readiness: Option<Arc<dyn ReadinessProbe>>,
 }
@@ -168,6 +169,7 @@ impl Server {
             health: Health::new(reporter),
             add_health_service: Box::new(move |routes| routes.add_service(health_service)),
             advertised: Vec::new(),
+            reflected: Vec::new(),
             anonymous_methods: Vec::new(),
             readiness: None,
         }
@@ -187,6 +189,13 @@ impl Server {
     /// Advertises a gRPC service: in reflection, and in health under its full name.
     pub fn advertise(mut self, service_name: &str) -> Self {
         self.advertised.push(service_name.to_string());
+        self
+    }
+
+    /// Lists a gRPC service in reflection only: one this process serves on behalf of another
+    /// (the gateway), whose health it reports itself.
+    pub fn reflect(mut self, service_name: &str) -> Self {
+        self.reflected.push(service_name.to_string());
         self
     }
 
@@ -227,6 +236,7 @@ impl Server {
             health,
             add_health_service,
             advertised,
+            reflected,
             anonymous_methods,
             readiness,
         } = self;
@@ -247,9 +257,10 @@ impl Server {
             tokio::spawn(watch_readiness(probe, health, names, interval))
         });
 
+        let listed: Vec<String> = advertised.iter().chain(&reflected).cloned().collect();
         let routes = add_health_service(routes)
-            .add_service(reflection_v1(&advertised)?)
-            .add_service(reflection_v1alpha(&advertised)?);
+            .add_service(reflection_v1(&listed)?)
+            .add_service(reflection_v1alpha(&listed)?);
 
         let limits = config.limits;
         let pipeline = CallPipeline::new(PipelineConfig {
@@ -282,8 +293,9 @@ impl Server {
         let mut grpc_task = tokio::spawn(grpc_server.serve_with_incoming_shutdown(incoming, drained(drain_rx.clone())));
         let metrics_task = match metrics {
             Some(listener) => {
-                let addr = listener.local_addr().ok();
-                tracing::info!(metrics_addr = ?addr, "serving metrics");
+                if let Ok(addr) = listener.local_addr() {
+                    tracing::info!(metrics_addr = %addr, "serving metrics");
+                }
                 Some(tokio::spawn(registry.serve(listener, drained(drain_rx.clone()))))
             }
             None => None,

@@ -1,0 +1,222 @@
+//! `ApplicationService`: applications drafted, changed, submitted and withdrawn by teams
+//! (rules 2-4).
+
+use edu_kit::error::reason as kit_reason;
+use edu_kit::idempotency::IdempotencyKey;
+use edu_kit::paging::{self, QueryFingerprint};
+use edu_kit::{ApiError, CallContext, resource};
+use edu_kit::auth::Caller;
+use edu_proto::edu::competitions::v1 as pb;
+use edu_proto::edu::competitions::v1::application_service_server::ApplicationService;
+use tonic::{Request, Response, Status};
+
+use super::access::{self, TEAM, is_organiser};
+use super::errors::reason;
+use super::{convert, respond};
+use crate::domain::Application;
+use crate::store::Store;
+use crate::store::applications::{ApplicationFilter, ContentInput};
+
+/// The application service.
+#[derive(Debug, Clone)]
+pub struct ApplicationsApi {
+    store: Store,
+}
+
+/// What a caller wants to do with an application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Intent {
+    Read,
+    Change,
+}
+
+/// Fields of an application that UpdateApplication may change.
+const MUTABLE_FIELDS: [&str; 4] = ["nomination_id", "title", "summary", "description"];
+
+impl ApplicationsApi {
+    /// The service on `store`.
+    pub fn new(store: Store) -> Self {
+        ApplicationsApi { store }
+    }
+
+    /// Loads an application the caller may see: members of its team read and change it,
+    /// organisers read it; to anyone else it does not exist.
+    async fn authorised(&self, caller: &Caller, name: &str, field: &str, intent: Intent) -> Result<Application, ApiError> {
+        let (contest_id, id) = resource::parse_child_name(name, "contests", "applications", field)?;
+        let missing = || ApiError::not_found(format!("contests/{contest_id}/applications/{id}"));
+        let app = self.store.application(&contest_id, &id).await?.ok_or_else(missing)?;
+        if access::membership(&self.store, caller, &app.team_id).await?.is_some() {
+            return Ok(app);
+        }
+        match (is_organiser(caller), intent) {
+            (true, Intent::Read) => Ok(app),
+            (true, Intent::Change) => Err(ApiError::permission_denied(
+                reason::NOT_TEAM_MEMBER,
+                "only members of the applying team change its application",
+            )),
+            (false, _) => Err(missing()),
+        }
+    }
+
+    async fn create(&self, request: Request<pb::CreateApplicationRequest>) -> Result<pb::Application, ApiError> {
+        let context = CallContext::of(&request)?;
+        let caller = context.caller()?;
+        let body = request.get_ref();
+        let contest_id = resource::parse_name(&body.parent, "contests", "parent")?;
+        let draft = body.application.clone().unwrap_or_default();
+        let team_id = resource::parse_name(&draft.team, "teams", "application.team")?;
+        let id = resource::id_or_new(&body.application_id)
+            .map_err(|e| ApiError::invalid_field(kit_reason::INVALID_FIELDS, "application_id", e.to_string()))?;
+        access::ensure_team_member(&self.store, caller, &team_id).await?;
+        let key = IdempotencyKey::for_request(context, "CreateApplication", &body.request_id, body)?;
+        let input = ContentInput {
+            nomination_id: draft.nomination_id,
+            title: draft.title,
+            summary: draft.summary,
+            description: draft.description,
+        };
+        self.store
+            .create_application(context, key.as_ref(), &contest_id, id, &team_id, &input, convert::application)
+            .await
+    }
+
+    async fn get(&self, request: Request<pb::GetApplicationRequest>) -> Result<pb::Application, ApiError> {
+        let context = CallContext::of(&request)?;
+        let app = self.authorised(context.caller()?, &request.get_ref().name, "name", Intent::Read).await?;
+        Ok(convert::application(&app))
+    }
+
+    async fn list(&self, request: Request<pb::ListApplicationsRequest>) -> Result<pb::ListApplicationsResponse, ApiError> {
+        let context = CallContext::of(&request)?;
+        let caller = context.caller()?;
+        let body = request.get_ref();
+        let contest = match body.parent.as_str() {
+            "contests/-" => None,
+            parent => Some(resource::parse_name(parent, "contests", "parent")?),
+        };
+        let team = match body.team.as_str() {
+            "" => None,
+            team => Some(resource::parse_name(team, "teams", "team")?),
+        };
+        let state = convert::application_state_filter(body.state)?;
+        let size = paging::page_size(body.page_size)?;
+        let query = QueryFingerprint::of(&[
+            "ListApplications",
+            &body.parent,
+            &body.team,
+            &body.nomination_id,
+            &body.state.to_string(),
+        ]);
+        let after = paging::decode_token(query, &body.page_token)?;
+        if !is_organiser(caller) && !caller.has_role(TEAM) {
+            return Ok(pb::ListApplicationsResponse::default());
+        }
+        let filter = ApplicationFilter {
+            contest,
+            team,
+            nomination: (!body.nomination_id.is_empty()).then(|| body.nomination_id.clone()),
+            state,
+            member: (!is_organiser(caller)).then(|| caller.subject().to_string()),
+        };
+        let page = self.store.list_applications(&filter, size, after).await?;
+        Ok(pb::ListApplicationsResponse {
+            applications: page.items.iter().map(convert::application).collect(),
+            next_page_token: page.next.map(|c| paging::encode_token(query, &c)).unwrap_or_default(),
+        })
+    }
+
+    async fn update(&self, request: Request<pb::UpdateApplicationRequest>) -> Result<pb::Application, ApiError> {
+        let context = CallContext::of(&request)?;
+        let body = request.get_ref();
+        let changes = body.application.clone().unwrap_or_default();
+        let paths = body.update_mask.as_ref().map(|m| m.paths.clone()).unwrap_or_default();
+        if paths.is_empty() {
+            return Err(ApiError::invalid_field(kit_reason::INVALID_FIELDS, "update_mask", "name the fields to change"));
+        }
+        if let Some(bad) = paths.iter().find(|p| !MUTABLE_FIELDS.contains(&p.as_str())) {
+            return Err(ApiError::invalid_field(
+                kit_reason::INVALID_FIELDS,
+                "update_mask",
+                format!("{bad:?} cannot change; changeable fields are {MUTABLE_FIELDS:?}"),
+            ));
+        }
+        let app = self.authorised(context.caller()?, &changes.name, "application.name", Intent::Change).await?;
+        let updated = self
+            .store
+            .update_application(context, &app.contest_id, &app.id, &changes.etag, |current| {
+                let mut input = ContentInput {
+                    nomination_id: current.content.nomination_id.clone(),
+                    title: current.content.title.clone(),
+                    summary: current.content.summary.clone(),
+                    description: current.content.description.clone(),
+                };
+                for path in &paths {
+                    match path.as_str() {
+                        "nomination_id" => input.nomination_id = changes.nomination_id.clone(),
+                        "title" => input.title = changes.title.clone(),
+                        "summary" => input.summary = changes.summary.clone(),
+                        _ => input.description = changes.description.clone(),
+                    }
+                }
+                input
+            })
+            .await?;
+        Ok(convert::application(&updated))
+    }
+
+    async fn submit(&self, request: Request<pb::SubmitApplicationRequest>) -> Result<pb::Application, ApiError> {
+        let context = CallContext::of(&request)?;
+        let body = request.get_ref();
+        let app = self.authorised(context.caller()?, &body.name, "name", Intent::Change).await?;
+        let submitted = self
+            .store
+            .transition_application(context, &app.contest_id, &app.id, &body.etag, "application.submitted", |a, c, now| {
+                a.submit(c, now)
+            })
+            .await?;
+        Ok(convert::application(&submitted))
+    }
+
+    async fn withdraw(&self, request: Request<pb::WithdrawApplicationRequest>) -> Result<pb::Application, ApiError> {
+        let context = CallContext::of(&request)?;
+        let body = request.get_ref();
+        let app = self.authorised(context.caller()?, &body.name, "name", Intent::Change).await?;
+        let withdrawn = self
+            .store
+            .transition_application(context, &app.contest_id, &app.id, &body.etag, "application.withdrawn", |a, c, now| {
+                a.withdraw(c, now)
+            })
+            .await?;
+        Ok(convert::application(&withdrawn))
+    }
+}
+
+#[tonic::async_trait]
+impl ApplicationService for ApplicationsApi {
+    async fn create_application(&self, request: Request<pb::CreateApplicationRequest>) -> Result<Response<pb::Application>, Status> {
+        respond(self.create(request).await)
+    }
+
+    async fn get_application(&self, request: Request<pb::GetApplicationRequest>) -> Result<Response<pb::Application>, Status> {
+        respond(self.get(request).await)
+    }
+
+    async fn list_applications(
+        &self,
+        request: Request<pb::ListApplicationsRequest>,
+    ) -> Result<Response<pb::ListApplicationsResponse>, Status> {
+        respond(self.list(request).await)
+    }
+
+    async fn update_application(&self, request: Request<pb::UpdateApplicationRequest>) -> Result<Response<pb::Application>, Status> {
+        respond(self.update(request).await)
+    }
+
+    async fn submit_application(&self, request: Request<pb::SubmitApplicationRequest>) -> Result<Response<pb::Application>, Status> {
+        respond(self.submit(request).await)
+    }
+
+    async fn withdraw_application(&self, request: Request<pb::WithdrawApplicationRequest>) -> Result<Response<pb::Application>, Status> {
+        respond(self.withdraw(request).await)
+    }
+}

@@ -1,0 +1,17 @@
+//! The competitions service binary: `competitions serve` (the default) or
+//! `competitions migrate`. Configuration comes from `EDU_*` variables (see edu_kit::config).
+
+use std::process::ExitCode;
+
+use edu_competitions::{MIGRATOR, SERVICE_NAME, api, store::Store};
+use edu_kit::app::{self, DatabaseService};
+
+fn main() -> ExitCode {
+    app::main(DatabaseService {
+        name: SERVICE_NAME,
+        migrator: &MIGRATOR,
+        grpc_services: &api::SERVICE_NAMES,
+        anonymous_methods: &[],
+        routes: |pool, limits| api::routes(Store::new(pool), limits),
+    })
+}

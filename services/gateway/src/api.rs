@@ -1,0 +1,85 @@
+//! `edu.gateway.v1.GatewayService`: what the gateway tells operators about itself.
+
+use std::sync::Arc;
+
+use edu_kit::paging::{self, QueryFingerprint};
+use edu_kit::{ApiError, CallContext};
+use edu_proto::edu::gateway::v1 as pb;
+use edu_proto::edu::gateway::v1::gateway_service_server::GatewayService;
+use tonic::{Request, Response, Status};
+
+use crate::backends::Backends;
+
+/// Operators of the suite.
+pub const OPERATOR: &str = "gateway.operator";
+
+/// The gateway's own API.
+#[derive(Debug, Clone)]
+pub struct GatewayApi {
+    backends: Arc<Backends>,
+}
+
+impl GatewayApi {
+    /// The API over `backends`.
+    pub fn new(backends: Arc<Backends>) -> Self {
+        GatewayApi { backends }
+    }
+
+    fn list(&self, request: &Request<pb::ListBackendsRequest>) -> Result<pb::ListBackendsResponse, ApiError> {
+        CallContext::of(request)?.caller()?.require_role(OPERATOR)?;
+        let body = request.get_ref();
+        let size = paging::page_size(body.page_size)?;
+        let query = QueryFingerprint::of(&["ListBackends"]);
+        let after: Option<String> = paging::decode_token(query, &body.page_token)?;
+        let mut backends: Vec<pb::Backend> = self
+            .backends
+            .all()
+            .filter(|b| after.as_deref().is_none_or(|after| b.name() > after))
+            .take(size + 1)
+            .map(|b| pb::Backend {
+                name: format!("backends/{}", b.name()),
+                packages: b.packages().to_vec(),
+                target: b.target().to_string(),
+                endpoints: b
+                    .endpoints()
+                    .iter()
+                    .map(|e| {
+                        let (checked, error) = e.last_check();
+                        pb::Endpoint {
+                            address: e.addr().to_string(),
+                            state: if checked.is_none() {
+                                pb::EndpointState::Unspecified
+                            } else if e.is_serving() {
+                                pb::EndpointState::Serving
+                            } else {
+                                pb::EndpointState::NotServing
+                            } as i32,
+                            check_time: checked.map(|t| prost_types::Timestamp {
+                                seconds: t.as_second(),
+                                nanos: t.subsec_nanosecond(),
+                            }),
+                            error: error.unwrap_or_default(),
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        let next_page_token = if backends.len() > size {
+            backends.truncate(size);
+            backends
+                .last()
+                .map(|b| paging::encode_token(query, &b.name.trim_start_matches("backends/").to_string()))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(pb::ListBackendsResponse { backends, next_page_token })
+    }
+}
+
+#[tonic::async_trait]
+impl GatewayService for GatewayApi {
+    async fn list_backends(&self, request: Request<pb::ListBackendsRequest>) -> Result<Response<pb::ListBackendsResponse>, Status> {
+        self.list(&request).map(Response::new).map_err(Status::from)
+    }
+}

@@ -1,0 +1,319 @@
+//! The services behind the gateway. Each backend's target is re-resolved periodically (a
+//! headless Kubernetes Service resolves to one address per pod), every address is
+//! health-checked with `grpc.health.v1`, and calls are spread round-robin over the serving
+//! addresses and over several HTTP/2 connections to each — one connection is one stream
+//! set, and a busy gateway needs more than one per backend.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use prost::Message;
+use tonic::transport::Channel;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+use edu_kit::server::Health;
+
+use crate::config::{BackendConfig, GatewayConfig};
+
+/// How long one health check may take.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// One address of a backend and its connections.
+#[derive(Debug)]
+pub struct Endpoint {
+    addr: SocketAddr,
+    channels: Vec<Channel>,
+    serving: AtomicBool,
+    last_check: Mutex<(Option<Timestamp>, Option<String>)>,
+}
+
+impl Endpoint {
+    fn new(addr: SocketAddr, connections: usize) -> Option<Self> {
+        let endpoint = edu_kit::client::endpoint(format!("http://{addr}")).ok()?;
+        Some(Endpoint {
+            addr,
+            // Lazy: each channel opens its one HTTP/2 connection on first use and reconnects
+            // by itself after a failure.
+            channels: (0..connections).map(|_| endpoint.connect_lazy()).collect(),
+            serving: AtomicBool::new(false),
+            last_check: Mutex::new((None, None)),
+        })
+    }
+
+    /// The address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Whether the last health check said SERVING.
+    pub fn is_serving(&self) -> bool {
+        self.serving.load(Ordering::Relaxed)
+    }
+
+    /// When it was last checked and why that check failed, if it did.
+    pub fn last_check(&self) -> (Option<Timestamp>, Option<String>) {
+        self.last_check.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        let mut client = HealthClient::new(self.channels[0].clone());
+        let call = client.check(HealthCheckRequest { service: String::new() });
+        match tokio::time::timeout(CHECK_TIMEOUT, call).await {
+            Err(_) => Err(format!("no answer within {CHECK_TIMEOUT:?}")),
+            Ok(Err(status)) => Err(format!("{}: {}", status.code(), status.message())),
+            Ok(Ok(response)) => match response.into_inner().status() {
+                ServingStatus::Serving => Ok(()),
+                other => Err(format!("reports {}", other.as_str_name())),
+            },
+        }
+    }
+}
+
+/// One service behind the gateway.
+#[derive(Debug)]
+pub struct Backend {
+    name: String,
+    target: String,
+    packages: Vec<String>,
+    services: Vec<String>,
+    connections: usize,
+    endpoints: RwLock<Vec<Arc<Endpoint>>>,
+    next: AtomicUsize,
+}
+
+impl Backend {
+    fn new(config: &BackendConfig, services: Vec<String>, connections: usize) -> Self {
+        let mut packages: Vec<String> = services
+            .iter()
+            .filter_map(|s| s.rsplit_once('.').map(|(package, _)| package.to_string()))
+            .collect();
+        packages.dedup();
+        Backend {
+            name: config.name.clone(),
+            target: config.target.clone(),
+            packages,
+            services,
+            connections,
+            endpoints: RwLock::default(),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// The backend's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its configured `host:port`.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The protobuf packages it serves.
+    pub fn packages(&self) -> &[String] {
+        &self.packages
+    }
+
+    /// The gRPC services it serves (known from the contracts).
+    pub fn services(&self) -> &[String] {
+        &self.services
+    }
+
+    /// Its current endpoints.
+    pub fn endpoints(&self) -> Vec<Arc<Endpoint>> {
+        self.endpoints.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// A connection to a serving endpoint, round-robin over endpoints and their connections;
+    /// `None` when no endpoint is serving.
+    pub fn pick(&self) -> Option<Channel> {
+        let endpoints = self.endpoints.read().unwrap_or_else(|p| p.into_inner());
+        let serving: Vec<&Arc<Endpoint>> = endpoints.iter().filter(|e| e.is_serving()).collect();
+        if serving.is_empty() {
+            return None;
+        }
+        let turn = self.next.fetch_add(1, Ordering::Relaxed);
+        let endpoint = serving[turn % serving.len()];
+        // Consecutive turns visit every endpoint before the next connection of any.
+        let connection = (turn / serving.len()) % endpoint.channels.len();
+        Some(endpoint.channels[connection].clone())
+    }
+
+    /// Re-resolves the target, keeps the endpoints that remain (and their connections),
+    /// health-checks every endpoint, and reports whether any is serving.
+    async fn refresh(&self) -> bool {
+        match tokio::net::lookup_host(&self.target).await {
+            Ok(addrs) => {
+                let mut addrs: Vec<SocketAddr> = addrs.collect();
+                addrs.sort();
+                addrs.dedup();
+                let mut endpoints = self.endpoints.write().unwrap_or_else(|p| p.into_inner());
+                let mut kept: Vec<Arc<Endpoint>> = Vec::with_capacity(addrs.len());
+                for addr in addrs {
+                    match endpoints.iter().find(|e| e.addr == addr) {
+                        Some(existing) => kept.push(Arc::clone(existing)),
+                        None => match Endpoint::new(addr, self.connections) {
+                            Some(endpoint) => {
+                                tracing::info!(backend = %self.name, %addr, "new endpoint");
+                                kept.push(Arc::new(endpoint));
+                            }
+                            None => tracing::warn!(backend = %self.name, %addr, "cannot build an endpoint"),
+                        },
+                    }
+                }
+                for gone in endpoints.iter().filter(|e| !kept.iter().any(|k| k.addr == e.addr)) {
+                    tracing::info!(backend = %self.name, addr = %gone.addr, "endpoint gone");
+                }
+                *endpoints = kept;
+            }
+            // Keep the last known endpoints: a DNS hiccup is not an outage.
+            Err(e) => tracing::warn!(backend = %self.name, target = %self.target, error = %e, "cannot resolve"),
+        }
+        let endpoints = self.endpoints();
+        let checks = endpoints.iter().map(|endpoint| async move {
+            let result = endpoint.check().await;
+            let serving = result.is_ok();
+            if endpoint.serving.swap(serving, Ordering::Relaxed) != serving {
+                match &result {
+                    Ok(()) => tracing::info!(backend = %self.name, addr = %endpoint.addr, "endpoint serving"),
+                    Err(why) => tracing::warn!(backend = %self.name, addr = %endpoint.addr, reason = %why, "endpoint not serving"),
+                }
+            }
+            *endpoint.last_check.lock().unwrap_or_else(|p| p.into_inner()) = (Some(Timestamp::now()), result.err());
+            serving
+        });
+        futures::future::join_all(checks).await.into_iter().any(|serving| serving)
+    }
+}
+
+/// Every backend, by name.
+#[derive(Debug)]
+pub struct Backends {
+    by_name: BTreeMap<String, Arc<Backend>>,
+}
+
+impl Backends {
+    /// The configured backends, each with the services the contracts say its packages hold.
+    pub fn new(config: &GatewayConfig) -> Self {
+        let services = services_by_backend();
+        let by_name = config
+            .backends
+            .iter()
+            .map(|b| {
+                let names = services.get(&b.name).cloned().unwrap_or_default();
+                if names.is_empty() {
+                    tracing::warn!(backend = %b.name, "no service in proto/ belongs to this backend's packages (edu.{}.*)", b.name);
+                }
+                (b.name.clone(), Arc::new(Backend::new(b, names, config.connections_per_endpoint)))
+            })
+            .collect();
+        Backends { by_name }
+    }
+
+    /// The backend serving the gRPC service `service` (`edu.<name>.v1.Service`).
+    pub fn for_service(&self, service: &str) -> Option<&Arc<Backend>> {
+        let mut parts = service.split('.');
+        match (parts.next(), parts.next()) {
+            (Some("edu"), Some(name)) => self.by_name.get(name),
+            _ => None,
+        }
+    }
+
+    /// Every backend, ordered by name.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<Backend>> {
+        self.by_name.values()
+    }
+
+    /// Every service the gateway routes, for reflection.
+    pub fn routed_services(&self) -> Vec<String> {
+        self.all().flat_map(|b| b.services.iter().cloned()).collect()
+    }
+
+    /// Refreshes every backend once, then keeps refreshing every `interval`, reporting each
+    /// backend's services in the gateway's health.
+    pub fn spawn_monitor(self: Arc<Self>, health: Health, interval: Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                for backend in self.all() {
+                    let serving = backend.refresh().await;
+                    for service in &backend.services {
+                        health.set(service, serving).await;
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// The gRPC services of `proto/`, grouped by backend name (`edu.<name>.*`), except the
+/// gateway's own.
+fn services_by_backend() -> HashMap<String, Vec<String>> {
+    let mut by_backend: HashMap<String, Vec<String>> = HashMap::new();
+    let Ok(set) = prost_types::FileDescriptorSet::decode(edu_proto::FILE_DESCRIPTOR_SET) else {
+        return by_backend;
+    };
+    for file in set.file {
+        let package = file.package();
+        let mut parts = package.split('.');
+        if let (Some("edu"), Some(name)) = (parts.next(), parts.next()) {
+            for service in &file.service {
+                by_backend
+                    .entry(name.to_string())
+                    .or_default()
+                    .push(format!("{package}.{}", service.name()));
+            }
+        }
+    }
+    for services in by_backend.values_mut() {
+        services.sort();
+    }
+    by_backend
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_contracts_say_which_services_a_backend_serves() {
+        let services = services_by_backend();
+        let competitions = services.get("competitions").expect("competitions services");
+        assert!(competitions.contains(&"edu.competitions.v1.ContestService".to_string()));
+        assert!(competitions.contains(&"edu.competitions.v1.ApplicationService".to_string()));
+    }
+
+    #[tokio::test]
+    async fn calls_are_routed_by_package_and_spread_over_connections() {
+        let config = GatewayConfig {
+            backends: vec![BackendConfig {
+                name: "competitions".into(),
+                target: "127.0.0.1:1".into(),
+            }],
+            connections_per_endpoint: 3,
+            check_interval: Duration::from_secs(1),
+        };
+        let backends = Backends::new(&config);
+        let backend = backends.for_service("edu.competitions.v1.ContestService").expect("routed");
+        assert_eq!(backend.packages(), ["edu.competitions.v1"]);
+        assert!(backends.for_service("edu.unknown.v1.X").is_none());
+        assert!(backends.for_service("grpc.health.v1.Health").is_none());
+        assert!(backend.pick().is_none(), "nothing is serving before the first check");
+
+        let endpoint = Arc::new(Endpoint::new("127.0.0.1:1".parse().expect("addr"), 3).expect("endpoint"));
+        endpoint.serving.store(true, Ordering::Relaxed);
+        *backend.endpoints.write().expect("lock") = vec![endpoint];
+        for _ in 0..6 {
+            assert!(backend.pick().is_some());
+        }
+        assert_eq!(backend.next.load(Ordering::Relaxed), 6);
+    }
+}

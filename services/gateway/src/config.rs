@@ -1,0 +1,107 @@
+//! The gateway's own settings, beside the kit's server settings. A new service behind the
+//! gateway is one more entry in [`BACKENDS`], not code.
+
+use std::time::Duration;
+
+use edu_kit::config::{ConfigError, Env};
+
+/// The backends, `name=host:port` separated by commas, for example
+/// `competitions=competitions:50051,certificates=certificates:50051`. Calls to the
+/// protobuf packages `edu.<name>.*` go to backend `<name>`. A host that resolves to several
+/// addresses (a headless Kubernetes Service) gives one endpoint per address.
+pub const BACKENDS: &str = "EDU_GATEWAY_BACKENDS";
+/// HTTP/2 connections the gateway keeps to each backend endpoint (one connection carries
+/// every call on one stream set; several spread the load on a busy gateway).
+pub const CONNECTIONS_PER_ENDPOINT: &str = "EDU_GATEWAY_CONNECTIONS_PER_ENDPOINT";
+/// How often backends are re-resolved and health-checked, in milliseconds.
+pub const CHECK_INTERVAL_MS: &str = "EDU_GATEWAY_CHECK_INTERVAL_MS";
+
+/// One backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendConfig {
+    /// The backend's name, also the second part of its packages (`edu.<name>.v1`).
+    pub name: String,
+    /// `host:port`.
+    pub target: String,
+}
+
+/// The gateway's settings.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// The backends, by name.
+    pub backends: Vec<BackendConfig>,
+    /// Connections per endpoint.
+    pub connections_per_endpoint: usize,
+    /// Resolution and health-check interval.
+    pub check_interval: Duration,
+}
+
+impl GatewayConfig {
+    /// Reads the gateway's settings.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let raw = env.required(BACKENDS)?;
+        let backends = parse_backends(&raw).map_err(|problem| ConfigError {
+            variable: BACKENDS,
+            problem,
+        })?;
+        let connections_per_endpoint: usize = env.parse_or(CONNECTIONS_PER_ENDPOINT, 4)?;
+        if connections_per_endpoint == 0 {
+            return Err(ConfigError {
+                variable: CONNECTIONS_PER_ENDPOINT,
+                problem: "must be at least 1".into(),
+            });
+        }
+        Ok(GatewayConfig {
+            backends,
+            connections_per_endpoint,
+            check_interval: Duration::from_millis(env.parse_or(CHECK_INTERVAL_MS, 2_000)?),
+        })
+    }
+}
+
+fn parse_backends(raw: &str) -> Result<Vec<BackendConfig>, String> {
+    let mut backends: Vec<BackendConfig> = Vec::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (name, target) = entry
+            .split_once('=')
+            .ok_or_else(|| format!("{entry:?} is not name=host:port"))?;
+        let (name, target) = (name.trim(), target.trim());
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            return Err(format!("{name:?} is not a service name (lower-case letters, digits, underscores)"));
+        }
+        match target.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {}
+            _ => return Err(format!("{target:?} is not host:port")),
+        }
+        if backends.iter().any(|b| b.name == name) {
+            return Err(format!("backend {name:?} is listed twice"));
+        }
+        backends.push(BackendConfig {
+            name: name.to_string(),
+            target: target.to_string(),
+        });
+    }
+    if backends.is_empty() {
+        return Err("no backends: list at least one name=host:port".into());
+    }
+    Ok(backends)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_parse_from_one_variable() {
+        let parsed = parse_backends("competitions=competitions:50051, certificates=10.0.0.7:50051").expect("valid");
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(parsed[1].target, "10.0.0.7:50051");
+    }
+
+    #[test]
+    fn malformed_backends_are_refused() {
+        for bad in ["", "competitions", "Comp=x:1", "c=host", "c=host:port", "c=a:1,c=b:2"] {
+            assert!(parse_backends(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

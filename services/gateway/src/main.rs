@@ -1,0 +1,45 @@
+//! The gateway binary. Configuration comes from `EDU_*` variables: the kit's server and
+//! token settings, and `EDU_GATEWAY_BACKENDS` (see edu_gateway::config).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use edu_gateway::backends::Backends;
+use edu_gateway::config::GatewayConfig;
+use edu_gateway::{SERVICE_NAME, routes};
+use edu_kit::auth::TokenVerifier;
+use edu_kit::clock::Clock;
+use edu_kit::config::{AuthConfig, Env, ServerConfig, TelemetryConfig};
+use edu_kit::server::Server;
+use edu_proto::edu::gateway::v1::gateway_service_server;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "stopped with an error");
+            eprintln!("{SERVICE_NAME}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let env = Env::process();
+    let _telemetry = edu_kit::telemetry::init(&TelemetryConfig::from_env(&env, SERVICE_NAME)?)?;
+    let config = ServerConfig::from_env(&env, 50051, 9090)?;
+    let gateway = GatewayConfig::from_env(&env)?;
+    let verifier = TokenVerifier::from_config(&AuthConfig::from_env(&env, config.environment)?)?;
+    verifier.spawn_reload(std::time::Duration::from_secs(30));
+
+    let backends = Arc::new(Backends::new(&gateway));
+    let limits = config.limits;
+    let mut server = Server::new(SERVICE_NAME, config, verifier, Clock::system()).advertise(gateway_service_server::SERVICE_NAME);
+    for service in backends.routed_services() {
+        server = server.reflect(&service);
+    }
+    Arc::clone(&backends).spawn_monitor(server.health(), gateway.check_interval);
+    server.run_until_signalled(routes(backends, &limits)).await?;
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! The start-up every database-backed service shares, so that a service's `main` only says
+//! what it is: `<binary> serve` (the default) runs it, `<binary> migrate` applies its
+//! migrations and exits (for a Kubernetes Job, so replicas never race on start-up).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use tonic::service::Routes;
+
+use crate::auth::TokenVerifier;
+use crate::clock::Clock;
+use crate::config::{AuthConfig, DatabaseConfig, Env, Limits, ServerConfig, TelemetryConfig};
+use crate::server::{DatabaseReadiness, Server};
+use crate::{db, idempotency, telemetry};
+
+/// How long start-up waits for the database before giving up.
+const DATABASE_PATIENCE: Duration = Duration::from_secs(60);
+/// How often the JWKS file is checked for rotated keys.
+const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(30);
+
+/// What a database-backed service is.
+#[derive(Debug, Clone, Copy)]
+pub struct DatabaseService {
+    /// Its name: telemetry `service.name`, Postgres schema and login role.
+    pub name: &'static str,
+    /// Its migrations.
+    pub migrator: &'static Migrator,
+    /// The full names of its gRPC services (for health and reflection).
+    pub grpc_services: &'static [&'static str],
+    /// Methods callable without a token (`/pkg.Service/Method`).
+    pub anonymous_methods: &'static [&'static str],
+    /// Builds its routes on its pool.
+    pub routes: fn(PgPool, &Limits) -> Routes,
+}
+
+#[derive(Debug, Parser)]
+#[command(about = "A service of the children's programmes suite; configured by EDU_* environment variables")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve gRPC (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+}
+
+/// Parses the command line, runs the service, and reports failure as an exit code.
+pub fn main(service: DatabaseService) -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("{}: cannot start the runtime: {e}", service.name);
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(service, cli.command.unwrap_or(Command::Serve))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Logging may not be up (a configuration error), so stderr too.
+            tracing::error!(error = %format!("{e:#}"), "stopped with an error");
+            eprintln!("{}: {e:#}", service.name);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(service: DatabaseService, command: Command) -> anyhow::Result<()> {
+    let env = Env::process();
+    let _telemetry = telemetry::init(&TelemetryConfig::from_env(&env, service.name)?)?;
+    let database = DatabaseConfig::from_env(&env)?;
+    let pool = db::pool(&database, service.name, service.name)?;
+    match command {
+        Command::Migrate => {
+            db::migrate_when_reachable(&pool, service.migrator, DATABASE_PATIENCE).await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Serve => {
+            let config = ServerConfig::from_env(&env, 50051, 9090)?;
+            let verifier = TokenVerifier::from_config(&AuthConfig::from_env(&env, config.environment)?)?;
+            verifier.spawn_reload(KEY_RELOAD_INTERVAL);
+            if database.migrate_on_start {
+                db::migrate_when_reachable(&pool, service.migrator, DATABASE_PATIENCE).await?;
+            }
+            let readiness = DatabaseReadiness::new(
+                db::connect_options(&database, service.name, service.name)?,
+                config.health_check_interval.min(Duration::from_secs(2)),
+            );
+            let limits = config.limits;
+            let mut server = Server::new(service.name, config, verifier, Clock::system()).readiness(readiness);
+            for name in service.grpc_services {
+                server = server.advertise(name);
+            }
+            for method in service.anonymous_methods {
+                server = server.allow_anonymous(method);
+            }
+            server.metrics().register_pool(pool.clone());
+            idempotency::spawn_expiry(pool.clone());
+            server.run_until_signalled((service.routes)(pool, &limits)).await?;
+            Ok(())
+        }
+    }
+}
