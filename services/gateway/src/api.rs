@@ -25,7 +25,10 @@ impl GatewayApi {
         GatewayApi { backends }
     }
 
-    fn list(&self, request: &Request<pb::ListBackendsRequest>) -> Result<pb::ListBackendsResponse, ApiError> {
+    fn list(
+        &self,
+        request: &Request<pb::ListBackendsRequest>,
+    ) -> Result<pb::ListBackendsResponse, ApiError> {
         CallContext::of(request)?.caller()?.require_role(OPERATOR)?;
         let body = request.get_ref();
         let size = paging::page_size(body.page_size)?;
@@ -68,18 +71,26 @@ impl GatewayApi {
             backends.truncate(size);
             backends
                 .last()
-                .map(|b| paging::encode_token(query, &b.name.trim_start_matches("backends/").to_string()))
+                .map(|b| {
+                    paging::encode_token(query, &b.name.trim_start_matches("backends/").to_string())
+                })
                 .unwrap_or_default()
         } else {
             String::new()
         };
-        Ok(pb::ListBackendsResponse { backends, next_page_token })
+        Ok(pb::ListBackendsResponse {
+            backends,
+            next_page_token,
+        })
     }
 }
 
 #[tonic::async_trait]
 impl GatewayService for GatewayApi {
-    async fn list_backends(&self, request: Request<pb::ListBackendsRequest>) -> Result<Response<pb::ListBackendsResponse>, Status> {
+    async fn list_backends(
+        &self,
+        request: Request<pb::ListBackendsRequest>,
+    ) -> Result<Response<pb::ListBackendsResponse>, Status> {
         self.list(&request).map(Response::new).map_err(Status::from)
     }
 }

@@ -13,9 +13,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 use prost::Message;
 use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
 
 use edu_kit::server::Health;
 
@@ -58,12 +58,17 @@ impl Endpoint {
 
     /// When it was last checked and why that check failed, if it did.
     pub fn last_check(&self) -> (Option<Timestamp>, Option<String>) {
-        self.last_check.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.last_check
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     async fn check(&self) -> Result<(), String> {
         let mut client = HealthClient::new(self.channels[0].clone());
-        let call = client.check(HealthCheckRequest { service: String::new() });
+        let call = client.check(HealthCheckRequest {
+            service: String::new(),
+        });
         match tokio::time::timeout(CHECK_TIMEOUT, call).await {
             Err(_) => Err(format!("no answer within {CHECK_TIMEOUT:?}")),
             Ok(Err(status)) => Err(format!("{}: {}", status.code(), status.message())),
@@ -127,7 +132,10 @@ impl Backend {
 
     /// Its current endpoints.
     pub fn endpoints(&self) -> Vec<Arc<Endpoint>> {
-        self.endpoints.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.endpoints
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// A connection to a serving endpoint, round-robin over endpoints and their connections;
@@ -163,17 +171,24 @@ impl Backend {
                                 tracing::info!(backend = %self.name, %addr, "new endpoint");
                                 kept.push(Arc::new(endpoint));
                             }
-                            None => tracing::warn!(backend = %self.name, %addr, "cannot build an endpoint"),
+                            None => {
+                                tracing::warn!(backend = %self.name, %addr, "cannot build an endpoint")
+                            }
                         },
                     }
                 }
-                for gone in endpoints.iter().filter(|e| !kept.iter().any(|k| k.addr == e.addr)) {
+                for gone in endpoints
+                    .iter()
+                    .filter(|e| !kept.iter().any(|k| k.addr == e.addr))
+                {
                     tracing::info!(backend = %self.name, addr = %gone.addr, "endpoint gone");
                 }
                 *endpoints = kept;
             }
             // Keep the last known endpoints: a DNS hiccup is not an outage.
-            Err(e) => tracing::warn!(backend = %self.name, target = %self.target, error = %e, "cannot resolve"),
+            Err(e) => {
+                tracing::warn!(backend = %self.name, target = %self.target, error = %e, "cannot resolve")
+            }
         }
         let endpoints = self.endpoints();
         let checks = endpoints.iter().map(|endpoint| async move {
@@ -188,7 +203,10 @@ impl Backend {
             *endpoint.last_check.lock().unwrap_or_else(|p| p.into_inner()) = (Some(Timestamp::now()), result.err());
             serving
         });
-        futures::future::join_all(checks).await.into_iter().any(|serving| serving)
+        futures::future::join_all(checks)
+            .await
+            .into_iter()
+            .any(|serving| serving)
     }
 }
 
@@ -232,12 +250,18 @@ impl Backends {
 
     /// Every service the gateway routes, for reflection.
     pub fn routed_services(&self) -> Vec<String> {
-        self.all().flat_map(|b| b.services.iter().cloned()).collect()
+        self.all()
+            .flat_map(|b| b.services.iter().cloned())
+            .collect()
     }
 
     /// Refreshes every backend once, then keeps refreshing every `interval`, reporting each
     /// backend's services in the gateway's health.
-    pub fn spawn_monitor(self: Arc<Self>, health: Health, interval: Duration) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_monitor(
+        self: Arc<Self>,
+        health: Health,
+        interval: Duration,
+    ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -302,13 +326,19 @@ mod tests {
             check_interval: Duration::from_secs(1),
         };
         let backends = Backends::new(&config);
-        let backend = backends.for_service("edu.competitions.v1.ContestService").expect("routed");
+        let backend = backends
+            .for_service("edu.competitions.v1.ContestService")
+            .expect("routed");
         assert_eq!(backend.packages(), ["edu.competitions.v1"]);
         assert!(backends.for_service("edu.unknown.v1.X").is_none());
         assert!(backends.for_service("grpc.health.v1.Health").is_none());
-        assert!(backend.pick().is_none(), "nothing is serving before the first check");
+        assert!(
+            backend.pick().is_none(),
+            "nothing is serving before the first check"
+        );
 
-        let endpoint = Arc::new(Endpoint::new("127.0.0.1:1".parse().expect("addr"), 3).expect("endpoint"));
+        let endpoint =
+            Arc::new(Endpoint::new("127.0.0.1:1".parse().expect("addr"), 3).expect("endpoint"));
         endpoint.serving.store(true, Ordering::Relaxed);
         *backend.endpoints.write().expect("lock") = vec![endpoint];
         for _ in 0..6 {

@@ -66,8 +66,14 @@ fn parse_backends(raw: &str) -> Result<Vec<BackendConfig>, String> {
             .split_once('=')
             .ok_or_else(|| format!("{entry:?} is not name=host:port"))?;
         let (name, target) = (name.trim(), target.trim());
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-            return Err(format!("{name:?} is not a service name (lower-case letters, digits, underscores)"));
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(format!(
+                "{name:?} is not a service name (lower-case letters, digits, underscores)"
+            ));
         }
         match target.rsplit_once(':') {
             Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {}
@@ -93,14 +99,22 @@ mod tests {
 
     #[test]
     fn backends_parse_from_one_variable() {
-        let parsed = parse_backends("competitions=competitions:50051, certificates=10.0.0.7:50051").expect("valid");
+        let parsed = parse_backends("competitions=competitions:50051, certificates=10.0.0.7:50051")
+            .expect("valid");
         assert_eq!(parsed.len(), 2);
         assert_eq!(parsed[1].target, "10.0.0.7:50051");
     }
 
     #[test]
     fn malformed_backends_are_refused() {
-        for bad in ["", "competitions", "Comp=x:1", "c=host", "c=host:port", "c=a:1,c=b:2"] {
+        for bad in [
+            "",
+            "competitions",
+            "Comp=x:1",
+            "c=host",
+            "c=host:port",
+            "c=a:1,c=b:2",
+        ] {
             assert!(parse_backends(bad).is_err(), "{bad:?} accepted");
         }
     }

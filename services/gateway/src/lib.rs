@@ -24,6 +24,8 @@ pub fn routes(backends: Arc<Backends>, limits: &Limits) -> Routes {
     let own = GatewayServiceServer::new(api::GatewayApi::new(Arc::clone(&backends)))
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);
-    let router = Routes::new(own).into_axum_router().fallback_service(proxy::Proxy::new(backends));
+    let router = Routes::new(own)
+        .into_axum_router()
+        .fallback_service(proxy::Proxy::new(backends));
     Routes::from(router)
 }

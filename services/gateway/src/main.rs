@@ -35,11 +35,14 @@ async fn run() -> anyhow::Result<()> {
 
     let backends = Arc::new(Backends::new(&gateway));
     let limits = config.limits;
-    let mut server = Server::new(SERVICE_NAME, config, verifier, Clock::system()).advertise(gateway_service_server::SERVICE_NAME);
+    let mut server = Server::new(SERVICE_NAME, config, verifier, Clock::system())
+        .advertise(gateway_service_server::SERVICE_NAME);
     for service in backends.routed_services() {
         server = server.reflect(&service);
     }
     Arc::clone(&backends).spawn_monitor(server.health(), gateway.check_interval);
-    server.run_until_signalled(routes(backends, &limits)).await?;
+    server
+        .run_until_signalled(routes(backends, &limits))
+        .await?;
     Ok(())
 }

@@ -16,7 +16,14 @@ use edu_kit::pipeline::{format_grpc_timeout, split_path};
 use crate::backends::Backends;
 
 /// Headers that describe one hop's connection and must not be forwarded.
-const HOP_BY_HOP: [&str; 6] = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host"];
+const HOP_BY_HOP: [&str; 6] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+];
 
 /// The forwarding service, used as the fallback of the gateway's router.
 #[derive(Debug, Clone)]
@@ -38,15 +45,18 @@ impl Proxy {
         }
     }
 
-    async fn try_forward(&self, request: Request<axum::body::Body>) -> Result<Response<tonic::body::Body>, Status> {
+    async fn try_forward(
+        &self,
+        request: Request<axum::body::Body>,
+    ) -> Result<Response<tonic::body::Body>, Status> {
         let (service, _) = split_path(request.uri().path());
         let backend = self
             .backends
             .for_service(service)
             .ok_or_else(|| Status::unimplemented(format!("no backend serves {service}")))?;
-        let channel = backend
-            .pick()
-            .ok_or_else(|| Status::unavailable(format!("no {} endpoint is serving; retry", backend.name())))?;
+        let channel = backend.pick().ok_or_else(|| {
+            Status::unavailable(format!("no {} endpoint is serving; retry", backend.name()))
+        })?;
 
         let (mut parts, body) = request.into_parts();
         for name in HOP_BY_HOP {
@@ -54,10 +64,16 @@ impl Proxy {
         }
         // Continue the trace from this hop, not from the caller's.
         edu_kit::telemetry::inject_trace(&tracing::Span::current(), &mut parts.headers);
-        if let Some(deadline) = parts.extensions.get::<CallContext>().and_then(CallContext::deadline) {
+        if let Some(deadline) = parts
+            .extensions
+            .get::<CallContext>()
+            .and_then(CallContext::deadline)
+        {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
-                return Err(Status::deadline_exceeded("the deadline passed before the call was forwarded"));
+                return Err(Status::deadline_exceeded(
+                    "the deadline passed before the call was forwarded",
+                ));
             }
             if let Ok(value) = HeaderValue::from_str(&format_grpc_timeout(remaining)) {
                 parts.headers.insert("grpc-timeout", value);
@@ -80,9 +96,14 @@ impl Proxy {
 impl Service<Request<axum::body::Body>> for Proxy {
     type Response = Response<axum::body::Body>;
     type Error = Infallible;
-    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>>;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>,
+    >;
 
-    fn poll_ready(&mut self, _cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
         std::task::Poll::Ready(Ok(()))
     }
 

@@ -37,7 +37,9 @@ pub struct DatabaseService {
 }
 
 #[derive(Debug, Parser)]
-#[command(about = "A service of the children's programmes suite; configured by EDU_* environment variables")]
+#[command(
+    about = "A service of the children's programmes suite; configured by EDU_* environment variables"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -54,7 +56,10 @@ enum Command {
 /// Parses the command line, runs the service, and reports failure as an exit code.
 pub fn main(service: DatabaseService) -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("{}: cannot start the runtime: {e}", service.name);
@@ -85,7 +90,8 @@ async fn run(service: DatabaseService, command: Command) -> anyhow::Result<()> {
         }
         Command::Serve => {
             let config = ServerConfig::from_env(&env, 50051, 9090)?;
-            let verifier = TokenVerifier::from_config(&AuthConfig::from_env(&env, config.environment)?)?;
+            let verifier =
+                TokenVerifier::from_config(&AuthConfig::from_env(&env, config.environment)?)?;
             verifier.spawn_reload(KEY_RELOAD_INTERVAL);
             if database.migrate_on_start {
                 db::migrate_when_reachable(&pool, service.migrator, DATABASE_PATIENCE).await?;
@@ -95,7 +101,8 @@ async fn run(service: DatabaseService, command: Command) -> anyhow::Result<()> {
                 config.health_check_interval.min(Duration::from_secs(2)),
             );
             let limits = config.limits;
-            let mut server = Server::new(service.name, config, verifier, Clock::system()).readiness(readiness);
+            let mut server =
+                Server::new(service.name, config, verifier, Clock::system()).readiness(readiness);
             for name in service.grpc_services {
                 server = server.advertise(name);
             }
@@ -104,7 +111,9 @@ async fn run(service: DatabaseService, command: Command) -> anyhow::Result<()> {
             }
             server.metrics().register_pool(pool.clone());
             idempotency::spawn_expiry(pool.clone());
-            server.run_until_signalled((service.routes)(pool, &limits)).await?;
+            server
+                .run_until_signalled((service.routes)(pool, &limits))
+                .await?;
             Ok(())
         }
     }

@@ -25,8 +25,15 @@ pub struct AuditEntry<'a> {
 pub const ANONYMOUS: &str = "anonymous";
 
 /// Appends `entry` to the audit log in the transaction `conn` belongs to.
-pub async fn record(conn: &mut PgConnection, context: &CallContext, entry: AuditEntry<'_>) -> Result<(), sqlx::Error> {
-    let actor = context.caller_if_any().map(|c| c.subject()).unwrap_or(ANONYMOUS);
+pub async fn record(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    entry: AuditEntry<'_>,
+) -> Result<(), sqlx::Error> {
+    let actor = context
+        .caller_if_any()
+        .map(|c| c.subject())
+        .unwrap_or(ANONYMOUS);
     sqlx::query(
         "INSERT INTO audit_log (occurred_at, actor, action, resource, request_id, trace_id, changes)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -65,7 +65,12 @@ mod tests {
         let clock = Clock::manual(start);
         assert_eq!(clock.now(), start);
         clock.advance(SignedDuration::from_mins(1));
-        assert_eq!(clock.now(), "2025-01-31T21:00:00Z".parse::<Timestamp>().expect("instant"));
+        assert_eq!(
+            clock.now(),
+            "2025-01-31T21:00:00Z"
+                .parse::<Timestamp>()
+                .expect("instant")
+        );
         let shared = clock.clone();
         shared.set(start);
         assert_eq!(clock.now(), start, "clones share one clock");

@@ -131,9 +131,15 @@ impl Env {
     }
 
     /// A fixed set of variables, for tests: the process environment is not consulted.
-    pub fn from_map<K: Into<String>, V: Into<String>>(vars: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn from_map<K: Into<String>, V: Into<String>>(
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         Env {
-            overrides: Some(vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect()),
+            overrides: Some(
+                vars.into_iter()
+                    .map(|(k, v)| (k.into(), v.into()))
+                    .collect(),
+            ),
         }
     }
 
@@ -219,7 +225,11 @@ pub struct Limits {
 impl ServerConfig {
     /// Reads the server settings; `default_grpc_port` and `default_metrics_port` apply when
     /// the addresses are unset.
-    pub fn from_env(env: &Env, default_grpc_port: u16, default_metrics_port: u16) -> Result<Self, ConfigError> {
+    pub fn from_env(
+        env: &Env,
+        default_grpc_port: u16,
+        default_metrics_port: u16,
+    ) -> Result<Self, ConfigError> {
         let environment = match env.get(ENVIRONMENT).map(|v| v.to_ascii_lowercase()) {
             None => Environment::Production,
             Some(v) if v == "production" => Environment::Production,
@@ -233,8 +243,14 @@ impl ServerConfig {
         };
         Ok(ServerConfig {
             environment,
-            grpc_addr: env.parse_or(GRPC_ADDR, SocketAddr::from(([0, 0, 0, 0], default_grpc_port)))?,
-            metrics_addr: env.parse_or(METRICS_ADDR, SocketAddr::from(([0, 0, 0, 0], default_metrics_port)))?,
+            grpc_addr: env.parse_or(
+                GRPC_ADDR,
+                SocketAddr::from(([0, 0, 0, 0], default_grpc_port)),
+            )?,
+            metrics_addr: env.parse_or(
+                METRICS_ADDR,
+                SocketAddr::from(([0, 0, 0, 0], default_metrics_port)),
+            )?,
             limits: Limits {
                 max_message_bytes: env.parse_or(MAX_MESSAGE_BYTES, 4 * 1024 * 1024)?,
                 max_calls_per_connection: env.parse_or(MAX_CALLS_PER_CONNECTION, 256)?,
@@ -312,7 +328,9 @@ impl AuthConfig {
         if !dev && jwks_file.is_none() && jwks_inline.is_none() {
             return Err(ConfigError {
                 variable: AUTH_JWKS_FILE,
-                problem: format!("production needs the identity provider's keys: set {AUTH_JWKS_FILE} or {AUTH_JWKS}"),
+                problem: format!(
+                    "production needs the identity provider's keys: set {AUTH_JWKS_FILE} or {AUTH_JWKS}"
+                ),
             });
         }
         Ok(AuthConfig {
@@ -355,7 +373,9 @@ impl TelemetryConfig {
         };
         Ok(TelemetryConfig {
             service_name,
-            otlp_endpoint: env.get(OTLP_ENDPOINT).or_else(|| env.get(OTEL_EXPORTER_OTLP_ENDPOINT)),
+            otlp_endpoint: env
+                .get(OTLP_ENDPOINT)
+                .or_else(|| env.get(OTEL_EXPORTER_OTLP_ENDPOINT)),
             log_filter: env.get(LOG).unwrap_or_else(|| "info".into()),
             json_logs,
         })

@@ -22,7 +22,12 @@ pub struct CallContext {
 
 impl CallContext {
     /// A context as the pipeline builds it; tests build their own.
-    pub fn new(caller: Option<Caller>, request_id: impl Into<String>, trace_id: Option<String>, now: Timestamp) -> Self {
+    pub fn new(
+        caller: Option<Caller>,
+        request_id: impl Into<String>,
+        trace_id: Option<String>,
+        now: Timestamp,
+    ) -> Self {
         CallContext {
             caller,
             request_id: request_id.into(),
@@ -58,7 +63,11 @@ impl CallContext {
     /// The verified caller, or `UNAUTHENTICATED` for an anonymous call.
     pub fn caller(&self) -> Result<&Caller, ApiError> {
         self.caller.as_ref().ok_or_else(|| {
-            ApiError::new(ErrorKind::Unauthenticated, reason::TOKEN_MISSING, "this call needs a bearer token")
+            ApiError::new(
+                ErrorKind::Unauthenticated,
+                reason::TOKEN_MISSING,
+                "this call needs a bearer token",
+            )
         })
     }
 

@@ -34,7 +34,11 @@ pub enum DbError {
 }
 
 /// Connection options for the service's role and schema.
-pub fn connect_options(config: &DatabaseConfig, schema: &str, application_name: &str) -> Result<PgConnectOptions, DbError> {
+pub fn connect_options(
+    config: &DatabaseConfig,
+    schema: &str,
+    application_name: &str,
+) -> Result<PgConnectOptions, DbError> {
     let mut options = PgConnectOptions::from_str(config.url.expose())
         .map_err(DbError::Url)?
         .application_name(application_name)
@@ -47,7 +51,11 @@ pub fn connect_options(config: &DatabaseConfig, schema: &str, application_name: 
 
 /// A lazily connecting pool: the process starts even while the database is down, and
 /// readiness says NOT_SERVING until it answers.
-pub fn pool(config: &DatabaseConfig, schema: &str, application_name: &str) -> Result<PgPool, DbError> {
+pub fn pool(
+    config: &DatabaseConfig,
+    schema: &str,
+    application_name: &str,
+) -> Result<PgPool, DbError> {
     let options = connect_options(config, schema, application_name)?;
     Ok(PgPoolOptions::new()
         .max_connections(config.max_connections)
@@ -68,13 +76,18 @@ pub async fn migrate(pool: &PgPool, service: &Migrator) -> Result<(), DbError> {
 
 /// Applies migrations, retrying while the database is not yet reachable (a pod often starts
 /// before its database), for at most `patience`.
-pub async fn migrate_when_reachable(pool: &PgPool, service: &Migrator, patience: Duration) -> Result<(), DbError> {
+pub async fn migrate_when_reachable(
+    pool: &PgPool,
+    service: &Migrator,
+    patience: Duration,
+) -> Result<(), DbError> {
     let started = std::time::Instant::now();
     let mut wait = Duration::from_millis(200);
     loop {
         match migrate(pool, service).await {
             Ok(()) => return Ok(()),
-            Err(DbError::Sql(e)) | Err(DbError::Migrate(sqlx::migrate::MigrateError::Execute(e)))
+            Err(DbError::Sql(e))
+            | Err(DbError::Migrate(sqlx::migrate::MigrateError::Execute(e)))
                 if is_unreachable(&e) && started.elapsed() < patience =>
             {
                 tracing::warn!(error = %e, "database not reachable yet; retrying");
@@ -108,8 +121,14 @@ pub mod provision {
         let ok = !name.is_empty()
             && name.len() <= 63
             && name.as_bytes()[0].is_ascii_lowercase()
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if ok { Ok(name) } else { Err(DbError::Identifier(name.to_string())) }
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if ok {
+            Ok(name)
+        } else {
+            Err(DbError::Identifier(name.to_string()))
+        }
     }
 
     /// Quotes a string literal for SQL that cannot take parameters (`ALTER ROLE … PASSWORD`).
@@ -124,7 +143,12 @@ pub mod provision {
     /// database `admin` is connected to. The role gets no rights elsewhere: other services'
     /// schemas belong to other roles, and `public` is not writable (Postgres 15 default, made
     /// explicit here for older servers). Safe to run again and concurrently.
-    pub async fn role_and_schema(admin: &PgPool, role: &str, password: Option<&str>, schema: &str) -> Result<(), DbError> {
+    pub async fn role_and_schema(
+        admin: &PgPool,
+        role: &str,
+        password: Option<&str>,
+        schema: &str,
+    ) -> Result<(), DbError> {
         let role = identifier(role)?;
         let schema = identifier(schema)?;
         let create = match password {
@@ -138,20 +162,46 @@ pub mod provision {
                 return Err(e.into());
             }
             if let Some(p) = password {
-                sqlx::query(AssertSqlSafe(format!("ALTER ROLE {role} LOGIN PASSWORD {}", literal(p))))
-                    .execute(admin)
-                    .await?;
+                alter_role_password(admin, role, p).await?;
             }
         }
-        if let Err(e) = sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {role}")))
-            .execute(admin)
-            .await
+        if let Err(e) = sqlx::query(AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {role}"
+        )))
+        .execute(admin)
+        .await
             && !is_duplicate(&e)
         {
             return Err(e.into());
         }
-        sqlx::query("REVOKE CREATE ON SCHEMA public FROM PUBLIC").execute(admin).await?;
+        sqlx::query("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+            .execute(admin)
+            .await?;
         Ok(())
+    }
+
+    /// Sets a role's password. Roles are catalogue rows shared by the whole cluster, and two
+    /// provisioning runs updating the same row at once make one fail with "tuple concurrently
+    /// updated"; that one simply tries again.
+    async fn alter_role_password(
+        admin: &PgPool,
+        role: &str,
+        password: &str,
+    ) -> Result<(), DbError> {
+        let sql = format!("ALTER ROLE {role} LOGIN PASSWORD {}", literal(password));
+        let mut attempt = 0;
+        loop {
+            match sqlx::query(AssertSqlSafe(sql.clone())).execute(admin).await {
+                Ok(_) => return Ok(()),
+                Err(sqlx::Error::Database(db))
+                    if db.code().as_deref() == Some("XX000") && attempt < 10 =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     fn is_duplicate(error: &sqlx::Error) -> bool {

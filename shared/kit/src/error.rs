@@ -107,12 +107,15 @@ pub struct ApiError {
     pub reason: &'static str,
     /// A message for a developer, in English; clients localise by `reason`.
     pub message: String,
-    /// For `InvalidArgument`, every offending field.
-    pub fields: Vec<FieldProblem>,
-    /// Extra `ErrorInfo` metadata, for example the deadline that passed.
-    pub metadata: HashMap<String, String>,
-    /// For retryable failures, how long to wait.
-    pub retry_after: Option<Duration>,
+    // Boxed: most errors carry no details, and errors travel in every `Result`.
+    details: Option<Box<Details>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Details {
+    fields: Vec<FieldProblem>,
+    metadata: HashMap<String, String>,
+    retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -122,10 +125,28 @@ impl ApiError {
             kind,
             reason,
             message: message.into(),
-            fields: Vec::new(),
-            metadata: HashMap::new(),
-            retry_after: None,
+            details: None,
         }
+    }
+
+    fn details_mut(&mut self) -> &mut Details {
+        self.details.get_or_insert_with(Box::default)
+    }
+
+    /// For `InvalidArgument`, every offending field.
+    pub fn fields(&self) -> &[FieldProblem] {
+        self.details
+            .as_ref()
+            .map(|d| d.fields.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// The `ErrorInfo` metadata.
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.details
+            .as_ref()
+            .and_then(|d| d.metadata.get(key))
+            .map(String::as_str)
     }
 
     /// A malformed request with its offending fields.
@@ -134,26 +155,29 @@ impl ApiError {
             [one] => format!("invalid {}: {}", one.field, one.description),
             many => format!(
                 "invalid fields: {}",
-                many.iter().map(|f| f.field.as_str()).collect::<Vec<_>>().join(", ")
+                many.iter()
+                    .map(|f| f.field.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         };
-        ApiError {
-            fields,
-            ..ApiError::new(ErrorKind::InvalidArgument, reason::INVALID_FIELDS, message)
-        }
+        let mut error = ApiError::new(ErrorKind::InvalidArgument, reason::INVALID_FIELDS, message);
+        error.details_mut().fields = fields;
+        error
     }
 
     /// A malformed request with one offending field and its own reason.
-    pub fn invalid_field(reason: &'static str, field: impl Into<String>, description: impl Into<String>) -> Self {
+    pub fn invalid_field(
+        reason: &'static str,
+        field: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
         let field = field.into();
         let description = description.into();
-        ApiError {
-            fields: vec![FieldProblem {
-                field: field.clone(),
-                description: description.clone(),
-            }],
-            ..ApiError::new(ErrorKind::InvalidArgument, reason, format!("invalid {field}: {description}"))
-        }
+        let message = format!("invalid {field}: {description}");
+        let mut error = ApiError::new(ErrorKind::InvalidArgument, reason, message);
+        error.details_mut().fields = vec![FieldProblem { field, description }];
+        error
     }
 
     /// A rule that the current state forbids.
@@ -163,12 +187,20 @@ impl ApiError {
 
     /// A resource that does not exist (or that the caller may not know of).
     pub fn not_found(what: impl Into<String>) -> Self {
-        ApiError::new(ErrorKind::NotFound, reason::NOT_FOUND, format!("{} not found", what.into()))
+        ApiError::new(
+            ErrorKind::NotFound,
+            reason::NOT_FOUND,
+            format!("{} not found", what.into()),
+        )
     }
 
     /// A resource that exists already.
     pub fn already_exists(what: impl Into<String>) -> Self {
-        ApiError::new(ErrorKind::AlreadyExists, reason::ALREADY_EXISTS, format!("{} already exists", what.into()))
+        ApiError::new(
+            ErrorKind::AlreadyExists,
+            reason::ALREADY_EXISTS,
+            format!("{} already exists", what.into()),
+        )
     }
 
     /// A caller without the needed permission.
@@ -181,7 +213,10 @@ impl ApiError {
         ApiError::new(
             ErrorKind::Aborted,
             reason::ETAG_MISMATCH,
-            format!("{} was changed since it was read; read it again", what.into()),
+            format!(
+                "{} was changed since it was read; read it again",
+                what.into()
+            ),
         )
     }
 
@@ -189,36 +224,41 @@ impl ApiError {
     /// shown to the caller.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
         tracing::error!(error = %ErrorChain(cause), "internal error");
-        ApiError::new(ErrorKind::Internal, reason::INTERNAL, "internal error; the request id identifies it in the logs")
+        ApiError::new(
+            ErrorKind::Internal,
+            reason::INTERNAL,
+            "internal error; the request id identifies it in the logs",
+        )
     }
 
     /// Adds an `ErrorInfo` metadata entry.
     pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.metadata.insert(key.into(), value.into());
+        self.details_mut().metadata.insert(key.into(), value.into());
         self
     }
 
     /// Asks the caller to retry after `delay`.
     pub fn with_retry_after(mut self, delay: Duration) -> Self {
-        self.retry_after = Some(delay);
+        self.details_mut().retry_after = Some(delay);
         self
     }
 }
 
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Status {
+        let extra = error.details.map(|d| *d).unwrap_or_default();
         let mut details = ErrorDetails::new();
-        details.set_error_info(error.reason, ERROR_DOMAIN, error.metadata);
-        if !error.fields.is_empty() {
+        details.set_error_info(error.reason, ERROR_DOMAIN, extra.metadata);
+        if !extra.fields.is_empty() {
             details.set_bad_request(
-                error
+                extra
                     .fields
                     .into_iter()
                     .map(|f| FieldViolation::new(f.field, f.description))
                     .collect::<Vec<_>>(),
             );
         }
-        if let Some(delay) = error.retry_after {
+        if let Some(delay) = extra.retry_after {
             details.set_retry_info(Some(delay));
         }
         Status::with_error_details(error.kind.code(), error.message, details)
@@ -230,19 +270,29 @@ impl From<sqlx::Error> for ApiError {
         match &error {
             sqlx::Error::PoolTimedOut => {
                 tracing::warn!("no database connection within the acquire timeout");
-                ApiError::new(ErrorKind::Unavailable, reason::STORE_UNAVAILABLE, "the database is busy; retry")
-                    .with_retry_after(Duration::from_millis(200))
+                ApiError::new(
+                    ErrorKind::Unavailable,
+                    reason::STORE_UNAVAILABLE,
+                    "the database is busy; retry",
+                )
+                .with_retry_after(Duration::from_millis(200))
             }
             sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 tracing::warn!(error = %ErrorChain(&error), "database unreachable");
-                ApiError::new(ErrorKind::Unavailable, reason::STORE_UNAVAILABLE, "the database is unreachable; retry")
-                    .with_retry_after(Duration::from_secs(1))
+                ApiError::new(
+                    ErrorKind::Unavailable,
+                    reason::STORE_UNAVAILABLE,
+                    "the database is unreachable; retry",
+                )
+                .with_retry_after(Duration::from_secs(1))
             }
-            sqlx::Error::Database(db) if is_retryable_conflict(db.code().as_deref()) => ApiError::new(
-                ErrorKind::Aborted,
-                reason::CONCURRENT_CHANGE,
-                "a concurrent change won; retry",
-            ),
+            sqlx::Error::Database(db) if is_retryable_conflict(db.code().as_deref()) => {
+                ApiError::new(
+                    ErrorKind::Aborted,
+                    reason::CONCURRENT_CHANGE,
+                    "a concurrent change won; retry",
+                )
+            }
             _ => ApiError::internal(&error),
         }
     }
@@ -292,7 +342,11 @@ impl FieldProblems {
     }
 
     /// Runs a parse step; on error, records it under `field` and returns `None`.
-    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        result: Result<T, E>,
+    ) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(e) => {

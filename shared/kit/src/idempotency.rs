@@ -51,7 +51,10 @@ impl IdempotencyKey {
                 "must be at most 128 printable ASCII characters; a UUID is recommended",
             ));
         }
-        let caller = context.caller_if_any().map(|c| c.subject().to_string()).unwrap_or_default();
+        let caller = context
+            .caller_if_any()
+            .map(|c| c.subject().to_string())
+            .unwrap_or_default();
         Ok(Some(IdempotencyKey {
             caller,
             method,
@@ -112,7 +115,9 @@ pub async fn claim<R: prost::Message + Default>(
     }
     let response: Option<Vec<u8>> = row.try_get("response")?;
     let bytes = response.ok_or_else(|| {
-        ApiError::internal(&std::io::Error::other("idempotency key committed without a response"))
+        ApiError::internal(&std::io::Error::other(
+            "idempotency key committed without a response",
+        ))
     })?;
     R::decode(bytes.as_slice())
         .map(Claim::Replay)
@@ -120,7 +125,11 @@ pub async fn claim<R: prost::Message + Default>(
 }
 
 /// Stores the response of a call that claimed `key`, in the same transaction as its work.
-pub async fn complete<R: prost::Message>(conn: &mut PgConnection, key: &IdempotencyKey, response: &R) -> Result<(), ApiError> {
+pub async fn complete<R: prost::Message>(
+    conn: &mut PgConnection,
+    key: &IdempotencyKey,
+    response: &R,
+) -> Result<(), ApiError> {
     sqlx::query(
         "UPDATE idempotency_keys SET response = $4
          WHERE caller = $1 AND method = $2 AND request_id = $3",

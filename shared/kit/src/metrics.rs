@@ -62,7 +62,11 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("edu");
         let calls = Family::<CallLabels, Counter>::default();
-        registry.register("grpc_server_calls", "gRPC calls handled, by method and status code", calls.clone());
+        registry.register(
+            "grpc_server_calls",
+            "gRPC calls handled, by method and status code",
+            calls.clone(),
+        );
         // 1 ms to ~16 s in 15 doublings: local calls and slow reports fall in distinct buckets.
         let latency = Family::<MethodLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.001, 2.0, 15))
@@ -98,8 +102,12 @@ impl Metrics {
     }
 
     /// Registers a gauge family whose values `refresh` sets just before each scrape.
-    pub fn register_gauges<L>(&self, name: &str, help: &str, refresh: impl Fn(&Family<L, Gauge>) + Send + Sync + 'static)
-    where
+    pub fn register_gauges<L>(
+        &self,
+        name: &str,
+        help: &str,
+        refresh: impl Fn(&Family<L, Gauge>) + Send + Sync + 'static,
+    ) where
         L: EncodeLabelSet + Clone + std::hash::Hash + Eq + std::fmt::Debug + Send + Sync + 'static,
     {
         let family = Family::<L, Gauge>::default();
@@ -117,18 +125,31 @@ impl Metrics {
             state: &'static str,
         }
         let max = i64::from(pool.options().get_max_connections());
-        self.register_gauges::<PoolLabels>("db_pool_connections", "Database pool connections by state", move |family| {
-            let size = i64::from(pool.size());
-            let idle = pool.num_idle() as i64;
-            family.get_or_create(&PoolLabels { state: "idle" }).set(idle);
-            family.get_or_create(&PoolLabels { state: "in_use" }).set(size - idle);
-            family.get_or_create(&PoolLabels { state: "max" }).set(max);
-        });
+        self.register_gauges::<PoolLabels>(
+            "db_pool_connections",
+            "Database pool connections by state",
+            move |family| {
+                let size = i64::from(pool.size());
+                let idle = pool.num_idle() as i64;
+                family
+                    .get_or_create(&PoolLabels { state: "idle" })
+                    .set(idle);
+                family
+                    .get_or_create(&PoolLabels { state: "in_use" })
+                    .set(size - idle);
+                family.get_or_create(&PoolLabels { state: "max" }).set(max);
+            },
+        );
     }
 
     /// The metrics in OpenMetrics text.
     pub fn render(&self) -> String {
-        for refresh in self.refreshers.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for refresh in self
+            .refreshers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             refresh();
         }
         let mut out = String::new();
@@ -153,13 +174,18 @@ impl Metrics {
                 let metrics = self.clone();
                 async move {
                     (
-                        [(http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+                        [(
+                            http::header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
                         metrics.render(),
                     )
                 }
             }),
         );
-        axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
     }
 
     /// Binds the metrics listener.
@@ -199,11 +225,29 @@ mod tests {
     #[test]
     fn calls_show_up_by_method_and_code() {
         let metrics = Metrics::new();
-        metrics.record_call("edu.x.v1.S", "Get", tonic::Code::Ok, Duration::from_millis(3));
-        metrics.record_call("edu.x.v1.S", "Get", tonic::Code::NotFound, Duration::from_millis(1));
+        metrics.record_call(
+            "edu.x.v1.S",
+            "Get",
+            tonic::Code::Ok,
+            Duration::from_millis(3),
+        );
+        metrics.record_call(
+            "edu.x.v1.S",
+            "Get",
+            tonic::Code::NotFound,
+            Duration::from_millis(1),
+        );
         let text = metrics.render();
-        assert!(text.contains(r#"edu_grpc_server_calls_total{service="edu.x.v1.S",method="Get",code="OK"} 1"#), "{text}");
+        assert!(
+            text.contains(
+                r#"edu_grpc_server_calls_total{service="edu.x.v1.S",method="Get",code="OK"} 1"#
+            ),
+            "{text}"
+        );
         assert!(text.contains(r#"code="NOT_FOUND"} 1"#), "{text}");
-        assert!(text.contains("edu_grpc_server_call_duration_seconds_bucket"), "{text}");
+        assert!(
+            text.contains("edu_grpc_server_call_duration_seconds_bucket"),
+            "{text}"
+        );
     }
 }

@@ -19,7 +19,11 @@ pub const MAX_PAGE_SIZE: usize = 200;
 pub fn page_size(requested: i32) -> Result<usize, ApiError> {
     match requested {
         0 => Ok(DEFAULT_PAGE_SIZE),
-        n if n < 0 => Err(ApiError::invalid_field(reason::INVALID_FIELDS, "page_size", "must not be negative")),
+        n if n < 0 => Err(ApiError::invalid_field(
+            reason::INVALID_FIELDS,
+            "page_size",
+            "must not be negative",
+        )),
         n => Ok((n as usize).min(MAX_PAGE_SIZE)),
     }
 }
@@ -63,7 +67,10 @@ pub fn encode_token<C: Serialize>(query: QueryFingerprint, cursor: &C) -> String
 
 /// Decodes a request's `page_token`: `None` for the first page, the cursor otherwise, or
 /// `INVALID_ARGUMENT` when the token is damaged or belongs to another query.
-pub fn decode_token<C: DeserializeOwned>(query: QueryFingerprint, token: &str) -> Result<Option<C>, ApiError> {
+pub fn decode_token<C: DeserializeOwned>(
+    query: QueryFingerprint,
+    token: &str,
+) -> Result<Option<C>, ApiError> {
     if token.is_empty() {
         return Ok(None);
     }

@@ -109,7 +109,8 @@ where
 
         let path = request.uri().path().to_owned();
         let (service, method) = split_path(&path);
-        let request_id = incoming_request_id(request.headers()).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        let request_id = incoming_request_id(request.headers())
+            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             request.headers_mut().insert(REQUEST_ID_HEADER, value);
         }
@@ -154,13 +155,20 @@ where
             });
         }
 
-        let context = match config.authenticate(&path, request.headers()).and_then(|caller| {
-            if let Some(caller) = &caller {
-                span.record("caller", pseudonym(caller.subject()).as_str());
-            }
-            Ok(CallContext::new(caller, request_id.clone(), trace_id, config.now_for(request.headers())?)
+        let context = match config
+            .authenticate(&path, request.headers())
+            .and_then(|caller| {
+                if let Some(caller) = &caller {
+                    span.record("caller", pseudonym(caller.subject()).as_str());
+                }
+                Ok(CallContext::new(
+                    caller,
+                    request_id.clone(),
+                    trace_id,
+                    config.now_for(request.headers())?,
+                )
                 .with_deadline(started + deadline))
-        }) {
+            }) {
             Ok(context) => context,
             Err(error) => {
                 let status = Status::from(error);
@@ -196,9 +204,13 @@ impl PipelineConfig {
     }
 
     fn is_anonymous(&self, path: &str) -> bool {
-        self.anonymous_methods
-            .iter()
-            .any(|m| if m.ends_with('/') { path.starts_with(m.as_str()) } else { path == m })
+        self.anonymous_methods.iter().any(|m| {
+            if m.ends_with('/') {
+                path.starts_with(m.as_str())
+            } else {
+                path == m
+            }
+        })
     }
 
     fn now_for(&self, headers: &HeaderMap) -> Result<jiff::Timestamp, ApiError> {
@@ -252,7 +264,8 @@ fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
 /// otherwise the pipeline assigns a new one rather than trusting arbitrary bytes in logs.
 fn incoming_request_id(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(REQUEST_ID_HEADER)?.to_str().ok()?;
-    let sensible = !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic());
+    let sensible =
+        !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic());
     sensible.then(|| value.to_owned())
 }
 
@@ -291,7 +304,11 @@ pub fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
 pub fn format_grpc_timeout(timeout: Duration) -> String {
     // Eight digits at most; milliseconds cover up to ~27 hours.
     let millis = timeout.as_millis().max(1);
-    if millis < 100_000_000 { format!("{millis}m") } else { format!("{}S", timeout.as_secs().min(99_999_999)) }
+    if millis < 100_000_000 {
+        format!("{millis}m")
+    } else {
+        format!("{}S", timeout.as_secs().min(99_999_999))
+    }
 }
 
 struct CallObserver {
@@ -317,7 +334,8 @@ impl CallObserver {
         }
         self.finished = true;
         let elapsed = self.started.elapsed();
-        self.metrics.record_call(&self.service, &self.method, code, elapsed);
+        self.metrics
+            .record_call(&self.service, &self.method, code, elapsed);
         if self.span.is_none() {
             return;
         }
@@ -337,7 +355,11 @@ impl Drop for CallObserver {
     fn drop(&mut self) {
         // Dropped unfinished: the server timed the call out, or the client went away.
         if !self.finished {
-            let code = if self.started.elapsed() >= self.deadline { Code::DeadlineExceeded } else { Code::Cancelled };
+            let code = if self.started.elapsed() >= self.deadline {
+                Code::DeadlineExceeded
+            } else {
+                Code::Cancelled
+            };
             self.finish(code);
         }
     }
@@ -348,7 +370,10 @@ where
     B: Body<Data = bytes::Bytes> + Send + 'static,
     B::Error: Into<tonic::codegen::StdError>,
 {
-    let header_code = response.headers().get("grpc-status").map(|v| Code::from_bytes(v.as_bytes()));
+    let header_code = response
+        .headers()
+        .get("grpc-status")
+        .map(|v| Code::from_bytes(v.as_bytes()));
     response.map(|inner| {
         tonic::body::Body::new(ObservedBody {
             inner,
@@ -377,7 +402,10 @@ where
     type Data = bytes::Bytes;
     type Error = B::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
         let polled = this.inner.poll_frame(cx);
         match &polled {
@@ -391,7 +419,9 @@ where
                 }
             }
             Poll::Ready(Some(Err(_))) => this.observer.finish(Code::Internal),
-            Poll::Ready(None) => this.observer.finish(this.header_code.unwrap_or(Code::Unknown)),
+            Poll::Ready(None) => this
+                .observer
+                .finish(this.header_code.unwrap_or(Code::Unknown)),
             Poll::Pending => {}
         }
         polled
@@ -420,19 +450,44 @@ mod tests {
 
     #[test]
     fn grpc_timeouts_parse_in_every_unit() {
-        assert_eq!(grpc_timeout(&headers(&[("grpc-timeout", "5S")])), Some(Duration::from_secs(5)));
-        assert_eq!(grpc_timeout(&headers(&[("grpc-timeout", "250m")])), Some(Duration::from_millis(250)));
-        assert_eq!(grpc_timeout(&headers(&[("grpc-timeout", "2H")])), Some(Duration::from_secs(7200)));
+        assert_eq!(
+            grpc_timeout(&headers(&[("grpc-timeout", "5S")])),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            grpc_timeout(&headers(&[("grpc-timeout", "250m")])),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            grpc_timeout(&headers(&[("grpc-timeout", "2H")])),
+            Some(Duration::from_secs(7200))
+        );
         assert_eq!(grpc_timeout(&headers(&[("grpc-timeout", "10x")])), None);
-        assert_eq!(grpc_timeout(&headers(&[("grpc-timeout", "123456789S")])), None, "more than 8 digits");
+        assert_eq!(
+            grpc_timeout(&headers(&[("grpc-timeout", "123456789S")])),
+            None,
+            "more than 8 digits"
+        );
         assert_eq!(format_grpc_timeout(Duration::from_millis(1500)), "1500m");
-        assert_eq!(grpc_timeout(&headers(&[("grpc-timeout", &format_grpc_timeout(Duration::from_secs(30)))])), Some(Duration::from_secs(30)));
+        assert_eq!(
+            grpc_timeout(&headers(&[(
+                "grpc-timeout",
+                &format_grpc_timeout(Duration::from_secs(30))
+            )])),
+            Some(Duration::from_secs(30))
+        );
     }
 
     #[test]
     fn bearer_tokens_need_the_bearer_scheme() {
-        assert_eq!(bearer_token(&headers(&[("authorization", "Bearer abc")])).expect("ok"), Some("abc"));
-        assert_eq!(bearer_token(&headers(&[("authorization", "bearer abc")])).expect("ok"), Some("abc"));
+        assert_eq!(
+            bearer_token(&headers(&[("authorization", "Bearer abc")])).expect("ok"),
+            Some("abc")
+        );
+        assert_eq!(
+            bearer_token(&headers(&[("authorization", "bearer abc")])).expect("ok"),
+            Some("abc")
+        );
         assert!(bearer_token(&headers(&[("authorization", "Basic abc")])).is_err());
         assert!(bearer_token(&headers(&[("authorization", "Bearer ")])).is_err());
         assert_eq!(bearer_token(&HeaderMap::new()).expect("ok"), None);
@@ -440,14 +495,26 @@ mod tests {
 
     #[test]
     fn request_ids_from_callers_are_kept_only_when_sensible() {
-        assert_eq!(incoming_request_id(&headers(&[("x-request-id", "abc-123")])).as_deref(), Some("abc-123"));
-        assert_eq!(incoming_request_id(&headers(&[("x-request-id", &"x".repeat(200))])), None);
-        assert_eq!(incoming_request_id(&headers(&[("x-request-id", "a b")])), None);
+        assert_eq!(
+            incoming_request_id(&headers(&[("x-request-id", "abc-123")])).as_deref(),
+            Some("abc-123")
+        );
+        assert_eq!(
+            incoming_request_id(&headers(&[("x-request-id", &"x".repeat(200))])),
+            None
+        );
+        assert_eq!(
+            incoming_request_id(&headers(&[("x-request-id", "a b")])),
+            None
+        );
     }
 
     #[test]
     fn paths_split_into_service_and_method() {
-        assert_eq!(split_path("/edu.competitions.v1.ContestService/GetContest"), ("edu.competitions.v1.ContestService", "GetContest"));
+        assert_eq!(
+            split_path("/edu.competitions.v1.ContestService/GetContest"),
+            ("edu.competitions.v1.ContestService", "GetContest")
+        );
         assert_eq!(split_path("/odd"), ("odd", ""));
     }
 

@@ -22,7 +22,9 @@ impl RegionCode {
                 country.len() == 2
                     && country.bytes().all(|b| b.is_ascii_uppercase())
                     && (1..=3).contains(&subdivision.len())
-                    && subdivision.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                    && subdivision
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
             }
             None => false,
         };
@@ -65,7 +67,9 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_subdivision_code() {
-        for code in ["", "RU", "RUS-ALT", "RU-", "RU-ALTA", "R1-ALT", "RU_ALT", "RU-AL T"] {
+        for code in [
+            "", "RU", "RUS-ALT", "RU-", "RU-ALTA", "R1-ALT", "RU_ALT", "RU-AL T",
+        ] {
             assert!(RegionCode::parse(code).is_err(), "{code:?} accepted");
         }
     }

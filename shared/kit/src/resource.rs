@@ -6,7 +6,9 @@ use crate::error::{ApiError, reason};
 
 /// Why a string is not a usable resource ID.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not an ID: use 1 to 63 lower-case letters, digits and hyphens, starting with a letter")]
+#[error(
+    "{0:?} is not an ID: use 1 to 63 lower-case letters, digits and hyphens, starting with a letter"
+)]
 pub struct InvalidId(pub String);
 
 /// Checks a client-chosen ID against AIP-122.
@@ -14,9 +16,15 @@ pub fn parse_id(raw: &str) -> Result<String, InvalidId> {
     let bytes = raw.as_bytes();
     let valid = (1..=63).contains(&bytes.len())
         && bytes[0].is_ascii_lowercase()
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
         && bytes.last() != Some(&b'-');
-    if valid { Ok(raw.to_string()) } else { Err(InvalidId(raw.to_string())) }
+    if valid {
+        Ok(raw.to_string())
+    } else {
+        Err(InvalidId(raw.to_string()))
+    }
 }
 
 /// The client's ID when given, else a new server-chosen one (a UUIDv7: time-ordered, so
@@ -34,7 +42,11 @@ fn is_server_id(raw: &str) -> bool {
 }
 
 fn parse_any_id(raw: &str) -> Option<String> {
-    if is_server_id(raw) { Some(raw.to_string()) } else { parse_id(raw).ok() }
+    if is_server_id(raw) {
+        Some(raw.to_string())
+    } else {
+        parse_id(raw).ok()
+    }
 }
 
 /// Parses `<collection>/<id>` and returns the ID; `field` names the request field for the
@@ -55,7 +67,12 @@ pub fn parse_name(name: &str, collection: &str, field: &str) -> Result<String, A
 }
 
 /// Parses `<parents>/<parent-id>/<children>/<child-id>` and returns both IDs.
-pub fn parse_child_name(name: &str, parents: &str, children: &str, field: &str) -> Result<(String, String), ApiError> {
+pub fn parse_child_name(
+    name: &str,
+    parents: &str,
+    children: &str,
+    field: &str,
+) -> Result<(String, String), ApiError> {
     let bad = || {
         ApiError::invalid_field(
             reason::INVALID_FIELDS,
@@ -65,9 +82,10 @@ pub fn parse_child_name(name: &str, parents: &str, children: &str, field: &str) 
     };
     let parts: Vec<&str> = name.split('/').collect();
     match parts.as_slice() {
-        [p, parent, c, child] if *p == parents && *c == children => {
-            Ok((parse_any_id(parent).ok_or_else(bad)?, parse_any_id(child).ok_or_else(bad)?))
-        }
+        [p, parent, c, child] if *p == parents && *c == children => Ok((
+            parse_any_id(parent).ok_or_else(bad)?,
+            parse_any_id(child).ok_or_else(bad)?,
+        )),
         _ => Err(bad()),
     }
 }
@@ -89,20 +107,40 @@ mod tests {
     #[test]
     fn server_ids_are_uuids_and_parse_back() {
         let id = id_or_new("").expect("new id");
-        assert_eq!(parse_name(&format!("contests/{id}"), "contests", "name").expect("name"), id);
+        assert_eq!(
+            parse_name(&format!("contests/{id}"), "contests", "name").expect("name"),
+            id
+        );
     }
 
     #[test]
     fn names_must_match_their_pattern() {
-        assert_eq!(parse_name("contests/abc", "contests", "name").expect("ok"), "abc");
-        for bad in ["contests", "teams/abc", "contests/", "contests/abc/x", "contests/ABC"] {
+        assert_eq!(
+            parse_name("contests/abc", "contests", "name").expect("ok"),
+            "abc"
+        );
+        for bad in [
+            "contests",
+            "teams/abc",
+            "contests/",
+            "contests/abc/x",
+            "contests/ABC",
+        ] {
             let err = parse_name(bad, "contests", "name").expect_err(bad);
-            assert_eq!(err.fields[0].field, "name");
+            assert_eq!(err.fields()[0].field, "name");
         }
         assert_eq!(
-            parse_child_name("contests/c1/applications/a1", "contests", "applications", "name").expect("ok"),
+            parse_child_name(
+                "contests/c1/applications/a1",
+                "contests",
+                "applications",
+                "name"
+            )
+            .expect("ok"),
             ("c1".to_string(), "a1".to_string())
         );
-        assert!(parse_child_name("contests/c1/teams/a1", "contests", "applications", "name").is_err());
+        assert!(
+            parse_child_name("contests/c1/teams/a1", "contests", "applications", "name").is_err()
+        );
     }
 }

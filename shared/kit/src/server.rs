@@ -66,13 +66,23 @@ impl Health {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(service.to_string());
-        let status = if serving { ServingStatus::Serving } else { ServingStatus::NotServing };
+        let status = if serving {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
         self.reporter.set_service_status(service, status).await;
     }
 
     /// Sets every status this process has reported so far.
     pub async fn set_all(&self, serving: bool) {
-        let names: Vec<String> = self.names.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
+        let names: Vec<String> = self
+            .names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect();
         for name in names {
             self.set(&name, serving).await;
         }
@@ -112,7 +122,11 @@ impl ReadinessProbe for DatabaseReadiness {
             let mut slot = self.connection.lock().await;
             let attempt = async {
                 if slot.is_none() {
-                    *slot = Some(crate::db::single_connection(&self.options).await.map_err(|e| e.to_string())?);
+                    *slot = Some(
+                        crate::db::single_connection(&self.options)
+                            .await
+                            .map_err(|e| e.to_string())?,
+                    );
                 }
                 match slot.as_mut() {
                     Some(conn) => conn.ping().await.map_err(|e| e.to_string()),
@@ -158,7 +172,12 @@ impl std::fmt::Debug for Server {
 
 impl Server {
     /// A server named `name` (its `service.name` in telemetry).
-    pub fn new(name: &'static str, config: ServerConfig, verifier: TokenVerifier, clock: Clock) -> Self {
+    pub fn new(
+        name: &'static str,
+        config: ServerConfig,
+        verifier: TokenVerifier,
+        clock: Clock,
+    ) -> Self {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         Server {
             name,
@@ -216,7 +235,8 @@ impl Server {
     pub async fn run_until_signalled(self, routes: Routes) -> Result<(), ServerError> {
         let grpc = bind(self.config.grpc_addr).await?;
         let metrics = bind(self.config.metrics_addr).await?;
-        self.run(routes, grpc, Some(metrics), shutdown_signal()).await
+        self.run(routes, grpc, Some(metrics), shutdown_signal())
+            .await
     }
 
     /// Runs on the given listeners until `shutdown` completes, then drains.
@@ -290,13 +310,17 @@ impl Server {
         };
         // tonic ignores the server's nodelay setting for a given listener; set it here.
         let incoming = TcpIncoming::from(grpc).with_nodelay(Some(true));
-        let mut grpc_task = tokio::spawn(grpc_server.serve_with_incoming_shutdown(incoming, drained(drain_rx.clone())));
+        let mut grpc_task = tokio::spawn(
+            grpc_server.serve_with_incoming_shutdown(incoming, drained(drain_rx.clone())),
+        );
         let metrics_task = match metrics {
             Some(listener) => {
                 if let Ok(addr) = listener.local_addr() {
                     tracing::info!(metrics_addr = %addr, "serving metrics");
                 }
-                Some(tokio::spawn(registry.serve(listener, drained(drain_rx.clone()))))
+                Some(tokio::spawn(
+                    registry.serve(listener, drained(drain_rx.clone())),
+                ))
             }
             None => None,
         };
@@ -329,11 +353,10 @@ impl Server {
                 grpc_task.abort();
             }
         }
-        if let Some(task) = metrics_task {
-            match tokio::time::timeout(Duration::from_secs(2), task).await {
-                Ok(Ok(Err(e))) => return Err(ServerError::Metrics(e)),
-                Ok(_) | Err(_) => {}
-            }
+        if let Some(task) = metrics_task
+            && let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(2), task).await
+        {
+            return Err(ServerError::Metrics(e));
         }
         tracing::info!("stopped");
         Ok(())
@@ -341,10 +364,17 @@ impl Server {
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
-    TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })
 }
 
-async fn watch_readiness(probe: Arc<dyn ReadinessProbe>, health: Health, names: Vec<String>, interval: Duration) {
+async fn watch_readiness(
+    probe: Arc<dyn ReadinessProbe>,
+    health: Health,
+    names: Vec<String>,
+    interval: Duration,
+) {
     let mut ready: Option<bool> = None;
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -380,15 +410,21 @@ fn reflection_builder(advertised: &[String]) -> tonic_reflection::server::Builde
 
 fn reflection_v1(
     advertised: &[String],
-) -> Result<tonic_reflection::server::v1::ServerReflectionServer<impl tonic_reflection::server::v1::ServerReflection>, ServerError>
-{
+) -> Result<
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+    ServerError,
+> {
     Ok(reflection_builder(advertised).build_v1()?)
 }
 
 fn reflection_v1alpha(
     advertised: &[String],
 ) -> Result<
-    tonic_reflection::server::v1alpha::ServerReflectionServer<impl tonic_reflection::server::v1alpha::ServerReflection>,
+    tonic_reflection::server::v1alpha::ServerReflectionServer<
+        impl tonic_reflection::server::v1alpha::ServerReflection,
+    >,
     ServerError,
 > {
     Ok(reflection_builder(advertised).build_v1alpha()?)

@@ -48,7 +48,9 @@ impl Drop for TelemetryGuard {
 
 /// Installs logging and tracing for the process. Call once, inside the Tokio runtime.
 pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
-    let resource = Resource::builder().with_service_name(config.service_name).build();
+    let resource = Resource::builder()
+        .with_service_name(config.service_name)
+        .build();
     let mut provider = SdkTracerProvider::builder().with_resource(resource);
     if let Some(endpoint) = &config.otlp_endpoint {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -57,8 +59,9 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
             .build()?;
         // The async-runtime processor exports from a Tokio task: the tonic exporter needs a
         // Tokio reactor, which the SDK's default thread-based processor lacks.
-        provider = provider
-            .with_span_processor(BatchSpanProcessor::builder(exporter, opentelemetry_sdk::runtime::Tokio).build());
+        provider = provider.with_span_processor(
+            BatchSpanProcessor::builder(exporter, opentelemetry_sdk::runtime::Tokio).build(),
+        );
     }
     let provider = provider.build();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
@@ -77,7 +80,9 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
             )
             .try_init()?;
     } else {
-        registry.with(tracing_subscriber::fmt::layer().compact()).try_init()?;
+        registry
+            .with(tracing_subscriber::fmt::layer().compact())
+            .try_init()?;
     }
     Ok(TelemetryGuard { provider })
 }
@@ -98,7 +103,10 @@ struct HeaderInjector<'a>(&'a mut HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(key), http::HeaderValue::try_from(value)) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::try_from(key),
+            http::HeaderValue::try_from(value),
+        ) {
             self.0.insert(name, value);
         }
     }
@@ -123,5 +131,7 @@ pub fn trace_id(span: &tracing::Span) -> Option<String> {
     let context = span.context();
     let span_ref = context.span();
     let span_context = span_ref.span_context();
-    span_context.is_valid().then(|| span_context.trace_id().to_string())
+    span_context
+        .is_valid()
+        .then(|| span_context.trace_id().to_string())
 }

@@ -2,9 +2,9 @@
 //! (the service's own login role owning its own schema) and migrated, and dropped again when
 //! the test ends. Tests run against the real server, never a mock.
 
-use sqlx::{AssertSqlSafe, PgPool};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{AssertSqlSafe, PgPool};
 use std::str::FromStr;
 
 use crate::config::{DatabaseConfig, Secret};
@@ -38,16 +38,26 @@ impl TestDatabase {
             .max_connections(1)
             .connect(&admin_url)
             .await
-            .unwrap_or_else(|e| panic!("tests need Postgres at {admin_url} (set EDU_TEST_ADMIN_DATABASE_URL): {e}"));
+            .unwrap_or_else(|e| {
+                panic!("tests need Postgres at {admin_url} (set EDU_TEST_ADMIN_DATABASE_URL): {e}")
+            });
         sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&admin)
             .await
             .expect("create test database");
         admin.close().await;
 
-        let options = PgConnectOptions::from_str(&admin_url).expect("admin URL").database(&name);
-        let admin_here = PgPoolOptions::new().max_connections(1).connect_with(options.clone()).await.expect("connect");
-        db::provision::role_and_schema(&admin_here, role, None, schema).await.expect("provision");
+        let options = PgConnectOptions::from_str(&admin_url)
+            .expect("admin URL")
+            .database(&name);
+        let admin_here = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .expect("connect");
+        db::provision::role_and_schema(&admin_here, role, None, schema)
+            .await
+            .expect("provision");
         admin_here.close().await;
 
         let service_options = options.username(role);
@@ -93,19 +103,28 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         let name = self.name.clone();
         let admin_url = self.admin_url.clone();
-        let pool = self.pool.clone();
-        // Drop runs inside the test's runtime, which must not block; a thread of its own
-        // does the cleanup and is waited for, so no database outlives its test.
+        // Drop runs on the test's runtime thread, which this blocks: the cleanup runs on a
+        // thread and runtime of its own and must not wait for anything of the test's (its
+        // pool's connections are ended by the server, `WITH (FORCE)`). It is waited for, so no
+        // database outlives its test.
         let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             runtime.block_on(async move {
-                pool.close().await;
-                if let Ok(admin) = PgPoolOptions::new().max_connections(1).connect(&admin_url).await {
-                    let _ = sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                        .execute(&admin)
-                        .await;
+                if let Ok(admin) = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&admin_url)
+                    .await
+                {
+                    let _ = sqlx::query(AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&admin)
+                    .await;
                     admin.close().await;
                 }
             });

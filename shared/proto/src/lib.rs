@@ -2,10 +2,16 @@
 //! `proto/` at build time, and the encoded descriptor set that server reflection serves.
 //! Services depend on this crate, never on each other.
 
-#![allow(missing_docs, clippy::all, clippy::pedantic, missing_debug_implementations)]
+#![allow(
+    missing_docs,
+    clippy::all,
+    clippy::pedantic,
+    missing_debug_implementations
+)]
 
 include!(concat!(env!("OUT_DIR"), "/edu_includes.rs"));
 
 /// Every file of `proto/` and its imports, encoded as a `google.protobuf.FileDescriptorSet`
 /// with source comments, for server reflection and for tools that need the schemas.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/edu_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/edu_descriptor.bin"));

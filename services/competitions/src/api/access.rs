@@ -37,7 +37,11 @@ pub fn ensure_may_register(caller: &Caller, team: &TeamSpec) -> Result<(), ApiEr
 }
 
 /// The part the caller plays in a team, when they are a member acting in the team role.
-pub async fn membership(store: &Store, caller: &Caller, team_id: &str) -> Result<Option<TeamMemberRole>, ApiError> {
+pub async fn membership(
+    store: &Store,
+    caller: &Caller,
+    team_id: &str,
+) -> Result<Option<TeamMemberRole>, ApiError> {
     if !caller.has_role(TEAM) {
         return Ok(None);
     }
@@ -45,7 +49,11 @@ pub async fn membership(store: &Store, caller: &Caller, team_id: &str) -> Result
 }
 
 /// Members read their team, organisers read every team; to anyone else it does not exist.
-pub async fn ensure_may_read_team(store: &Store, caller: &Caller, team_id: &str) -> Result<(), ApiError> {
+pub async fn ensure_may_read_team(
+    store: &Store,
+    caller: &Caller,
+    team_id: &str,
+) -> Result<(), ApiError> {
     if is_organiser(caller) || membership(store, caller, team_id).await?.is_some() {
         Ok(())
     } else {
@@ -54,7 +62,11 @@ pub async fn ensure_may_read_team(store: &Store, caller: &Caller, team_id: &str)
 }
 
 /// Only a lead changes a team and its members.
-pub async fn ensure_team_lead(store: &Store, caller: &Caller, team_id: &str) -> Result<(), ApiError> {
+pub async fn ensure_team_lead(
+    store: &Store,
+    caller: &Caller,
+    team_id: &str,
+) -> Result<(), ApiError> {
     match membership(store, caller, team_id).await? {
         Some(TeamMemberRole::Lead) => Ok(()),
         Some(TeamMemberRole::Member) => Err(ApiError::permission_denied(
@@ -66,7 +78,11 @@ pub async fn ensure_team_lead(store: &Store, caller: &Caller, team_id: &str) -> 
 }
 
 /// Only members act for a team. The answer is the same whether or not the team exists.
-pub async fn ensure_team_member(store: &Store, caller: &Caller, team_id: &str) -> Result<(), ApiError> {
+pub async fn ensure_team_member(
+    store: &Store,
+    caller: &Caller,
+    team_id: &str,
+) -> Result<(), ApiError> {
     caller.require_role(TEAM)?;
     match membership(store, caller, team_id).await? {
         Some(_) => Ok(()),

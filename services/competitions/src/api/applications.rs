@@ -1,11 +1,11 @@
 //! `ApplicationService`: applications drafted, changed, submitted and withdrawn by teams
 //! (rules 2-4).
 
+use edu_kit::auth::Caller;
 use edu_kit::error::reason as kit_reason;
 use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::paging::{self, QueryFingerprint};
 use edu_kit::{ApiError, CallContext, resource};
-use edu_kit::auth::Caller;
 use edu_proto::edu::competitions::v1 as pb;
 use edu_proto::edu::competitions::v1::application_service_server::ApplicationService;
 use tonic::{Request, Response, Status};
@@ -15,7 +15,7 @@ use super::errors::reason;
 use super::{convert, respond};
 use crate::domain::Application;
 use crate::store::Store;
-use crate::store::applications::{ApplicationFilter, ContentInput};
+use crate::store::applications::{ApplicationFilter, ContentInput, NewApplication};
 
 /// The application service.
 #[derive(Debug, Clone)]
@@ -41,11 +41,24 @@ impl ApplicationsApi {
 
     /// Loads an application the caller may see: members of its team read and change it,
     /// organisers read it; to anyone else it does not exist.
-    async fn authorised(&self, caller: &Caller, name: &str, field: &str, intent: Intent) -> Result<Application, ApiError> {
+    async fn authorised(
+        &self,
+        caller: &Caller,
+        name: &str,
+        field: &str,
+        intent: Intent,
+    ) -> Result<Application, ApiError> {
         let (contest_id, id) = resource::parse_child_name(name, "contests", "applications", field)?;
         let missing = || ApiError::not_found(format!("contests/{contest_id}/applications/{id}"));
-        let app = self.store.application(&contest_id, &id).await?.ok_or_else(missing)?;
-        if access::membership(&self.store, caller, &app.team_id).await?.is_some() {
+        let app = self
+            .store
+            .application(&contest_id, &id)
+            .await?
+            .ok_or_else(missing)?;
+        if access::membership(&self.store, caller, &app.team_id)
+            .await?
+            .is_some()
+        {
             return Ok(app);
         }
         match (is_organiser(caller), intent) {
@@ -58,35 +71,58 @@ impl ApplicationsApi {
         }
     }
 
-    async fn create(&self, request: Request<pb::CreateApplicationRequest>) -> Result<pb::Application, ApiError> {
+    async fn create(
+        &self,
+        request: Request<pb::CreateApplicationRequest>,
+    ) -> Result<pb::Application, ApiError> {
         let context = CallContext::of(&request)?;
         let caller = context.caller()?;
         let body = request.get_ref();
         let contest_id = resource::parse_name(&body.parent, "contests", "parent")?;
         let draft = body.application.clone().unwrap_or_default();
         let team_id = resource::parse_name(&draft.team, "teams", "application.team")?;
-        let id = resource::id_or_new(&body.application_id)
-            .map_err(|e| ApiError::invalid_field(kit_reason::INVALID_FIELDS, "application_id", e.to_string()))?;
+        let id = resource::id_or_new(&body.application_id).map_err(|e| {
+            ApiError::invalid_field(kit_reason::INVALID_FIELDS, "application_id", e.to_string())
+        })?;
         access::ensure_team_member(&self.store, caller, &team_id).await?;
-        let key = IdempotencyKey::for_request(context, "CreateApplication", &body.request_id, body)?;
-        let input = ContentInput {
-            nomination_id: draft.nomination_id,
-            title: draft.title,
-            summary: draft.summary,
-            description: draft.description,
+        let key =
+            IdempotencyKey::for_request(context, "CreateApplication", &body.request_id, body)?;
+        let new = NewApplication {
+            contest_id,
+            id,
+            team_id,
+            content: ContentInput {
+                nomination_id: draft.nomination_id,
+                title: draft.title,
+                summary: draft.summary,
+                description: draft.description,
+            },
         };
         self.store
-            .create_application(context, key.as_ref(), &contest_id, id, &team_id, &input, convert::application)
+            .create_application(context, key.as_ref(), new, convert::application)
             .await
     }
 
-    async fn get(&self, request: Request<pb::GetApplicationRequest>) -> Result<pb::Application, ApiError> {
+    async fn get(
+        &self,
+        request: Request<pb::GetApplicationRequest>,
+    ) -> Result<pb::Application, ApiError> {
         let context = CallContext::of(&request)?;
-        let app = self.authorised(context.caller()?, &request.get_ref().name, "name", Intent::Read).await?;
+        let app = self
+            .authorised(
+                context.caller()?,
+                &request.get_ref().name,
+                "name",
+                Intent::Read,
+            )
+            .await?;
         Ok(convert::application(&app))
     }
 
-    async fn list(&self, request: Request<pb::ListApplicationsRequest>) -> Result<pb::ListApplicationsResponse, ApiError> {
+    async fn list(
+        &self,
+        request: Request<pb::ListApplicationsRequest>,
+    ) -> Result<pb::ListApplicationsResponse, ApiError> {
         let context = CallContext::of(&request)?;
         let caller = context.caller()?;
         let body = request.get_ref();
@@ -121,17 +157,31 @@ impl ApplicationsApi {
         let page = self.store.list_applications(&filter, size, after).await?;
         Ok(pb::ListApplicationsResponse {
             applications: page.items.iter().map(convert::application).collect(),
-            next_page_token: page.next.map(|c| paging::encode_token(query, &c)).unwrap_or_default(),
+            next_page_token: page
+                .next
+                .map(|c| paging::encode_token(query, &c))
+                .unwrap_or_default(),
         })
     }
 
-    async fn update(&self, request: Request<pb::UpdateApplicationRequest>) -> Result<pb::Application, ApiError> {
+    async fn update(
+        &self,
+        request: Request<pb::UpdateApplicationRequest>,
+    ) -> Result<pb::Application, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
         let changes = body.application.clone().unwrap_or_default();
-        let paths = body.update_mask.as_ref().map(|m| m.paths.clone()).unwrap_or_default();
+        let paths = body
+            .update_mask
+            .as_ref()
+            .map(|m| m.paths.clone())
+            .unwrap_or_default();
         if paths.is_empty() {
-            return Err(ApiError::invalid_field(kit_reason::INVALID_FIELDS, "update_mask", "name the fields to change"));
+            return Err(ApiError::invalid_field(
+                kit_reason::INVALID_FIELDS,
+                "update_mask",
+                "name the fields to change",
+            ));
         }
         if let Some(bad) = paths.iter().find(|p| !MUTABLE_FIELDS.contains(&p.as_str())) {
             return Err(ApiError::invalid_field(
@@ -140,52 +190,85 @@ impl ApplicationsApi {
                 format!("{bad:?} cannot change; changeable fields are {MUTABLE_FIELDS:?}"),
             ));
         }
-        let app = self.authorised(context.caller()?, &changes.name, "application.name", Intent::Change).await?;
+        let app = self
+            .authorised(
+                context.caller()?,
+                &changes.name,
+                "application.name",
+                Intent::Change,
+            )
+            .await?;
         let updated = self
             .store
-            .update_application(context, &app.contest_id, &app.id, &changes.etag, |current| {
-                let mut input = ContentInput {
-                    nomination_id: current.content.nomination_id.clone(),
-                    title: current.content.title.clone(),
-                    summary: current.content.summary.clone(),
-                    description: current.content.description.clone(),
-                };
-                for path in &paths {
-                    match path.as_str() {
-                        "nomination_id" => input.nomination_id = changes.nomination_id.clone(),
-                        "title" => input.title = changes.title.clone(),
-                        "summary" => input.summary = changes.summary.clone(),
-                        _ => input.description = changes.description.clone(),
+            .update_application(
+                context,
+                &app.contest_id,
+                &app.id,
+                &changes.etag,
+                |current| {
+                    let mut input = ContentInput {
+                        nomination_id: current.content.nomination_id.clone(),
+                        title: current.content.title.clone(),
+                        summary: current.content.summary.clone(),
+                        description: current.content.description.clone(),
+                    };
+                    for path in &paths {
+                        match path.as_str() {
+                            "nomination_id" => input.nomination_id = changes.nomination_id.clone(),
+                            "title" => input.title = changes.title.clone(),
+                            "summary" => input.summary = changes.summary.clone(),
+                            _ => input.description = changes.description.clone(),
+                        }
                     }
-                }
-                input
-            })
+                    input
+                },
+            )
             .await?;
         Ok(convert::application(&updated))
     }
 
-    async fn submit(&self, request: Request<pb::SubmitApplicationRequest>) -> Result<pb::Application, ApiError> {
+    async fn submit(
+        &self,
+        request: Request<pb::SubmitApplicationRequest>,
+    ) -> Result<pb::Application, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let app = self.authorised(context.caller()?, &body.name, "name", Intent::Change).await?;
+        let app = self
+            .authorised(context.caller()?, &body.name, "name", Intent::Change)
+            .await?;
         let submitted = self
             .store
-            .transition_application(context, &app.contest_id, &app.id, &body.etag, "application.submitted", |a, c, now| {
-                a.submit(c, now)
-            })
+            .transition_application(
+                context,
+                &app.contest_id,
+                &app.id,
+                &body.etag,
+                "application.submitted",
+                |a, c, now| a.submit(c, now),
+            )
             .await?;
         Ok(convert::application(&submitted))
     }
 
-    async fn withdraw(&self, request: Request<pb::WithdrawApplicationRequest>) -> Result<pb::Application, ApiError> {
+    async fn withdraw(
+        &self,
+        request: Request<pb::WithdrawApplicationRequest>,
+    ) -> Result<pb::Application, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let app = self.authorised(context.caller()?, &body.name, "name", Intent::Change).await?;
+        let app = self
+            .authorised(context.caller()?, &body.name, "name", Intent::Change)
+            .await?;
         let withdrawn = self
             .store
-            .transition_application(context, &app.contest_id, &app.id, &body.etag, "application.withdrawn", |a, c, now| {
-                a.withdraw(c, now)
-            })
+            .transition_application(
+                context,
+                &app.contest_id,
+                &app.id,
+                &body.etag,
+                "application.withdrawn",
+                |a, c, now| a.withdraw(c, now),
+            )
             .await?;
         Ok(convert::application(&withdrawn))
     }
@@ -193,11 +276,17 @@ impl ApplicationsApi {
 
 #[tonic::async_trait]
 impl ApplicationService for ApplicationsApi {
-    async fn create_application(&self, request: Request<pb::CreateApplicationRequest>) -> Result<Response<pb::Application>, Status> {
+    async fn create_application(
+        &self,
+        request: Request<pb::CreateApplicationRequest>,
+    ) -> Result<Response<pb::Application>, Status> {
         respond(self.create(request).await)
     }
 
-    async fn get_application(&self, request: Request<pb::GetApplicationRequest>) -> Result<Response<pb::Application>, Status> {
+    async fn get_application(
+        &self,
+        request: Request<pb::GetApplicationRequest>,
+    ) -> Result<Response<pb::Application>, Status> {
         respond(self.get(request).await)
     }
 
@@ -208,15 +297,24 @@ impl ApplicationService for ApplicationsApi {
         respond(self.list(request).await)
     }
 
-    async fn update_application(&self, request: Request<pb::UpdateApplicationRequest>) -> Result<Response<pb::Application>, Status> {
+    async fn update_application(
+        &self,
+        request: Request<pb::UpdateApplicationRequest>,
+    ) -> Result<Response<pb::Application>, Status> {
         respond(self.update(request).await)
     }
 
-    async fn submit_application(&self, request: Request<pb::SubmitApplicationRequest>) -> Result<Response<pb::Application>, Status> {
+    async fn submit_application(
+        &self,
+        request: Request<pb::SubmitApplicationRequest>,
+    ) -> Result<Response<pb::Application>, Status> {
         respond(self.submit(request).await)
     }
 
-    async fn withdraw_application(&self, request: Request<pb::WithdrawApplicationRequest>) -> Result<Response<pb::Application>, Status> {
+    async fn withdraw_application(
+        &self,
+        request: Request<pb::WithdrawApplicationRequest>,
+    ) -> Result<Response<pb::Application>, Status> {
         respond(self.withdraw(request).await)
     }
 }

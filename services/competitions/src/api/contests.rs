@@ -25,18 +25,28 @@ impl ContestsApi {
         ContestsApi { store }
     }
 
-    async fn create(&self, request: Request<pb::CreateContestRequest>) -> Result<pb::Contest, ApiError> {
+    async fn create(
+        &self,
+        request: Request<pb::CreateContestRequest>,
+    ) -> Result<pb::Contest, ApiError> {
         let context = CallContext::of(&request)?;
         context.caller()?.require_role(ORGANISER)?;
         let body = request.get_ref();
         let draft = body.contest.clone().unwrap_or_default();
         let id = resource::id_or_new(&body.contest_id).map_err(|e| {
-            ApiError::invalid_field(edu_kit::error::reason::INVALID_FIELDS, "contest_id", e.to_string())
+            ApiError::invalid_field(
+                edu_kit::error::reason::INVALID_FIELDS,
+                "contest_id",
+                e.to_string(),
+            )
         })?;
-        let spec = ContestSpec::parse(convert::new_contest_spec(&draft)).map_err(|e| e.within("contest"))?;
+        let spec = ContestSpec::parse(convert::new_contest_spec(&draft))
+            .map_err(|e| e.within("contest"))?;
         let key = IdempotencyKey::for_request(context, "CreateContest", &body.request_id, body)?;
         let contest = Contest::draft(id, spec, context.now());
-        self.store.create_contest(context, key.as_ref(), contest, convert::contest).await
+        self.store
+            .create_contest(context, key.as_ref(), contest, convert::contest)
+            .await
     }
 
     async fn get(&self, request: Request<pb::GetContestRequest>) -> Result<pb::Contest, ApiError> {
@@ -52,7 +62,10 @@ impl ContestsApi {
         Ok(convert::contest(&contest))
     }
 
-    async fn list(&self, request: Request<pb::ListContestsRequest>) -> Result<pb::ListContestsResponse, ApiError> {
+    async fn list(
+        &self,
+        request: Request<pb::ListContestsRequest>,
+    ) -> Result<pb::ListContestsResponse, ApiError> {
         let context = CallContext::of(&request)?;
         let caller = context.caller()?;
         let body = request.get_ref();
@@ -67,11 +80,17 @@ impl ContestsApi {
         let page = self.store.list_contests(&filter, size, after).await?;
         Ok(pb::ListContestsResponse {
             contests: page.items.iter().map(convert::contest).collect(),
-            next_page_token: page.next.map(|c| paging::encode_token(query, &c)).unwrap_or_default(),
+            next_page_token: page
+                .next
+                .map(|c| paging::encode_token(query, &c))
+                .unwrap_or_default(),
         })
     }
 
-    async fn update(&self, request: Request<pb::UpdateContestRequest>) -> Result<pb::Contest, ApiError> {
+    async fn update(
+        &self,
+        request: Request<pb::UpdateContestRequest>,
+    ) -> Result<pb::Contest, ApiError> {
         let context = CallContext::of(&request)?;
         context.caller()?.require_role(ORGANISER)?;
         let body = request.get_ref();
@@ -81,37 +100,51 @@ impl ContestsApi {
         let contest = self
             .store
             .update_contest(context, &id, &changes.etag, |current| {
-                ContestSpec::parse(convert::merged_spec(current, &changes, &fields)).map_err(|e| e.within("contest").into())
+                ContestSpec::parse(convert::merged_spec(current, &changes, &fields))
+                    .map_err(|e| e.within("contest").into())
             })
             .await?;
         Ok(convert::contest(&contest))
     }
 
-    async fn open(&self, request: Request<pb::OpenContestRequest>) -> Result<pb::Contest, ApiError> {
+    async fn open(
+        &self,
+        request: Request<pb::OpenContestRequest>,
+    ) -> Result<pb::Contest, ApiError> {
         let context = CallContext::of(&request)?;
         context.caller()?.require_role(ORGANISER)?;
         let body = request.get_ref();
         let id = resource::parse_name(&body.name, "contests", "name")?;
         let contest = self
             .store
-            .transition_contest(context, &id, &body.etag, "contest.opened", |c, now| c.open(now))
+            .transition_contest(context, &id, &body.etag, "contest.opened", |c, now| {
+                c.open(now)
+            })
             .await?;
         Ok(convert::contest(&contest))
     }
 
-    async fn close(&self, request: Request<pb::CloseContestRequest>) -> Result<pb::Contest, ApiError> {
+    async fn close(
+        &self,
+        request: Request<pb::CloseContestRequest>,
+    ) -> Result<pb::Contest, ApiError> {
         let context = CallContext::of(&request)?;
         context.caller()?.require_role(ORGANISER)?;
         let body = request.get_ref();
         let id = resource::parse_name(&body.name, "contests", "name")?;
         let contest = self
             .store
-            .transition_contest(context, &id, &body.etag, "contest.closed", |c, now| c.close(now))
+            .transition_contest(context, &id, &body.etag, "contest.closed", |c, now| {
+                c.close(now)
+            })
             .await?;
         Ok(convert::contest(&contest))
     }
 
-    async fn cancel(&self, request: Request<pb::CancelContestRequest>) -> Result<pb::Contest, ApiError> {
+    async fn cancel(
+        &self,
+        request: Request<pb::CancelContestRequest>,
+    ) -> Result<pb::Contest, ApiError> {
         let context = CallContext::of(&request)?;
         context.caller()?.require_role(ORGANISER)?;
         let body = request.get_ref();
@@ -119,7 +152,13 @@ impl ContestsApi {
         let reason = body.reason.clone();
         let contest = self
             .store
-            .transition_contest(context, &id, &body.etag, "contest.cancelled", move |c, now| c.cancel(&reason, now))
+            .transition_contest(
+                context,
+                &id,
+                &body.etag,
+                "contest.cancelled",
+                move |c, now| c.cancel(&reason, now),
+            )
             .await?;
         Ok(convert::contest(&contest))
     }
@@ -127,31 +166,52 @@ impl ContestsApi {
 
 #[tonic::async_trait]
 impl ContestService for ContestsApi {
-    async fn create_contest(&self, request: Request<pb::CreateContestRequest>) -> Result<Response<pb::Contest>, Status> {
+    async fn create_contest(
+        &self,
+        request: Request<pb::CreateContestRequest>,
+    ) -> Result<Response<pb::Contest>, Status> {
         respond(self.create(request).await)
     }
 
-    async fn get_contest(&self, request: Request<pb::GetContestRequest>) -> Result<Response<pb::Contest>, Status> {
+    async fn get_contest(
+        &self,
+        request: Request<pb::GetContestRequest>,
+    ) -> Result<Response<pb::Contest>, Status> {
         respond(self.get(request).await)
     }
 
-    async fn list_contests(&self, request: Request<pb::ListContestsRequest>) -> Result<Response<pb::ListContestsResponse>, Status> {
+    async fn list_contests(
+        &self,
+        request: Request<pb::ListContestsRequest>,
+    ) -> Result<Response<pb::ListContestsResponse>, Status> {
         respond(self.list(request).await)
     }
 
-    async fn update_contest(&self, request: Request<pb::UpdateContestRequest>) -> Result<Response<pb::Contest>, Status> {
+    async fn update_contest(
+        &self,
+        request: Request<pb::UpdateContestRequest>,
+    ) -> Result<Response<pb::Contest>, Status> {
         respond(self.update(request).await)
     }
 
-    async fn open_contest(&self, request: Request<pb::OpenContestRequest>) -> Result<Response<pb::Contest>, Status> {
+    async fn open_contest(
+        &self,
+        request: Request<pb::OpenContestRequest>,
+    ) -> Result<Response<pb::Contest>, Status> {
         respond(self.open(request).await)
     }
 
-    async fn close_contest(&self, request: Request<pb::CloseContestRequest>) -> Result<Response<pb::Contest>, Status> {
+    async fn close_contest(
+        &self,
+        request: Request<pb::CloseContestRequest>,
+    ) -> Result<Response<pb::Contest>, Status> {
         respond(self.close(request).await)
     }
 
-    async fn cancel_contest(&self, request: Request<pb::CancelContestRequest>) -> Result<Response<pb::Contest>, Status> {
+    async fn cancel_contest(
+        &self,
+        request: Request<pb::CancelContestRequest>,
+    ) -> Result<Response<pb::Contest>, Status> {
         respond(self.cancel(request).await)
     }
 }

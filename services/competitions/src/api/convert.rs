@@ -6,8 +6,13 @@ use edu_kit::{ApiError, etag};
 use edu_proto::edu::competitions::v1 as pb;
 use edu_proto::google::r#type::Date as PbDate;
 
-use crate::domain::contest::{ContestSpecInput, CriterionInput, NominationInput, RawDate, SpecField};
-use crate::domain::{Application, ApplicationState, Contest, ContestState, Team, TeamLevel, TeamMember, TeamMemberRole};
+use crate::domain::contest::{
+    ContestSpecInput, CriterionInput, NominationInput, RawDate, SpecField,
+};
+use crate::domain::{
+    Application, ApplicationState, Contest, ContestState, Team, TeamLevel, TeamMember,
+    TeamMemberRole,
+};
 
 /// A jiff instant as a protobuf timestamp.
 pub fn timestamp(t: jiff::Timestamp) -> prost_types::Timestamp {
@@ -53,7 +58,11 @@ pub fn contest_state_filter(raw: i32) -> Result<Option<ContestState>, ApiError> 
         Ok(pb::ContestState::Closed) => Ok(Some(ContestState::Closed)),
         Ok(pb::ContestState::Announced) => Ok(Some(ContestState::Announced)),
         Ok(pb::ContestState::Cancelled) => Ok(Some(ContestState::Cancelled)),
-        Err(_) => Err(ApiError::invalid_field(kit_reason::INVALID_FIELDS, "state", format!("{raw} is not a contest state"))),
+        Err(_) => Err(ApiError::invalid_field(
+            kit_reason::INVALID_FIELDS,
+            "state",
+            format!("{raw} is not a contest state"),
+        )),
     }
 }
 
@@ -95,7 +104,11 @@ pub fn contest(c: &Contest) -> pb::Contest {
                 description: n.description.clone(),
             })
             .collect(),
-        eligible_levels: spec.eligible_levels.iter().map(|l| team_level(*l) as i32).collect(),
+        eligible_levels: spec
+            .eligible_levels
+            .iter()
+            .map(|l| team_level(*l) as i32)
+            .collect(),
         max_applications_per_team: i32::from(spec.max_applications_per_team),
         experts_per_application: i32::from(spec.experts_per_application),
         criteria: spec
@@ -128,7 +141,9 @@ fn set_spec_field(input: &mut ContestSpecInput, field: SpecField, from: &pb::Con
         SpecField::Description => input.description = from.description.clone(),
         SpecField::Organiser => input.organiser = from.organiser.clone(),
         SpecField::TimeZone => input.time_zone = from.time_zone.clone(),
-        SpecField::ApplicationDeadline => input.application_deadline = raw_date(from.application_deadline.as_ref()),
+        SpecField::ApplicationDeadline => {
+            input.application_deadline = raw_date(from.application_deadline.as_ref())
+        }
         SpecField::ResultsDue => input.results_due = raw_date(from.results_due.as_ref()),
         SpecField::Nominations => {
             input.nominations = from
@@ -141,9 +156,19 @@ fn set_spec_field(input: &mut ContestSpecInput, field: SpecField, from: &pb::Con
                 })
                 .collect()
         }
-        SpecField::EligibleLevels => input.eligible_levels = from.eligible_levels.iter().map(|l| team_level_from(*l)).collect(),
-        SpecField::MaxApplicationsPerTeam => input.max_applications_per_team = from.max_applications_per_team,
-        SpecField::ExpertsPerApplication => input.experts_per_application = from.experts_per_application,
+        SpecField::EligibleLevels => {
+            input.eligible_levels = from
+                .eligible_levels
+                .iter()
+                .map(|l| team_level_from(*l))
+                .collect()
+        }
+        SpecField::MaxApplicationsPerTeam => {
+            input.max_applications_per_team = from.max_applications_per_team
+        }
+        SpecField::ExpertsPerApplication => {
+            input.experts_per_application = from.experts_per_application
+        }
         SpecField::Criteria => {
             input.criteria = from
                 .criteria
@@ -174,7 +199,11 @@ pub fn new_contest_spec(from: &pb::Contest) -> ContestSpecInput {
 pub fn spec_fields(mask: Option<&prost_types::FieldMask>) -> Result<Vec<SpecField>, ApiError> {
     let paths = mask.map(|m| m.paths.as_slice()).unwrap_or_default();
     if paths.is_empty() {
-        return Err(ApiError::invalid_field(kit_reason::INVALID_FIELDS, "update_mask", "name the fields to change"));
+        return Err(ApiError::invalid_field(
+            kit_reason::INVALID_FIELDS,
+            "update_mask",
+            "name the fields to change",
+        ));
     }
     if paths.iter().any(|p| p == "*") {
         return Ok(SpecField::ALL.to_vec());
@@ -190,11 +219,19 @@ pub fn spec_fields(mask: Option<&prost_types::FieldMask>) -> Result<Vec<SpecFiel
             }),
         }
     }
-    if unknown.is_empty() { Ok(fields) } else { Err(ApiError::invalid_fields(unknown)) }
+    if unknown.is_empty() {
+        Ok(fields)
+    } else {
+        Err(ApiError::invalid_fields(unknown))
+    }
 }
 
 /// The current definition with the masked fields taken from the request.
-pub fn merged_spec(current: &Contest, from: &pb::Contest, fields: &[SpecField]) -> ContestSpecInput {
+pub fn merged_spec(
+    current: &Contest,
+    from: &pb::Contest,
+    fields: &[SpecField],
+) -> ContestSpecInput {
     let mut input = current.spec.to_input();
     for field in fields {
         set_spec_field(&mut input, *field, from);
@@ -230,7 +267,9 @@ fn member_role(r: TeamMemberRole) -> pb::TeamMemberRole {
 pub fn member_role_from(raw: i32) -> Option<TeamMemberRole> {
     match pb::TeamMemberRole::try_from(raw) {
         Ok(pb::TeamMemberRole::Lead) => Some(TeamMemberRole::Lead),
-        Ok(pb::TeamMemberRole::Member) | Ok(pb::TeamMemberRole::Unspecified) => Some(TeamMemberRole::Member),
+        Ok(pb::TeamMemberRole::Member) | Ok(pb::TeamMemberRole::Unspecified) => {
+            Some(TeamMemberRole::Member)
+        }
         Err(_) => None,
     }
 }
@@ -262,7 +301,11 @@ pub fn application_state_filter(raw: i32) -> Result<Option<ApplicationState>, Ap
         Ok(pb::ApplicationState::Draft) => Ok(Some(ApplicationState::Draft)),
         Ok(pb::ApplicationState::Submitted) => Ok(Some(ApplicationState::Submitted)),
         Ok(pb::ApplicationState::Withdrawn) => Ok(Some(ApplicationState::Withdrawn)),
-        Err(_) => Err(ApiError::invalid_field(kit_reason::INVALID_FIELDS, "state", format!("{raw} is not an application state"))),
+        Err(_) => Err(ApiError::invalid_field(
+            kit_reason::INVALID_FIELDS,
+            "state",
+            format!("{raw} is not an application state"),
+        )),
     }
 }
 

@@ -38,7 +38,8 @@ pub mod reason {
 impl From<CompetitionError> for ApiError {
     fn from(error: CompetitionError) -> Self {
         let message = error.to_string();
-        let precondition = |reason| ApiError::new(ErrorKind::FailedPrecondition, reason, message.clone());
+        let precondition =
+            |reason| ApiError::new(ErrorKind::FailedPrecondition, reason, message.clone());
         match error {
             CompetitionError::InvalidFields(problems) => ApiError::invalid_fields(
                 problems
@@ -49,25 +50,30 @@ impl From<CompetitionError> for ApiError {
                     })
                     .collect(),
             ),
-            CompetitionError::DeadlinePassed { closes_at } => {
-                precondition(reason::DEADLINE_PASSED).with_metadata("closes_at", closes_at.to_string())
-            }
+            CompetitionError::DeadlinePassed { closes_at } => precondition(reason::DEADLINE_PASSED)
+                .with_metadata("closes_at", closes_at.to_string()),
             CompetitionError::DeadlineNotPassed { closes_at } => {
-                precondition(reason::DEADLINE_NOT_PASSED).with_metadata("closes_at", closes_at.to_string())
+                precondition(reason::DEADLINE_NOT_PASSED)
+                    .with_metadata("closes_at", closes_at.to_string())
             }
             CompetitionError::ContestNotOpen { state } => {
                 precondition(reason::CONTEST_NOT_OPEN).with_metadata("state", state.as_str())
             }
-            CompetitionError::ContestNotDraft { state, field } => precondition(reason::CONTEST_NOT_DRAFT)
-                .with_metadata("state", state.as_str())
-                .with_metadata("field", field),
-            CompetitionError::ContestFinal { state } => precondition(reason::CONTEST_FINAL).with_metadata("state", state.as_str()),
+            CompetitionError::ContestNotDraft { state, field } => {
+                precondition(reason::CONTEST_NOT_DRAFT)
+                    .with_metadata("state", state.as_str())
+                    .with_metadata("field", field)
+            }
+            CompetitionError::ContestFinal { state } => {
+                precondition(reason::CONTEST_FINAL).with_metadata("state", state.as_str())
+            }
             CompetitionError::NoNominations => precondition(reason::CONTEST_HAS_NO_NOMINATIONS),
             CompetitionError::TeamLevelNotEligible { level } => {
                 precondition(reason::TEAM_LEVEL_NOT_ELIGIBLE).with_metadata("level", level.as_str())
             }
             CompetitionError::ApplicationLimitReached { limit } => {
-                precondition(reason::APPLICATION_LIMIT_REACHED).with_metadata("limit", limit.to_string())
+                precondition(reason::APPLICATION_LIMIT_REACHED)
+                    .with_metadata("limit", limit.to_string())
             }
             CompetitionError::ApplicationFrozen { state } => {
                 precondition(reason::APPLICATION_FROZEN).with_metadata("state", state.as_str())

@@ -11,7 +11,9 @@ mod teams;
 
 use edu_kit::ApiError;
 use edu_kit::config::Limits;
-use edu_proto::edu::competitions::v1::application_service_server::{self, ApplicationServiceServer};
+use edu_proto::edu::competitions::v1::application_service_server::{
+    self, ApplicationServiceServer,
+};
 use edu_proto::edu::competitions::v1::contest_service_server::{self, ContestServiceServer};
 use edu_proto::edu::competitions::v1::team_service_server::{self, TeamServiceServer};
 use tonic::service::Routes;

@@ -33,8 +33,9 @@ impl TeamsApi {
         let caller = context.caller()?;
         let body = request.get_ref();
         let team = body.team.clone().unwrap_or_default();
-        let id = resource::id_or_new(&body.team_id)
-            .map_err(|e| ApiError::invalid_field(kit_reason::INVALID_FIELDS, "team_id", e.to_string()))?;
+        let id = resource::id_or_new(&body.team_id).map_err(|e| {
+            ApiError::invalid_field(kit_reason::INVALID_FIELDS, "team_id", e.to_string())
+        })?;
         let spec = TeamSpec::parse(
             &team.display_name,
             convert::team_level_from(team.level),
@@ -50,7 +51,12 @@ impl TeamsApi {
             team_id: id.clone(),
             id: resource::id_or_new("").unwrap_or_default(),
             subject: caller.subject().to_string(),
-            display_name: caller.display_name().unwrap_or(caller.subject()).chars().take(MAX_NAME_CHARS).collect(),
+            display_name: caller
+                .display_name()
+                .unwrap_or(caller.subject())
+                .chars()
+                .take(MAX_NAME_CHARS)
+                .collect(),
             position: String::new(),
             role: TeamMemberRole::Lead,
             create_time: now,
@@ -63,18 +69,27 @@ impl TeamsApi {
             update_time: now,
             version: 1,
         };
-        self.store.create_team(context, key.as_ref(), team, lead, convert::team).await
+        self.store
+            .create_team(context, key.as_ref(), team, lead, convert::team)
+            .await
     }
 
     async fn get(&self, request: Request<pb::GetTeamRequest>) -> Result<pb::Team, ApiError> {
         let context = CallContext::of(&request)?;
         let id = resource::parse_name(&request.get_ref().name, "teams", "name")?;
         access::ensure_may_read_team(&self.store, context.caller()?, &id).await?;
-        let team = self.store.team(&id).await?.ok_or_else(|| ApiError::not_found(format!("teams/{id}")))?;
+        let team = self
+            .store
+            .team(&id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("teams/{id}")))?;
         Ok(convert::team(&team))
     }
 
-    async fn list(&self, request: Request<pb::ListTeamsRequest>) -> Result<pb::ListTeamsResponse, ApiError> {
+    async fn list(
+        &self,
+        request: Request<pb::ListTeamsRequest>,
+    ) -> Result<pb::ListTeamsResponse, ApiError> {
         let context = CallContext::of(&request)?;
         let caller = context.caller()?;
         let body = request.get_ref();
@@ -83,7 +98,13 @@ impl TeamsApi {
             "" => None,
             raw => Some(
                 RegionCode::parse(raw)
-                    .map_err(|e| ApiError::invalid_field(kit_reason::INVALID_FIELDS, "region_code", e.to_string()))?
+                    .map_err(|e| {
+                        ApiError::invalid_field(
+                            kit_reason::INVALID_FIELDS,
+                            "region_code",
+                            e.to_string(),
+                        )
+                    })?
                     .to_string(),
             ),
         };
@@ -99,7 +120,10 @@ impl TeamsApi {
         let page = self.store.list_teams(&filter, size, after).await?;
         Ok(pb::ListTeamsResponse {
             teams: page.items.iter().map(convert::team).collect(),
-            next_page_token: page.next.map(|c| paging::encode_token(query, &c)).unwrap_or_default(),
+            next_page_token: page
+                .next
+                .map(|c| paging::encode_token(query, &c))
+                .unwrap_or_default(),
         })
     }
 
@@ -108,7 +132,11 @@ impl TeamsApi {
         let body = request.get_ref();
         let changes = body.team.clone().unwrap_or_default();
         let id = resource::parse_name(&changes.name, "teams", "team.name")?;
-        let paths = body.update_mask.as_ref().map(|m| m.paths.clone()).unwrap_or_default();
+        let paths = body
+            .update_mask
+            .as_ref()
+            .map(|m| m.paths.clone())
+            .unwrap_or_default();
         if paths != ["display_name"] {
             return Err(ApiError::invalid_field(
                 kit_reason::INVALID_FIELDS,
@@ -125,17 +153,29 @@ impl TeamsApi {
             ));
         }
         access::ensure_team_lead(&self.store, context.caller()?, &id).await?;
-        let team = self.store.rename_team(context, &id, &changes.etag, display_name).await?;
+        let team = self
+            .store
+            .rename_team(context, &id, &changes.etag, display_name)
+            .await?;
         Ok(convert::team(&team))
     }
 
-    async fn create_member(&self, request: Request<pb::CreateTeamMemberRequest>) -> Result<pb::TeamMember, ApiError> {
+    async fn create_member(
+        &self,
+        request: Request<pb::CreateTeamMemberRequest>,
+    ) -> Result<pb::TeamMember, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
         let team_id = resource::parse_name(&body.parent, "teams", "parent")?;
         let member = body.member.clone().unwrap_or_default();
         let role = convert::member_role_from(member.role);
-        let spec = MemberSpec::parse(&member.subject, &member.display_name, &member.position, role).map_err(|e| e.within("member"))?;
+        let spec = MemberSpec::parse(
+            &member.subject,
+            &member.display_name,
+            &member.position,
+            role,
+        )
+        .map_err(|e| e.within("member"))?;
         access::ensure_team_lead(&self.store, context.caller()?, &team_id).await?;
         let key = IdempotencyKey::for_request(context, "CreateTeamMember", &body.request_id, body)?;
         let member = TeamMember {
@@ -147,10 +187,15 @@ impl TeamsApi {
             role: spec.role,
             create_time: context.now(),
         };
-        self.store.add_member(context, key.as_ref(), member, convert::member).await
+        self.store
+            .add_member(context, key.as_ref(), member, convert::member)
+            .await
     }
 
-    async fn list_members(&self, request: Request<pb::ListTeamMembersRequest>) -> Result<pb::ListTeamMembersResponse, ApiError> {
+    async fn list_members(
+        &self,
+        request: Request<pb::ListTeamMembersRequest>,
+    ) -> Result<pb::ListTeamMembersResponse, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
         let team_id = resource::parse_name(&body.parent, "teams", "parent")?;
@@ -161,37 +206,61 @@ impl TeamsApi {
         let page = self.store.list_members(&team_id, size, after).await?;
         Ok(pb::ListTeamMembersResponse {
             members: page.items.iter().map(convert::member).collect(),
-            next_page_token: page.next.map(|c| paging::encode_token(query, &c)).unwrap_or_default(),
+            next_page_token: page
+                .next
+                .map(|c| paging::encode_token(query, &c))
+                .unwrap_or_default(),
         })
     }
 
-    async fn delete_member(&self, request: Request<pb::DeleteTeamMemberRequest>) -> Result<(), ApiError> {
+    async fn delete_member(
+        &self,
+        request: Request<pb::DeleteTeamMemberRequest>,
+    ) -> Result<(), ApiError> {
         let context = CallContext::of(&request)?;
-        let (team_id, member_id) = resource::parse_child_name(&request.get_ref().name, "teams", "members", "name")?;
+        let (team_id, member_id) =
+            resource::parse_child_name(&request.get_ref().name, "teams", "members", "name")?;
         access::ensure_team_lead(&self.store, context.caller()?, &team_id).await?;
-        self.store.remove_member(context, &team_id, &member_id).await
+        self.store
+            .remove_member(context, &team_id, &member_id)
+            .await
     }
 }
 
 #[tonic::async_trait]
 impl TeamService for TeamsApi {
-    async fn create_team(&self, request: Request<pb::CreateTeamRequest>) -> Result<Response<pb::Team>, Status> {
+    async fn create_team(
+        &self,
+        request: Request<pb::CreateTeamRequest>,
+    ) -> Result<Response<pb::Team>, Status> {
         respond(self.create(request).await)
     }
 
-    async fn get_team(&self, request: Request<pb::GetTeamRequest>) -> Result<Response<pb::Team>, Status> {
+    async fn get_team(
+        &self,
+        request: Request<pb::GetTeamRequest>,
+    ) -> Result<Response<pb::Team>, Status> {
         respond(self.get(request).await)
     }
 
-    async fn list_teams(&self, request: Request<pb::ListTeamsRequest>) -> Result<Response<pb::ListTeamsResponse>, Status> {
+    async fn list_teams(
+        &self,
+        request: Request<pb::ListTeamsRequest>,
+    ) -> Result<Response<pb::ListTeamsResponse>, Status> {
         respond(self.list(request).await)
     }
 
-    async fn update_team(&self, request: Request<pb::UpdateTeamRequest>) -> Result<Response<pb::Team>, Status> {
+    async fn update_team(
+        &self,
+        request: Request<pb::UpdateTeamRequest>,
+    ) -> Result<Response<pb::Team>, Status> {
         respond(self.update(request).await)
     }
 
-    async fn create_team_member(&self, request: Request<pb::CreateTeamMemberRequest>) -> Result<Response<pb::TeamMember>, Status> {
+    async fn create_team_member(
+        &self,
+        request: Request<pb::CreateTeamMemberRequest>,
+    ) -> Result<Response<pb::TeamMember>, Status> {
         respond(self.create_member(request).await)
     }
 
@@ -202,7 +271,10 @@ impl TeamService for TeamsApi {
         respond(self.list_members(request).await)
     }
 
-    async fn delete_team_member(&self, request: Request<pb::DeleteTeamMemberRequest>) -> Result<Response<()>, Status> {
+    async fn delete_team_member(
+        &self,
+        request: Request<pb::DeleteTeamMemberRequest>,
+    ) -> Result<Response<()>, Status> {
         respond(self.delete_member(request).await)
     }
 }

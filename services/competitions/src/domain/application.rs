@@ -3,10 +3,10 @@
 
 use jiff::Timestamp;
 
+use super::Transition;
 use super::contest::{Contest, MAX_TITLE_CHARS};
 use super::error::{CompetitionError, FieldError};
 use super::team::Team;
-use super::Transition;
 
 /// Longest summary, in characters.
 pub const MAX_SUMMARY_CHARS: usize = 2_000;
@@ -60,10 +60,21 @@ pub struct ApplicationContent {
 
 impl ApplicationContent {
     /// Checks the content's fields, and that the nomination is one of `contest`'s.
-    pub fn parse(contest: &Contest, nomination_id: &str, title: &str, summary: &str, description: &str) -> Result<Self, CompetitionError> {
+    pub fn parse(
+        contest: &Contest,
+        nomination_id: &str,
+        title: &str,
+        summary: &str,
+        description: &str,
+    ) -> Result<Self, CompetitionError> {
         let mut problems = Vec::new();
         if contest.nomination(nomination_id).is_none() {
-            let known: Vec<&str> = contest.spec.nominations.iter().map(|n| n.id.as_str()).collect();
+            let known: Vec<&str> = contest
+                .spec
+                .nominations
+                .iter()
+                .map(|n| n.id.as_str())
+                .collect();
             problems.push(FieldError::new(
                 "nomination_id",
                 format!("{nomination_id:?} is not a nomination of this contest; its nominations are {known:?}"),
@@ -72,13 +83,22 @@ impl ApplicationContent {
         if title.trim().is_empty() {
             problems.push(FieldError::new("title", "must not be empty"));
         } else if title.chars().count() > MAX_TITLE_CHARS {
-            problems.push(FieldError::new("title", format!("must be at most {MAX_TITLE_CHARS} characters")));
+            problems.push(FieldError::new(
+                "title",
+                format!("must be at most {MAX_TITLE_CHARS} characters"),
+            ));
         }
         if summary.chars().count() > MAX_SUMMARY_CHARS {
-            problems.push(FieldError::new("summary", format!("must be at most {MAX_SUMMARY_CHARS} characters")));
+            problems.push(FieldError::new(
+                "summary",
+                format!("must be at most {MAX_SUMMARY_CHARS} characters"),
+            ));
         }
         if description.chars().count() > MAX_DESCRIPTION_CHARS {
-            problems.push(FieldError::new("description", format!("must be at most {MAX_DESCRIPTION_CHARS} characters")));
+            problems.push(FieldError::new(
+                "description",
+                format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
+            ));
         }
         if !problems.is_empty() {
             return Err(CompetitionError::InvalidFields(problems));
@@ -172,10 +192,16 @@ impl Application {
     }
 
     /// Rules 2 and 4: DRAFT → SUBMITTED while the contest is open and before its deadline.
-    pub fn submit(&mut self, contest: &Contest, now: Timestamp) -> Result<Transition, CompetitionError> {
+    pub fn submit(
+        &mut self,
+        contest: &Contest,
+        now: Timestamp,
+    ) -> Result<Transition, CompetitionError> {
         match self.state {
             ApplicationState::Submitted => return Ok(Transition::Unchanged),
-            ApplicationState::Withdrawn => return Err(CompetitionError::ApplicationFrozen { state: self.state }),
+            ApplicationState::Withdrawn => {
+                return Err(CompetitionError::ApplicationFrozen { state: self.state });
+            }
             ApplicationState::Draft => {}
         }
         contest.ensure_accepting_applications(now)?;
@@ -186,7 +212,11 @@ impl Application {
     }
 
     /// Rule 4: a draft or a submitted application may be withdrawn until the deadline.
-    pub fn withdraw(&mut self, contest: &Contest, now: Timestamp) -> Result<Transition, CompetitionError> {
+    pub fn withdraw(
+        &mut self,
+        contest: &Contest,
+        now: Timestamp,
+    ) -> Result<Transition, CompetitionError> {
         if self.state == ApplicationState::Withdrawn {
             return Ok(Transition::Unchanged);
         }
@@ -220,7 +250,14 @@ mod tests {
     fn team() -> Team {
         Team {
             id: "t".into(),
-            spec: TeamSpec::parse("Команда Алтайского края", Some(TeamLevel::Regional), "RU-ALT", "", "").expect("team"),
+            spec: TeamSpec::parse(
+                "Команда Алтайского края",
+                Some(TeamLevel::Regional),
+                "RU-ALT",
+                "",
+                "",
+            )
+            .expect("team"),
             member_count: 1,
             create_time: at("2024-12-01T00:00:00Z"),
             update_time: at("2024-12-01T00:00:00Z"),
@@ -234,7 +271,15 @@ mod tests {
 
     fn draft() -> (Contest, Application) {
         let contest = open_contest();
-        let app = Application::draft("a".into(), &contest, &team(), content(&contest), 0, at("2025-01-10T12:00:00+03:00")).expect("draft");
+        let app = Application::draft(
+            "a".into(),
+            &contest,
+            &team(),
+            content(&contest),
+            0,
+            at("2025-01-10T12:00:00+03:00"),
+        )
+        .expect("draft");
         (contest, app)
     }
 
@@ -248,14 +293,25 @@ mod tests {
     #[test]
     fn a_team_has_one_application_per_nomination_by_default() {
         let contest = open_contest();
-        let err = Application::draft("b".into(), &contest, &team(), content(&contest), 1, at("2025-01-10T12:00:00Z")).expect_err("limit");
+        let err = Application::draft(
+            "b".into(),
+            &contest,
+            &team(),
+            content(&contest),
+            1,
+            at("2025-01-10T12:00:00Z"),
+        )
+        .expect_err("limit");
         assert_eq!(err, CompetitionError::ApplicationLimitReached { limit: 1 });
     }
 
     #[test]
     fn submitted_at_23_59_on_the_deadline_day_is_accepted() {
         let (contest, mut app) = draft();
-        assert_eq!(app.submit(&contest, at("2025-01-31T23:59:00+03:00")), Ok(Transition::Changed));
+        assert_eq!(
+            app.submit(&contest, at("2025-01-31T23:59:00+03:00")),
+            Ok(Transition::Changed)
+        );
         assert_eq!(app.state, ApplicationState::Submitted);
     }
 
@@ -272,33 +328,66 @@ mod tests {
     #[test]
     fn a_submitted_application_is_frozen() {
         let (contest, mut app) = draft();
-        app.submit(&contest, at("2025-01-20T00:00:00Z")).expect("submit");
-        let changed = ApplicationContent::parse(&contest, "n1", "Другое название", "", "").expect("content");
+        app.submit(&contest, at("2025-01-20T00:00:00Z"))
+            .expect("submit");
+        let changed =
+            ApplicationContent::parse(&contest, "n1", "Другое название", "", "").expect("content");
         assert_eq!(
             app.revise(&contest, changed, None, at("2025-01-21T00:00:00Z")),
-            Err(CompetitionError::ApplicationFrozen { state: ApplicationState::Submitted })
+            Err(CompetitionError::ApplicationFrozen {
+                state: ApplicationState::Submitted
+            })
         );
-        assert_eq!(app.submit(&contest, at("2025-01-22T00:00:00Z")), Ok(Transition::Unchanged), "submitting twice is a no-op");
+        assert_eq!(
+            app.submit(&contest, at("2025-01-22T00:00:00Z")),
+            Ok(Transition::Unchanged),
+            "submitting twice is a no-op"
+        );
     }
 
     #[test]
     fn withdrawal_is_possible_until_the_deadline() {
         let (contest, mut app) = draft();
-        app.submit(&contest, at("2025-01-20T00:00:00Z")).expect("submit");
+        app.submit(&contest, at("2025-01-20T00:00:00Z"))
+            .expect("submit");
         let mut late = app.clone();
-        assert!(matches!(late.withdraw(&contest, at("2025-02-01T00:00:00+03:00")), Err(CompetitionError::DeadlinePassed { .. })));
-        assert_eq!(app.withdraw(&contest, at("2025-01-31T23:00:00+03:00")), Ok(Transition::Changed));
+        assert!(matches!(
+            late.withdraw(&contest, at("2025-02-01T00:00:00+03:00")),
+            Err(CompetitionError::DeadlinePassed { .. })
+        ));
+        assert_eq!(
+            app.withdraw(&contest, at("2025-01-31T23:00:00+03:00")),
+            Ok(Transition::Changed)
+        );
         assert_eq!(app.state, ApplicationState::Withdrawn);
-        assert_eq!(app.submit(&contest, at("2025-01-31T23:10:00+03:00")), Err(CompetitionError::ApplicationFrozen { state: ApplicationState::Withdrawn }));
+        assert_eq!(
+            app.submit(&contest, at("2025-01-31T23:10:00+03:00")),
+            Err(CompetitionError::ApplicationFrozen {
+                state: ApplicationState::Withdrawn
+            })
+        );
     }
 
     #[test]
     fn drafts_change_only_before_the_deadline_and_within_the_limit() {
         let (contest, mut app) = draft();
-        let retitled = ApplicationContent::parse(&contest, "n1", "Новое название", "", "").expect("content");
-        assert!(matches!(app.revise(&contest, retitled.clone(), None, at("2025-02-01T00:00:00+03:00")), Err(CompetitionError::DeadlinePassed { .. })));
-        assert_eq!(app.revise(&contest, retitled, None, at("2025-01-15T00:00:00Z")), Ok(Transition::Changed));
-        let moved = ApplicationContent::parse(&contest, "n2", "Новое название", "", "").expect("content");
+        let retitled =
+            ApplicationContent::parse(&contest, "n1", "Новое название", "", "").expect("content");
+        assert!(matches!(
+            app.revise(
+                &contest,
+                retitled.clone(),
+                None,
+                at("2025-02-01T00:00:00+03:00")
+            ),
+            Err(CompetitionError::DeadlinePassed { .. })
+        ));
+        assert_eq!(
+            app.revise(&contest, retitled, None, at("2025-01-15T00:00:00Z")),
+            Ok(Transition::Changed)
+        );
+        let moved =
+            ApplicationContent::parse(&contest, "n2", "Новое название", "", "").expect("content");
         assert_eq!(
             app.revise(&contest, moved, Some(1), at("2025-01-15T00:00:00Z")),
             Err(CompetitionError::ApplicationLimitReached { limit: 1 })

@@ -7,10 +7,10 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
+use super::Transition;
 use super::deadline::{Deadline, time_zone};
 use super::error::{CompetitionError, FieldError};
 use super::team::TeamLevel;
-use super::Transition;
 
 /// Longest title of a contest, nomination or criterion, in characters.
 pub const MAX_TITLE_CHARS: usize = 300;
@@ -115,7 +115,12 @@ impl RawDate {
     }
 
     fn parse(self) -> Result<Date, String> {
-        let bad = || format!("{}-{:02}-{:02} is not a calendar date", self.year, self.month, self.day);
+        let bad = || {
+            format!(
+                "{}-{:02}-{:02} is not a calendar date",
+                self.year, self.month, self.day
+            )
+        };
         let year = i16::try_from(self.year).map_err(|_| bad())?;
         let month = i8::try_from(self.month).map_err(|_| bad())?;
         let day = i8::try_from(self.day).map_err(|_| bad())?;
@@ -288,15 +293,27 @@ impl SpecField {
     /// Rule 1: what teams plan their applications by is fixed once the contest opens; only
     /// the wording may still change.
     pub fn is_fixed_once_open(self) -> bool {
-        !matches!(self, SpecField::Title | SpecField::Description | SpecField::Organiser)
+        !matches!(
+            self,
+            SpecField::Title | SpecField::Description | SpecField::Organiser
+        )
     }
 }
 
-fn check_text(problems: &mut Vec<FieldError>, field: &str, value: &str, required: bool, max_chars: usize) {
+fn check_text(
+    problems: &mut Vec<FieldError>,
+    field: &str,
+    value: &str,
+    required: bool,
+    max_chars: usize,
+) {
     if required && value.trim().is_empty() {
         problems.push(FieldError::new(field, "must not be empty"));
     } else if value.chars().count() > max_chars {
-        problems.push(FieldError::new(field, format!("must be at most {max_chars} characters")));
+        problems.push(FieldError::new(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
     }
 }
 
@@ -308,7 +325,11 @@ fn element_ids(
     requested: impl Iterator<Item = String>,
 ) -> Vec<String> {
     let requested: Vec<String> = requested.collect();
-    let mut taken: BTreeSet<String> = requested.iter().filter(|id| !id.is_empty()).cloned().collect();
+    let mut taken: BTreeSet<String> = requested
+        .iter()
+        .filter(|id| !id.is_empty())
+        .cloned()
+        .collect();
     let mut seen = BTreeSet::new();
     let mut next = 1;
     requested
@@ -329,7 +350,10 @@ fn element_ids(
                     "use 1 to 63 lower-case letters, digits and hyphens, starting with a letter",
                 ));
             } else if !seen.insert(id.clone()) {
-                problems.push(FieldError::new(format!("{list}[{i}].id"), format!("{id:?} is used twice")));
+                problems.push(FieldError::new(
+                    format!("{list}[{i}].id"),
+                    format!("{id:?} is used twice"),
+                ));
             }
             id
         })
@@ -341,37 +365,80 @@ impl ContestSpec {
     pub fn parse(input: ContestSpecInput) -> Result<Self, CompetitionError> {
         let mut problems = Vec::new();
         check_text(&mut problems, "title", &input.title, true, MAX_TITLE_CHARS);
-        check_text(&mut problems, "description", &input.description, false, MAX_DESCRIPTION_CHARS);
-        check_text(&mut problems, "organiser", &input.organiser, false, MAX_TITLE_CHARS);
+        check_text(
+            &mut problems,
+            "description",
+            &input.description,
+            false,
+            MAX_DESCRIPTION_CHARS,
+        );
+        check_text(
+            &mut problems,
+            "organiser",
+            &input.organiser,
+            false,
+            MAX_TITLE_CHARS,
+        );
 
-        let zone = time_zone(&input.time_zone).map_err(|e| problems.push(FieldError::new("time_zone", e))).ok();
+        let zone = time_zone(&input.time_zone)
+            .map_err(|e| problems.push(FieldError::new("time_zone", e)))
+            .ok();
         let date = |problems: &mut Vec<FieldError>, field: &str, raw: RawDate| {
             if raw.is_unset() {
                 problems.push(FieldError::new(field, "is required"));
                 return None;
             }
-            raw.parse().map_err(|e| problems.push(FieldError::new(field, e))).ok()
+            raw.parse()
+                .map_err(|e| problems.push(FieldError::new(field, e)))
+                .ok()
         };
-        let deadline = date(&mut problems, "application_deadline", input.application_deadline);
+        let deadline = date(
+            &mut problems,
+            "application_deadline",
+            input.application_deadline,
+        );
         let results_due = date(&mut problems, "results_due", input.results_due);
         if let (Some(deadline), Some(results)) = (deadline, results_due)
             && results < deadline
         {
-            problems.push(FieldError::new("results_due", "must not be before application_deadline"));
+            problems.push(FieldError::new(
+                "results_due",
+                "must not be before application_deadline",
+            ));
         }
 
         if input.nominations.len() > MAX_NOMINATIONS {
-            problems.push(FieldError::new("nominations", format!("at most {MAX_NOMINATIONS}")));
+            problems.push(FieldError::new(
+                "nominations",
+                format!("at most {MAX_NOMINATIONS}"),
+            ));
         }
-        let nomination_ids = element_ids(&mut problems, "nominations", "n", input.nominations.iter().map(|n| n.id.clone()));
+        let nomination_ids = element_ids(
+            &mut problems,
+            "nominations",
+            "n",
+            input.nominations.iter().map(|n| n.id.clone()),
+        );
         let nominations = input
             .nominations
             .into_iter()
             .zip(nomination_ids)
             .enumerate()
             .map(|(i, (n, id))| {
-                check_text(&mut problems, &format!("nominations[{i}].title"), &n.title, true, MAX_TITLE_CHARS);
-                check_text(&mut problems, &format!("nominations[{i}].description"), &n.description, false, MAX_DESCRIPTION_CHARS);
+                check_text(
+                    &mut problems,
+                    &format!("nominations[{i}].title"),
+                    &n.title,
+                    true,
+                    MAX_TITLE_CHARS,
+                );
+                check_text(
+                    &mut problems,
+                    &format!("nominations[{i}].description"),
+                    &n.description,
+                    false,
+                    MAX_DESCRIPTION_CHARS,
+                );
                 Nomination {
                     id,
                     title: n.title.trim().to_string(),
@@ -386,7 +453,10 @@ impl ContestSpec {
                 Some(level) => {
                     eligible_levels.insert(level);
                 }
-                None => problems.push(FieldError::new(format!("eligible_levels[{i}]"), "must be REGIONAL or MUNICIPAL")),
+                None => problems.push(FieldError::new(
+                    format!("eligible_levels[{i}]"),
+                    "must be REGIONAL or MUNICIPAL",
+                )),
             }
         }
         if eligible_levels.is_empty() {
@@ -403,13 +473,29 @@ impl ContestSpec {
                 }
             }
         };
-        let max_applications_per_team = small("max_applications_per_team", input.max_applications_per_team, DEFAULT_MAX_APPLICATIONS_PER_TEAM);
-        let experts_per_application = small("experts_per_application", input.experts_per_application, DEFAULT_EXPERTS_PER_APPLICATION);
+        let max_applications_per_team = small(
+            "max_applications_per_team",
+            input.max_applications_per_team,
+            DEFAULT_MAX_APPLICATIONS_PER_TEAM,
+        );
+        let experts_per_application = small(
+            "experts_per_application",
+            input.experts_per_application,
+            DEFAULT_EXPERTS_PER_APPLICATION,
+        );
 
         if input.criteria.len() > MAX_CRITERIA {
-            problems.push(FieldError::new("criteria", format!("at most {MAX_CRITERIA}")));
+            problems.push(FieldError::new(
+                "criteria",
+                format!("at most {MAX_CRITERIA}"),
+            ));
         }
-        let criterion_ids = element_ids(&mut problems, "criteria", "c", input.criteria.iter().map(|c| c.id.clone()));
+        let criterion_ids = element_ids(
+            &mut problems,
+            "criteria",
+            "c",
+            input.criteria.iter().map(|c| c.id.clone()),
+        );
         let criteria = input
             .criteria
             .into_iter()
@@ -417,16 +503,37 @@ impl ContestSpec {
             .enumerate()
             .map(|(i, (c, id))| {
                 let field = |name: &str| format!("criteria[{i}].{name}");
-                check_text(&mut problems, &field("title"), &c.title, true, MAX_TITLE_CHARS);
-                check_text(&mut problems, &field("description"), &c.description, false, MAX_DESCRIPTION_CHARS);
+                check_text(
+                    &mut problems,
+                    &field("title"),
+                    &c.title,
+                    true,
+                    MAX_TITLE_CHARS,
+                );
+                check_text(
+                    &mut problems,
+                    &field("description"),
+                    &c.description,
+                    false,
+                    MAX_DESCRIPTION_CHARS,
+                );
                 if !(0..=99).contains(&c.min_score) {
-                    problems.push(FieldError::new(field("min_score"), "must be between 0 and 99"));
+                    problems.push(FieldError::new(
+                        field("min_score"),
+                        "must be between 0 and 99",
+                    ));
                 }
                 if c.max_score <= c.min_score || c.max_score > 100 {
-                    problems.push(FieldError::new(field("max_score"), "must be above min_score and at most 100"));
+                    problems.push(FieldError::new(
+                        field("max_score"),
+                        "must be above min_score and at most 100",
+                    ));
                 }
                 if !(1..=100).contains(&c.weight) {
-                    problems.push(FieldError::new(field("weight"), "must be between 1 and 100"));
+                    problems.push(FieldError::new(
+                        field("weight"),
+                        "must be between 1 and 100",
+                    ));
                 }
                 Criterion {
                     id,
@@ -440,20 +547,24 @@ impl ContestSpec {
             .collect();
 
         match (zone, deadline, results_due) {
-            (Some(time_zone), Some(application_deadline), Some(results_due)) if problems.is_empty() => Ok(ContestSpec {
-                title: input.title.trim().to_string(),
-                description: input.description,
-                organiser: input.organiser.trim().to_string(),
-                time_zone_name: input.time_zone,
-                time_zone,
-                application_deadline,
-                results_due,
-                nominations,
-                eligible_levels,
-                max_applications_per_team,
-                experts_per_application,
-                criteria,
-            }),
+            (Some(time_zone), Some(application_deadline), Some(results_due))
+                if problems.is_empty() =>
+            {
+                Ok(ContestSpec {
+                    title: input.title.trim().to_string(),
+                    description: input.description,
+                    organiser: input.organiser.trim().to_string(),
+                    time_zone_name: input.time_zone,
+                    time_zone,
+                    application_deadline,
+                    results_due,
+                    nominations,
+                    eligible_levels,
+                    max_applications_per_team,
+                    experts_per_application,
+                    criteria,
+                })
+            }
             _ => Err(CompetitionError::InvalidFields(problems)),
         }
     }
@@ -508,12 +619,18 @@ impl ContestSpec {
                 SpecField::Description => self.description != other.description,
                 SpecField::Organiser => self.organiser != other.organiser,
                 SpecField::TimeZone => self.time_zone_name != other.time_zone_name,
-                SpecField::ApplicationDeadline => self.application_deadline != other.application_deadline,
+                SpecField::ApplicationDeadline => {
+                    self.application_deadline != other.application_deadline
+                }
                 SpecField::ResultsDue => self.results_due != other.results_due,
                 SpecField::Nominations => self.nominations != other.nominations,
                 SpecField::EligibleLevels => self.eligible_levels != other.eligible_levels,
-                SpecField::MaxApplicationsPerTeam => self.max_applications_per_team != other.max_applications_per_team,
-                SpecField::ExpertsPerApplication => self.experts_per_application != other.experts_per_application,
+                SpecField::MaxApplicationsPerTeam => {
+                    self.max_applications_per_team != other.max_applications_per_team
+                }
+                SpecField::ExpertsPerApplication => {
+                    self.experts_per_application != other.experts_per_application
+                }
                 SpecField::Criteria => self.criteria != other.criteria,
             })
             .collect()
@@ -586,7 +703,11 @@ impl Contest {
     /// Rule 1: replaces the definition, refusing changes to what is fixed once the contest
     /// opens, and any change once it is final. Fields that keep their value are not changes.
     /// Returns the fields that changed; none when every value was already as given.
-    pub fn revise(&mut self, spec: ContestSpec, now: Timestamp) -> Result<BTreeSet<SpecField>, CompetitionError> {
+    pub fn revise(
+        &mut self,
+        spec: ContestSpec,
+        now: Timestamp,
+    ) -> Result<BTreeSet<SpecField>, CompetitionError> {
         let changed = self.spec.changed_fields(&spec);
         if changed.is_empty() {
             return Ok(changed);
@@ -660,11 +781,19 @@ impl Contest {
     pub fn cancel(&mut self, reason: &str, now: Timestamp) -> Result<Transition, CompetitionError> {
         match self.state {
             ContestState::Cancelled => return Ok(Transition::Unchanged),
-            ContestState::Announced => return Err(CompetitionError::ContestFinal { state: self.state }),
+            ContestState::Announced => {
+                return Err(CompetitionError::ContestFinal { state: self.state });
+            }
             _ => {}
         }
         let mut problems = Vec::new();
-        check_text(&mut problems, "reason", reason, true, MAX_CANCEL_REASON_CHARS);
+        check_text(
+            &mut problems,
+            "reason",
+            reason,
+            true,
+            MAX_CANCEL_REASON_CHARS,
+        );
         if !problems.is_empty() {
             return Err(CompetitionError::InvalidFields(problems));
         }
@@ -724,8 +853,16 @@ pub(crate) mod tests {
         ContestSpecInput {
             title: "Детство без границ".into(),
             time_zone: "Europe/Moscow".into(),
-            application_deadline: RawDate { year: 2025, month: 1, day: 31 },
-            results_due: RawDate { year: 2025, month: 3, day: 22 },
+            application_deadline: RawDate {
+                year: 2025,
+                month: 1,
+                day: 31,
+            },
+            results_due: RawDate {
+                year: 2025,
+                month: 3,
+                day: 22,
+            },
             nominations: vec![
                 NominationInput {
                     title: "Здоровьесбережение с детства".into(),
@@ -745,14 +882,22 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn open_contest() -> Contest {
-        let mut contest = Contest::draft("c".into(), ContestSpec::parse(input()).expect("valid"), at("2024-12-01T00:00:00Z"));
-        contest.open(at("2024-12-01T10:00:00+03:00")).expect("opens");
+        let mut contest = Contest::draft(
+            "c".into(),
+            ContestSpec::parse(input()).expect("valid"),
+            at("2024-12-01T00:00:00Z"),
+        );
+        contest
+            .open(at("2024-12-01T10:00:00+03:00"))
+            .expect("opens");
         contest
     }
 
     fn fields(error: CompetitionError) -> Vec<String> {
         match error {
-            CompetitionError::InvalidFields(problems) => problems.into_iter().map(|p| p.field).collect(),
+            CompetitionError::InvalidFields(problems) => {
+                problems.into_iter().map(|p| p.field).collect()
+            }
             other => panic!("expected invalid fields, got {other:?}"),
         }
     }
@@ -760,7 +905,13 @@ pub(crate) mod tests {
     #[test]
     fn a_valid_spec_gets_defaults_and_ordered_ids() {
         let spec = ContestSpec::parse(input()).expect("valid");
-        assert_eq!(spec.nominations.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(), ["n1", "n2"]);
+        assert_eq!(
+            spec.nominations
+                .iter()
+                .map(|n| n.id.as_str())
+                .collect::<Vec<_>>(),
+            ["n1", "n2"]
+        );
         assert_eq!(spec.max_applications_per_team, 1);
         assert_eq!(spec.experts_per_application, 3);
         assert_eq!(spec.eligible_levels.len(), 2, "empty means both levels");
@@ -771,7 +922,11 @@ pub(crate) mod tests {
         let mut bad = input();
         bad.title = "  ".into();
         bad.time_zone = "Mars/Olympus".into();
-        bad.results_due = RawDate { year: 2025, month: 2, day: 30 };
+        bad.results_due = RawDate {
+            year: 2025,
+            month: 2,
+            day: 30,
+        };
         bad.nominations[1].id = "Bad Id".into();
         bad.criteria.push(CriterionInput {
             title: "Масштабируемость".into(),
@@ -799,8 +954,15 @@ pub(crate) mod tests {
     #[test]
     fn results_are_not_due_before_the_deadline() {
         let mut bad = input();
-        bad.results_due = RawDate { year: 2025, month: 1, day: 30 };
-        assert_eq!(fields(ContestSpec::parse(bad).expect_err("invalid")), ["results_due"]);
+        bad.results_due = RawDate {
+            year: 2025,
+            month: 1,
+            day: 30,
+        };
+        assert_eq!(
+            fields(ContestSpec::parse(bad).expect_err("invalid")),
+            ["results_due"]
+        );
     }
 
     #[test]
@@ -808,27 +970,55 @@ pub(crate) mod tests {
         let mut spec = input();
         spec.nominations[0].id = "n2".into();
         let parsed = ContestSpec::parse(spec).expect("valid");
-        assert_eq!(parsed.nominations.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(), ["n2", "n1"]);
+        assert_eq!(
+            parsed
+                .nominations
+                .iter()
+                .map(|n| n.id.as_str())
+                .collect::<Vec<_>>(),
+            ["n2", "n1"]
+        );
 
         let mut dup = input();
         dup.nominations[0].id = "x".into();
         dup.nominations[1].id = "x".into();
-        assert_eq!(fields(ContestSpec::parse(dup).expect_err("dup")), ["nominations[1].id"]);
+        assert_eq!(
+            fields(ContestSpec::parse(dup).expect_err("dup")),
+            ["nominations[1].id"]
+        );
     }
 
     #[test]
     fn open_requires_a_draft_with_nominations_before_its_deadline() {
         let mut empty = input();
         empty.nominations.clear();
-        let mut contest = Contest::draft("c".into(), ContestSpec::parse(empty).expect("valid"), at("2024-12-01T00:00:00Z"));
-        assert_eq!(contest.open(at("2024-12-02T00:00:00Z")), Err(CompetitionError::NoNominations));
+        let mut contest = Contest::draft(
+            "c".into(),
+            ContestSpec::parse(empty).expect("valid"),
+            at("2024-12-01T00:00:00Z"),
+        );
+        assert_eq!(
+            contest.open(at("2024-12-02T00:00:00Z")),
+            Err(CompetitionError::NoNominations)
+        );
 
-        let mut late = Contest::draft("c".into(), ContestSpec::parse(input()).expect("valid"), at("2024-12-01T00:00:00Z"));
-        assert!(matches!(late.open(at("2025-02-01T00:00:00+03:00")), Err(CompetitionError::DeadlinePassed { .. })));
+        let mut late = Contest::draft(
+            "c".into(),
+            ContestSpec::parse(input()).expect("valid"),
+            at("2024-12-01T00:00:00Z"),
+        );
+        assert!(matches!(
+            late.open(at("2025-02-01T00:00:00+03:00")),
+            Err(CompetitionError::DeadlinePassed { .. })
+        ));
 
         let mut contest = open_contest();
         assert_eq!(contest.state, ContestState::Open);
-        assert_eq!(contest.open(at("2024-12-02T00:00:00Z")), Ok(Transition::Unchanged), "opening twice is a no-op");
+        assert_eq!(
+            contest.open(at("2024-12-02T00:00:00Z")),
+            Ok(Transition::Unchanged),
+            "opening twice is a no-op"
+        );
     }
 
     #[test]
@@ -838,22 +1028,40 @@ pub(crate) mod tests {
             contest.close(at("2025-01-31T23:59:00+03:00")),
             Err(CompetitionError::DeadlineNotPassed { .. })
         ));
-        assert_eq!(contest.close(at("2025-02-01T00:00:00+03:00")), Ok(Transition::Changed));
+        assert_eq!(
+            contest.close(at("2025-02-01T00:00:00+03:00")),
+            Ok(Transition::Changed)
+        );
         assert_eq!(contest.state, ContestState::Closed);
-        assert!(matches!(contest.open(at("2025-02-02T00:00:00Z")), Err(CompetitionError::ContestNotDraft { .. })));
+        assert!(matches!(
+            contest.open(at("2025-02-02T00:00:00Z")),
+            Err(CompetitionError::ContestNotDraft { .. })
+        ));
     }
 
     #[test]
     fn cancel_is_possible_until_announcement_and_needs_a_reason() {
         let mut contest = open_contest();
-        assert!(matches!(contest.cancel(" ", at("2025-01-01T00:00:00Z")), Err(CompetitionError::InvalidFields(_))));
-        assert_eq!(contest.cancel("финансирование отозвано", at("2025-01-01T00:00:00Z")), Ok(Transition::Changed));
+        assert!(matches!(
+            contest.cancel(" ", at("2025-01-01T00:00:00Z")),
+            Err(CompetitionError::InvalidFields(_))
+        ));
+        assert_eq!(
+            contest.cancel("финансирование отозвано", at("2025-01-01T00:00:00Z")),
+            Ok(Transition::Changed)
+        );
         assert_eq!(contest.state, ContestState::Cancelled);
-        assert!(matches!(contest.close(at("2025-03-01T00:00:00Z")), Err(CompetitionError::ContestFinal { .. })));
+        assert!(matches!(
+            contest.close(at("2025-03-01T00:00:00Z")),
+            Err(CompetitionError::ContestFinal { .. })
+        ));
 
         let mut announced = open_contest();
         announced.state = ContestState::Announced;
-        assert!(matches!(announced.cancel("x", at("2025-04-01T00:00:00Z")), Err(CompetitionError::ContestFinal { .. })));
+        assert!(matches!(
+            announced.cancel("x", at("2025-04-01T00:00:00Z")),
+            Err(CompetitionError::ContestFinal { .. })
+        ));
     }
 
     #[test]
@@ -861,23 +1069,43 @@ pub(crate) mod tests {
         let mut contest = open_contest();
         let mut changed_spec = contest.spec.clone();
         changed_spec.nominations.pop();
-        let err = contest.revise(changed_spec, at("2024-12-05T00:00:00Z")).expect_err("fixed");
-        assert_eq!(err, CompetitionError::ContestNotDraft { state: ContestState::Open, field: "nominations" });
+        let err = contest
+            .revise(changed_spec, at("2024-12-05T00:00:00Z"))
+            .expect_err("fixed");
+        assert_eq!(
+            err,
+            CompetitionError::ContestNotDraft {
+                state: ContestState::Open,
+                field: "nominations"
+            }
+        );
 
         let mut retitled = contest.spec.clone();
         retitled.title = "Детство без границ — 2025".into();
         let version = contest.version;
-        assert_eq!(contest.revise(retitled, at("2024-12-05T00:00:00Z")), Ok([SpecField::Title].into()), "wording may change");
+        assert_eq!(
+            contest.revise(retitled, at("2024-12-05T00:00:00Z")),
+            Ok([SpecField::Title].into()),
+            "wording may change"
+        );
         assert_eq!(contest.version, version + 1);
         let same = contest.spec.clone();
-        assert_eq!(contest.revise(same, at("2024-12-06T00:00:00Z")), Ok(BTreeSet::new()), "unchanged values are no change");
+        assert_eq!(
+            contest.revise(same, at("2024-12-06T00:00:00Z")),
+            Ok(BTreeSet::new()),
+            "unchanged values are no change"
+        );
         assert_eq!(contest.version, version + 1);
     }
 
     #[test]
     fn applications_are_accepted_only_while_open_and_before_the_deadline() {
         let contest = open_contest();
-        assert!(contest.ensure_accepting_applications(at("2025-01-31T23:59:00+03:00")).is_ok());
+        assert!(
+            contest
+                .ensure_accepting_applications(at("2025-01-31T23:59:00+03:00"))
+                .is_ok()
+        );
         assert!(matches!(
             contest.ensure_accepting_applications(at("2025-02-01T00:00:00+03:00")),
             Err(CompetitionError::DeadlinePassed { .. })
@@ -886,7 +1114,9 @@ pub(crate) mod tests {
         draft.state = ContestState::Draft;
         assert_eq!(
             draft.ensure_accepting_applications(at("2025-01-01T00:00:00Z")),
-            Err(CompetitionError::ContestNotOpen { state: ContestState::Draft })
+            Err(CompetitionError::ContestNotOpen {
+                state: ContestState::Draft
+            })
         );
     }
 
@@ -895,13 +1125,22 @@ pub(crate) mod tests {
         let mut spec = input();
         spec.eligible_levels = vec![Some(TeamLevel::Regional)];
         spec.max_applications_per_team = 2;
-        let contest = Contest::draft("c".into(), ContestSpec::parse(spec).expect("valid"), at("2024-12-01T00:00:00Z"));
+        let contest = Contest::draft(
+            "c".into(),
+            ContestSpec::parse(spec).expect("valid"),
+            at("2024-12-01T00:00:00Z"),
+        );
         assert!(contest.ensure_level_eligible(TeamLevel::Regional).is_ok());
         assert_eq!(
             contest.ensure_level_eligible(TeamLevel::Municipal),
-            Err(CompetitionError::TeamLevelNotEligible { level: TeamLevel::Municipal })
+            Err(CompetitionError::TeamLevelNotEligible {
+                level: TeamLevel::Municipal
+            })
         );
         assert!(contest.ensure_within_application_limit(1).is_ok());
-        assert_eq!(contest.ensure_within_application_limit(2), Err(CompetitionError::ApplicationLimitReached { limit: 2 }));
+        assert_eq!(
+            contest.ensure_within_application_limit(2),
+            Err(CompetitionError::ApplicationLimitReached { limit: 2 })
+        );
     }
 }

@@ -46,7 +46,8 @@ pub fn time_zone(name: &str) -> Result<TimeZone, String> {
     if name.is_empty() {
         return Err("must name an IANA time zone such as Europe/Moscow".into());
     }
-    TimeZone::get(name).map_err(|_| format!("{name:?} is not an IANA time zone such as Europe/Moscow"))
+    TimeZone::get(name)
+        .map_err(|_| format!("{name:?} is not an IANA time zone such as Europe/Moscow"))
 }
 
 #[cfg(test)]

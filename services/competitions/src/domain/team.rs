@@ -80,15 +80,23 @@ impl TeamSpec {
             }
             Some(TeamLevel::Regional) => {
                 if !municipality_code.is_empty() || !municipality_name.is_empty() {
-                    problems.push(FieldError::new("municipality_code", "a regional team has no municipality"));
+                    problems.push(FieldError::new(
+                        "municipality_code",
+                        "a regional team has no municipality",
+                    ));
                 }
                 None
             }
             Some(TeamLevel::Municipal) => {
                 let code = municipality_code.trim();
-                let code_ok = !code.is_empty() && code.len() <= 32 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+                let code_ok = !code.is_empty()
+                    && code.len() <= 32
+                    && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
                 if !code_ok {
-                    problems.push(FieldError::new("municipality_code", "a municipal team needs its municipality's code (letters, digits, hyphens)"));
+                    problems.push(FieldError::new(
+                        "municipality_code",
+                        "a municipal team needs its municipality's code (letters, digits, hyphens)",
+                    ));
                 }
                 check_name(&mut problems, "municipality_name", municipality_name);
                 Some(Municipality {
@@ -113,7 +121,10 @@ fn check_name(problems: &mut Vec<FieldError>, field: &str, value: &str) {
     if value.trim().is_empty() {
         problems.push(FieldError::new(field, "must not be empty"));
     } else if value.chars().count() > MAX_NAME_CHARS {
-        problems.push(FieldError::new(field, format!("must be at most {MAX_NAME_CHARS} characters")));
+        problems.push(FieldError::new(
+            field,
+            format!("must be at most {MAX_NAME_CHARS} characters"),
+        ));
     }
 }
 
@@ -196,14 +207,25 @@ pub struct MemberSpec {
 
 impl MemberSpec {
     /// Checks a member's fields.
-    pub fn parse(subject: &str, display_name: &str, position: &str, role: Option<TeamMemberRole>) -> Result<Self, CompetitionError> {
+    pub fn parse(
+        subject: &str,
+        display_name: &str,
+        position: &str,
+        role: Option<TeamMemberRole>,
+    ) -> Result<Self, CompetitionError> {
         let mut problems = Vec::new();
         if subject.trim().is_empty() || subject.len() > 256 {
-            problems.push(FieldError::new("subject", "must be the person's subject at the identity provider"));
+            problems.push(FieldError::new(
+                "subject",
+                "must be the person's subject at the identity provider",
+            ));
         }
         check_name(&mut problems, "display_name", display_name);
         if position.chars().count() > MAX_NAME_CHARS {
-            problems.push(FieldError::new("position", format!("must be at most {MAX_NAME_CHARS} characters")));
+            problems.push(FieldError::new(
+                "position",
+                format!("must be at most {MAX_NAME_CHARS} characters"),
+            ));
         }
         if !problems.is_empty() {
             return Err(CompetitionError::InvalidFields(problems));
@@ -219,7 +241,11 @@ impl MemberSpec {
 
 /// A team keeps at least one lead: removing a member must leave `leads_after` ≥ 1.
 pub fn ensure_a_lead_remains(leads_after: i64) -> Result<(), CompetitionError> {
-    if leads_after >= 1 { Ok(()) } else { Err(CompetitionError::LastTeamLead) }
+    if leads_after >= 1 {
+        Ok(())
+    } else {
+        Err(CompetitionError::LastTeamLead)
+    }
 }
 
 #[cfg(test)]
@@ -235,24 +261,64 @@ mod tests {
 
     #[test]
     fn a_team_is_regional_or_municipal_within_a_region() {
-        let regional = TeamSpec::parse("Команда Алтайского края", Some(TeamLevel::Regional), "RU-ALT", "", "").expect("valid");
+        let regional = TeamSpec::parse(
+            "Команда Алтайского края",
+            Some(TeamLevel::Regional),
+            "RU-ALT",
+            "",
+            "",
+        )
+        .expect("valid");
         assert_eq!(regional.municipality, None);
-        let municipal =
-            TeamSpec::parse("Михайловский район", Some(TeamLevel::Municipal), "ru-alt", "01627000", "Михайловский район").expect("valid");
+        let municipal = TeamSpec::parse(
+            "Михайловский район",
+            Some(TeamLevel::Municipal),
+            "ru-alt",
+            "01627000",
+            "Михайловский район",
+        )
+        .expect("valid");
         assert_eq!(municipal.region.as_str(), "RU-ALT");
-        assert_eq!(municipal.municipality.expect("municipality").code, "01627000");
+        assert_eq!(
+            municipal.municipality.expect("municipality").code,
+            "01627000"
+        );
     }
 
     #[test]
     fn malformed_teams_name_their_fields() {
-        assert_eq!(fields(TeamSpec::parse("", None, "Altai", "", "")), ["display_name", "region_code", "level"]);
-        assert_eq!(fields(TeamSpec::parse("x", Some(TeamLevel::Municipal), "RU-ALT", "", "")), ["municipality_code", "municipality_name"]);
-        assert_eq!(fields(TeamSpec::parse("x", Some(TeamLevel::Regional), "RU-ALT", "01627000", "")), ["municipality_code"]);
+        assert_eq!(
+            fields(TeamSpec::parse("", None, "Altai", "", "")),
+            ["display_name", "region_code", "level"]
+        );
+        assert_eq!(
+            fields(TeamSpec::parse(
+                "x",
+                Some(TeamLevel::Municipal),
+                "RU-ALT",
+                "",
+                ""
+            )),
+            ["municipality_code", "municipality_name"]
+        );
+        assert_eq!(
+            fields(TeamSpec::parse(
+                "x",
+                Some(TeamLevel::Regional),
+                "RU-ALT",
+                "01627000",
+                ""
+            )),
+            ["municipality_code"]
+        );
     }
 
     #[test]
     fn the_last_lead_stays() {
         assert!(ensure_a_lead_remains(1).is_ok());
-        assert_eq!(ensure_a_lead_remains(0), Err(CompetitionError::LastTeamLead));
+        assert_eq!(
+            ensure_a_lead_remains(0),
+            Err(CompetitionError::LastTeamLead)
+        );
     }
 }

@@ -12,7 +12,9 @@ use edu_kit::{ApiError, CallContext, etag};
 
 use super::contests::{self, Lock};
 use super::{Cursor, Page, Store, corrupt, is_unique_violation, remember, replay, teams};
-use crate::domain::{Application, ApplicationContent, ApplicationState, CompetitionError, Contest, Transition};
+use crate::domain::{
+    Application, ApplicationContent, ApplicationState, CompetitionError, Contest, Transition,
+};
 
 struct ApplicationRow {
     contest_id: String,
@@ -33,7 +35,8 @@ struct ApplicationRow {
 
 impl ApplicationRow {
     fn into_domain(self) -> Result<Application, ApiError> {
-        let state = ApplicationState::parse(&self.state).ok_or_else(|| corrupt("application state", &self.state))?;
+        let state = ApplicationState::parse(&self.state)
+            .ok_or_else(|| corrupt("application state", &self.state))?;
         Ok(Application {
             contest_id: self.contest_id,
             id: self.id,
@@ -59,7 +62,12 @@ fn name(contest_id: &str, id: &str) -> String {
     format!("contests/{contest_id}/applications/{id}")
 }
 
-async fn fetch(conn: &mut PgConnection, contest_id: &str, id: &str, for_update: bool) -> Result<Option<Application>, ApiError> {
+async fn fetch(
+    conn: &mut PgConnection,
+    contest_id: &str,
+    id: &str,
+    for_update: bool,
+) -> Result<Option<Application>, ApiError> {
     let row = if for_update {
         sqlx::query_as!(
             ApplicationRow,
@@ -87,7 +95,13 @@ async fn fetch(conn: &mut PgConnection, contest_id: &str, id: &str, for_update: 
 }
 
 /// The team's applications in a nomination that count towards its limit.
-async fn count_active(conn: &mut PgConnection, contest_id: &str, team_id: &str, nomination_id: &str, except: Option<&str>) -> Result<u32, ApiError> {
+async fn count_active(
+    conn: &mut PgConnection,
+    contest_id: &str,
+    team_id: &str,
+    nomination_id: &str,
+    except: Option<&str>,
+) -> Result<u32, ApiError> {
     let count = sqlx::query_scalar!(
         r#"SELECT count(*) AS "count!" FROM competitions.applications
            WHERE contest_id = $1 AND team_id = $2 AND nomination_id = $3 AND state <> 'WITHDRAWN'
@@ -140,9 +154,28 @@ pub struct ContentInput {
 
 impl ContentInput {
     fn parse(&self, contest: &Contest) -> Result<ApplicationContent, CompetitionError> {
-        ApplicationContent::parse(contest, &self.nomination_id, &self.title, &self.summary, &self.description)
-            .map_err(|e| e.within("application"))
+        ApplicationContent::parse(
+            contest,
+            &self.nomination_id,
+            &self.title,
+            &self.summary,
+            &self.description,
+        )
+        .map_err(|e| e.within("application"))
     }
+}
+
+/// An application to draft: where, for whom, and what it says.
+#[derive(Debug, Clone)]
+pub struct NewApplication {
+    /// The contest.
+    pub contest_id: String,
+    /// The application's ID.
+    pub id: String,
+    /// The applying team.
+    pub team_id: String,
+    /// Its content as sent.
+    pub content: ContentInput,
 }
 
 /// Which applications a listing shows.
@@ -168,12 +201,16 @@ impl Store {
         &self,
         context: &CallContext,
         key: Option<&IdempotencyKey>,
-        contest_id: &str,
-        id: String,
-        team_id: &str,
-        input: &ContentInput,
+        new: NewApplication,
         respond: impl FnOnce(&Application) -> R,
     ) -> Result<R, ApiError> {
+        let NewApplication {
+            contest_id,
+            id,
+            team_id,
+            content: input,
+        } = new;
+        let (contest_id, team_id) = (contest_id.as_str(), team_id.as_str());
         let mut tx = self.pool.begin().await?;
         if let Some(response) = replay(&mut tx, key, context.now()).await? {
             return Ok(response);
@@ -187,9 +224,12 @@ impl Store {
         if !teams::lock(&mut tx, team_id).await? {
             return Err(ApiError::not_found(format!("teams/{team_id}")));
         }
-        let team = teams::fetch(&mut tx, team_id).await?.ok_or_else(|| ApiError::not_found(format!("teams/{team_id}")))?;
+        let team = teams::fetch(&mut tx, team_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("teams/{team_id}")))?;
         let content = input.parse(&contest)?;
-        let active = count_active(&mut tx, contest_id, team_id, &content.nomination_id, None).await?;
+        let active =
+            count_active(&mut tx, contest_id, team_id, &content.nomination_id, None).await?;
         let app = Application::draft(id, &contest, &team, content, active, context.now())?;
         let inserted = sqlx::query!(
             "INSERT INTO competitions.applications
@@ -212,7 +252,11 @@ impl Store {
         .execute(&mut *tx)
         .await;
         if let Err(e) = inserted {
-            return Err(if is_unique_violation(&e) { ApiError::already_exists(name(contest_id, &app.id)) } else { e.into() });
+            return Err(if is_unique_violation(&e) {
+                ApiError::already_exists(name(contest_id, &app.id))
+            } else {
+                e.into()
+            });
         }
         audit::record(
             &mut tx,
@@ -235,13 +279,22 @@ impl Store {
     }
 
     /// Reads an application.
-    pub async fn application(&self, contest_id: &str, id: &str) -> Result<Option<Application>, ApiError> {
+    pub async fn application(
+        &self,
+        contest_id: &str,
+        id: &str,
+    ) -> Result<Option<Application>, ApiError> {
         let mut conn = self.pool.acquire().await?;
         fetch(&mut conn, contest_id, id, false).await
     }
 
     /// Lists applications in the order they were drafted.
-    pub async fn list_applications(&self, filter: &ApplicationFilter, size: usize, after: Option<Cursor>) -> Result<Page<Application>, ApiError> {
+    pub async fn list_applications(
+        &self,
+        filter: &ApplicationFilter,
+        size: usize,
+        after: Option<Cursor>,
+    ) -> Result<Page<Application>, ApiError> {
         let (after_time, after_id) = match after {
             Some(c) => (Some(c.time.to_sqlx()), Some(c.id)),
             None => (None, None),
@@ -271,7 +324,10 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        let apps = rows.into_iter().map(ApplicationRow::into_domain).collect::<Result<Vec<_>, _>>()?;
+        let apps = rows
+            .into_iter()
+            .map(ApplicationRow::into_domain)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(apps, size, |a| Cursor {
             time: a.create_time,
             id: format!("{}/{}", a.contest_id, a.id),
@@ -295,7 +351,16 @@ impl Store {
         let content = merge(&app).parse(&contest)?;
         let active_in_new = if content.nomination_id != app.content.nomination_id {
             teams::lock(&mut tx, &app.team_id).await?;
-            Some(count_active(&mut tx, contest_id, &app.team_id, &content.nomination_id, Some(id)).await?)
+            Some(
+                count_active(
+                    &mut tx,
+                    contest_id,
+                    &app.team_id,
+                    &content.nomination_id,
+                    Some(id),
+                )
+                .await?,
+            )
         } else {
             None
         };
@@ -305,7 +370,10 @@ impl Store {
         }
         save(&mut tx, &app).await?;
         let changed: Vec<&str> = [
-            ("nomination_id", before.nomination_id != app.content.nomination_id),
+            (
+                "nomination_id",
+                before.nomination_id != app.content.nomination_id,
+            ),
             ("title", before.title != app.content.title),
             ("summary", before.summary != app.content.summary),
             ("description", before.description != app.content.description),
@@ -336,7 +404,11 @@ impl Store {
         id: &str,
         supplied_etag: &str,
         action: &'static str,
-        transition: impl FnOnce(&mut Application, &Contest, Timestamp) -> Result<Transition, CompetitionError>,
+        transition: impl FnOnce(
+            &mut Application,
+            &Contest,
+            Timestamp,
+        ) -> Result<Transition, CompetitionError>,
     ) -> Result<Application, ApiError> {
         let mut tx = self.pool.begin().await?;
         let (contest, current) = lock_application(&mut tx, contest_id, id).await?;
@@ -362,12 +434,20 @@ impl Store {
 }
 
 /// Holds the contest shared and the application exclusively, in the store's lock order.
-async fn lock_application(conn: &mut PgConnection, contest_id: &str, id: &str) -> Result<(Contest, Application), ApiError> {
+async fn lock_application(
+    conn: &mut PgConnection,
+    contest_id: &str,
+    id: &str,
+) -> Result<(Contest, Application), ApiError> {
     let missing = || ApiError::not_found(name(contest_id, id));
     if !contests::lock(conn, contest_id, Lock::Share).await? {
         return Err(missing());
     }
-    let contest = contests::fetch(conn, contest_id).await?.ok_or_else(missing)?;
-    let app = fetch(conn, contest_id, id, true).await?.ok_or_else(missing)?;
+    let contest = contests::fetch(conn, contest_id)
+        .await?
+        .ok_or_else(missing)?;
+    let app = fetch(conn, contest_id, id, true)
+        .await?
+        .ok_or_else(missing)?;
     Ok((contest, app))
 }

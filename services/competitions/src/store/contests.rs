@@ -16,7 +16,10 @@ use edu_kit::{ApiError, CallContext, etag};
 use super::{Cursor, Page, Store, corrupt, is_unique_violation, remember, replay};
 use crate::domain::contest::SpecField;
 use crate::domain::deadline::time_zone;
-use crate::domain::{CompetitionError, Contest, ContestSpec, ContestState, Criterion, Nomination, TeamLevel, Transition};
+use crate::domain::{
+    CompetitionError, Contest, ContestSpec, ContestState, Criterion, Nomination, TeamLevel,
+    Transition,
+};
 
 #[derive(Debug, Deserialize)]
 struct NominationRow {
@@ -63,7 +66,8 @@ impl ContestRow {
     /// Stored contests were checked when written; reading trusts them rather than re-running
     /// today's validation, which may be stricter than the rules they were created under.
     fn into_domain(self) -> Result<Contest, ApiError> {
-        let state = ContestState::parse(&self.state).ok_or_else(|| corrupt("contest state", &self.state))?;
+        let state = ContestState::parse(&self.state)
+            .ok_or_else(|| corrupt("contest state", &self.state))?;
         let zone = time_zone(&self.time_zone).map_err(|_| corrupt("time zone", &self.time_zone))?;
         let eligible_levels = self
             .eligible_levels
@@ -130,14 +134,28 @@ pub(crate) enum Lock {
 }
 
 /// Locks contest `id`; `false` when it does not exist.
-pub(crate) async fn lock(conn: &mut PgConnection, id: &str, lock: Lock) -> Result<bool, sqlx::Error> {
+pub(crate) async fn lock(
+    conn: &mut PgConnection,
+    id: &str,
+    lock: Lock,
+) -> Result<bool, sqlx::Error> {
     let found = match lock {
-        Lock::Share => sqlx::query_scalar!(r#"SELECT 1 AS "found!" FROM competitions.contests WHERE id = $1 FOR SHARE"#, id)
+        Lock::Share => {
+            sqlx::query_scalar!(
+                r#"SELECT 1 AS "found!" FROM competitions.contests WHERE id = $1 FOR SHARE"#,
+                id
+            )
             .fetch_optional(&mut *conn)
-            .await?,
-        Lock::Update => sqlx::query_scalar!(r#"SELECT 1 AS "found!" FROM competitions.contests WHERE id = $1 FOR UPDATE"#, id)
+            .await?
+        }
+        Lock::Update => {
+            sqlx::query_scalar!(
+                r#"SELECT 1 AS "found!" FROM competitions.contests WHERE id = $1 FOR UPDATE"#,
+                id
+            )
             .fetch_optional(&mut *conn)
-            .await?,
+            .await?
+        }
     };
     Ok(found.is_some())
 }
@@ -171,7 +189,11 @@ pub(crate) async fn fetch(conn: &mut PgConnection, id: &str) -> Result<Option<Co
 
 async fn insert(conn: &mut PgConnection, contest: &Contest) -> Result<(), sqlx::Error> {
     let spec = &contest.spec;
-    let levels: Vec<String> = spec.eligible_levels.iter().map(|l| l.as_str().to_string()).collect();
+    let levels: Vec<String> = spec
+        .eligible_levels
+        .iter()
+        .map(|l| l.as_str().to_string())
+        .collect();
     sqlx::query!(
         "INSERT INTO competitions.contests
             (id, title, description, organiser, state, time_zone, application_deadline, results_due,
@@ -249,7 +271,11 @@ async fn insert_criteria(conn: &mut PgConnection, contest: &Contest) -> Result<(
 /// Writes the contest's own columns (definition, state, times, version).
 async fn save(conn: &mut PgConnection, contest: &Contest) -> Result<(), sqlx::Error> {
     let spec = &contest.spec;
-    let levels: Vec<String> = spec.eligible_levels.iter().map(|l| l.as_str().to_string()).collect();
+    let levels: Vec<String> = spec
+        .eligible_levels
+        .iter()
+        .map(|l| l.as_str().to_string())
+        .collect();
     sqlx::query!(
         "UPDATE competitions.contests SET
             title = $2, description = $3, organiser = $4, state = $5, time_zone = $6,
@@ -310,7 +336,11 @@ impl Store {
             return Ok(response);
         }
         if let Err(e) = insert(&mut tx, &contest).await {
-            return Err(if is_unique_violation(&e) { ApiError::already_exists(name(&contest.id)) } else { e.into() });
+            return Err(if is_unique_violation(&e) {
+                ApiError::already_exists(name(&contest.id))
+            } else {
+                e.into()
+            });
         }
         audit::record(
             &mut tx,
@@ -341,7 +371,12 @@ impl Store {
     }
 
     /// Lists contests, newest first.
-    pub async fn list_contests(&self, filter: &ContestFilter, size: usize, after: Option<Cursor>) -> Result<Page<Contest>, ApiError> {
+    pub async fn list_contests(
+        &self,
+        filter: &ContestFilter,
+        size: usize,
+        after: Option<Cursor>,
+    ) -> Result<Page<Contest>, ApiError> {
         let state = filter.state.map(|s| s.as_str());
         let (after_time, after_id) = match after {
             Some(c) => (Some(c.time.to_sqlx()), Some(c.id)),
@@ -377,7 +412,10 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        let contests = rows.into_iter().map(ContestRow::into_domain).collect::<Result<Vec<_>, _>>()?;
+        let contests = rows
+            .into_iter()
+            .map(ContestRow::into_domain)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(contests, size, |c| Cursor {
             time: c.create_time,
             id: c.id.clone(),
@@ -397,7 +435,9 @@ impl Store {
         if !lock(&mut tx, id, Lock::Update).await? {
             return Err(ApiError::not_found(name(id)));
         }
-        let mut contest = fetch(&mut tx, id).await?.ok_or_else(|| ApiError::not_found(name(id)))?;
+        let mut contest = fetch(&mut tx, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(name(id)))?;
         etag::check(supplied_etag, contest.version, &name(id))?;
         let spec = revise(&contest)?;
         let changed = contest.revise(spec, context.now())?;
@@ -406,15 +446,21 @@ impl Store {
         }
         save(&mut tx, &contest).await?;
         if changed.contains(&SpecField::Nominations) {
-            sqlx::query!("DELETE FROM competitions.nominations WHERE contest_id = $1", id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query!(
+                "DELETE FROM competitions.nominations WHERE contest_id = $1",
+                id
+            )
+            .execute(&mut *tx)
+            .await?;
             insert_nominations(&mut tx, &contest).await?;
         }
         if changed.contains(&SpecField::Criteria) {
-            sqlx::query!("DELETE FROM competitions.criteria WHERE contest_id = $1", id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query!(
+                "DELETE FROM competitions.criteria WHERE contest_id = $1",
+                id
+            )
+            .execute(&mut *tx)
+            .await?;
             insert_criteria(&mut tx, &contest).await?;
         }
         audit::record(
@@ -445,7 +491,9 @@ impl Store {
         if !lock(&mut tx, id, Lock::Update).await? {
             return Err(ApiError::not_found(name(id)));
         }
-        let current = fetch(&mut tx, id).await?.ok_or_else(|| ApiError::not_found(name(id)))?;
+        let current = fetch(&mut tx, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(name(id)))?;
         let mut contest = current.clone();
         // A repeated transition is a no-op whatever etag the retry carries.
         if transition(&mut contest, context.now())? == Transition::Unchanged {

@@ -64,7 +64,11 @@ impl<T> Page<T> {
     fn from_overfetch(mut items: Vec<T>, size: usize, cursor_of: impl Fn(&T) -> Cursor) -> Self {
         let more = items.len() > size;
         items.truncate(size);
-        let next = if more { items.last().map(cursor_of) } else { None };
+        let next = if more {
+            items.last().map(cursor_of)
+        } else {
+            None
+        };
         Page { items, next }
     }
 }
@@ -85,7 +89,11 @@ async fn replay<R: prost::Message + Default>(
 }
 
 /// Stores the response under the idempotency key, if any.
-async fn remember<R: prost::Message>(conn: &mut PgConnection, key: Option<&IdempotencyKey>, response: &R) -> Result<(), ApiError> {
+async fn remember<R: prost::Message>(
+    conn: &mut PgConnection,
+    key: Option<&IdempotencyKey>,
+    response: &R,
+) -> Result<(), ApiError> {
     match key {
         None => Ok(()),
         Some(key) => idempotency::complete(conn, key, response).await,
@@ -100,5 +108,7 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
 /// A stored value that the domain does not recognise: a bug or a manual edit, never a
 /// caller's mistake.
 fn corrupt(what: &str, value: &str) -> ApiError {
-    ApiError::internal(&std::io::Error::other(format!("stored {what} {value:?} is not valid")))
+    ApiError::internal(&std::io::Error::other(format!(
+        "stored {what} {value:?} is not valid"
+    )))
 }

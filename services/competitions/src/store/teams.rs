@@ -28,8 +28,10 @@ struct TeamRow {
 
 impl TeamRow {
     fn into_domain(self) -> Result<Team, ApiError> {
-        let level = TeamLevel::parse(&self.level).ok_or_else(|| corrupt("team level", &self.level))?;
-        let region = RegionCode::parse(&self.region_code).map_err(|_| corrupt("region", &self.region_code))?;
+        let level =
+            TeamLevel::parse(&self.level).ok_or_else(|| corrupt("team level", &self.level))?;
+        let region = RegionCode::parse(&self.region_code)
+            .map_err(|_| corrupt("region", &self.region_code))?;
         let municipality = match (self.municipality_code, self.municipality_name) {
             (Some(code), Some(name)) => Some(Municipality { code, name }),
             _ => None,
@@ -62,7 +64,8 @@ struct MemberRow {
 
 impl MemberRow {
     fn into_domain(self) -> Result<TeamMember, ApiError> {
-        let role = TeamMemberRole::parse(&self.role).ok_or_else(|| corrupt("member role", &self.role))?;
+        let role =
+            TeamMemberRole::parse(&self.role).ok_or_else(|| corrupt("member role", &self.role))?;
         Ok(TeamMember {
             team_id: self.team_id,
             id: self.id,
@@ -93,10 +96,13 @@ pub(crate) async fn fetch(conn: &mut PgConnection, id: &str) -> Result<Option<Te
 /// Locks team `id` for a change that counts or checks what the team has; `false` when it
 /// does not exist.
 pub(crate) async fn lock(conn: &mut PgConnection, id: &str) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query_scalar!(r#"SELECT 1 AS "found!" FROM competitions.teams WHERE id = $1 FOR UPDATE"#, id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .is_some())
+    Ok(sqlx::query_scalar!(
+        r#"SELECT 1 AS "found!" FROM competitions.teams WHERE id = $1 FOR UPDATE"#,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .is_some())
 }
 
 async fn insert_member(conn: &mut PgConnection, member: &TeamMember) -> Result<(), sqlx::Error> {
@@ -165,7 +171,11 @@ impl Store {
         .execute(&mut *tx)
         .await;
         if let Err(e) = inserted {
-            return Err(if is_unique_violation(&e) { ApiError::already_exists(team_name(&team.id)) } else { e.into() });
+            return Err(if is_unique_violation(&e) {
+                ApiError::already_exists(team_name(&team.id))
+            } else {
+                e.into()
+            });
         }
         insert_member(&mut tx, &lead).await?;
         audit::record(
@@ -199,7 +209,11 @@ impl Store {
     }
 
     /// The part `subject` plays in team `team_id`, if any.
-    pub async fn member_role(&self, team_id: &str, subject: &str) -> Result<Option<TeamMemberRole>, ApiError> {
+    pub async fn member_role(
+        &self,
+        team_id: &str,
+        subject: &str,
+    ) -> Result<Option<TeamMemberRole>, ApiError> {
         let role = sqlx::query_scalar!(
             "SELECT role FROM competitions.team_members WHERE team_id = $1 AND subject = $2",
             team_id,
@@ -207,11 +221,17 @@ impl Store {
         )
         .fetch_optional(&self.pool)
         .await?;
-        role.map(|r| TeamMemberRole::parse(&r).ok_or_else(|| corrupt("member role", &r))).transpose()
+        role.map(|r| TeamMemberRole::parse(&r).ok_or_else(|| corrupt("member role", &r)))
+            .transpose()
     }
 
     /// Lists teams in registration order.
-    pub async fn list_teams(&self, filter: &TeamFilter, size: usize, after: Option<Cursor>) -> Result<Page<Team>, ApiError> {
+    pub async fn list_teams(
+        &self,
+        filter: &TeamFilter,
+        size: usize,
+        after: Option<Cursor>,
+    ) -> Result<Page<Team>, ApiError> {
         let (after_time, after_id) = match after {
             Some(c) => (Some(c.time.to_sqlx()), Some(c.id)),
             None => (None, None),
@@ -236,7 +256,10 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        let teams = rows.into_iter().map(TeamRow::into_domain).collect::<Result<Vec<_>, _>>()?;
+        let teams = rows
+            .into_iter()
+            .map(TeamRow::into_domain)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(teams, size, |t| Cursor {
             time: t.create_time,
             id: t.id.clone(),
@@ -244,12 +267,20 @@ impl Store {
     }
 
     /// Renames a team.
-    pub async fn rename_team(&self, context: &CallContext, id: &str, supplied_etag: &str, display_name: &str) -> Result<Team, ApiError> {
+    pub async fn rename_team(
+        &self,
+        context: &CallContext,
+        id: &str,
+        supplied_etag: &str,
+        display_name: &str,
+    ) -> Result<Team, ApiError> {
         let mut tx = self.pool.begin().await?;
         if !lock(&mut tx, id).await? {
             return Err(ApiError::not_found(team_name(id)));
         }
-        let mut team = fetch(&mut tx, id).await?.ok_or_else(|| ApiError::not_found(team_name(id)))?;
+        let mut team = fetch(&mut tx, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(team_name(id)))?;
         if team.spec.display_name == display_name {
             return Ok(team);
         }
@@ -297,7 +328,10 @@ impl Store {
         }
         if let Err(e) = insert_member(&mut tx, &member).await {
             return Err(if is_unique_violation(&e) {
-                ApiError::already_exists(format!("a member with that subject in {}", team_name(&member.team_id)))
+                ApiError::already_exists(format!(
+                    "a member with that subject in {}",
+                    team_name(&member.team_id)
+                ))
             } else {
                 e.into()
             });
@@ -319,7 +353,12 @@ impl Store {
     }
 
     /// Lists a team's members in the order they joined.
-    pub async fn list_members(&self, team_id: &str, size: usize, after: Option<Cursor>) -> Result<Page<TeamMember>, ApiError> {
+    pub async fn list_members(
+        &self,
+        team_id: &str,
+        size: usize,
+        after: Option<Cursor>,
+    ) -> Result<Page<TeamMember>, ApiError> {
         let (after_time, after_id) = match after {
             Some(c) => (Some(c.time.to_sqlx()), Some(c.id)),
             None => (None, None),
@@ -339,7 +378,10 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        let members = rows.into_iter().map(MemberRow::into_domain).collect::<Result<Vec<_>, _>>()?;
+        let members = rows
+            .into_iter()
+            .map(MemberRow::into_domain)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(members, size, |m| Cursor {
             time: m.create_time,
             id: m.id.clone(),
@@ -347,7 +389,12 @@ impl Store {
     }
 
     /// Removes a member, keeping at least one lead.
-    pub async fn remove_member(&self, context: &CallContext, team_id: &str, member_id: &str) -> Result<(), ApiError> {
+    pub async fn remove_member(
+        &self,
+        context: &CallContext,
+        team_id: &str,
+        member_id: &str,
+    ) -> Result<(), ApiError> {
         let mut tx = self.pool.begin().await?;
         if !lock(&mut tx, team_id).await? {
             return Err(ApiError::not_found(team_name(team_id)));
@@ -369,9 +416,13 @@ impl Store {
             .await?;
             ensure_a_lead_remains(leads - 1)?;
         }
-        sqlx::query!("DELETE FROM competitions.team_members WHERE team_id = $1 AND id = $2", team_id, member_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "DELETE FROM competitions.team_members WHERE team_id = $1 AND id = $2",
+            team_id,
+            member_id
+        )
+        .execute(&mut *tx)
+        .await?;
         audit::record(
             &mut tx,
             context,

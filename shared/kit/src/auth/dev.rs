@@ -25,7 +25,9 @@ const PUBLIC_KEY_X: &str = "QkbOfuXx-mpR5mVqJepzM6IBiKbAw9C0dF6m1tdgmfg";
 
 /// The development key as a JWKS document.
 pub fn public_jwks() -> String {
-    format!(r#"{{"keys":[{{"kty":"OKP","crv":"Ed25519","use":"sig","alg":"EdDSA","kid":"{KEY_ID}","x":"{PUBLIC_KEY_X}"}}]}}"#)
+    format!(
+        r#"{{"keys":[{{"kty":"OKP","crv":"Ed25519","use":"sig","alg":"EdDSA","kid":"{KEY_ID}","x":"{PUBLIC_KEY_X}"}}]}}"#
+    )
 }
 
 #[derive(Serialize)]
@@ -102,11 +104,15 @@ impl DevToken {
     /// Signs the token with the development key.
     #[allow(clippy::expect_used)]
     pub fn sign(&self) -> String {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         let exp = (now as f64 + self.lifetime_secs).max(0.0) as u64;
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(KEY_ID.into());
-        let key = EncodingKey::from_ed_pem(PRIVATE_KEY_PEM.as_bytes()).expect("the development key is valid PEM");
+        let key = EncodingKey::from_ed_pem(PRIVATE_KEY_PEM.as_bytes())
+            .expect("the development key is valid PEM");
         let claims = SignedClaims {
             iss: &self.issuer,
             aud: &self.audience,

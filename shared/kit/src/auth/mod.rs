@@ -154,8 +154,11 @@ impl Caller {
         if self.has_role(role) {
             Ok(())
         } else {
-            Err(ApiError::permission_denied(reason::ROLE_REQUIRED, format!("this call needs the role {role}"))
-                .with_metadata("role", role))
+            Err(ApiError::permission_denied(
+                reason::ROLE_REQUIRED,
+                format!("this call needs the role {role}"),
+            )
+            .with_metadata("role", role))
         }
     }
 
@@ -171,7 +174,9 @@ impl Caller {
 
     /// Whether the caller acts for the whole of `region`.
     pub fn covers_region(&self, region: &RegionCode) -> bool {
-        self.scopes.iter().any(|s| matches!(s, Scope::Region(r) if r == region))
+        self.scopes
+            .iter()
+            .any(|s| matches!(s, Scope::Region(r) if r == region))
     }
 
     /// Whether the caller acts for municipality `code` of `region`, directly or through the
@@ -200,10 +205,21 @@ mod tests {
 
     #[test]
     fn scopes_round_trip_through_their_text_form() {
-        for raw in ["region:RU-ALT", "municipality:RU-ALT/01601000", "school:s-1", "child:c-9"] {
+        for raw in [
+            "region:RU-ALT",
+            "municipality:RU-ALT/01601000",
+            "school:s-1",
+            "child:c-9",
+        ] {
             assert_eq!(Scope::parse(raw).expect(raw).to_string(), raw);
         }
-        for raw in ["region", "region:", "region:Altai", "municipality:RU-ALT", "planet:mars"] {
+        for raw in [
+            "region",
+            "region:",
+            "region:Altai",
+            "municipality:RU-ALT",
+            "planet:mars",
+        ] {
             assert!(Scope::parse(raw).is_err(), "{raw:?} accepted");
         }
     }
@@ -233,7 +249,9 @@ mod tests {
     fn a_missing_role_is_permission_denied() {
         let c = caller(&[]);
         assert!(c.require_role("competitions.team").is_ok());
-        let err = c.require_role("competitions.organiser").expect_err("not an organiser");
+        let err = c
+            .require_role("competitions.organiser")
+            .expect_err("not an organiser");
         assert_eq!(err.reason, reason::ROLE_REQUIRED);
     }
 }

@@ -34,7 +34,11 @@ pub enum TokenError {
 
 impl From<TokenError> for ApiError {
     fn from(error: TokenError) -> Self {
-        ApiError::new(ErrorKind::Unauthenticated, reason::TOKEN_INVALID, error.to_string())
+        ApiError::new(
+            ErrorKind::Unauthenticated,
+            reason::TOKEN_INVALID,
+            error.to_string(),
+        )
     }
 }
 
@@ -156,7 +160,10 @@ impl TokenVerifier {
         if ring.keys.is_empty() {
             return Err(KeyLoadError::Empty);
         }
-        let mut current = self.ring.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut current = self
+            .ring
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         *current = Arc::new(ring);
         Ok(())
     }
@@ -179,7 +186,9 @@ impl TokenVerifier {
                 seen = now;
                 match verifier.reload() {
                     Ok(()) => tracing::info!(path = %path.display(), "reloaded token keys"),
-                    Err(e) => tracing::error!(error = %e, "could not reload token keys; keeping the previous ones"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not reload token keys; keeping the previous ones")
+                    }
                 }
             }
         }))
@@ -188,7 +197,12 @@ impl TokenVerifier {
     /// Verifies a compact JWT and returns its caller.
     pub fn verify(&self, token: &str) -> Result<Caller, TokenError> {
         let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
-        let ring = Arc::clone(&self.ring.read().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        let ring = Arc::clone(
+            &self
+                .ring
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
         let key = ring
             .find(header.kid.as_deref())
             .ok_or_else(|| TokenError::UnknownKey(header.kid.clone()))?;
@@ -224,7 +238,11 @@ fn add_jwks(ring: &mut KeyRing, text: &str) -> Result<(), KeyLoadError> {
             kid: kid.clone(),
             problem: e.to_string(),
         })?;
-        ring.add(VerifyingKey { kid, algorithm, key });
+        ring.add(VerifyingKey {
+            kid,
+            algorithm,
+            key,
+        });
     }
     Ok(())
 }
@@ -239,15 +257,22 @@ fn signing_algorithm(jwk: &Jwk) -> Result<Algorithm, String> {
             EllipticCurve::P384 => Algorithm::ES384,
             _ => return Err("unsupported elliptic curve".into()),
         },
-        AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => Algorithm::EdDSA,
-        AlgorithmParameters::OctetKey(_) => return Err("shared-secret keys are not accepted".into()),
+        AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
+            Algorithm::EdDSA
+        }
+        AlgorithmParameters::OctetKey(_) => {
+            return Err("shared-secret keys are not accepted".into());
+        }
         _ => return Err("unsupported key type".into()),
     };
     match jwk.common.key_algorithm {
         None => Ok(inferred),
         Some(declared) => {
             let declared = Algorithm::try_from(declared).map_err(|e| e.to_string())?;
-            if matches!(declared, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+            if matches!(
+                declared,
+                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+            ) {
                 return Err("shared-secret algorithms are not accepted".into());
             }
             Ok(declared)
@@ -292,7 +317,10 @@ mod tests {
             trust_development_key: false,
             ..dev_config()
         };
-        assert!(matches!(TokenVerifier::from_config(&config), Err(KeyLoadError::Empty)));
+        assert!(matches!(
+            TokenVerifier::from_config(&config),
+            Err(KeyLoadError::Empty)
+        ));
     }
 
     #[test]
@@ -304,34 +332,60 @@ mod tests {
             ..dev_config()
         };
         let verifier = TokenVerifier::from_config(&config).expect("keys");
-        let token = dev::DevToken::new("mallory").role("competitions.organiser").sign();
-        assert!(matches!(verifier.verify(&token), Err(TokenError::UnknownKey(_))));
+        let token = dev::DevToken::new("mallory")
+            .role("competitions.organiser")
+            .sign();
+        assert!(matches!(
+            verifier.verify(&token),
+            Err(TokenError::UnknownKey(_))
+        ));
     }
 
     #[test]
     fn expired_tokens_and_foreign_audiences_are_refused() {
         let verifier = TokenVerifier::from_config(&dev_config()).expect("keys");
-        let expired = dev::DevToken::new("bob").expires_in(-Duration::from_secs(120).as_secs_f64()).sign();
-        assert!(matches!(verifier.verify(&expired), Err(TokenError::Rejected(_))));
+        let expired = dev::DevToken::new("bob")
+            .expires_in(-Duration::from_secs(120).as_secs_f64())
+            .sign();
+        assert!(matches!(
+            verifier.verify(&expired),
+            Err(TokenError::Rejected(_))
+        ));
 
         let foreign = dev::DevToken::new("bob").audience("another-system").sign();
-        assert!(matches!(verifier.verify(&foreign), Err(TokenError::Rejected(_))));
+        assert!(matches!(
+            verifier.verify(&foreign),
+            Err(TokenError::Rejected(_))
+        ));
 
-        let foreign_issuer = dev::DevToken::new("bob").issuer("https://evil.example").sign();
-        assert!(matches!(verifier.verify(&foreign_issuer), Err(TokenError::Rejected(_))));
+        let foreign_issuer = dev::DevToken::new("bob")
+            .issuer("https://evil.example")
+            .sign();
+        assert!(matches!(
+            verifier.verify(&foreign_issuer),
+            Err(TokenError::Rejected(_))
+        ));
     }
 
     #[test]
     fn garbage_and_tampered_tokens_are_refused() {
         let verifier = TokenVerifier::from_config(&dev_config()).expect("keys");
-        assert!(matches!(verifier.verify("not-a-token"), Err(TokenError::Malformed)));
+        assert!(matches!(
+            verifier.verify("not-a-token"),
+            Err(TokenError::Malformed)
+        ));
 
         let token = dev::DevToken::new("bob").role("competitions.team").sign();
         let mut parts: Vec<String> = token.split('.').map(String::from).collect();
         // Swap in claims that grant another role, keeping the original signature.
-        let forged = dev::DevToken::new("bob").role("competitions.organiser").sign();
+        let forged = dev::DevToken::new("bob")
+            .role("competitions.organiser")
+            .sign();
         parts[1] = forged.split('.').nth(1).expect("payload").to_string();
-        assert!(matches!(verifier.verify(&parts.join(".")), Err(TokenError::Rejected(_))));
+        assert!(matches!(
+            verifier.verify(&parts.join(".")),
+            Err(TokenError::Rejected(_))
+        ));
     }
 
     #[test]
@@ -340,7 +394,10 @@ mod tests {
             jwks_inline: Some(r#"{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"hs"}]}"#.into()),
             ..dev_config()
         };
-        assert!(matches!(TokenVerifier::from_config(&config), Err(KeyLoadError::Key { .. })));
+        assert!(matches!(
+            TokenVerifier::from_config(&config),
+            Err(KeyLoadError::Key { .. })
+        ));
     }
 
     #[test]
@@ -354,7 +411,10 @@ mod tests {
             trust_development_key: false,
             ..dev_config()
         };
-        assert!(TokenVerifier::from_config(&config).is_err(), "an empty JWKS is no key");
+        assert!(
+            TokenVerifier::from_config(&config).is_err(),
+            "an empty JWKS is no key"
+        );
 
         std::fs::write(&path, dev::public_jwks()).expect("write");
         let verifier = TokenVerifier::from_config(&config).expect("keys");
@@ -364,7 +424,10 @@ mod tests {
         std::fs::write(&path, r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"idp-2","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#)
             .expect("write");
         verifier.reload().expect("reload");
-        assert!(verifier.verify(&token).is_err(), "the rotated-out key no longer verifies");
+        assert!(
+            verifier.verify(&token).is_err(),
+            "the rotated-out key no longer verifies"
+        );
         std::fs::remove_dir_all(dir).ok();
     }
 }

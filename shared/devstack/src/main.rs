@@ -1,0 +1,219 @@
+//! `edu-dev`, the local suite: `cargo suite up` runs everything with the demo programmes
+//! loaded; `cargo suite token` prints a development token.
+
+#![allow(clippy::print_stdout)]
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+
+use edu_devstack::binaries_dir;
+use edu_devstack::postgres::{Postgres, Source};
+use edu_devstack::process::Logs;
+use edu_devstack::suite::{SERVICES, Suite, SuiteOptions};
+use edu_kit::auth::dev::DevToken;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "edu-dev",
+    about = "Runs the children's programmes suite locally"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start Postgres (if needed), every service and the gateway, load the demo programmes,
+    /// and run until Ctrl-C.
+    Up {
+        /// The gateway's port.
+        #[arg(long, default_value_t = 50051)]
+        port: u16,
+        /// The database to use (created when missing).
+        #[arg(long, default_value = "edu")]
+        database: String,
+        /// Do not build the binaries first (use what is in the target directory).
+        #[arg(long)]
+        no_build: bool,
+        /// Do not load the demo programmes.
+        #[arg(long)]
+        no_demo: bool,
+    },
+    /// Print a development token (accepted only by services in development mode).
+    Token {
+        /// A role, for example competitions.organiser; repeat for several.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// A tenant scope, for example region:RU-ALT; repeat for several.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// The subject (the person's ID at the identity provider).
+        #[arg(long, default_value = "dev-user")]
+        subject: String,
+        /// The display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Lifetime in hours.
+        #[arg(long, default_value_t = 12)]
+        hours: u32,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Up {
+            port,
+            database,
+            no_build,
+            no_demo,
+        } => up(port, database, no_build, no_demo).await,
+        Command::Token {
+            roles,
+            scopes,
+            subject,
+            name,
+            hours,
+        } => {
+            let mut token = DevToken::new(subject).expires_in(f64::from(hours) * 3600.0);
+            for role in roles {
+                token = token.role(role);
+            }
+            for scope in scopes {
+                token = token.scope(scope);
+            }
+            if let Some(name) = name {
+                token = token.name(name);
+            }
+            println!("{}", token.sign());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("edu-dev: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Builds the service binaries with the cargo that runs us, so that `up` never starts stale
+/// ones.
+fn build_binaries() -> anyhow::Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = std::process::Command::new(cargo);
+    command.args(["build", "--bins"]);
+    for service in SERVICES {
+        command.args(["-p", &format!("edu-{}", service.name)]);
+    }
+    command.args(["-p", "edu-gateway"]);
+    println!("building the service binaries…");
+    let status = command.status()?;
+    anyhow::ensure!(status.success(), "building the service binaries failed");
+    Ok(())
+}
+
+async fn up(port: u16, database: String, no_build: bool, no_demo: bool) -> anyhow::Result<()> {
+    if !no_build {
+        build_binaries()?;
+    }
+    let started = Instant::now();
+    let data_root = std::env::current_dir()?.join(".local");
+    let postgres = Postgres::find_or_start(&data_root).await?;
+    match &postgres.source {
+        Source::Configured => println!("Postgres: DATABASE_URL"),
+        Source::Local => println!("Postgres: the server on localhost:5432"),
+        Source::Private(dir) => println!("Postgres: a private cluster in {}", dir.display()),
+    }
+    let suite = Suite::start(SuiteOptions {
+        admin_url: postgres.admin_url.clone(),
+        database,
+        bin_dir: binaries_dir(),
+        gateway_port: port,
+        fixed_ports: true,
+        logs: Logs::Terminal,
+        extra_env: Vec::new(),
+    })
+    .await;
+    let suite = match suite {
+        Ok(suite) => suite,
+        Err(e) => {
+            postgres.stop().await.ok();
+            return Err(e.into());
+        }
+    };
+    let gateway = suite.gateway_addr();
+    let organiser = DevToken::new("dev-organiser")
+        .role("competitions.organiser")
+        .name("Организатор АСИ")
+        .sign();
+    let team = DevToken::new("dev-team-lead")
+        .role("competitions.team")
+        .scope("region:RU-ALT")
+        .name("Руководитель команды Алтайского края")
+        .sign();
+    if !no_demo {
+        let channel = edu_kit::client::endpoint(format!("http://{gateway}"))?
+            .connect()
+            .await?;
+        let contest =
+            edu_competitions::demo::load(channel, &organiser, jiff::Timestamp::now()).await?;
+        println!(
+            "demo: {} «{}» is {}",
+            contest.name,
+            contest.title,
+            state_name(contest.state)
+        );
+    }
+    print_banner(&suite, started.elapsed(), &organiser, &team);
+
+    edu_kit::server::shutdown_signal().await;
+    println!("stopping…");
+    let stopped = suite.stop().await;
+    postgres.stop().await?;
+    stopped?;
+    println!("stopped");
+    Ok(())
+}
+
+fn state_name(state: i32) -> &'static str {
+    edu_proto::edu::competitions::v1::ContestState::try_from(state)
+        .map(|s| s.as_str_name())
+        .unwrap_or("UNKNOWN")
+}
+
+fn print_banner(suite: &Suite, took: Duration, organiser: &str, team: &str) {
+    let gateway = suite.gateway_addr();
+    println!();
+    println!("The suite is up in {:.1} s.", took.as_secs_f64());
+    println!(
+        "  gateway (the public entry)  grpc://{gateway}   metrics http://{}/metrics",
+        suite.gateway_metrics_addr()
+    );
+    for service in suite.services() {
+        println!(
+            "  {:<26}  grpc://{}   metrics http://{}/metrics",
+            service.name(),
+            service.grpc_addr,
+            service.metrics_addr
+        );
+    }
+    println!();
+    println!("Development tokens (valid 12 h; services accept them only in development mode):");
+    println!("  organiser  export ORGANISER_TOKEN={organiser}");
+    println!("  team lead  export TEAM_TOKEN={team}");
+    println!("  others     cargo suite token --role <role> --scope <kind:value> --subject <id>");
+    println!();
+    println!("Try it (grpcurl uses the gateway's reflection):");
+    println!("  grpcurl -plaintext {gateway} list");
+    println!(
+        "  grpcurl -plaintext -H \"authorization: Bearer $ORGANISER_TOKEN\" {gateway} edu.competitions.v1.ContestService/ListContests"
+    );
+    println!();
+    println!("Ctrl-C stops everything.");
+}

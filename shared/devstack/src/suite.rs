@@ -1,0 +1,324 @@
+//! The whole suite on one machine: a database with each service's role and schema,
+//! migrations run by each binary's `migrate` command, every service started and ready, and
+//! the gateway in front of them — the same binaries and configuration variables that run
+//! one per pod in Kubernetes.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{AssertSqlSafe, PgPool};
+
+use edu_kit::config as env;
+use edu_kit::db::provision;
+
+use crate::DevError;
+use crate::process::{Logs, Process, command};
+
+/// A domain service of the suite.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceSpec {
+    /// Its name: binary, Postgres role and schema, and gateway backend.
+    pub name: &'static str,
+    /// A gRPC service it serves, whose health at the gateway says it is reachable.
+    pub probe_service: &'static str,
+    /// Its default port for `up`.
+    pub port: u16,
+}
+
+/// The domain services; a new one is one more line.
+pub const SERVICES: [ServiceSpec; 1] = [ServiceSpec {
+    name: "competitions",
+    probe_service: "edu.competitions.v1.ContestService",
+    port: 50061,
+}];
+
+/// How long a process may take to become ready or to stop.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// How to start the suite.
+#[derive(Debug, Clone)]
+pub struct SuiteOptions {
+    /// An administrator URL of the Postgres server.
+    pub admin_url: String,
+    /// The database the suite uses (created when missing).
+    pub database: String,
+    /// Where the service binaries are.
+    pub bin_dir: PathBuf,
+    /// The gateway's port; 0 for any free port.
+    pub gateway_port: u16,
+    /// Whether services take their default ports (`up`) or any free ones (tests).
+    pub fixed_ports: bool,
+    /// Where logs go.
+    pub logs: Logs,
+    /// Extra variables for every process.
+    pub extra_env: Vec<(String, String)>,
+}
+
+/// A running suite.
+#[derive(Debug)]
+pub struct Suite {
+    gateway: Process,
+    services: Vec<Process>,
+}
+
+impl Suite {
+    /// Provisions, migrates and starts every service, then the gateway, and waits until the
+    /// gateway reports every backend SERVING.
+    pub async fn start(options: SuiteOptions) -> Result<Suite, DevError> {
+        create_database(&options.admin_url, &options.database).await?;
+        let admin = admin_pool(&options.admin_url, Some(&options.database)).await?;
+        for service in SERVICES {
+            provision::role_and_schema(
+                &admin,
+                service.name,
+                Some(&local_password(service.name)),
+                service.name,
+            )
+            .await
+            .map_err(|e| DevError::Postgres(e.to_string()))?;
+        }
+        admin.close().await;
+
+        let mut services = Vec::new();
+        for (index, service) in SERVICES.iter().enumerate() {
+            let binary = binary(&options, service.name)?;
+            let env = service_env(&options, service)?;
+            migrate(&binary, service.name, &env).await?;
+            let grpc = SocketAddr::from(([127, 0, 0, 1], port(&options, service.port)?));
+            let metrics = SocketAddr::from(([127, 0, 0, 1], port(&options, 9161 + index as u16)?));
+            let mut process = Process::spawn(
+                service.name,
+                &binary,
+                &["serve"],
+                &with_addrs(env, grpc, metrics),
+                grpc,
+                metrics,
+                &options.logs,
+            )?;
+            process.wait_serving("", PATIENCE).await?;
+            services.push(process);
+        }
+
+        let backends = services
+            .iter()
+            .map(|p| format!("{}={}", p.name(), p.grpc_addr))
+            .collect::<Vec<_>>()
+            .join(",");
+        let grpc = SocketAddr::from((
+            [127, 0, 0, 1],
+            if options.gateway_port == 0 {
+                any_port()?
+            } else {
+                options.gateway_port
+            },
+        ));
+        let metrics = SocketAddr::from(([127, 0, 0, 1], port(&options, 9160)?));
+        let mut env = common_env(&options);
+        env.push(("EDU_GATEWAY_BACKENDS".into(), backends));
+        env.push(("EDU_GATEWAY_CHECK_INTERVAL_MS".into(), "500".into()));
+        let mut gateway = Process::spawn(
+            "gateway",
+            &binary(&options, "gateway")?,
+            &[],
+            &with_addrs(env, grpc, metrics),
+            grpc,
+            metrics,
+            &options.logs,
+        )?;
+        for service in SERVICES {
+            gateway
+                .wait_serving(service.probe_service, PATIENCE)
+                .await?;
+        }
+        Ok(Suite { gateway, services })
+    }
+
+    /// The gateway's gRPC address: the suite's one public entry.
+    pub fn gateway_addr(&self) -> SocketAddr {
+        self.gateway.grpc_addr
+    }
+
+    /// The gateway's metrics address.
+    pub fn gateway_metrics_addr(&self) -> SocketAddr {
+        self.gateway.metrics_addr
+    }
+
+    /// The processes behind the gateway.
+    pub fn services(&self) -> &[Process] {
+        &self.services
+    }
+
+    /// The gRPC address of service `name`, for calls that bypass the gateway.
+    pub fn service_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.services
+            .iter()
+            .find(|p| p.name() == name)
+            .map(|p| p.grpc_addr)
+    }
+
+    /// Takes service `name` out of the suite (to stop it alone, as a failing pod would be).
+    pub fn without(mut self, name: &str) -> (Option<Process>, Suite) {
+        let taken = self
+            .services
+            .iter()
+            .position(|p| p.name() == name)
+            .map(|i| self.services.remove(i));
+        (taken, self)
+    }
+
+    /// Stops the gateway, then every service, each with SIGTERM and a drain.
+    pub async fn stop(self) -> Result<(), DevError> {
+        let mut result = self.gateway.stop(PATIENCE).await.map(|_| ());
+        for service in self.services {
+            let stopped = service.stop(PATIENCE).await.map(|_| ());
+            result = result.and(stopped);
+        }
+        result
+    }
+}
+
+/// The password of a service's role in a local run. Local only: production passwords come
+/// from Secrets.
+pub fn local_password(service: &str) -> String {
+    format!("{service}-local-only")
+}
+
+fn binary(options: &SuiteOptions, name: &str) -> Result<PathBuf, DevError> {
+    let path = options.bin_dir.join(name);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(DevError::MissingBinary(path))
+    }
+}
+
+fn any_port() -> Result<u16, DevError> {
+    crate::postgres::free_port(0)
+}
+
+fn port(options: &SuiteOptions, default: u16) -> Result<u16, DevError> {
+    if options.fixed_ports {
+        Ok(default)
+    } else {
+        any_port()
+    }
+}
+
+fn common_env(options: &SuiteOptions) -> Vec<(String, String)> {
+    let log_format = match options.logs {
+        Logs::Terminal => "text",
+        Logs::Files(_) => "json",
+    };
+    let mut env = vec![
+        (env::ENVIRONMENT.to_string(), "development".to_string()),
+        (env::LOG_FORMAT.to_string(), log_format.to_string()),
+        (env::LOG.to_string(), "info".to_string()),
+        (env::HEALTH_CHECK_INTERVAL_MS.to_string(), "500".to_string()),
+        (env::SHUTDOWN_TIMEOUT_SECS.to_string(), "10".to_string()),
+    ];
+    env.extend(options.extra_env.iter().cloned());
+    env
+}
+
+fn service_env(
+    options: &SuiteOptions,
+    service: &ServiceSpec,
+) -> Result<Vec<(String, String)>, DevError> {
+    let admin = PgConnectOptions::from_str(&options.admin_url)
+        .map_err(|e| DevError::Postgres(e.to_string()))?;
+    let url = format!(
+        "postgres://{role}:{password}@{host}:{port}/{database}",
+        role = service.name,
+        password = local_password(service.name),
+        host = admin.get_host(),
+        port = admin.get_port(),
+        database = options.database,
+    );
+    let mut env = common_env(options);
+    env.push((env::DATABASE_URL.into(), url));
+    env.push((env::DATABASE_MIGRATE_ON_START.into(), "false".into()));
+    env.push((env::DATABASE_MAX_CONNECTIONS.into(), "10".into()));
+    Ok(env)
+}
+
+fn with_addrs(
+    mut env: Vec<(String, String)>,
+    grpc: SocketAddr,
+    metrics: SocketAddr,
+) -> Vec<(String, String)> {
+    env.push((env::GRPC_ADDR.into(), grpc.to_string()));
+    env.push((env::METRICS_ADDR.into(), metrics.to_string()));
+    env
+}
+
+async fn migrate(binary: &Path, name: &str, env: &[(String, String)]) -> Result<(), DevError> {
+    let output = command(binary, &["migrate"], env)
+        .output()
+        .await
+        .map_err(|e| DevError::Io(binary.to_path_buf(), e))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(DevError::Exited(
+            format!("{name} migrate"),
+            output.status.to_string(),
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        ))
+    }
+}
+
+/// A pool of one administrator connection, to `database` or to the URL's own.
+pub async fn admin_pool(admin_url: &str, database: Option<&str>) -> Result<PgPool, DevError> {
+    let mut options =
+        PgConnectOptions::from_str(admin_url).map_err(|e| DevError::Postgres(e.to_string()))?;
+    if let Some(database) = database {
+        options = options.database(database);
+    }
+    PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .map_err(|e| DevError::Postgres(e.to_string()))
+}
+
+/// Creates `database` unless it exists.
+pub async fn create_database(admin_url: &str, database: &str) -> Result<(), DevError> {
+    let database =
+        provision::identifier(database).map_err(|e| DevError::Postgres(e.to_string()))?;
+    let admin = admin_pool(admin_url, None).await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(database)
+            .fetch_one(&admin)
+            .await
+            .map_err(|e| DevError::Postgres(e.to_string()))?;
+    if !exists {
+        sqlx::query(AssertSqlSafe(format!(
+            "CREATE DATABASE {database} ENCODING 'UTF8'"
+        )))
+        .execute(&admin)
+        .await
+        .map_err(|e| DevError::Postgres(e.to_string()))?;
+    }
+    admin.close().await;
+    Ok(())
+}
+
+/// Drops `database` (tests clean up after themselves).
+pub async fn drop_database(admin_url: &str, database: &str) -> Result<(), DevError> {
+    let database =
+        provision::identifier(database).map_err(|e| DevError::Postgres(e.to_string()))?;
+    let admin = admin_pool(admin_url, None).await?;
+    sqlx::query(AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await
+    .map_err(|e| DevError::Postgres(e.to_string()))?;
+    admin.close().await;
+    Ok(())
+}

@@ -1,0 +1,241 @@
+//! The gateway as the one public entry: health, reflection, identity at the edge, and what
+//! it carries to the services.
+
+use std::time::Duration;
+
+use edu_kit::auth::dev::DevToken;
+use edu_proto::edu::competitions::v1 as pb;
+use edu_proto::edu::competitions::v1::contest_service_client::ContestServiceClient;
+use edu_proto::edu::gateway::v1 as gw;
+use edu_proto::edu::gateway::v1::gateway_service_client::GatewayServiceClient;
+use tokio_stream::StreamExt;
+use tonic::Code;
+use tonic::metadata::MetadataValue;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+use crate::harness::*;
+
+const COMPETITIONS: [&str; 3] = [
+    "edu.competitions.v1.ContestService",
+    "edu.competitions.v1.TeamService",
+    "edu.competitions.v1.ApplicationService",
+];
+
+async fn health(suite: &TestSuite, service: &str) -> ServingStatus {
+    HealthClient::new(suite.gateway().await)
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .expect("health answers without a token")
+        .into_inner()
+        .status()
+}
+
+#[tokio::test]
+async fn health_is_serving_for_the_gateway_and_each_backend_service() {
+    let suite = TestSuite::start().await;
+    assert_eq!(health(&suite, "").await, ServingStatus::Serving);
+    assert_eq!(
+        health(&suite, "edu.gateway.v1.GatewayService").await,
+        ServingStatus::Serving
+    );
+    for service in COMPETITIONS {
+        assert_eq!(
+            health(&suite, service).await,
+            ServingStatus::Serving,
+            "{service}"
+        );
+    }
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn reflection_lists_the_services_behind_the_gateway() {
+    let suite = TestSuite::start().await;
+    let mut client = ServerReflectionClient::new(suite.gateway().await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("reflection answers without a token")
+        .into_inner();
+    let response = responses.next().await.expect("a response").expect("ok");
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("expected a service list, got {response:?}");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in COMPETITIONS
+        .iter()
+        .chain(&["edu.gateway.v1.GatewayService", "grpc.health.v1.Health"])
+    {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_call_without_a_valid_token_is_refused_at_the_gateway_and_at_the_service() {
+    let suite = TestSuite::start().await;
+    let list = pb::ListContestsRequest::default;
+    let mut via_gateway = ContestServiceClient::new(suite.gateway().await);
+    assert_refused(
+        via_gateway.list_contests(list()).await,
+        Code::Unauthenticated,
+        "TOKEN_MISSING",
+    );
+    assert_refused(
+        via_gateway
+            .list_contests(authorised("not-a-jwt", list()))
+            .await,
+        Code::Unauthenticated,
+        "TOKEN_INVALID",
+    );
+    let expired = DevToken::new("late")
+        .role("competitions.organiser")
+        .expires_in(-300.0)
+        .sign();
+    assert_refused(
+        via_gateway
+            .list_contests(authorised(&expired, list()))
+            .await,
+        Code::Unauthenticated,
+        "TOKEN_INVALID",
+    );
+
+    // The gateway is not the only wall: the service refuses on its own.
+    let mut direct = ContestServiceClient::new(suite.service("competitions").await);
+    assert_refused(
+        direct.list_contests(list()).await,
+        Code::Unauthenticated,
+        "TOKEN_MISSING",
+    );
+
+    via_gateway
+        .list_contests(authorised(&organiser_token(), list()))
+        .await
+        .expect("a valid token is let through");
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn the_request_id_and_the_trace_reach_the_service_and_its_audit_log() {
+    let suite = TestSuite::start().await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let mut request = authorised(
+        &organiser_token(),
+        pb::CreateContestRequest {
+            contest: Some(edu_competitions::demo::contest(2099)),
+            contest_id: "traced".into(),
+            request_id: String::new(),
+        },
+    );
+    request.metadata_mut().insert(
+        "traceparent",
+        MetadataValue::try_from(format!("00-{trace_id}-00f067aa0ba902b7-01")).expect("header"),
+    );
+    request
+        .metadata_mut()
+        .insert("x-request-id", MetadataValue::from_static("e2e-request-1"));
+    let response = ContestServiceClient::new(suite.gateway().await)
+        .create_contest(request)
+        .await
+        .expect("created");
+    assert_eq!(
+        response
+            .metadata()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+        Some("e2e-request-1")
+    );
+
+    let db = suite.database().await;
+    let (request_id, recorded_trace, actor): (String, Option<String>, String) =
+        sqlx::query_as("SELECT request_id, trace_id, actor FROM competitions.audit_log WHERE resource = 'contests/traced'")
+            .fetch_one(&db)
+            .await
+            .expect("audit record");
+    assert_eq!(request_id, "e2e-request-1");
+    assert_eq!(
+        recorded_trace.as_deref(),
+        Some(trace_id),
+        "the caller's trace continues through the gateway"
+    );
+    assert_eq!(actor, "e2e-organiser");
+    db.close().await;
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn operators_see_the_backends_and_their_endpoints() {
+    let suite = TestSuite::start().await;
+    let mut client = GatewayServiceClient::new(suite.gateway().await);
+    let operator = DevToken::new("ops").role("gateway.operator").sign();
+    let backends = client
+        .list_backends(authorised(&operator, gw::ListBackendsRequest::default()))
+        .await
+        .expect("operators may list")
+        .into_inner();
+    let competitions = backends
+        .backends
+        .iter()
+        .find(|b| b.name == "backends/competitions")
+        .expect("competitions backend");
+    assert_eq!(competitions.packages, ["edu.competitions.v1"]);
+    assert_eq!(competitions.endpoints.len(), 1);
+    assert_eq!(
+        competitions.endpoints[0].state,
+        gw::EndpointState::Serving as i32
+    );
+
+    assert_refused(
+        client
+            .list_backends(authorised(
+                &organiser_token(),
+                gw::ListBackendsRequest::default(),
+            ))
+            .await,
+        Code::PermissionDenied,
+        "ROLE_REQUIRED",
+    );
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_stopped_service_turns_not_serving_at_the_gateway_and_calls_fail_fast() {
+    let mut suite = TestSuite::start().await;
+    suite.stop_service("competitions").await;
+    // The gateway re-checks its backends every 500 ms in the test suite.
+    let mut status = health(&suite, COMPETITIONS[0]).await;
+    let started = std::time::Instant::now();
+    while status == ServingStatus::Serving && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = health(&suite, COMPETITIONS[0]).await;
+    }
+    assert_eq!(status, ServingStatus::NotServing);
+    let call = ContestServiceClient::new(suite.gateway().await)
+        .list_contests(authorised(
+            &organiser_token(),
+            pb::ListContestsRequest::default(),
+        ))
+        .await;
+    assert_eq!(call.expect_err("no backend").code(), Code::Unavailable);
+    assert_eq!(
+        health(&suite, "").await,
+        ServingStatus::Serving,
+        "the gateway itself stays up"
+    );
+    suite.stop().await;
+}

@@ -1,0 +1,180 @@
+//! Starts the whole suite for one test on a database of its own, and cleans up after it.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use edu_devstack::process::Logs;
+use edu_devstack::suite::{self, Suite, SuiteOptions};
+use edu_kit::auth::dev::DevToken;
+use tonic::metadata::MetadataValue;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+
+/// A running suite on a fresh database.
+pub struct TestSuite {
+    suite: Option<Suite>,
+    admin_url: String,
+    database: String,
+}
+
+impl TestSuite {
+    /// Starts every service and the gateway on a new database; logs go to
+    /// `target/<profile>/e2e-logs/<database>/`.
+    pub async fn start() -> TestSuite {
+        let admin_url = edu_kit::testing::admin_url();
+        let database = format!("edu_e2e_{}", uuid::Uuid::new_v4().simple());
+        let bin_dir = edu_devstack::binaries_dir();
+        let logs = bin_dir.join("e2e-logs").join(&database);
+        let suite = Suite::start(SuiteOptions {
+            admin_url: admin_url.clone(),
+            database: database.clone(),
+            bin_dir,
+            gateway_port: 0,
+            fixed_ports: false,
+            logs: Logs::Files(logs),
+            extra_env: Vec::new(),
+        })
+        .await;
+        let suite = match suite {
+            Ok(suite) => suite,
+            Err(e) => {
+                let _ = suite::drop_database(&admin_url, &database).await;
+                panic!("the suite did not start: {e}");
+            }
+        };
+        TestSuite {
+            suite: Some(suite),
+            admin_url,
+            database,
+        }
+    }
+
+    fn suite(&self) -> &Suite {
+        self.suite.as_ref().expect("running")
+    }
+
+    /// The gateway's address.
+    pub fn gateway_addr(&self) -> SocketAddr {
+        self.suite().gateway_addr()
+    }
+
+    /// A connection to the gateway.
+    pub async fn gateway(&self) -> Channel {
+        connect(self.gateway_addr()).await
+    }
+
+    /// A connection straight to a service, bypassing the gateway.
+    pub async fn service(&self, name: &str) -> Channel {
+        connect(self.suite().service_addr(name).expect("service")).await
+    }
+
+    /// A pool on the suite's database as administrator, to look at what the services wrote.
+    pub async fn database(&self) -> sqlx::PgPool {
+        suite::admin_pool(&self.admin_url, Some(&self.database))
+            .await
+            .expect("admin pool")
+    }
+
+    /// Stops one service with SIGTERM, leaving the others running.
+    pub async fn stop_service(&mut self, name: &str) {
+        let suite = self.suite.take().expect("running");
+        let (stopped, rest) = suite.without(name);
+        self.suite = Some(rest);
+        stopped
+            .expect("service")
+            .stop(std::time::Duration::from_secs(30))
+            .await
+            .expect("stops");
+    }
+
+    /// Stops everything and drops the database.
+    pub async fn stop(mut self) {
+        if let Some(suite) = self.suite.take() {
+            suite.stop().await.expect("the suite stops cleanly");
+        }
+        suite::drop_database(&self.admin_url, &self.database)
+            .await
+            .expect("drop database");
+    }
+}
+
+impl Drop for TestSuite {
+    fn drop(&mut self) {
+        // A failed test: the processes die with their handles; the database is dropped
+        // from a thread of its own, as the test's runtime may be unwinding.
+        if self.suite.take().is_some() {
+            let (admin_url, database) = (self.admin_url.clone(), self.database.clone());
+            let _ = std::thread::spawn(move || {
+                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    let _ = runtime.block_on(suite::drop_database(&admin_url, &database));
+                }
+            })
+            .join();
+        }
+    }
+}
+
+async fn connect(addr: SocketAddr) -> Channel {
+    edu_kit::client::endpoint(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect")
+}
+
+/// A request with a bearer token.
+pub fn authorised<T>(token: &str, body: T) -> tonic::Request<T> {
+    edu_kit::client::with_bearer(tonic::Request::new(body), token)
+}
+
+/// A request judged at `instant` (the development clock override).
+pub fn at_instant<T>(mut request: tonic::Request<T>, instant: &str) -> tonic::Request<T> {
+    request.metadata_mut().insert(
+        edu_kit::clock::CLOCK_OVERRIDE_HEADER,
+        MetadataValue::try_from(instant).expect("header"),
+    );
+    request
+}
+
+pub fn organiser_token() -> String {
+    DevToken::new("e2e-organiser")
+        .role("competitions.organiser")
+        .sign()
+}
+
+pub fn team_token(subject: &str, region: &str) -> String {
+    DevToken::new(subject)
+        .role("competitions.team")
+        .scope(format!("region:{region}"))
+        .sign()
+}
+
+/// The `ErrorInfo` reason of a status.
+pub fn reason(status: &Status) -> String {
+    status
+        .get_error_details()
+        .error_info()
+        .map(|i| i.reason.clone())
+        .unwrap_or_default()
+}
+
+/// Asserts a refusal's code and reason.
+#[track_caller]
+pub fn assert_refused<T: std::fmt::Debug>(
+    result: Result<T, Status>,
+    code: Code,
+    expected_reason: &str,
+) {
+    match result {
+        Ok(ok) => panic!("expected {code:?} {expected_reason}, got {ok:?}"),
+        Err(status) => {
+            assert_eq!(status.code(), code, "{status:?}");
+            assert_eq!(reason(&status), expected_reason, "{status:?}");
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The suite as a client sees it: real processes, real gRPC, through the gateway.
+
+mod competitions;
+mod gateway;
+mod harness;
