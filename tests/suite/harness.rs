@@ -17,12 +17,18 @@ pub struct TestSuite {
     suite: Option<Suite>,
     admin_url: String,
     database: String,
+    logs: std::path::PathBuf,
 }
 
 impl TestSuite {
     /// Starts every service and the gateway on a new database; logs go to
     /// `target/<profile>/e2e-logs/<database>/`.
     pub async fn start() -> TestSuite {
+        TestSuite::start_with(Vec::new()).await
+    }
+
+    /// Starts the suite with extra variables for every process.
+    pub async fn start_with(extra_env: Vec<(String, String)>) -> TestSuite {
         let admin_url = edu_kit::testing::admin_url();
         let database = format!("edu_e2e_{}", uuid::Uuid::new_v4().simple());
         let bin_dir = edu_devstack::binaries_dir();
@@ -33,8 +39,8 @@ impl TestSuite {
             bin_dir,
             gateway_port: 0,
             fixed_ports: false,
-            logs: Logs::Files(logs),
-            extra_env: Vec::new(),
+            logs: Logs::Files(logs.clone()),
+            extra_env,
         })
         .await;
         let suite = match suite {
@@ -48,6 +54,7 @@ impl TestSuite {
             suite: Some(suite),
             admin_url,
             database,
+            logs,
         }
     }
 
@@ -63,6 +70,21 @@ impl TestSuite {
     /// A connection to the gateway.
     pub async fn gateway(&self) -> Channel {
         connect(self.gateway_addr()).await
+    }
+
+    /// The gateway's metrics address.
+    pub fn gateway_metrics_addr(&self) -> SocketAddr {
+        self.suite().gateway_metrics_addr()
+    }
+
+    /// A service's metrics address.
+    pub fn service_metrics_addr(&self, name: &str) -> SocketAddr {
+        self.suite()
+            .services()
+            .iter()
+            .find(|p| p.name() == name)
+            .map(|p| p.metrics_addr)
+            .expect("service")
     }
 
     /// A connection straight to a service, bypassing the gateway.

@@ -3,3 +3,4 @@
 mod competitions;
 mod gateway;
 mod harness;
+mod telemetry;

@@ -218,6 +218,8 @@ fn common_env(options: &SuiteOptions) -> Vec<(String, String)> {
         (env::LOG.to_string(), "info".to_string()),
         (env::HEALTH_CHECK_INTERVAL_MS.to_string(), "500".to_string()),
         (env::SHUTDOWN_TIMEOUT_SECS.to_string(), "10".to_string()),
+        // Locally nobody routes around a stopping process; stop at once.
+        (env::SHUTDOWN_DELAY_MS.to_string(), "0".to_string()),
     ];
     env.extend(options.extra_env.iter().cloned());
     env

@@ -60,6 +60,10 @@ pub const MAX_CONCURRENT_STREAMS: &str = "EDU_MAX_CONCURRENT_STREAMS";
 pub const DEFAULT_DEADLINE_MS: &str = "EDU_DEFAULT_DEADLINE_MS";
 /// How long shutdown waits for calls in flight before it stops anyway, in seconds.
 pub const SHUTDOWN_TIMEOUT_SECS: &str = "EDU_SHUTDOWN_TIMEOUT_SECS";
+/// How long, after SIGTERM, the process keeps serving while reporting NOT_SERVING, so that
+/// the gateway's health checks and Kubernetes move traffic elsewhere before it stops
+/// accepting calls; in milliseconds.
+pub const SHUTDOWN_DELAY_MS: &str = "EDU_SHUTDOWN_DELAY_MS";
 /// How often readiness is re-checked (the database, or the gateway's backends), in
 /// milliseconds.
 pub const HEALTH_CHECK_INTERVAL_MS: &str = "EDU_HEALTH_CHECK_INTERVAL_MS";
@@ -205,6 +209,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// How long shutdown waits for calls in flight.
     pub shutdown_timeout: Duration,
+    /// How long shutdown keeps serving while reporting NOT_SERVING.
+    pub shutdown_delay: Duration,
     /// How often readiness is re-checked.
     pub health_check_interval: Duration,
 }
@@ -258,6 +264,7 @@ impl ServerConfig {
                 default_deadline: env.millis_or(DEFAULT_DEADLINE_MS, 10_000)?,
             },
             shutdown_timeout: Duration::from_secs(env.parse_or(SHUTDOWN_TIMEOUT_SECS, 20)?),
+            shutdown_delay: env.millis_or(SHUTDOWN_DELAY_MS, 2_000)?,
             health_check_interval: env.millis_or(HEALTH_CHECK_INTERVAL_MS, 5_000)?,
         })
     }

@@ -35,6 +35,8 @@ pub mod reason {
     pub const PAGE_TOKEN_INVALID: &str = "PAGE_TOKEN_INVALID";
     /// The database did not answer in time; retry.
     pub const STORE_UNAVAILABLE: &str = "STORE_UNAVAILABLE";
+    /// The call's deadline passed before it was answered.
+    pub const DEADLINE_EXCEEDED: &str = "DEADLINE_EXCEEDED";
     /// A competing change won; retry.
     pub const CONCURRENT_CHANGE: &str = "CONCURRENT_CHANGE";
     /// An unexpected failure on our side; the request id identifies it in the logs.

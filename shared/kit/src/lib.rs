@@ -24,7 +24,6 @@ pub mod region;
 pub mod resource;
 pub mod server;
 pub mod telemetry;
-#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use context::CallContext;

@@ -30,6 +30,9 @@ const INFRASTRUCTURE_PREFIXES: [&str; 3] = [
     "/grpc.reflection.v1alpha.ServerReflection/",
 ];
 
+/// How much earlier than tonic's own timer the pipeline ends an overdue call (see `call`).
+const DEADLINE_MARGIN: Duration = Duration::from_millis(5);
+
 /// What the pipeline needs to know; shared by every call.
 #[derive(Debug)]
 pub struct PipelineConfig {
@@ -181,11 +184,31 @@ where
         };
         request.extensions_mut().insert(context);
 
-        let future = inner.call(request).instrument(span);
+        // The caller's deadline (capped by the default) bounds the handler: past it the
+        // handler is dropped, its transaction rolls back, and the caller hears
+        // DEADLINE_EXCEEDED. tonic also arms a timer from `grpc-timeout` but answers
+        // CANCELLED when it fires; it polls this service before its own timer, so firing a
+        // little earlier makes the answer ours.
+        let budget = deadline
+            .saturating_sub(DEADLINE_MARGIN)
+            .max(Duration::from_millis(1));
+        let future = tokio::time::timeout(budget, inner.call(request).instrument(span));
         Box::pin(async move {
-            let mut response = future.await?;
+            let mut response = match future.await {
+                Ok(response) => observe(response?, observer),
+                Err(_) => {
+                    let status = Status::from(ApiError::new(
+                        ErrorKind::DeadlineExceeded,
+                        reason::DEADLINE_EXCEEDED,
+                        format!("no answer within the call's deadline of {deadline:?}"),
+                    ));
+                    let mut observer = observer;
+                    observer.finish(status.code());
+                    status.into_http::<tonic::body::Body>()
+                }
+            };
             echo_request_id(response.headers_mut(), &request_id);
-            Ok(observe(response, observer))
+            Ok(response)
         })
     }
 }

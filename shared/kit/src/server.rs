@@ -294,7 +294,6 @@ impl Server {
         let grpc_server = tonic::transport::Server::builder()
             .concurrency_limit_per_connection(limits.max_calls_per_connection)
             .load_shed(true)
-            .timeout(limits.default_deadline)
             .max_concurrent_streams(limits.max_concurrent_streams)
             .initial_stream_window_size(1024 * 1024)
             .initial_connection_window_size(8 * 1024 * 1024)
@@ -339,11 +338,14 @@ impl Server {
             }
         }
 
-        tracing::info!("shutting down: reporting NOT_SERVING, then draining calls in flight");
+        tracing::info!(delay = ?config.shutdown_delay, "shutting down: reporting NOT_SERVING, then draining calls in flight");
         if let Some(task) = readiness_task {
             task.abort();
         }
         health.set_all(false).await;
+        // Keep serving while whoever routes to us notices NOT_SERVING; only then stop
+        // accepting and drain.
+        tokio::time::sleep(config.shutdown_delay).await;
         let _ = drain_tx.send(true);
         match tokio::time::timeout(config.shutdown_timeout, &mut grpc_task).await {
             Ok(Ok(result)) => result?,

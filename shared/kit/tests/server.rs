@@ -1,0 +1,204 @@
+//! The server runner's promises, proven with a handler that blocks until the test lets it
+//! go: calls beyond the per-connection limit are shed, the caller's deadline is honoured by
+//! the server, and shutdown reports NOT_SERVING first and then drains the call in flight
+//! rather than cutting it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use edu_kit::auth::TokenVerifier;
+use edu_kit::auth::dev::{self, DevToken};
+use edu_kit::clock::Clock;
+use edu_kit::config::{AuthConfig, Environment, Limits, ServerConfig};
+use edu_kit::server::Server;
+use edu_proto::edu::gateway::v1 as pb;
+use edu_proto::edu::gateway::v1::gateway_service_client::GatewayServiceClient;
+use edu_proto::edu::gateway::v1::gateway_service_server::{GatewayService, GatewayServiceServer};
+use tokio::sync::{Notify, oneshot};
+use tonic::service::Routes;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Response, Status};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+/// A service whose one method waits until released.
+#[derive(Clone, Default)]
+struct Blocking {
+    entered: Arc<Notify>,
+    release: Arc<Notify>,
+}
+
+#[tonic::async_trait]
+impl GatewayService for Blocking {
+    async fn list_backends(
+        &self,
+        _: Request<pb::ListBackendsRequest>,
+    ) -> Result<Response<pb::ListBackendsResponse>, Status> {
+        self.entered.notify_one();
+        self.release.notified().await;
+        Ok(Response::new(pb::ListBackendsResponse::default()))
+    }
+}
+
+struct Running {
+    channel: Channel,
+    service: Blocking,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), edu_kit::server::ServerError>>,
+    metrics: edu_kit::metrics::Metrics,
+}
+
+async fn start(calls_per_connection: usize, shutdown_delay: Duration) -> Running {
+    let config = ServerConfig {
+        environment: Environment::Development,
+        grpc_addr: "127.0.0.1:0".parse().expect("addr"),
+        metrics_addr: "127.0.0.1:0".parse().expect("addr"),
+        limits: Limits {
+            max_message_bytes: 1024 * 1024,
+            max_calls_per_connection: calls_per_connection,
+            max_concurrent_streams: 100,
+            default_deadline: Duration::from_secs(10),
+        },
+        shutdown_timeout: Duration::from_secs(10),
+        shutdown_delay,
+        health_check_interval: Duration::from_millis(100),
+    };
+    let verifier = TokenVerifier::from_config(&AuthConfig {
+        issuer: dev::ISSUER.into(),
+        audience: dev::AUDIENCE.into(),
+        jwks_file: None,
+        jwks_inline: None,
+        leeway: Duration::from_secs(0),
+        trust_development_key: true,
+    })
+    .expect("keys");
+    let service = Blocking::default();
+    let server = Server::new("test", config, verifier, Clock::system())
+        .advertise("edu.gateway.v1.GatewayService");
+    let metrics = server.metrics().clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let routes = Routes::new(GatewayServiceServer::new(service.clone()));
+    let task = tokio::spawn(server.run(routes, listener, None, async {
+        let _ = stopped.await;
+    }));
+    let channel = edu_kit::client::endpoint(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    Running {
+        channel,
+        service,
+        stop,
+        task,
+        metrics,
+    }
+}
+
+fn call() -> Request<pb::ListBackendsRequest> {
+    edu_kit::client::with_bearer(
+        Request::new(pb::ListBackendsRequest::default()),
+        &DevToken::new("t").sign(),
+    )
+}
+
+async fn health(channel: &Channel) -> ServingStatus {
+    HealthClient::new(channel.clone())
+        .check(HealthCheckRequest::default())
+        .await
+        .expect("health")
+        .into_inner()
+        .status()
+}
+
+#[tokio::test]
+async fn a_call_beyond_the_per_connection_limit_is_shed_with_resource_exhausted() {
+    let running = start(1, Duration::ZERO).await;
+    let mut first = GatewayServiceClient::new(running.channel.clone());
+    let in_flight = tokio::spawn(async move { first.list_backends(call()).await });
+    running.service.entered.notified().await;
+
+    let shed = GatewayServiceClient::new(running.channel.clone())
+        .list_backends(call())
+        .await;
+    assert_eq!(
+        shed.expect_err("over the limit").code(),
+        Code::ResourceExhausted
+    );
+
+    running.service.release.notify_one();
+    in_flight
+        .await
+        .expect("task")
+        .expect("the call inside the limit completes");
+    let _ = running.stop.send(());
+    running.task.await.expect("task").expect("clean stop");
+}
+
+#[tokio::test]
+async fn the_server_honours_the_callers_deadline() {
+    let running = start(10, Duration::ZERO).await;
+    let mut request = call();
+    request.set_timeout(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let result = GatewayServiceClient::new(running.channel.clone())
+        .list_backends(request)
+        .await;
+    assert_eq!(
+        result.expect_err("the handler never answers").code(),
+        Code::DeadlineExceeded
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        running
+            .metrics
+            .render()
+            .contains(r#"method="ListBackends",code="DEADLINE_EXCEEDED"} 1"#),
+        "the timed-out call is counted as such"
+    );
+    let _ = running.stop.send(());
+    running.task.await.expect("task").expect("clean stop");
+}
+
+#[tokio::test]
+async fn shutdown_reports_not_serving_first_then_drains_the_call_in_flight() {
+    let running = start(10, Duration::from_secs(1)).await;
+    assert_eq!(health(&running.channel).await, ServingStatus::Serving);
+    let mut client = GatewayServiceClient::new(running.channel.clone());
+    let in_flight = tokio::spawn(async move { client.list_backends(call()).await });
+    running.service.entered.notified().await;
+
+    let _ = running.stop.send(());
+    // Within the shutdown delay the server still answers, and says it is going away.
+    let mut status = health(&running.channel).await;
+    while status == ServingStatus::Serving {
+        tokio::task::yield_now().await;
+        status = health(&running.channel).await;
+    }
+    assert_eq!(status, ServingStatus::NotServing);
+    assert!(!running.task.is_finished(), "still draining");
+
+    running.service.release.notify_one();
+    in_flight
+        .await
+        .expect("task")
+        .expect("the call in flight completes instead of being cut");
+    running.task.await.expect("task").expect("clean stop");
+}
+
+#[tokio::test]
+async fn calls_without_a_token_are_refused_but_health_is_open() {
+    let running = start(10, Duration::ZERO).await;
+    let refused = GatewayServiceClient::new(running.channel.clone())
+        .list_backends(pb::ListBackendsRequest::default())
+        .await;
+    assert_eq!(refused.expect_err("no token").code(), Code::Unauthenticated);
+    assert_eq!(health(&running.channel).await, ServingStatus::Serving);
+    let _ = running.stop.send(());
+    running.task.await.expect("task").expect("clean stop");
+}
