@@ -9,8 +9,6 @@ use edu_devstack::suite::{self, Suite, SuiteOptions};
 use edu_kit::auth::dev::DevToken;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
-use tonic::{Code, Status};
-use tonic_types::StatusExt;
 
 /// A running suite on a fresh database.
 pub struct TestSuite {
@@ -176,27 +174,4 @@ pub fn team_token(subject: &str, region: &str) -> String {
         .sign()
 }
 
-/// The `ErrorInfo` reason of a status.
-pub fn reason(status: &Status) -> String {
-    status
-        .get_error_details()
-        .error_info()
-        .map(|i| i.reason.clone())
-        .unwrap_or_default()
-}
-
-/// Asserts a refusal's code and reason.
-#[track_caller]
-pub fn assert_refused<T: std::fmt::Debug>(
-    result: Result<T, Status>,
-    code: Code,
-    expected_reason: &str,
-) {
-    match result {
-        Ok(ok) => panic!("expected {code:?} {expected_reason}, got {ok:?}"),
-        Err(status) => {
-            assert_eq!(status.code(), code, "{status:?}");
-            assert_eq!(reason(&status), expected_reason, "{status:?}");
-        }
-    }
-}
+pub use edu_kit::testing::assert_refused;

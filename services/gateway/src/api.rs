@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use edu_kit::paging::{self, QueryFingerprint};
+use edu_kit::paging::PageRequest;
 use edu_kit::{ApiError, CallContext};
 use edu_proto::edu::gateway::v1 as pb;
 use edu_proto::edu::gateway::v1::gateway_service_server::GatewayService;
@@ -31,9 +31,9 @@ impl GatewayApi {
     ) -> Result<pb::ListBackendsResponse, ApiError> {
         CallContext::of(request)?.caller()?.require_role(OPERATOR)?;
         let body = request.get_ref();
-        let size = paging::page_size(body.page_size)?;
-        let query = QueryFingerprint::of(&["ListBackends"]);
-        let after: Option<String> = paging::decode_token(query, &body.page_token)?;
+        let paging: PageRequest<String> =
+            PageRequest::parse(body.page_size, &body.page_token, &["ListBackends"])?;
+        let (size, after) = (paging.size, paging.after.clone());
         let mut backends: Vec<pb::Backend> = self
             .backends
             .all()
@@ -69,12 +69,10 @@ impl GatewayApi {
             .collect();
         let next_page_token = if backends.len() > size {
             backends.truncate(size);
-            backends
+            let last = backends
                 .last()
-                .map(|b| {
-                    paging::encode_token(query, &b.name.trim_start_matches("backends/").to_string())
-                })
-                .unwrap_or_default()
+                .map(|b| b.name.trim_start_matches("backends/").to_string());
+            paging.next_token(last.as_ref())
         } else {
             String::new()
         };

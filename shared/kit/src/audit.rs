@@ -9,26 +9,19 @@ use sqlx::PgConnection;
 
 use crate::context::CallContext;
 
-/// One change to record.
-#[derive(Debug, Clone)]
-pub struct AuditEntry<'a> {
-    /// What happened, `<resource kind>.<verb>`, for example `contest.opened`.
-    pub action: &'a str,
-    /// The resource name, for example `contests/detstvo-2027`.
-    pub resource: &'a str,
-    /// What changed: the new values, or `{"from": …, "to": …}` pairs. Stored in the service's
-    /// schema under the same access rules as the resource itself.
-    pub changes: Value,
-}
-
 /// The actor recorded for anonymous calls.
 pub const ANONYMOUS: &str = "anonymous";
 
-/// Appends `entry` to the audit log in the transaction `conn` belongs to.
+/// Appends a record to the audit log, in the transaction `conn` belongs to: `action` is
+/// what happened (`<resource kind>.<verb>`, for example `contest.opened`), `resource` the
+/// resource name, `changes` what changed (new values, or `{"from": …, "to": …}` pairs; stored
+/// in the service's schema under the same access rules as the resource itself).
 pub async fn record(
     conn: &mut PgConnection,
     context: &CallContext,
-    entry: AuditEntry<'_>,
+    action: &str,
+    resource: &str,
+    changes: Value,
 ) -> Result<(), sqlx::Error> {
     let actor = context
         .caller_if_any()
@@ -40,11 +33,11 @@ pub async fn record(
     )
     .bind(context.now().to_sqlx())
     .bind(actor)
-    .bind(entry.action)
-    .bind(entry.resource)
+    .bind(action)
+    .bind(resource)
     .bind(context.request_id())
     .bind(context.trace_id())
-    .bind(entry.changes)
+    .bind(changes)
     .execute(conn)
     .await?;
     Ok(())

@@ -316,6 +316,19 @@ pub struct AuthConfig {
 }
 
 impl AuthConfig {
+    /// The settings of development mode: the development identity provider's issuer,
+    /// audience and key, no other keys.
+    pub fn development() -> Self {
+        AuthConfig {
+            issuer: crate::auth::dev::ISSUER.to_string(),
+            audience: crate::auth::dev::AUDIENCE.to_string(),
+            jwks_file: None,
+            jwks_inline: None,
+            leeway: Duration::from_secs(0),
+            trust_development_key: true,
+        }
+    }
+
     /// Reads the token settings. In production a key source, the issuer and the audience are
     /// required; in development they default to the development identity provider.
     pub fn from_env(env: &Env, environment: Environment) -> Result<Self, ConfigError> {

@@ -48,6 +48,36 @@ impl QueryFingerprint {
     }
 }
 
+/// A list request's paging, parsed: the page size, where to start, and the query the
+/// tokens belong to.
+#[derive(Debug, Clone)]
+pub struct PageRequest<C> {
+    /// How many items to return at most.
+    pub size: usize,
+    /// The cursor after which the page starts; `None` for the first page.
+    pub after: Option<C>,
+    query: QueryFingerprint,
+}
+
+impl<C: Serialize + DeserializeOwned> PageRequest<C> {
+    /// Parses `page_size` and `page_token` of a request whose method and filters are
+    /// `query` (a token is valid only for the same method and filters).
+    pub fn parse(requested_size: i32, page_token: &str, query: &[&str]) -> Result<Self, ApiError> {
+        let query = QueryFingerprint::of(query);
+        Ok(PageRequest {
+            size: page_size(requested_size)?,
+            after: decode_token(query, page_token)?,
+            query,
+        })
+    }
+
+    /// The `next_page_token` for a page that ends at `next` (empty on the last page).
+    pub fn next_token(&self, next: Option<&C>) -> String {
+        next.map(|cursor| encode_token(self.query, cursor))
+            .unwrap_or_default()
+    }
+}
+
 #[derive(Serialize, serde::Deserialize)]
 struct Token<C> {
     q: String,
@@ -103,6 +133,19 @@ mod tests {
         assert_eq!(page_size(7).expect("ok"), 7);
         assert_eq!(page_size(10_000).expect("ok"), MAX_PAGE_SIZE);
         assert!(page_size(-1).is_err());
+    }
+
+    #[test]
+    fn a_page_request_issues_tokens_for_its_own_query() {
+        let first: PageRequest<String> =
+            PageRequest::parse(2, "", &["ListTeams", "RU-ALT"]).expect("first page");
+        assert_eq!((first.size, first.after.clone()), (2, None));
+        let token = first.next_token(Some(&"team-2".to_string()));
+        let second: PageRequest<String> =
+            PageRequest::parse(2, &token, &["ListTeams", "RU-ALT"]).expect("next page");
+        assert_eq!(second.after.as_deref(), Some("team-2"));
+        assert!(PageRequest::<String>::parse(2, &token, &["ListTeams", "RU-SAR"]).is_err());
+        assert_eq!(second.next_token(None), "");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Test support: a fresh Postgres database per test, provisioned exactly as production is
+//! Test support: status assertions, and a fresh Postgres database per test, provisioned exactly as production is
 //! (the service's own login role owning its own schema) and migrated, and dropped again when
 //! the test ends. Tests run against the real server, never a mock.
 
@@ -9,6 +9,42 @@ use std::str::FromStr;
 
 use crate::config::{DatabaseConfig, Secret};
 use crate::db;
+
+/// The `ErrorInfo` reason of a status; empty when it has none.
+pub fn reason(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .error_info()
+        .map(|i| i.reason.clone())
+        .unwrap_or_default()
+}
+
+/// The offending fields of a status's `BadRequest` details.
+pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default()
+}
+
+/// Asserts that a call was refused with `code` and the `ErrorInfo` reason `expected`.
+#[track_caller]
+pub fn assert_refused<T: std::fmt::Debug>(
+    result: Result<T, tonic::Status>,
+    code: tonic::Code,
+    expected: &str,
+) {
+    match result {
+        Ok(ok) => panic!("expected {code:?} {expected}, got {ok:?}"),
+        Err(status) => {
+            assert_eq!(status.code(), code, "{status:?}");
+            assert_eq!(reason(&status), expected, "{status:?}");
+        }
+    }
+}
 
 /// The administrator URL tests use: `EDU_TEST_ADMIN_DATABASE_URL`, else `DATABASE_URL`, else
 /// the local server's `postgres` superuser.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use edu_kit::auth::TokenVerifier;
-use edu_kit::auth::dev::{self, DevToken};
+use edu_kit::auth::dev::DevToken;
 use edu_kit::clock::Clock;
 use edu_kit::config::{AuthConfig, Environment, Limits, ServerConfig};
 use edu_kit::server::Server;
@@ -64,15 +64,7 @@ async fn start(calls_per_connection: usize, shutdown_delay: Duration) -> Running
         shutdown_delay,
         health_check_interval: Duration::from_millis(100),
     };
-    let verifier = TokenVerifier::from_config(&AuthConfig {
-        issuer: dev::ISSUER.into(),
-        audience: dev::AUDIENCE.into(),
-        jwks_file: None,
-        jwks_inline: None,
-        leeway: Duration::from_secs(0),
-        trust_development_key: true,
-    })
-    .expect("keys");
+    let verifier = TokenVerifier::from_config(&AuthConfig::development()).expect("keys");
     let service = Blocking::default();
     let server = Server::new("test", config, verifier, Clock::system())
         .advertise("edu.gateway.v1.GatewayService");

@@ -4,7 +4,7 @@
 use edu_kit::auth::Caller;
 use edu_kit::error::reason as kit_reason;
 use edu_kit::idempotency::IdempotencyKey;
-use edu_kit::paging::{self, QueryFingerprint};
+use edu_kit::paging::PageRequest;
 use edu_kit::{ApiError, CallContext, resource};
 use edu_proto::edu::competitions::v1 as pb;
 use edu_proto::edu::competitions::v1::application_service_server::ApplicationService;
@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status};
 use super::access::{self, TEAM, is_organiser};
 use super::errors::reason;
 use super::{convert, respond};
-use crate::domain::Application;
+use crate::domain::{Application, CompetitionError, Contest, Transition};
 use crate::store::Store;
 use crate::store::applications::{ApplicationFilter, ContentInput, NewApplication};
 
@@ -135,15 +135,17 @@ impl ApplicationsApi {
             team => Some(resource::parse_name(team, "teams", "team")?),
         };
         let state = convert::application_state_filter(body.state)?;
-        let size = paging::page_size(body.page_size)?;
-        let query = QueryFingerprint::of(&[
-            "ListApplications",
-            &body.parent,
-            &body.team,
-            &body.nomination_id,
-            &body.state.to_string(),
-        ]);
-        let after = paging::decode_token(query, &body.page_token)?;
+        let paging = PageRequest::parse(
+            body.page_size,
+            &body.page_token,
+            &[
+                "ListApplications",
+                &body.parent,
+                &body.team,
+                &body.nomination_id,
+                &body.state.to_string(),
+            ],
+        )?;
         if !is_organiser(caller) && !caller.has_role(TEAM) {
             return Ok(pb::ListApplicationsResponse::default());
         }
@@ -154,13 +156,13 @@ impl ApplicationsApi {
             state,
             member: (!is_organiser(caller)).then(|| caller.subject().to_string()),
         };
-        let page = self.store.list_applications(&filter, size, after).await?;
+        let page = self
+            .store
+            .list_applications(&filter, paging.size, paging.after.clone())
+            .await?;
         Ok(pb::ListApplicationsResponse {
             applications: page.items.iter().map(convert::application).collect(),
-            next_page_token: page
-                .next
-                .map(|c| paging::encode_token(query, &c))
-                .unwrap_or_default(),
+            next_page_token: paging.next_token(page.next.as_ref()),
         })
     }
 
@@ -231,46 +233,56 @@ impl ApplicationsApi {
         &self,
         request: Request<pb::SubmitApplicationRequest>,
     ) -> Result<pb::Application, ApiError> {
-        let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let app = self
-            .authorised(context.caller()?, &body.name, "name", Intent::Change)
-            .await?;
-        let submitted = self
-            .store
-            .transition_application(
-                context,
-                &app.contest_id,
-                &app.id,
-                &body.etag,
-                "application.submitted",
-                |a, c, now| a.submit(c, now),
-            )
-            .await?;
-        Ok(convert::application(&submitted))
+        let context = CallContext::of(&request)?;
+        self.transition(
+            context,
+            &body.name,
+            &body.etag,
+            "application.submitted",
+            |a, c, now| a.submit(c, now),
+        )
+        .await
     }
 
     async fn withdraw(
         &self,
         request: Request<pb::WithdrawApplicationRequest>,
     ) -> Result<pb::Application, ApiError> {
-        let context = CallContext::of(&request)?;
         let body = request.get_ref();
+        let context = CallContext::of(&request)?;
+        self.transition(
+            context,
+            &body.name,
+            &body.etag,
+            "application.withdrawn",
+            |a, c, now| a.withdraw(c, now),
+        )
+        .await
+    }
+
+    /// A life-cycle step of an application, by a member of its team: `transition` decides
+    /// (rules 2 and 4), `action` names it in the audit log.
+    async fn transition(
+        &self,
+        context: &CallContext,
+        name: &str,
+        etag: &str,
+        action: &'static str,
+        transition: impl FnOnce(
+            &mut Application,
+            &Contest,
+            jiff::Timestamp,
+        ) -> Result<Transition, CompetitionError>,
+    ) -> Result<pb::Application, ApiError> {
         let app = self
-            .authorised(context.caller()?, &body.name, "name", Intent::Change)
+            .authorised(context.caller()?, name, "name", Intent::Change)
             .await?;
-        let withdrawn = self
+        let changed = self
             .store
-            .transition_application(
-                context,
-                &app.contest_id,
-                &app.id,
-                &body.etag,
-                "application.withdrawn",
-                |a, c, now| a.withdraw(c, now),
-            )
+            .transition_application(context, &app.contest_id, &app.id, etag, action, transition)
             .await?;
-        Ok(convert::application(&withdrawn))
+        Ok(convert::application(&changed))
     }
 }
 

@@ -1,7 +1,7 @@
 //! `ContestService`: contests and their life cycle (rule 1).
 
 use edu_kit::idempotency::IdempotencyKey;
-use edu_kit::paging::{self, QueryFingerprint};
+use edu_kit::paging::PageRequest;
 use edu_kit::{ApiError, CallContext, resource};
 use edu_proto::edu::competitions::v1 as pb;
 use edu_proto::edu::competitions::v1::contest_service_server::ContestService;
@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 
 use super::access::{ORGANISER, is_organiser};
 use super::{convert, respond};
-use crate::domain::{Contest, ContestSpec};
+use crate::domain::{CompetitionError, Contest, ContestSpec, Transition};
 use crate::store::Store;
 use crate::store::contests::ContestFilter;
 
@@ -69,21 +69,23 @@ impl ContestsApi {
         let context = CallContext::of(&request)?;
         let caller = context.caller()?;
         let body = request.get_ref();
-        let size = paging::page_size(body.page_size)?;
         let state = convert::contest_state_filter(body.state)?;
-        let query = QueryFingerprint::of(&["ListContests", &body.state.to_string()]);
-        let after = paging::decode_token(query, &body.page_token)?;
+        let paging = PageRequest::parse(
+            body.page_size,
+            &body.page_token,
+            &["ListContests", &body.state.to_string()],
+        )?;
         let filter = ContestFilter {
             state,
             include_drafts: is_organiser(caller),
         };
-        let page = self.store.list_contests(&filter, size, after).await?;
+        let page = self
+            .store
+            .list_contests(&filter, paging.size, paging.after.clone())
+            .await?;
         Ok(pb::ListContestsResponse {
             contests: page.items.iter().map(convert::contest).collect(),
-            next_page_token: page
-                .next
-                .map(|c| paging::encode_token(query, &c))
-                .unwrap_or_default(),
+            next_page_token: paging.next_token(page.next.as_ref()),
         })
     }
 
@@ -111,54 +113,66 @@ impl ContestsApi {
         &self,
         request: Request<pb::OpenContestRequest>,
     ) -> Result<pb::Contest, ApiError> {
-        let context = CallContext::of(&request)?;
-        context.caller()?.require_role(ORGANISER)?;
         let body = request.get_ref();
-        let id = resource::parse_name(&body.name, "contests", "name")?;
-        let contest = self
-            .store
-            .transition_contest(context, &id, &body.etag, "contest.opened", |c, now| {
-                c.open(now)
-            })
-            .await?;
-        Ok(convert::contest(&contest))
+        let context = CallContext::of(&request)?;
+        self.transition(
+            context,
+            &body.name,
+            &body.etag,
+            "contest.opened",
+            |c, now| c.open(now),
+        )
+        .await
     }
 
     async fn close(
         &self,
         request: Request<pb::CloseContestRequest>,
     ) -> Result<pb::Contest, ApiError> {
-        let context = CallContext::of(&request)?;
-        context.caller()?.require_role(ORGANISER)?;
         let body = request.get_ref();
-        let id = resource::parse_name(&body.name, "contests", "name")?;
-        let contest = self
-            .store
-            .transition_contest(context, &id, &body.etag, "contest.closed", |c, now| {
-                c.close(now)
-            })
-            .await?;
-        Ok(convert::contest(&contest))
+        let context = CallContext::of(&request)?;
+        self.transition(
+            context,
+            &body.name,
+            &body.etag,
+            "contest.closed",
+            |c, now| c.close(now),
+        )
+        .await
     }
 
     async fn cancel(
         &self,
         request: Request<pb::CancelContestRequest>,
     ) -> Result<pb::Contest, ApiError> {
-        let context = CallContext::of(&request)?;
-        context.caller()?.require_role(ORGANISER)?;
         let body = request.get_ref();
-        let id = resource::parse_name(&body.name, "contests", "name")?;
-        let reason = body.reason.clone();
+        let context = CallContext::of(&request)?;
+        let reason = body.reason.as_str();
+        self.transition(
+            context,
+            &body.name,
+            &body.etag,
+            "contest.cancelled",
+            |c, now| c.cancel(reason, now),
+        )
+        .await
+    }
+
+    /// A life-cycle step of a contest, by the organiser: `transition` decides (rule 1),
+    /// `action` names it in the audit log.
+    async fn transition(
+        &self,
+        context: &CallContext,
+        name: &str,
+        etag: &str,
+        action: &'static str,
+        transition: impl FnOnce(&mut Contest, jiff::Timestamp) -> Result<Transition, CompetitionError>,
+    ) -> Result<pb::Contest, ApiError> {
+        context.caller()?.require_role(ORGANISER)?;
+        let id = resource::parse_name(name, "contests", "name")?;
         let contest = self
             .store
-            .transition_contest(
-                context,
-                &id,
-                &body.etag,
-                "contest.cancelled",
-                move |c, now| c.cancel(&reason, now),
-            )
+            .transition_contest(context, &id, etag, action, transition)
             .await?;
         Ok(convert::contest(&contest))
     }

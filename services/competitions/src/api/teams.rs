@@ -2,7 +2,7 @@
 
 use edu_kit::error::reason as kit_reason;
 use edu_kit::idempotency::IdempotencyKey;
-use edu_kit::paging::{self, QueryFingerprint};
+use edu_kit::paging::PageRequest;
 use edu_kit::region::RegionCode;
 use edu_kit::{ApiError, CallContext, resource};
 use edu_proto::edu::competitions::v1 as pb;
@@ -93,7 +93,6 @@ impl TeamsApi {
         let context = CallContext::of(&request)?;
         let caller = context.caller()?;
         let body = request.get_ref();
-        let size = paging::page_size(body.page_size)?;
         let region = match body.region_code.as_str() {
             "" => None,
             raw => Some(
@@ -111,19 +110,22 @@ impl TeamsApi {
         if !is_organiser(caller) && !caller.has_role(TEAM) {
             return Ok(pb::ListTeamsResponse::default());
         }
-        let query = QueryFingerprint::of(&["ListTeams", region.as_deref().unwrap_or("")]);
-        let after = paging::decode_token(query, &body.page_token)?;
+        let paging = PageRequest::parse(
+            body.page_size,
+            &body.page_token,
+            &["ListTeams", region.as_deref().unwrap_or("")],
+        )?;
         let filter = TeamFilter {
             member: (!is_organiser(caller)).then(|| caller.subject().to_string()),
             region,
         };
-        let page = self.store.list_teams(&filter, size, after).await?;
+        let page = self
+            .store
+            .list_teams(&filter, paging.size, paging.after.clone())
+            .await?;
         Ok(pb::ListTeamsResponse {
             teams: page.items.iter().map(convert::team).collect(),
-            next_page_token: page
-                .next
-                .map(|c| paging::encode_token(query, &c))
-                .unwrap_or_default(),
+            next_page_token: paging.next_token(page.next.as_ref()),
         })
     }
 
@@ -200,16 +202,18 @@ impl TeamsApi {
         let body = request.get_ref();
         let team_id = resource::parse_name(&body.parent, "teams", "parent")?;
         access::ensure_may_read_team(&self.store, context.caller()?, &team_id).await?;
-        let size = paging::page_size(body.page_size)?;
-        let query = QueryFingerprint::of(&["ListTeamMembers", &team_id]);
-        let after = paging::decode_token(query, &body.page_token)?;
-        let page = self.store.list_members(&team_id, size, after).await?;
+        let paging = PageRequest::parse(
+            body.page_size,
+            &body.page_token,
+            &["ListTeamMembers", &team_id],
+        )?;
+        let page = self
+            .store
+            .list_members(&team_id, paging.size, paging.after.clone())
+            .await?;
         Ok(pb::ListTeamMembersResponse {
             members: page.items.iter().map(convert::member).collect(),
-            next_page_token: page
-                .next
-                .map(|c| paging::encode_token(query, &c))
-                .unwrap_or_default(),
+            next_page_token: paging.next_token(page.next.as_ref()),
         })
     }
 

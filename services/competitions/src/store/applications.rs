@@ -6,7 +6,7 @@ use jiff_sqlx::ToSqlx;
 use serde_json::json;
 use sqlx::PgConnection;
 
-use edu_kit::audit::{self, AuditEntry};
+use edu_kit::audit;
 use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::{ApiError, CallContext, etag};
 
@@ -261,15 +261,13 @@ impl Store {
         audit::record(
             &mut tx,
             context,
-            AuditEntry {
-                action: "application.drafted",
-                resource: &name(contest_id, &app.id),
-                changes: json!({
-                    "team": format!("teams/{}", app.team_id),
-                    "nomination_id": app.content.nomination_id,
-                    "title": app.content.title,
-                }),
-            },
+            "application.drafted",
+            &name(contest_id, &app.id),
+            json!({
+                "team": format!("teams/{}", app.team_id),
+                "nomination_id": app.content.nomination_id,
+                "title": app.content.title,
+            }),
         )
         .await?;
         let response = respond(&app);
@@ -384,11 +382,9 @@ impl Store {
         audit::record(
             &mut tx,
             context,
-            AuditEntry {
-                action: "application.updated",
-                resource: &name(contest_id, id),
-                changes: json!({ "fields": changed }),
-            },
+            "application.updated",
+            &name(contest_id, id),
+            json!({ "fields": changed }),
         )
         .await?;
         tx.commit().await?;
@@ -421,11 +417,9 @@ impl Store {
         audit::record(
             &mut tx,
             context,
-            AuditEntry {
-                action,
-                resource: &name(contest_id, id),
-                changes: json!({ "state": { "from": current.state.as_str(), "to": app.state.as_str() } }),
-            },
+            action,
+            &name(contest_id, id),
+            json!({ "state": { "from": current.state.as_str(), "to": app.state.as_str() } }),
         )
         .await?;
         tx.commit().await?;

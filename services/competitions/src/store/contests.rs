@@ -9,7 +9,7 @@ use serde_json::json;
 use sqlx::PgConnection;
 use sqlx::types::Json;
 
-use edu_kit::audit::{self, AuditEntry};
+use edu_kit::audit;
 use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::{ApiError, CallContext, etag};
 
@@ -160,9 +160,33 @@ pub(crate) async fn lock(
     Ok(found.is_some())
 }
 
-/// Reads contest `id`.
+/// Reads contest `id`, whatever its state.
 pub(crate) async fn fetch(conn: &mut PgConnection, id: &str) -> Result<Option<Contest>, ApiError> {
-    let row = sqlx::query_as!(
+    let filter = ContestFilter {
+        state: None,
+        include_drafts: true,
+    };
+    Ok(select(conn, &filter, Some(id), 1, None)
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// The one query that reads contests with their nominations and rubric: by ID, or a page of
+/// a listing (newest first).
+async fn select(
+    conn: &mut PgConnection,
+    filter: &ContestFilter,
+    id: Option<&str>,
+    limit: usize,
+    after: Option<Cursor>,
+) -> Result<Vec<Contest>, ApiError> {
+    let state = filter.state.map(|s| s.as_str());
+    let (after_time, after_id) = match after {
+        Some(c) => (Some(c.time.to_sqlx()), Some(c.id)),
+        None => (None, None),
+    };
+    let rows = sqlx::query_as!(
         ContestRow,
         r#"SELECT c.id, c.title, c.description, c.organiser, c.state, c.time_zone,
                   c.application_deadline, c.results_due, c.eligible_levels,
@@ -179,12 +203,22 @@ pub(crate) async fn fetch(conn: &mut PgConnection, id: &str) -> Result<Option<Co
                             FROM competitions.criteria k WHERE k.contest_id = c.id), '[]'::jsonb)
                       AS "criteria!: Json<Vec<CriterionRow>>"
            FROM competitions.contests c
-           WHERE c.id = $1"#,
-        id
+           WHERE ($1::text IS NULL OR c.id = $1)
+             AND ($2::text IS NULL OR c.state = $2)
+             AND ($3 OR c.state <> 'DRAFT')
+             AND ($4::timestamptz IS NULL OR (c.create_time, c.id) < ($4, $5::text))
+           ORDER BY c.create_time DESC, c.id DESC
+           LIMIT $6"#,
+        id,
+        state,
+        filter.include_drafts,
+        after_time,
+        after_id,
+        limit as i64,
     )
-    .fetch_optional(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
-    row.map(ContestRow::into_domain).transpose()
+    rows.into_iter().map(ContestRow::into_domain).collect()
 }
 
 async fn insert(conn: &mut PgConnection, contest: &Contest) -> Result<(), sqlx::Error> {
@@ -345,17 +379,15 @@ impl Store {
         audit::record(
             &mut tx,
             context,
-            AuditEntry {
-                action: "contest.created",
-                resource: &name(&contest.id),
-                changes: json!({
-                    "title": contest.spec.title,
-                    "time_zone": contest.spec.time_zone_name,
-                    "application_deadline": contest.spec.application_deadline.to_string(),
-                    "results_due": contest.spec.results_due.to_string(),
-                    "nominations": contest.spec.nominations.iter().map(|n| &n.id).collect::<Vec<_>>(),
-                }),
-            },
+            "contest.created",
+            &name(&contest.id),
+            json!({
+                "title": contest.spec.title,
+                "time_zone": contest.spec.time_zone_name,
+                "application_deadline": contest.spec.application_deadline.to_string(),
+                "results_due": contest.spec.results_due.to_string(),
+                "nominations": contest.spec.nominations.iter().map(|n| &n.id).collect::<Vec<_>>(),
+            }),
         )
         .await?;
         let response = respond(&contest);
@@ -377,45 +409,8 @@ impl Store {
         size: usize,
         after: Option<Cursor>,
     ) -> Result<Page<Contest>, ApiError> {
-        let state = filter.state.map(|s| s.as_str());
-        let (after_time, after_id) = match after {
-            Some(c) => (Some(c.time.to_sqlx()), Some(c.id)),
-            None => (None, None),
-        };
-        let rows = sqlx::query_as!(
-            ContestRow,
-            r#"SELECT c.id, c.title, c.description, c.organiser, c.state, c.time_zone,
-                      c.application_deadline, c.results_due, c.eligible_levels,
-                      c.max_applications_per_team, c.experts_per_application,
-                      c.create_time, c.update_time, c.open_time, c.close_time, c.announce_time,
-                      c.cancel_time, c.cancel_reason, c.version,
-                      COALESCE((SELECT jsonb_agg(jsonb_build_object('id', n.id, 'title', n.title,
-                                         'description', n.description) ORDER BY n.position)
-                                FROM competitions.nominations n WHERE n.contest_id = c.id), '[]'::jsonb)
-                          AS "nominations!: Json<Vec<NominationRow>>",
-                      COALESCE((SELECT jsonb_agg(jsonb_build_object('id', k.id, 'title', k.title,
-                                         'description', k.description, 'min_score', k.min_score,
-                                         'max_score', k.max_score, 'weight', k.weight) ORDER BY k.position)
-                                FROM competitions.criteria k WHERE k.contest_id = c.id), '[]'::jsonb)
-                          AS "criteria!: Json<Vec<CriterionRow>>"
-               FROM competitions.contests c
-               WHERE ($1::text IS NULL OR c.state = $1)
-                 AND ($2 OR c.state <> 'DRAFT')
-                 AND ($3::timestamptz IS NULL OR (c.create_time, c.id) < ($3, $4::text))
-               ORDER BY c.create_time DESC, c.id DESC
-               LIMIT $5"#,
-            state,
-            filter.include_drafts,
-            after_time,
-            after_id,
-            (size + 1) as i64,
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let contests = rows
-            .into_iter()
-            .map(ContestRow::into_domain)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut conn = self.pool.acquire().await?;
+        let contests = select(&mut conn, filter, None, size + 1, after).await?;
         Ok(Page::from_overfetch(contests, size, |c| Cursor {
             time: c.create_time,
             id: c.id.clone(),
@@ -466,11 +461,9 @@ impl Store {
         audit::record(
             &mut tx,
             context,
-            AuditEntry {
-                action: "contest.updated",
-                resource: &name(id),
-                changes: json!({ "fields": changed.iter().map(|f| f.name()).collect::<Vec<_>>() }),
-            },
+            "contest.updated",
+            &name(id),
+            json!({ "fields": changed.iter().map(|f| f.name()).collect::<Vec<_>>() }),
         )
         .await?;
         tx.commit().await?;
@@ -505,14 +498,12 @@ impl Store {
         audit::record(
             &mut tx,
             context,
-            AuditEntry {
-                action,
-                resource: &name(id),
-                changes: json!({
-                    "state": { "from": before.as_str(), "to": contest.state.as_str() },
-                    "reason": contest.cancel_reason,
-                }),
-            },
+            action,
+            &name(id),
+            json!({
+                "state": { "from": before.as_str(), "to": contest.state.as_str() },
+                "reason": contest.cancel_reason,
+            }),
         )
         .await?;
         tx.commit().await?;

@@ -4,7 +4,7 @@ use jiff_sqlx::ToSqlx;
 use serde_json::json;
 use sqlx::PgConnection;
 
-use edu_kit::audit::{self, AuditEntry};
+use edu_kit::audit;
 use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::region::RegionCode;
 use edu_kit::{ApiError, CallContext, etag};
@@ -181,17 +181,15 @@ impl Store {
         audit::record(
             &mut tx,
             context,
-            AuditEntry {
-                action: "team.created",
-                resource: &team_name(&team.id),
-                changes: json!({
-                    "display_name": team.spec.display_name,
-                    "level": team.spec.level.as_str(),
-                    "region_code": team.spec.region.as_str(),
-                    "municipality_code": municipality.map(|m| &m.code),
-                    "lead": member_name(&team.id, &lead.id),
-                }),
-            },
+            "team.created",
+            &team_name(&team.id),
+            json!({
+                "display_name": team.spec.display_name,
+                "level": team.spec.level.as_str(),
+                "region_code": team.spec.region.as_str(),
+                "municipality_code": municipality.map(|m| &m.code),
+                "lead": member_name(&team.id, &lead.id),
+            }),
         )
         .await?;
         let mut created = team;
@@ -300,11 +298,9 @@ impl Store {
         audit::record(
             &mut tx,
             context,
-            AuditEntry {
-                action: "team.renamed",
-                resource: &team_name(id),
-                changes: json!({ "display_name": { "from": before, "to": team.spec.display_name } }),
-            },
+            "team.renamed",
+            &team_name(id),
+            json!({ "display_name": { "from": before, "to": team.spec.display_name } }),
         )
         .await?;
         tx.commit().await?;
@@ -339,11 +335,9 @@ impl Store {
         audit::record(
             &mut tx,
             context,
-            AuditEntry {
-                action: "team.member_added",
-                resource: &member_name(&member.team_id, &member.id),
-                changes: json!({ "role": member.role.as_str() }),
-            },
+            "team.member_added",
+            &member_name(&member.team_id, &member.id),
+            json!({ "role": member.role.as_str() }),
         )
         .await?;
         let response = respond(&member);
@@ -426,11 +420,9 @@ impl Store {
         audit::record(
             &mut tx,
             context,
-            AuditEntry {
-                action: "team.member_removed",
-                resource: &member_name(team_id, member_id),
-                changes: json!({ "role": role }),
-            },
+            "team.member_removed",
+            &member_name(team_id, member_id),
+            json!({ "role": role }),
         )
         .await?;
         tx.commit().await?;

@@ -286,14 +286,7 @@ mod tests {
     use crate::config::AuthConfig;
 
     fn dev_config() -> AuthConfig {
-        AuthConfig {
-            issuer: dev::ISSUER.into(),
-            audience: dev::AUDIENCE.into(),
-            jwks_file: None,
-            jwks_inline: None,
-            leeway: Duration::from_secs(0),
-            trust_development_key: true,
-        }
+        AuthConfig::development()
     }
 
     #[test]

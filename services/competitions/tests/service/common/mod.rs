@@ -14,7 +14,6 @@ use edu_proto::edu::competitions::v1::team_service_server::TeamService;
 use edu_proto::google::r#type::Date;
 use jiff::Timestamp;
 use tonic::{Code, Status};
-use tonic_types::StatusExt;
 
 /// A fresh database and the three services on it.
 pub struct Fixture {
@@ -182,37 +181,11 @@ pub async fn regional_team(fx: &Fixture, lead: &Caller, id: &str, region: &str) 
         .name
 }
 
-/// The `ErrorInfo` reason of a status.
-pub fn reason(status: &Status) -> String {
-    status
-        .get_error_details()
-        .error_info()
-        .map(|i| i.reason.clone())
-        .unwrap_or_default()
-}
+pub use edu_kit::testing::{assert_refused, reason};
 
 /// The offending fields of an `INVALID_ARGUMENT` status.
+#[track_caller]
 pub fn bad_fields(status: &Status) -> Vec<String> {
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
-        .unwrap_or_default()
-}
-
-/// Asserts a refusal's code and reason.
-#[track_caller]
-pub fn assert_refused<T: std::fmt::Debug>(
-    result: Result<T, Status>,
-    code: Code,
-    expected_reason: &str,
-) {
-    match result {
-        Ok(ok) => panic!("expected {code:?} {expected_reason}, got {ok:?}"),
-        Err(status) => {
-            assert_eq!(status.code(), code, "{status:?}");
-            assert_eq!(reason(&status), expected_reason, "{status:?}");
-        }
-    }
+    edu_kit::testing::bad_fields(status)
 }
