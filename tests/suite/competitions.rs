@@ -248,3 +248,37 @@ async fn a_malformed_request_names_the_offending_fields() {
     );
     suite.stop().await;
 }
+
+#[tokio::test]
+async fn a_message_over_the_size_limit_is_refused_and_changes_nothing() {
+    let suite = TestSuite::start().await;
+    let mut body = edu_competitions::demo::contest(2031);
+    // 5 MiB of description: over the default limit of 4 MiB.
+    body.description = "д".repeat(5 * 1024 * 1024 / 2);
+    let status = ContestServiceClient::new(suite.gateway().await)
+        .create_contest(authorised(
+            &organiser_token(),
+            pb::CreateContestRequest {
+                contest: Some(body),
+                contest_id: "huge".into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect_err("too large");
+    // tonic's codec answers OUT_OF_RANGE (the gRPC spec would have RESOURCE_EXHAUSTED), with
+    // a message that names the limit.
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert!(
+        status.message().contains("the limit is: 4194304 bytes"),
+        "{status:?}"
+    );
+    let db = suite.database().await;
+    let contests: i64 = sqlx::query_scalar("SELECT count(*) FROM competitions.contests")
+        .fetch_one(&db)
+        .await
+        .expect("count");
+    assert_eq!(contests, 0);
+    db.close().await;
+    suite.stop().await;
+}

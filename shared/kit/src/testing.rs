@@ -105,7 +105,8 @@ impl TestDatabase {
         let config = DatabaseConfig {
             url: Secret::new(service_url.clone()),
             password: None,
-            max_connections: 20,
+            // Tests run in parallel against one server; keep well under its 100 connections.
+            max_connections: 10,
             acquire_timeout: std::time::Duration::from_secs(10),
             migrate_on_start: false,
         };

@@ -50,6 +50,14 @@ struct Running {
 }
 
 async fn start(calls_per_connection: usize, shutdown_delay: Duration) -> Running {
+    start_with(calls_per_connection, shutdown_delay, None).await
+}
+
+async fn start_with(
+    calls_per_connection: usize,
+    shutdown_delay: Duration,
+    readiness: Option<edu_kit::server::DatabaseReadiness>,
+) -> Running {
     let config = ServerConfig {
         environment: Environment::Development,
         grpc_addr: "127.0.0.1:0".parse().expect("addr"),
@@ -66,8 +74,11 @@ async fn start(calls_per_connection: usize, shutdown_delay: Duration) -> Running
     };
     let verifier = TokenVerifier::from_config(&AuthConfig::development()).expect("keys");
     let service = Blocking::default();
-    let server = Server::new("test", config, verifier, Clock::system())
+    let mut server = Server::new("test", config, verifier, Clock::system())
         .advertise("edu.gateway.v1.GatewayService");
+    if let Some(probe) = readiness {
+        server = server.readiness(probe);
+    }
     let metrics = server.metrics().clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -193,4 +204,69 @@ async fn calls_without_a_token_are_refused_but_health_is_open() {
     assert_eq!(health(&running.channel).await, ServingStatus::Serving);
     let _ = running.stop.send(());
     running.task.await.expect("task").expect("clean stop");
+}
+
+fn readiness(url: &str) -> edu_kit::server::DatabaseReadiness {
+    let options: sqlx::postgres::PgConnectOptions = url.parse().expect("url");
+    edu_kit::server::DatabaseReadiness::new(options, Duration::from_secs(1))
+}
+
+async fn health_of(channel: &Channel, service: &str) -> ServingStatus {
+    HealthClient::new(channel.clone())
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .expect("health")
+        .into_inner()
+        .status()
+}
+
+#[tokio::test]
+async fn health_says_serving_only_while_the_database_answers() {
+    // A port nobody listens on: the database "is down".
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let down = start_with(
+        10,
+        Duration::ZERO,
+        Some(readiness(&format!("postgres://postgres@{closed}/postgres"))),
+    )
+    .await;
+    // The first check runs at start; poll until it has reported.
+    let mut status = health_of(&down.channel, "edu.gateway.v1.GatewayService").await;
+    for _ in 0..50 {
+        if status == ServingStatus::NotServing {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        status = health_of(&down.channel, "edu.gateway.v1.GatewayService").await;
+    }
+    assert_eq!(status, ServingStatus::NotServing);
+    assert_eq!(
+        health_of(&down.channel, "").await,
+        ServingStatus::NotServing
+    );
+    let _ = down.stop.send(());
+    down.task.await.expect("task").expect("clean stop");
+
+    let up = start_with(
+        10,
+        Duration::ZERO,
+        Some(readiness(&edu_kit::testing::admin_url())),
+    )
+    .await;
+    let mut status = health_of(&up.channel, "").await;
+    for _ in 0..50 {
+        if status == ServingStatus::Serving {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        status = health_of(&up.channel, "").await;
+    }
+    assert_eq!(status, ServingStatus::Serving);
+    let _ = up.stop.send(());
+    up.task.await.expect("task").expect("clean stop");
 }
