@@ -108,7 +108,10 @@ impl DatabaseReadiness {
     /// A probe connecting with `options`, each check bounded by `timeout`.
     pub fn new(options: sqlx::postgres::PgConnectOptions, timeout: Duration) -> Self {
         // Named after its service, so that pg_stat_activity tells whose probe it is.
-        let name = format!("{}-readiness", options.get_application_name().unwrap_or("edu"));
+        let name = format!(
+            "{}-readiness",
+            options.get_application_name().unwrap_or("edu")
+        );
         DatabaseReadiness {
             options: options.application_name(&name),
             connection: tokio::sync::Mutex::new(None),
