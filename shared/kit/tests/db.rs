@@ -48,3 +48,47 @@ async fn a_services_role_cannot_read_or_write_another_services_schema() {
         .expect("its own schema is its own");
     admin.close().await;
 }
+
+#[tokio::test]
+async fn a_pool_can_require_tls_from_the_url() {
+    let admin = edu_kit::testing::admin_url();
+    let ssl_on: String = {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&admin)
+            .await
+            .expect("admin");
+        let on = sqlx::query_scalar("SHOW ssl")
+            .fetch_one(&pool)
+            .await
+            .expect("show ssl");
+        pool.close().await;
+        on
+    };
+    let separator = if admin.contains('?') { '&' } else { '?' };
+    let config = edu_kit::config::DatabaseConfig {
+        url: edu_kit::config::Secret::new(format!("{admin}{separator}sslmode=require")),
+        password: None,
+        max_connections: 1,
+        acquire_timeout: std::time::Duration::from_secs(5),
+        migrate_on_start: false,
+    };
+    let pool = edu_kit::db::pool(&config, "public", "edu-tls-test").expect("pool");
+    let result: Result<bool, _> =
+        sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(&pool)
+            .await;
+    if ssl_on == "on" {
+        assert!(
+            result.expect("a TLS connection"),
+            "the connection is encrypted"
+        );
+    } else {
+        // A server without TLS must refuse rather than fall back to plain text.
+        assert!(
+            result.is_err(),
+            "sslmode=require never falls back to plain text"
+        );
+    }
+    pool.close().await;
+}
