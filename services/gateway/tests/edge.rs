@@ -1,11 +1,12 @@
 //! The gateway binary on its own, in front of a backend that is down: the edge still
 //! answers health and refuses what it must, and calls fail fast instead of hanging.
 
-use std::net::SocketAddr;
-use std::path::Path;
+mod common;
+
 use std::time::Duration;
 
-use edu_devstack::process::{Logs, Process};
+use common::{free_addr, start_gateway};
+use edu_devstack::process::Process;
 use edu_kit::auth::dev::DevToken;
 use edu_proto::edu::competitions::v1 as pb;
 use edu_proto::edu::competitions::v1::contest_service_client::ContestServiceClient;
@@ -15,47 +16,9 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_types::StatusExt;
 
-fn free_addr() -> SocketAddr {
-    let port = edu_devstack::postgres::free_port(0).expect("free port");
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
-
 async fn gateway_in_front_of_nothing() -> (Process, tonic::transport::Channel) {
-    let (grpc, metrics, nothing) = (free_addr(), free_addr(), free_addr());
-    let logs = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gateway-{}", grpc.port()));
-    let env = vec![
-        ("EDU_ENVIRONMENT".to_string(), "development".to_string()),
-        ("EDU_GRPC_ADDR".to_string(), grpc.to_string()),
-        ("EDU_METRICS_ADDR".to_string(), metrics.to_string()),
-        (
-            "EDU_GATEWAY_BACKENDS".to_string(),
-            format!("competitions={nothing}"),
-        ),
-        (
-            "EDU_GATEWAY_CHECK_INTERVAL_MS".to_string(),
-            "200".to_string(),
-        ),
-    ];
-    let mut gateway = Process::spawn(
-        "gateway",
-        Path::new(env!("CARGO_BIN_EXE_gateway")),
-        &[],
-        &env,
-        grpc,
-        metrics,
-        &Logs::Files(logs),
-    )
-    .expect("spawn");
-    gateway
-        .wait_serving("", Duration::from_secs(30))
-        .await
-        .expect("the gateway comes up without its backends");
-    let channel = edu_kit::client::endpoint(format!("http://{grpc}"))
-        .expect("endpoint")
-        .connect()
-        .await
-        .expect("connect");
-    (gateway, channel)
+    // A backend address nobody listens on: the backend is down.
+    start_gateway(free_addr(), "").await
 }
 
 #[tokio::test]

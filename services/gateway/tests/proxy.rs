@@ -2,12 +2,13 @@
 //! through unchanged — server streaming, metadata, status details — and the gateway adds the
 //! request id, its own trace context and the remaining deadline.
 
-use std::net::SocketAddr;
-use std::path::Path;
+mod common;
+
 use std::pin::Pin;
 use std::time::Duration;
 
-use edu_devstack::process::{Logs, Process};
+use common::start_gateway;
+use edu_devstack::process::Process;
 use edu_kit::auth::dev::DevToken;
 use edu_proto::edu::competitions::v1 as pb;
 use edu_proto::edu::competitions::v1::results_service_client::ResultsServiceClient;
@@ -113,13 +114,6 @@ impl ResultsService for FakeResults {
     }
 }
 
-fn free_addr() -> SocketAddr {
-    SocketAddr::from((
-        [127, 0, 0, 1],
-        edu_devstack::postgres::free_port(0).expect("free port"),
-    ))
-}
-
 /// A fake competitions backend that reports SERVING, and the gateway in front of it.
 async fn gateway_with_fake_backend() -> (Process, tonic::transport::Channel) {
     let backend = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -137,44 +131,7 @@ async fn gateway_with_fake_backend() -> (Process, tonic::transport::Channel) {
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(backend)),
     );
 
-    let (grpc, metrics) = (free_addr(), free_addr());
-    let env = vec![
-        ("EDU_ENVIRONMENT".to_string(), "development".to_string()),
-        ("EDU_GRPC_ADDR".to_string(), grpc.to_string()),
-        ("EDU_METRICS_ADDR".to_string(), metrics.to_string()),
-        (
-            "EDU_GATEWAY_BACKENDS".to_string(),
-            format!("competitions={backend_addr}"),
-        ),
-        (
-            "EDU_GATEWAY_CHECK_INTERVAL_MS".to_string(),
-            "200".to_string(),
-        ),
-    ];
-    let logs = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gateway-{}", grpc.port()));
-    let mut gateway = Process::spawn(
-        "gateway",
-        Path::new(env!("CARGO_BIN_EXE_gateway")),
-        &[],
-        &env,
-        grpc,
-        metrics,
-        &Logs::Files(logs),
-    )
-    .expect("spawn");
-    gateway
-        .wait_serving(
-            "edu.competitions.v1.ResultsService",
-            Duration::from_secs(30),
-        )
-        .await
-        .expect("the gateway sees its backend");
-    let channel = edu_kit::client::endpoint(format!("http://{grpc}"))
-        .expect("endpoint")
-        .connect()
-        .await
-        .expect("connect");
-    (gateway, channel)
+    start_gateway(backend_addr, "edu.competitions.v1.ResultsService").await
 }
 
 fn authorised<T>(body: T) -> Request<T> {

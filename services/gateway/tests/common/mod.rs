@@ -1,0 +1,55 @@
+//! Starting the real gateway binary for a test, in development mode, in front of one
+//! competitions backend address.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use edu_devstack::process::{Logs, Process};
+use tonic::transport::Channel;
+
+/// A loopback address nobody listens on yet.
+pub fn free_addr() -> SocketAddr {
+    let port = edu_devstack::postgres::free_port(0).expect("free port");
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Starts the gateway with `backend` as its competitions backend, waits until its health
+/// reports `ready` (`""` for the gateway itself) as SERVING, and connects to it.
+pub async fn start_gateway(backend: SocketAddr, ready: &str) -> (Process, Channel) {
+    let (grpc, metrics) = (free_addr(), free_addr());
+    let env = vec![
+        ("EDU_ENVIRONMENT".to_string(), "development".to_string()),
+        ("EDU_GRPC_ADDR".to_string(), grpc.to_string()),
+        ("EDU_METRICS_ADDR".to_string(), metrics.to_string()),
+        (
+            "EDU_GATEWAY_BACKENDS".to_string(),
+            format!("competitions={backend}"),
+        ),
+        (
+            "EDU_GATEWAY_CHECK_INTERVAL_MS".to_string(),
+            "200".to_string(),
+        ),
+    ];
+    let logs = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gateway-{}", grpc.port()));
+    let mut gateway = Process::spawn(
+        "gateway",
+        Path::new(env!("CARGO_BIN_EXE_gateway")),
+        &[],
+        &env,
+        grpc,
+        metrics,
+        &Logs::Files(logs),
+    )
+    .expect("spawn");
+    gateway
+        .wait_serving(ready, Duration::from_secs(30))
+        .await
+        .expect("the gateway becomes ready");
+    let channel = edu_kit::client::endpoint(format!("http://{grpc}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    (gateway, channel)
+}
