@@ -17,10 +17,14 @@ pub const GRPC_ADDR: &str = "EDU_GRPC_ADDR";
 /// Address of the Prometheus metrics listener, `ip:port`.
 pub const METRICS_ADDR: &str = "EDU_METRICS_ADDR";
 /// Postgres URL of the service's own login role, for example
-/// `postgres://competitions@db:5432/edu`.
+/// `postgres://competitions@db:5432/edu`. Without a user the role is the service's name, so
+/// that every service can share one URL.
 pub const DATABASE_URL: &str = "EDU_DATABASE_URL";
-/// The role's password, when it is not in the URL (for a Kubernetes Secret).
+/// The role's password, when it is not in the URL.
 pub const DATABASE_PASSWORD: &str = "EDU_DATABASE_PASSWORD";
+/// A file holding the role's password (a mounted Kubernetes Secret), instead of
+/// [`DATABASE_PASSWORD`]; read once at start-up, a trailing line break ignored.
+pub const DATABASE_PASSWORD_FILE: &str = "EDU_DATABASE_PASSWORD_FILE";
 /// Largest number of pooled connections of this process.
 pub const DATABASE_MAX_CONNECTIONS: &str = "EDU_DATABASE_MAX_CONNECTIONS";
 /// How long a call waits for a pooled connection, in milliseconds; keep it below the
@@ -288,14 +292,47 @@ pub struct DatabaseConfig {
 impl DatabaseConfig {
     /// Reads the database settings; the URL is required.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let password = match (env.get(DATABASE_PASSWORD), env.get(DATABASE_PASSWORD_FILE)) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError {
+                    variable: DATABASE_PASSWORD_FILE,
+                    problem: format!(
+                        "set either {DATABASE_PASSWORD} or {DATABASE_PASSWORD_FILE}, not both"
+                    ),
+                });
+            }
+            (Some(password), None) => Some(Secret::new(password)),
+            (None, Some(path)) => Some(Secret::new(read_secret_file(
+                DATABASE_PASSWORD_FILE,
+                &path,
+            )?)),
+            (None, None) => None,
+        };
         Ok(DatabaseConfig {
             url: Secret::new(env.required(DATABASE_URL)?),
-            password: env.get(DATABASE_PASSWORD).map(Secret::new),
+            password,
             max_connections: env.parse_or(DATABASE_MAX_CONNECTIONS, 10)?,
             acquire_timeout: env.millis_or(DATABASE_ACQUIRE_TIMEOUT_MS, 3_000)?,
             migrate_on_start: env.bool_or(DATABASE_MIGRATE_ON_START, true)?,
         })
     }
+}
+
+/// Reads a secret from a mounted file; the trailing line break that editors and `echo` add
+/// is not part of it.
+fn read_secret_file(variable: &'static str, path: &str) -> Result<String, ConfigError> {
+    let content = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        variable,
+        problem: format!("cannot read {path}: {e}"),
+    })?;
+    let secret = content.trim_end_matches(['\n', '\r']);
+    if secret.is_empty() {
+        return Err(ConfigError {
+            variable,
+            problem: format!("{path} is empty"),
+        });
+    }
+    Ok(secret.to_string())
 }
 
 /// How callers' tokens are verified.
@@ -435,5 +472,37 @@ mod tests {
         let err = ServerConfig::from_env(&env, 1, 2).expect_err("not a number");
         assert_eq!(err.variable, DEFAULT_DEADLINE_MS);
         assert!(err.to_string().contains("soon"));
+    }
+
+    #[test]
+    fn the_database_password_can_come_from_a_mounted_file() {
+        let dir = std::env::temp_dir().join(format!("edu-kit-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("password");
+        std::fs::write(&file, "s3cret\n").expect("write");
+        let path = file.to_string_lossy().to_string();
+
+        let env = Env::from_map([
+            (DATABASE_URL, "postgres://db/edu"),
+            (DATABASE_PASSWORD_FILE, &path),
+        ]);
+        let config = DatabaseConfig::from_env(&env).expect("config");
+        assert_eq!(config.password.expect("password").expose(), "s3cret");
+
+        let both = Env::from_map([
+            (DATABASE_URL, "postgres://db/edu"),
+            (DATABASE_PASSWORD, "other"),
+            (DATABASE_PASSWORD_FILE, &path),
+        ]);
+        let err = DatabaseConfig::from_env(&both).expect_err("ambiguous");
+        assert_eq!(err.variable, DATABASE_PASSWORD_FILE);
+
+        let missing = Env::from_map([
+            (DATABASE_URL, "postgres://db/edu"),
+            (DATABASE_PASSWORD_FILE, "/nonexistent/edu-password"),
+        ]);
+        let err = DatabaseConfig::from_env(&missing).expect_err("no file");
+        assert!(err.to_string().contains("/nonexistent/edu-password"));
+        std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }

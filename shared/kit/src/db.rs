@@ -33,20 +33,36 @@ pub enum DbError {
     Identifier(String),
 }
 
-/// Connection options for the service's role and schema.
+/// Connection options for the service's role and schema. A URL that names no user connects
+/// as the role named after the schema (the suite's convention), so that one URL in a shared
+/// configuration serves every service.
 pub fn connect_options(
     config: &DatabaseConfig,
     schema: &str,
     application_name: &str,
 ) -> Result<PgConnectOptions, DbError> {
-    let mut options = PgConnectOptions::from_str(config.url.expose())
+    let url = config.url.expose();
+    let mut options = PgConnectOptions::from_str(url)
         .map_err(DbError::Url)?
         .application_name(application_name)
         .options([("search_path", schema)]);
+    if !names_a_user(url) {
+        options = options.username(schema);
+    }
     if let Some(password) = &config.password {
         options = options.password(password.expose());
     }
     Ok(options)
+}
+
+/// Whether a Postgres URL names its user, in the authority (`user@host`) or as a parameter.
+fn names_a_user(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let (authority, query) = match rest.split_once('?') {
+        Some((before, query)) => (before.split('/').next().unwrap_or(""), query),
+        None => (rest.split('/').next().unwrap_or(""), ""),
+    };
+    authority.contains('@') || query.split('&').any(|pair| pair.starts_with("user="))
 }
 
 /// A lazily connecting pool: the process starts even while the database is down, and
@@ -212,6 +228,38 @@ pub mod provision {
 #[cfg(test)]
 mod tests {
     use super::provision::*;
+    use super::*;
+    use crate::config::{DATABASE_URL, Env};
+
+    fn options_for(url: &str) -> PgConnectOptions {
+        let config =
+            DatabaseConfig::from_env(&Env::from_map([(DATABASE_URL, url)])).expect("config");
+        connect_options(&config, "competitions", "competitions").expect("options")
+    }
+
+    #[test]
+    fn a_url_without_a_user_connects_as_the_services_role() {
+        assert_eq!(
+            options_for("postgres://db:5432/edu?sslmode=require").get_username(),
+            "competitions"
+        );
+        assert_eq!(
+            options_for("postgres://db/edu").get_username(),
+            "competitions"
+        );
+        assert_eq!(
+            options_for("postgres://other@db/edu").get_username(),
+            "other"
+        );
+        assert_eq!(
+            options_for("postgres://other:pw@db/edu").get_username(),
+            "other"
+        );
+        assert_eq!(
+            options_for("postgres://db/edu?user=other").get_username(),
+            "other"
+        );
+    }
 
     #[test]
     fn identifiers_are_plain_or_refused() {

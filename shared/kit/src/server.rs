@@ -44,8 +44,14 @@ pub enum ServerError {
     Metrics(std::io::Error),
 }
 
+/// The health entry that answers SERVING for as long as the process serves gRPC, whatever
+/// its database does and through the shutdown drain: liveness and startup probes check it,
+/// so that a database outage makes pods unready (`""`) but never gets them restarted.
+pub const LIVENESS: &str = "liveness";
+
 /// The health statuses a process reports, by service name (`""` is the whole process).
-/// Cheap to clone; remembers every name it set, so that shutdown can turn them all off.
+/// Cheap to clone; remembers every name it set, so that shutdown can turn them all off
+/// ([`LIVENESS`] aside).
 #[derive(Debug, Clone)]
 pub struct Health {
     reporter: HealthReporter,
@@ -72,6 +78,13 @@ impl Health {
             ServingStatus::NotServing
         };
         self.reporter.set_service_status(service, status).await;
+    }
+
+    /// Reports [`LIVENESS`] SERVING; shutdown leaves it on, so the drain is not cut short.
+    async fn report_alive(&self) {
+        self.reporter
+            .set_service_status(LIVENESS, ServingStatus::Serving)
+            .await;
     }
 
     /// Sets every status this process has reported so far.
@@ -270,7 +283,9 @@ impl Server {
             source,
         })?;
 
-        // Everything starts NOT_SERVING until readiness has been checked once.
+        // Everything starts NOT_SERVING until readiness has been checked once; liveness
+        // holds from the first call the listener accepts.
+        health.report_alive().await;
         health.set("", readiness.is_none()).await;
         for service in &advertised {
             health.set(service, readiness.is_none()).await;

@@ -185,6 +185,11 @@ async fn shutdown_reports_not_serving_first_then_drains_the_call_in_flight() {
     }
     assert_eq!(status, ServingStatus::NotServing);
     assert!(!running.task.is_finished(), "still draining");
+    assert_eq!(
+        health_of(&running.channel, edu_kit::server::LIVENESS).await,
+        ServingStatus::Serving,
+        "a draining process is alive: a liveness probe must not kill it"
+    );
 
     running.service.release.notify_one();
     in_flight
@@ -248,6 +253,11 @@ async fn health_says_serving_only_while_the_database_answers() {
     assert_eq!(
         health_of(&down.channel, "").await,
         ServingStatus::NotServing
+    );
+    assert_eq!(
+        health_of(&down.channel, edu_kit::server::LIVENESS).await,
+        ServingStatus::Serving,
+        "a database outage makes the process unready, not dead"
     );
     let _ = down.stop.send(());
     down.task.await.expect("task").expect("clean stop");
