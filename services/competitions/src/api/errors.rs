@@ -33,6 +33,8 @@ pub mod reason {
     pub const NOT_TEAM_MEMBER: &str = "NOT_TEAM_MEMBER";
     /// Only a lead of the team may do this.
     pub const TEAM_LEAD_REQUIRED: &str = "TEAM_LEAD_REQUIRED";
+    /// Rule 5: the expert is from the team's region or a member of the team.
+    pub const CONFLICT_OF_INTEREST: &str = "CONFLICT_OF_INTEREST";
 }
 
 impl From<CompetitionError> for ApiError {
@@ -79,6 +81,10 @@ impl From<CompetitionError> for ApiError {
                 precondition(reason::APPLICATION_FROZEN).with_metadata("state", state.as_str())
             }
             CompetitionError::LastTeamLead => precondition(reason::LAST_TEAM_LEAD),
+            CompetitionError::ConflictOfInterest { conflict } => {
+                precondition(reason::CONFLICT_OF_INTEREST)
+                    .with_metadata("conflict", conflict.as_str())
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use jiff::Timestamp;
 
+use super::assignment::Conflict;
 use super::{ApplicationState, ContestState, TeamLevel};
 
 /// One malformed field, with its path relative to the object being checked.
@@ -86,6 +87,12 @@ pub enum CompetitionError {
     /// A team keeps at least one lead.
     #[error("the last lead of a team cannot leave it")]
     LastTeamLead,
+    /// Rule 5: the expert may not review the application.
+    #[error("conflict of interest: {}", conflict.as_str())]
+    ConflictOfInterest {
+        /// Which conflict.
+        conflict: Conflict,
+    },
 }
 
 impl CompetitionError {

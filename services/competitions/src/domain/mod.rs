@@ -3,6 +3,7 @@
 //! it too.
 
 pub mod application;
+pub mod assignment;
 pub mod contest;
 pub mod deadline;
 pub mod error;
