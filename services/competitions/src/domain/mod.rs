@@ -7,6 +7,7 @@ pub mod assignment;
 pub mod contest;
 pub mod deadline;
 pub mod error;
+pub mod scoring;
 pub mod team;
 
 pub use application::{Application, ApplicationContent, ApplicationState};
