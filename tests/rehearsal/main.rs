@@ -26,10 +26,9 @@ use edu_devstack::suite::{self, local_password};
 use edu_kit::auth::dev::{self, DevToken};
 use edu_proto::edu::gateway::v1 as gw;
 use edu_proto::edu::gateway::v1::gateway_service_client::GatewayServiceClient;
+use edu_suite_tests::connect;
 use manifests::{Container, Deployment, PostgresCluster, Rendered};
 use sqlx::postgres::PgConnectOptions;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -481,30 +480,13 @@ impl Rehearsal {
             self.pods[&deployment.name],
             deployment.server().ports["metrics"],
         ));
-        let mut stream = tokio::net::TcpStream::connect(addr)
-            .await
-            .expect("metrics port");
-        stream
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: rehearsal\r\nConnection: close\r\n\r\n")
-            .await
-            .expect("request");
-        let mut response = String::new();
-        stream
-            .read_to_string(&mut response)
-            .await
-            .expect("response");
-        assert!(
-            response.starts_with("HTTP/1.1 200"),
-            "{}: /metrics answered {}",
-            deployment.name,
-            response.lines().next().unwrap_or("nothing")
-        );
+        edu_suite_tests::scrape_metrics(addr).await;
     }
 
     /// Through the gateway's Service: every backend of EDU_GATEWAY_BACKENDS is reached at the
     /// pod address its Service gives, and a call goes through.
     async fn check_gateway_reaches_every_backend(&self, deployments: &[Deployment]) {
-        let gateway = channel(self.services["gateway"]).await;
+        let gateway = connect(self.services["gateway"]).await;
         let operator = DevToken::new("rehearsal").role("gateway.operator").sign();
         let expected: BTreeMap<String, String> = self
             .local_backends(&self.gateway_backends)
@@ -663,14 +645,6 @@ impl UrlParts {
             query,
         }
     }
-}
-
-async fn channel(addr: SocketAddr) -> Channel {
-    edu_kit::client::endpoint(format!("http://{addr}"))
-        .expect("endpoint")
-        .connect()
-        .await
-        .expect("connect")
 }
 
 /// Polls a health service until it says SERVING or `patience` runs out (a probe is polled

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use edu_devstack::process::Logs;
 use edu_devstack::suite::{self, Suite, SuiteOptions};
 use edu_kit::auth::dev::DevToken;
+use edu_suite_tests::connect;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 
@@ -137,14 +138,6 @@ impl Drop for TestSuite {
             .join();
         }
     }
-}
-
-async fn connect(addr: SocketAddr) -> Channel {
-    edu_kit::client::endpoint(format!("http://{addr}"))
-        .expect("endpoint")
-        .connect()
-        .await
-        .expect("connect")
 }
 
 /// A request with a bearer token.

@@ -2,7 +2,6 @@
 //! that follow one call from the gateway into the service.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use edu_proto::edu::competitions::v1 as pb;
@@ -14,31 +13,10 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tonic::metadata::MetadataValue;
 
 use crate::harness::*;
-
-async fn scrape(addr: SocketAddr) -> String {
-    let mut stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("metrics port");
-    stream
-        .write_all(b"GET /metrics HTTP/1.0\r\nHost: metrics\r\n\r\n")
-        .await
-        .expect("request");
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .await
-        .expect("response");
-    assert!(
-        response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
-        "{response}"
-    );
-    response
-}
 
 #[tokio::test]
 async fn metrics_count_calls_by_method_and_code_and_show_the_pool() {
@@ -56,7 +34,7 @@ async fn metrics_count_calls_by_method_and_code_and_show_the_pool() {
         .await
         .expect_err("no token");
 
-    let gateway = scrape(suite.gateway_metrics_addr()).await;
+    let gateway = edu_suite_tests::scrape_metrics(suite.gateway_metrics_addr()).await;
     assert!(
         gateway.contains(r#"edu_grpc_server_calls_total{service="edu.competitions.v1.ContestService",method="ListContests",code="OK"} 1"#),
         "{gateway}"
@@ -65,7 +43,7 @@ async fn metrics_count_calls_by_method_and_code_and_show_the_pool() {
         gateway.contains(r#"edu_grpc_server_calls_total{service="edu.competitions.v1.ContestService",method="ListContests",code="UNAUTHENTICATED"} 1"#),
         "{gateway}"
     );
-    let service = scrape(suite.service_metrics_addr("competitions")).await;
+    let service = edu_suite_tests::scrape_metrics(suite.service_metrics_addr("competitions")).await;
     assert!(
         service.contains(r#"method="ListContests",code="OK"} 1"#),
         "the service counts only what the gateway let through: {service}"
