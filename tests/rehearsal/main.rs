@@ -29,9 +29,6 @@ use edu_proto::edu::gateway::v1::gateway_service_client::GatewayServiceClient;
 use edu_suite_tests::connect;
 use manifests::{Container, Deployment, PostgresCluster, Rendered};
 use sqlx::postgres::PgConnectOptions;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
 
 const OVERLAY: &str = "deploy/overlays/dev";
 /// Where the Dockerfile puts the binaries.
@@ -68,7 +65,7 @@ async fn the_dev_overlay_runs_the_real_binaries_as_declared() {
     for deployment in &deployments {
         running.push(rehearsal.start(deployment).await);
     }
-    for (deployment, process) in deployments.iter().zip(&running) {
+    for (deployment, process) in deployments.iter().zip(&mut running) {
         rehearsal.check_probes(deployment, process).await;
         rehearsal.check_metrics(deployment).await;
     }
@@ -445,8 +442,9 @@ impl Rehearsal {
             .join(",")
     }
 
-    /// Every probe of the server container, as the kubelet would send it.
-    async fn check_probes(&self, deployment: &Deployment, process: &Process) {
+    /// Every probe of the server container, as the kubelet would send it: to the pod's
+    /// address on the declared port, for the declared service.
+    async fn check_probes(&self, deployment: &Deployment, process: &mut Process) {
         let server = deployment.server();
         let pod = self.pods[&deployment.name];
         for (kind, probe) in [
@@ -456,22 +454,22 @@ impl Rehearsal {
         ] {
             let probe = probe.as_ref().expect("declared");
             let addr = SocketAddr::from((pod, probe.port));
-            let status = health_within(addr, &probe.service, PATIENCE).await;
             assert_eq!(
-                status,
-                ServingStatus::Serving,
-                "{}: the {kind} probe (port {}, service {:?}) answers {status:?}; logs in {}",
-                deployment.name,
-                probe.port,
-                probe.service,
-                self.scratch.join("logs").display()
+                addr, process.grpc_addr,
+                "{}: the {kind} probe's address",
+                deployment.name
             );
+            if let Err(e) = process.wait_serving(&probe.service, PATIENCE).await {
+                panic!(
+                    "{}: the {kind} probe (port {}, service {:?}) is not answered SERVING: {e}",
+                    deployment.name, probe.port, probe.service
+                );
+            }
             eprintln!(
                 "{}: {kind} probe on {addr} service {:?}: SERVING",
                 deployment.name, probe.service
             );
         }
-        assert_eq!(process.grpc_addr.ip(), pod);
     }
 
     /// The metrics port answers Prometheus's scrape.
@@ -645,28 +643,4 @@ impl UrlParts {
             query,
         }
     }
-}
-
-/// Polls a health service until it says SERVING or `patience` runs out (a probe is polled
-/// too: the process reports, nothing pushes).
-async fn health_within(addr: SocketAddr, service: &str, patience: Duration) -> ServingStatus {
-    let started = Instant::now();
-    let mut last = ServingStatus::Unknown;
-    while started.elapsed() < patience {
-        if let Ok(endpoint) = edu_kit::client::endpoint(format!("http://{addr}"))
-            && let Ok(channel) = endpoint.connect().await
-            && let Ok(response) = HealthClient::new(channel)
-                .check(HealthCheckRequest {
-                    service: service.to_string(),
-                })
-                .await
-        {
-            last = response.get_ref().status();
-            if last == ServingStatus::Serving {
-                return last;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    last
 }
