@@ -11,7 +11,7 @@ fn main() -> ExitCode {
         name: SERVICE_NAME,
         migrator: &MIGRATOR,
         grpc_services: &api::SERVICE_NAMES,
-        anonymous_methods: &[],
+        anonymous_methods: edu_proto::PUBLIC_METHODS,
         routes: |pool, limits| api::routes(Store::new(pool), limits),
     })
 }

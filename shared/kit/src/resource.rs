@@ -27,14 +27,18 @@ pub fn parse_id(raw: &str) -> Result<String, InvalidId> {
     }
 }
 
-/// The client's ID when given, else a new server-chosen one (a UUIDv7: time-ordered, so
-/// rows are inserted in index order).
+/// The client's ID when given, else a new server-chosen one.
 pub fn id_or_new(requested: &str) -> Result<String, InvalidId> {
     if requested.is_empty() {
-        Ok(uuid::Uuid::now_v7().to_string())
+        Ok(new_id())
     } else {
         parse_id(requested)
     }
+}
+
+/// A new server-chosen ID: a UUIDv7, time-ordered, so rows are inserted in index order.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
 }
 
 fn is_server_id(raw: &str) -> bool {
@@ -90,6 +94,38 @@ pub fn parse_child_name(
     }
 }
 
+/// Parses a name of any depth, `<collections[0]>/<id>/<collections[1]>/<id>/…`, and returns
+/// the IDs in order.
+pub fn parse_nested<const N: usize>(
+    name: &str,
+    collections: [&str; N],
+    field: &str,
+) -> Result<[String; N], ApiError> {
+    let bad = || {
+        let form: Vec<String> = collections.iter().map(|c| format!("{c}/{{id}}")).collect();
+        ApiError::invalid_field(
+            reason::INVALID_FIELDS,
+            field,
+            format!(
+                "expected a name of the form {}, got {name:?}",
+                form.join("/")
+            ),
+        )
+    };
+    let parts: Vec<&str> = name.split('/').collect();
+    if parts.len() != 2 * N {
+        return Err(bad());
+    }
+    let mut ids: [String; N] = std::array::from_fn(|_| String::new());
+    for (i, collection) in collections.iter().enumerate() {
+        if parts[2 * i] != *collection {
+            return Err(bad());
+        }
+        ids[i] = parse_any_id(parts[2 * i + 1]).ok_or_else(bad)?;
+    }
+    Ok(ids)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +137,27 @@ mod tests {
         }
         for bad in ["", "1abc", "Abc", "a_b", "a-", &"a".repeat(64), "дети"] {
             assert!(parse_id(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn nested_names_parse_at_any_depth() {
+        let [c, a, r] = parse_nested(
+            "contests/c1/applications/a1/reviews/r1",
+            ["contests", "applications", "reviews"],
+            "name",
+        )
+        .expect("name");
+        assert_eq!((c.as_str(), a.as_str(), r.as_str()), ("c1", "a1", "r1"));
+        for bad in [
+            "contests/c1/applications/a1",
+            "contests/c1/teams/a1/reviews/r1",
+            "contests/c1/applications/-/reviews/r1",
+        ] {
+            assert!(
+                parse_nested(bad, ["contests", "applications", "reviews"], "name").is_err(),
+                "{bad:?}"
+            );
         }
     }
 

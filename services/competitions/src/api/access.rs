@@ -5,6 +5,7 @@ use edu_kit::ApiError;
 use edu_kit::auth::Caller;
 
 use super::errors::reason;
+use crate::domain::expert::Expert;
 use crate::domain::{TeamLevel, TeamMemberRole, TeamSpec};
 use crate::store::Store;
 
@@ -12,6 +13,10 @@ use crate::store::Store;
 pub const ORGANISER: &str = "competitions.organiser";
 /// People of regional and municipal management teams.
 pub const TEAM: &str = "competitions.team";
+/// Experts who review applications of contests they are registered for.
+pub const EXPERT: &str = "competitions.expert";
+/// Other systems that consume the change-event stream.
+pub const EVENT_CONSUMER: &str = "competitions.event_consumer";
 
 /// Whether the caller is an organiser.
 pub fn is_organiser(caller: &Caller) -> bool {
@@ -91,4 +96,16 @@ pub async fn ensure_team_member(
             format!("you are not a member of teams/{team_id}"),
         )),
     }
+}
+
+/// The expert the caller is in a contest, when they act in the expert role.
+pub async fn expert_self(
+    store: &Store,
+    caller: &Caller,
+    contest_id: &str,
+) -> Result<Option<Expert>, ApiError> {
+    if !caller.has_role(EXPERT) {
+        return Ok(None);
+    }
+    store.expert_by_subject(contest_id, caller.subject()).await
 }

@@ -10,7 +10,7 @@ use edu_proto::edu::competitions::v1 as pb;
 use edu_proto::edu::competitions::v1::application_service_server::ApplicationService;
 use tonic::{Request, Response, Status};
 
-use super::access::{self, TEAM, is_organiser};
+use super::access::{self, EXPERT, TEAM, is_organiser};
 use super::errors::reason;
 use super::{convert, respond};
 use crate::domain::{Application, CompetitionError, Contest, Transition};
@@ -61,6 +61,9 @@ impl ApplicationsApi {
         {
             return Ok(app);
         }
+        if intent == Intent::Read && self.is_assigned_expert(caller, &app).await? {
+            return Ok(app);
+        }
         match (is_organiser(caller), intent) {
             (true, Intent::Read) => Ok(app),
             (true, Intent::Change) => Err(ApiError::permission_denied(
@@ -69,6 +72,19 @@ impl ApplicationsApi {
             )),
             (false, _) => Err(missing()),
         }
+    }
+
+    /// Rule 5: an expert reads the applications assigned to them, and no other.
+    async fn is_assigned_expert(
+        &self,
+        caller: &Caller,
+        app: &Application,
+    ) -> Result<bool, ApiError> {
+        let Some(expert) = access::expert_self(&self.store, caller, &app.contest_id).await? else {
+            return Ok(false);
+        };
+        let reviews = self.store.reviews_of(&app.contest_id, &app.id).await?;
+        Ok(reviews.iter().any(|r| r.expert_id == expert.id))
     }
 
     async fn create(
@@ -146,15 +162,19 @@ impl ApplicationsApi {
                 &body.state.to_string(),
             ],
         )?;
-        if !is_organiser(caller) && !caller.has_role(TEAM) {
+        let organiser = is_organiser(caller);
+        let (team_person, expert) = (caller.has_role(TEAM), caller.has_role(EXPERT));
+        if !organiser && !team_person && !expert {
             return Ok(pb::ListApplicationsResponse::default());
         }
+        let subject = || Some(caller.subject().to_string());
         let filter = ApplicationFilter {
             contest,
             team,
             nomination: (!body.nomination_id.is_empty()).then(|| body.nomination_id.clone()),
             state,
-            member: (!is_organiser(caller)).then(|| caller.subject().to_string()),
+            member: (!organiser && team_person).then(subject).flatten(),
+            assigned_to: (!organiser && expert).then(subject).flatten(),
         };
         let page = self
             .store
@@ -173,25 +193,7 @@ impl ApplicationsApi {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
         let changes = body.application.clone().unwrap_or_default();
-        let paths = body
-            .update_mask
-            .as_ref()
-            .map(|m| m.paths.clone())
-            .unwrap_or_default();
-        if paths.is_empty() {
-            return Err(ApiError::invalid_field(
-                kit_reason::INVALID_FIELDS,
-                "update_mask",
-                "name the fields to change",
-            ));
-        }
-        if let Some(bad) = paths.iter().find(|p| !MUTABLE_FIELDS.contains(&p.as_str())) {
-            return Err(ApiError::invalid_field(
-                kit_reason::INVALID_FIELDS,
-                "update_mask",
-                format!("{bad:?} cannot change; changeable fields are {MUTABLE_FIELDS:?}"),
-            ));
-        }
+        let paths = convert::mask_paths(body.update_mask.as_ref(), &MUTABLE_FIELDS)?;
         let app = self
             .authorised(
                 context.caller()?,

@@ -35,6 +35,30 @@ pub mod reason {
     pub const TEAM_LEAD_REQUIRED: &str = "TEAM_LEAD_REQUIRED";
     /// Rule 5: the expert is from the team's region or a member of the team.
     pub const CONFLICT_OF_INTEREST: &str = "CONFLICT_OF_INTEREST";
+    /// The contest is not CLOSED for review.
+    pub const CONTEST_NOT_CLOSED: &str = "CONTEST_NOT_CLOSED";
+    /// Only submitted applications are reviewed.
+    pub const APPLICATION_NOT_SUBMITTED: &str = "APPLICATION_NOT_SUBMITTED";
+    /// The expert does not review the application's nomination.
+    pub const EXPERT_NOT_IN_NOMINATION: &str = "EXPERT_NOT_IN_NOMINATION";
+    /// The review is completed.
+    pub const REVIEW_COMPLETED: &str = "REVIEW_COMPLETED";
+    /// The expert has completed reviews.
+    pub const EXPERT_HAS_COMPLETED_REVIEWS: &str = "EXPERT_HAS_COMPLETED_REVIEWS";
+    /// Winners other than the top of the ranking need a reason.
+    pub const DEPARTURE_REASON_REQUIRED: &str = "DEPARTURE_REASON_REQUIRED";
+    /// A nomination has no winners chosen.
+    pub const WINNERS_NOT_SET: &str = "WINNERS_NOT_SET";
+    /// The contest has no rubric.
+    pub const CONTEST_HAS_NO_RUBRIC: &str = "CONTEST_HAS_NO_RUBRIC";
+    /// The results are not announced.
+    pub const RESULTS_NOT_ANNOUNCED: &str = "RESULTS_NOT_ANNOUNCED";
+    /// Only winners are invited.
+    pub const NOT_A_WINNER: &str = "NOT_A_WINNER";
+    /// The state machine does not allow the move.
+    pub const TRANSITION_NOT_ALLOWED: &str = "TRANSITION_NOT_ALLOWED";
+    /// Only experts of the contest may do this.
+    pub const NOT_AN_EXPERT: &str = "NOT_AN_EXPERT";
 }
 
 impl From<CompetitionError> for ApiError {
@@ -84,6 +108,35 @@ impl From<CompetitionError> for ApiError {
             CompetitionError::ConflictOfInterest { conflict } => {
                 precondition(reason::CONFLICT_OF_INTEREST)
                     .with_metadata("conflict", conflict.as_str())
+            }
+            CompetitionError::ContestNotClosed { state } => {
+                precondition(reason::CONTEST_NOT_CLOSED).with_metadata("state", state.as_str())
+            }
+            CompetitionError::ApplicationNotSubmitted { state } => {
+                precondition(reason::APPLICATION_NOT_SUBMITTED)
+                    .with_metadata("state", state.as_str())
+            }
+            CompetitionError::ExpertNotInNomination { nomination_id } => {
+                precondition(reason::EXPERT_NOT_IN_NOMINATION)
+                    .with_metadata("nomination_id", nomination_id)
+            }
+            CompetitionError::ReviewCompleted => precondition(reason::REVIEW_COMPLETED),
+            CompetitionError::ExpertHasCompletedReviews => {
+                precondition(reason::EXPERT_HAS_COMPLETED_REVIEWS)
+            }
+            CompetitionError::DepartureReasonRequired => {
+                precondition(reason::DEPARTURE_REASON_REQUIRED)
+            }
+            CompetitionError::WinnersNotSet { nomination_id } => {
+                precondition(reason::WINNERS_NOT_SET).with_metadata("nomination_id", nomination_id)
+            }
+            CompetitionError::NoRubric => precondition(reason::CONTEST_HAS_NO_RUBRIC),
+            CompetitionError::ResultsNotAnnounced => precondition(reason::RESULTS_NOT_ANNOUNCED),
+            CompetitionError::NotAWinner => precondition(reason::NOT_A_WINNER),
+            CompetitionError::TransitionNotAllowed { from, to } => {
+                precondition(reason::TRANSITION_NOT_ALLOWED)
+                    .with_metadata("from", from)
+                    .with_metadata("to", to)
             }
         }
     }

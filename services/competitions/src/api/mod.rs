@@ -4,9 +4,14 @@
 
 pub mod access;
 mod applications;
+mod catalogue;
 mod contests;
 pub mod convert;
 pub mod errors;
+mod events;
+mod follow_ups;
+mod results;
+mod reviews;
 mod teams;
 
 use edu_kit::ApiError;
@@ -14,7 +19,12 @@ use edu_kit::config::Limits;
 use edu_proto::edu::competitions::v1::application_service_server::{
     self, ApplicationServiceServer,
 };
+use edu_proto::edu::competitions::v1::catalogue_service_server::{self, CatalogueServiceServer};
 use edu_proto::edu::competitions::v1::contest_service_server::{self, ContestServiceServer};
+use edu_proto::edu::competitions::v1::event_service_server::{self, EventServiceServer};
+use edu_proto::edu::competitions::v1::follow_up_service_server::{self, FollowUpServiceServer};
+use edu_proto::edu::competitions::v1::results_service_server::{self, ResultsServiceServer};
+use edu_proto::edu::competitions::v1::review_service_server::{self, ReviewServiceServer};
 use edu_proto::edu::competitions::v1::team_service_server::{self, TeamServiceServer};
 use tonic::service::Routes;
 use tonic::{Response, Status};
@@ -22,34 +32,62 @@ use tonic::{Response, Status};
 use crate::store::Store;
 
 pub use applications::ApplicationsApi;
+pub use catalogue::CatalogueApi;
 pub use contests::ContestsApi;
+pub use events::EventsApi;
+pub use follow_ups::FollowUpsApi;
+pub use results::ResultsApi;
+pub use reviews::ReviewsApi;
 pub use teams::TeamsApi;
 
 /// The gRPC services this process serves, by full name.
-pub const SERVICE_NAMES: [&str; 3] = [
+pub const SERVICE_NAMES: [&str; 8] = [
     contest_service_server::SERVICE_NAME,
     team_service_server::SERVICE_NAME,
     application_service_server::SERVICE_NAME,
+    review_service_server::SERVICE_NAME,
+    results_service_server::SERVICE_NAME,
+    catalogue_service_server::SERVICE_NAME,
+    follow_up_service_server::SERVICE_NAME,
+    event_service_server::SERVICE_NAME,
 ];
 
 /// The routes of every competitions service, with the process's message size limit.
 pub fn routes(store: Store, limits: &Limits) -> Routes {
     let max = limits.max_message_bytes;
-    Routes::new(
-        ContestServiceServer::new(ContestsApi::new(store.clone()))
-            .max_decoding_message_size(max)
-            .max_encoding_message_size(max),
-    )
-    .add_service(
-        TeamServiceServer::new(TeamsApi::new(store.clone()))
-            .max_decoding_message_size(max)
-            .max_encoding_message_size(max),
-    )
-    .add_service(
-        ApplicationServiceServer::new(ApplicationsApi::new(store))
-            .max_decoding_message_size(max)
-            .max_encoding_message_size(max),
-    )
+    macro_rules! limited {
+        ($server:ty, $api:expr) => {
+            <$server>::new($api)
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max)
+        };
+    }
+    Routes::new(limited!(
+        ContestServiceServer<_>,
+        ContestsApi::new(store.clone())
+    ))
+    .add_service(limited!(TeamServiceServer<_>, TeamsApi::new(store.clone())))
+    .add_service(limited!(
+        ApplicationServiceServer<_>,
+        ApplicationsApi::new(store.clone())
+    ))
+    .add_service(limited!(
+        ReviewServiceServer<_>,
+        ReviewsApi::new(store.clone())
+    ))
+    .add_service(limited!(
+        ResultsServiceServer<_>,
+        ResultsApi::new(store.clone())
+    ))
+    .add_service(limited!(
+        CatalogueServiceServer<_>,
+        CatalogueApi::new(store.clone())
+    ))
+    .add_service(limited!(
+        FollowUpServiceServer<_>,
+        FollowUpsApi::new(store.clone())
+    ))
+    .add_service(limited!(EventServiceServer<_>, EventsApi::new(store)))
 }
 
 /// A handler's result as tonic wants it.

@@ -843,6 +843,46 @@ impl Contest {
     pub fn nomination(&self, id: &str) -> Option<&Nomination> {
         self.spec.nominations.iter().find(|n| n.id == id)
     }
+
+    /// Rules 5-6: experts are registered, assigned and review while the contest runs: open
+    /// (submitted applications are reviewed early) or closed, never once final.
+    pub fn ensure_reviewing(&self) -> Result<(), CompetitionError> {
+        match self.state {
+            ContestState::Open | ContestState::Closed => Ok(()),
+            ContestState::Draft => Err(CompetitionError::ContestNotOpen { state: self.state }),
+            state => Err(CompetitionError::ContestFinal { state }),
+        }
+    }
+
+    /// Rules 5 and 7: the automatic assignment and the choice of winners happen once the
+    /// applications are in, before the announcement.
+    pub fn ensure_closed(&self) -> Result<(), CompetitionError> {
+        match self.state {
+            ContestState::Closed => Ok(()),
+            state if state.is_final() => Err(CompetitionError::ContestFinal { state }),
+            state => Err(CompetitionError::ContestNotClosed { state }),
+        }
+    }
+
+    /// Rule 7: CLOSED → ANNOUNCED, the one act after which results are public and final.
+    pub fn announce(&mut self, now: Timestamp) -> Result<Transition, CompetitionError> {
+        if self.state == ContestState::Announced {
+            return Ok(Transition::Unchanged);
+        }
+        self.ensure_closed()?;
+        self.state = ContestState::Announced;
+        self.announce_time = Some(now);
+        self.touch(now);
+        Ok(Transition::Changed)
+    }
+
+    /// Rule 7: an announcement after the end of the `results_due` day in the contest's zone
+    /// is allowed, and flagged.
+    pub fn announced_late(&self) -> bool {
+        self.announce_time.is_some_and(|at| {
+            Deadline::new(self.spec.results_due, self.spec.time_zone.clone()).has_passed(at)
+        })
+    }
 }
 
 #[cfg(test)]

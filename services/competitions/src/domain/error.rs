@@ -93,6 +93,57 @@ pub enum CompetitionError {
         /// Which conflict.
         conflict: Conflict,
     },
+    /// Automatic assignment, winners and the announcement need a CLOSED contest.
+    #[error("the contest is {state:?}; this needs it closed for review")]
+    ContestNotClosed {
+        /// The contest's state.
+        state: ContestState,
+    },
+    /// Rule 5: only submitted applications are reviewed.
+    #[error("the application is {state:?}; only submitted applications are reviewed")]
+    ApplicationNotSubmitted {
+        /// The application's state.
+        state: ApplicationState,
+    },
+    /// Rule 5: the expert reviews other nominations only.
+    #[error("the expert does not review the nomination {nomination_id:?}")]
+    ExpertNotInNomination {
+        /// The application's nomination.
+        nomination_id: String,
+    },
+    /// Rule 6: a completed review does not change or go away.
+    #[error("the review is completed and can no longer change")]
+    ReviewCompleted,
+    /// Rule 6: an expert with completed reviews stays, so that the scores keep their author.
+    #[error("the expert has completed reviews and cannot be removed")]
+    ExpertHasCompletedReviews,
+    /// Rule 7: winners other than the top of the ranking need a recorded reason.
+    #[error("the winners differ from the top of the ranking; give a departure_reason")]
+    DepartureReasonRequired,
+    /// Rule 7: every nomination with ranked applications has its winners chosen before the
+    /// announcement.
+    #[error("no winners are chosen in the nomination {nomination_id:?}")]
+    WinnersNotSet {
+        /// The nomination without a choice.
+        nomination_id: String,
+    },
+    /// Rule 6: a review is completed against the rubric, and the contest has none.
+    #[error("the contest has no rubric to score against")]
+    NoRubric,
+    /// Rule 7: results are visible only once announced.
+    #[error("the results of this contest are not announced")]
+    ResultsNotAnnounced,
+    /// Rule 11: only winners are invited.
+    #[error("the application is not a winner of an announced contest")]
+    NotAWinner,
+    /// Rules 10 and 11: a move the state machine does not allow.
+    #[error("cannot go from {from} to {to}")]
+    TransitionNotAllowed {
+        /// The current state.
+        from: &'static str,
+        /// The state asked for.
+        to: &'static str,
+    },
 }
 
 impl CompetitionError {

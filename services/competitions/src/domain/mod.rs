@@ -7,6 +7,11 @@ pub mod assignment;
 pub mod contest;
 pub mod deadline;
 pub mod error;
+pub mod expert;
+pub mod follow_up;
+pub mod replication;
+pub mod results;
+pub mod review;
 pub mod scoring;
 pub mod team;
 
@@ -14,6 +19,7 @@ pub use application::{Application, ApplicationContent, ApplicationState};
 pub use contest::{Contest, ContestSpec, ContestState, Criterion, Nomination};
 pub use deadline::Deadline;
 pub use error::{CompetitionError, FieldError};
+pub use review::{Review, ReviewState};
 pub use team::{MemberSpec, Municipality, Team, TeamLevel, TeamMember, TeamMemberRole, TeamSpec};
 
 /// Whether a state transition changed anything: repeating a transition that already

@@ -11,6 +11,7 @@ use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::{ApiError, CallContext, etag};
 
 use super::contests::{self, Lock};
+use super::events::{self, EventKind};
 use super::{Cursor, Page, Store, corrupt, is_unique_violation, remember, replay, teams};
 use crate::domain::{
     Application, ApplicationContent, ApplicationState, CompetitionError, Contest, Transition,
@@ -191,6 +192,9 @@ pub struct ApplicationFilter {
     pub state: Option<ApplicationState>,
     /// Only applications of teams this subject is a member of (`None` for organisers).
     pub member: Option<String>,
+    /// Only applications this subject reviews as an expert (`None` for organisers). With
+    /// `member` also set, either kind of link shows an application.
+    pub assigned_to: Option<String>,
 }
 
 impl Store {
@@ -306,8 +310,14 @@ impl Store {
                  AND ($2::text IS NULL OR a.team_id = $2)
                  AND ($3::text IS NULL OR a.nomination_id = $3)
                  AND ($4::text IS NULL OR a.state = $4)
-                 AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM competitions.team_members m
-                                                   WHERE m.team_id = a.team_id AND m.subject = $5))
+                 AND (($5::text IS NULL AND $9::text IS NULL)
+                      OR EXISTS (SELECT 1 FROM competitions.team_members m
+                                 WHERE m.team_id = a.team_id AND m.subject = $5)
+                      OR EXISTS (SELECT 1 FROM competitions.reviews r
+                                 JOIN competitions.experts e
+                                   ON e.contest_id = r.contest_id AND e.id = r.expert_id
+                                 WHERE r.contest_id = a.contest_id AND r.application_id = a.id
+                                   AND e.subject = $9))
                  AND ($6::timestamptz IS NULL OR (a.create_time, a.contest_id || '/' || a.id) > ($6, $7::text))
                ORDER BY a.create_time, a.contest_id || '/' || a.id
                LIMIT $8"#,
@@ -319,6 +329,7 @@ impl Store {
             after_time,
             after_id,
             (size + 1) as i64,
+            filter.assigned_to,
         )
         .fetch_all(&self.pool)
         .await?;
@@ -422,6 +433,16 @@ impl Store {
             json!({ "state": { "from": current.state.as_str(), "to": app.state.as_str() } }),
         )
         .await?;
+        if app.state == ApplicationState::Submitted {
+            events::record(
+                &mut tx,
+                EventKind::ApplicationSubmitted,
+                &name(contest_id, id),
+                contest_id,
+                context.now(),
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(app)
     }

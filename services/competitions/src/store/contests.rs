@@ -160,6 +160,19 @@ pub(crate) async fn lock(
     Ok(found.is_some())
 }
 
+/// Locks contest `id` and reads it; `NOT_FOUND` when it does not exist.
+pub(crate) async fn fetch_locked(
+    conn: &mut PgConnection,
+    id: &str,
+    mode: Lock,
+) -> Result<Contest, ApiError> {
+    let missing = || ApiError::not_found(name(id));
+    if !lock(conn, id, mode).await? {
+        return Err(missing());
+    }
+    fetch(conn, id).await?.ok_or_else(missing)
+}
+
 /// Reads contest `id`, whatever its state.
 pub(crate) async fn fetch(conn: &mut PgConnection, id: &str) -> Result<Option<Contest>, ApiError> {
     let filter = ContestFilter {
@@ -303,7 +316,7 @@ async fn insert_criteria(conn: &mut PgConnection, contest: &Contest) -> Result<(
 }
 
 /// Writes the contest's own columns (definition, state, times, version).
-async fn save(conn: &mut PgConnection, contest: &Contest) -> Result<(), sqlx::Error> {
+pub(crate) async fn save(conn: &mut PgConnection, contest: &Contest) -> Result<(), sqlx::Error> {
     let spec = &contest.spec;
     let levels: Vec<String> = spec
         .eligible_levels
@@ -351,7 +364,7 @@ pub struct ContestFilter {
     pub include_drafts: bool,
 }
 
-fn name(id: &str) -> String {
+pub(crate) fn name(id: &str) -> String {
     format!("contests/{id}")
 }
 

@@ -12,7 +12,13 @@
 //!   same transaction.
 
 pub mod applications;
+pub mod catalogue;
 pub mod contests;
+pub mod events;
+pub mod experts;
+pub mod follow_ups;
+pub mod results;
+pub mod reviews;
 pub mod teams;
 
 use jiff::Timestamp;
@@ -51,17 +57,17 @@ pub struct Cursor {
 
 /// One page of a listing.
 #[derive(Debug, Clone)]
-pub struct Page<T> {
+pub struct Page<T, C = Cursor> {
     /// The items, at most the page size.
     pub items: Vec<T>,
     /// Where the next page starts; `None` on the last page.
-    pub next: Option<Cursor>,
+    pub next: Option<C>,
 }
 
-impl<T> Page<T> {
+impl<T, C> Page<T, C> {
     /// A page from up to `size + 1` fetched items: the extra one only says that there is
     /// more.
-    fn from_overfetch(mut items: Vec<T>, size: usize, cursor_of: impl Fn(&T) -> Cursor) -> Self {
+    fn from_overfetch(mut items: Vec<T>, size: usize, cursor_of: impl Fn(&T) -> C) -> Self {
         let more = items.len() > size;
         items.truncate(size);
         let next = if more {

@@ -4,6 +4,10 @@
 //! isolation, and the races the store's locking is there for.
 
 mod applications;
+mod catalogue;
 mod common;
 mod contests;
+mod events;
+mod results;
+mod reviews;
 mod teams;
