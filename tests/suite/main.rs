@@ -3,4 +3,5 @@
 mod competitions;
 mod gateway;
 mod harness;
+mod story;
 mod telemetry;

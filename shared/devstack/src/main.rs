@@ -161,6 +161,13 @@ async fn up(port: u16, database: String, no_build: bool, no_demo: bool) -> anyho
         let channel = edu_kit::client::endpoint(format!("http://{gateway}"))?
             .connect()
             .await?;
+        let previous = edu_competitions::demo::announced::load(
+            channel.clone(),
+            &organiser,
+            jiff::Timestamp::now(),
+        )
+        .await?;
+        println!("demo: {previous} is announced; its winners are in the catalogue");
         let contest =
             edu_competitions::demo::load(channel, &organiser, jiff::Timestamp::now()).await?;
         println!(

@@ -4,6 +4,8 @@
 //! the public API like any organiser would, and idempotently: the contest has a fixed ID per
 //! cycle, so a second load finds it and changes nothing.
 
+pub mod announced;
+
 use jiff::Timestamp;
 use jiff::civil::Date;
 use tonic::transport::Channel;
