@@ -231,15 +231,18 @@ impl CatalogueApi {
         })
     }
 
-    /// A move of a replication by its region's people (rule 10).
-    async fn move_replication(
+    /// A move of a replication by its region's people (rule 10); a decline carries its
+    /// reason.
+    async fn move_by<T>(
         &self,
-        context: &CallContext,
+        request: &Request<T>,
         name: &str,
         etag: &str,
         to: ReplicationState,
-        decline_reason: Option<String>,
+        decline_reason: Option<&str>,
     ) -> Result<pb::Replication, ApiError> {
+        let context = CallContext::of(request)?;
+        let decline_reason = decline_reason.map(check_decline_reason).transpose()?;
         let caller = context.caller()?;
         caller.require_role(TEAM)?;
         let (practice_id, id) =
@@ -370,65 +373,36 @@ impl CatalogueService for CatalogueApi {
         &self,
         request: Request<pb::StartReplicationRequest>,
     ) -> Result<Response<pb::Replication>, Status> {
-        let result = match CallContext::of(&request) {
-            Ok(context) => {
-                let body = request.get_ref();
-                self.move_replication(
-                    context,
-                    &body.name,
-                    &body.etag,
-                    ReplicationState::InProgress,
-                    None,
-                )
-                .await
-            }
-            Err(e) => Err(e),
-        };
-        respond(result)
+        let body = request.get_ref();
+        let to = ReplicationState::InProgress;
+        respond(
+            self.move_by(&request, &body.name, &body.etag, to, None)
+                .await,
+        )
     }
 
     async fn complete_replication(
         &self,
         request: Request<pb::CompleteReplicationRequest>,
     ) -> Result<Response<pb::Replication>, Status> {
-        let result = match CallContext::of(&request) {
-            Ok(context) => {
-                let body = request.get_ref();
-                self.move_replication(
-                    context,
-                    &body.name,
-                    &body.etag,
-                    ReplicationState::Implemented,
-                    None,
-                )
-                .await
-            }
-            Err(e) => Err(e),
-        };
-        respond(result)
+        let body = request.get_ref();
+        let to = ReplicationState::Implemented;
+        respond(
+            self.move_by(&request, &body.name, &body.etag, to, None)
+                .await,
+        )
     }
 
     async fn decline_replication(
         &self,
         request: Request<pb::DeclineReplicationRequest>,
     ) -> Result<Response<pb::Replication>, Status> {
-        let result = match (
-            CallContext::of(&request),
-            check_decline_reason(&request.get_ref().reason).map_err(ApiError::from),
-        ) {
-            (Ok(context), Ok(reason)) => {
-                let body = request.get_ref();
-                self.move_replication(
-                    context,
-                    &body.name,
-                    &body.etag,
-                    ReplicationState::Declined,
-                    Some(reason),
-                )
-                .await
-            }
-            (Err(e), _) | (_, Err(e)) => Err(e),
-        };
-        respond(result)
+        let body = request.get_ref();
+        let to = ReplicationState::Declined;
+        let reason = Some(body.reason.as_str());
+        respond(
+            self.move_by(&request, &body.name, &body.etag, to, reason)
+                .await,
+        )
     }
 }

@@ -297,10 +297,7 @@ impl Store {
         size: usize,
         after: Option<Cursor>,
     ) -> Result<Page<Application>, ApiError> {
-        let (after_time, after_id) = match after {
-            Some(c) => (Some(c.time.to_sqlx()), Some(c.id)),
-            None => (None, None),
-        };
+        let (after_time, after_id) = Cursor::split(after);
         let rows = sqlx::query_as!(
             ApplicationRow,
             r#"SELECT a.contest_id, a.id, a.team_id, a.nomination_id, a.title, a.summary, a.description,

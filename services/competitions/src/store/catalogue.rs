@@ -382,10 +382,7 @@ impl Store {
         size: usize,
         after: Option<Cursor>,
     ) -> Result<Page<Replication>, ApiError> {
-        let (after_time, after_id) = match after {
-            Some(c) => (Some(c.time.to_sqlx()), Some(c.id)),
-            None => (None, None),
-        };
+        let (after_time, after_id) = Cursor::split(after);
         let rows = sqlx::query_as!(
             ReplicationRow,
             "SELECT practice_id, id, region_code, contact_name, contact_details, plan, state,

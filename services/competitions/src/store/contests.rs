@@ -195,10 +195,7 @@ async fn select(
     after: Option<Cursor>,
 ) -> Result<Vec<Contest>, ApiError> {
     let state = filter.state.map(|s| s.as_str());
-    let (after_time, after_id) = match after {
-        Some(c) => (Some(c.time.to_sqlx()), Some(c.id)),
-        None => (None, None),
-    };
+    let (after_time, after_id) = Cursor::split(after);
     let rows = sqlx::query_as!(
         ContestRow,
         r#"SELECT c.id, c.title, c.description, c.organiser, c.state, c.time_zone,

@@ -167,10 +167,7 @@ impl Store {
         size: usize,
         after: Option<Cursor>,
     ) -> Result<Page<Expert>, ApiError> {
-        let (after_time, after_id) = match after {
-            Some(c) => (Some(c.time.to_sqlx()), Some(c.id)),
-            None => (None, None),
-        };
+        let (after_time, after_id) = Cursor::split(after);
         let rows = sqlx::query_as!(
             ExpertRow,
             "SELECT contest_id, id, subject, display_name, region_code, organisation, nomination_ids, create_time

@@ -203,10 +203,7 @@ impl Store {
         size: usize,
         after: Option<Cursor>,
     ) -> Result<Page<Invitation>, ApiError> {
-        let (after_time, after_id) = match after {
-            Some(c) => (Some(c.time.to_sqlx()), Some(c.id)),
-            None => (None, None),
-        };
+        let (after_time, after_id) = Cursor::split(after);
         let rows = sqlx::query_as!(
             InvitationRow,
             "SELECT i.contest_id, i.id, i.application_id, a.team_id, i.kind, i.title, i.start_time,

@@ -55,6 +55,16 @@ pub struct Cursor {
     pub id: String,
 }
 
+impl Cursor {
+    /// The cursor as query parameters: the time and the ID, both `NULL` on the first page.
+    fn split(cursor: Option<Cursor>) -> (Option<jiff_sqlx::Timestamp>, Option<String>) {
+        match cursor {
+            Some(c) => (Some(jiff_sqlx::ToSqlx::to_sqlx(c.time)), Some(c.id)),
+            None => (None, None),
+        }
+    }
+}
+
 /// One page of a listing.
 #[derive(Debug, Clone)]
 pub struct Page<T, C = Cursor> {

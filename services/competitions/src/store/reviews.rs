@@ -425,10 +425,7 @@ impl Store {
         size: usize,
         after: Option<Cursor>,
     ) -> Result<Page<Review>, ApiError> {
-        let (after_time, after_id) = match after {
-            Some(c) => (Some(c.time.to_sqlx()), Some(c.id)),
-            None => (None, None),
-        };
+        let (after_time, after_id) = Cursor::split(after);
         let rows = sqlx::query_as!(
             ReviewRow,
             r#"SELECT r.contest_id, r.application_id, r.id, r.expert_id, r.state,
@@ -582,10 +579,7 @@ impl Store {
         size: usize,
         after: Option<Cursor>,
     ) -> Result<Page<Workload>, ApiError> {
-        let (after_time, after_id) = match after {
-            Some(c) => (Some(c.time.to_sqlx()), Some(c.id)),
-            None => (None, None),
-        };
+        let (after_time, after_id) = Cursor::split(after);
         let rows = sqlx::query!(
             r#"SELECT e.id, e.create_time,
                       count(r.id) AS "assigned!",

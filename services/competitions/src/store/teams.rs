@@ -230,10 +230,7 @@ impl Store {
         size: usize,
         after: Option<Cursor>,
     ) -> Result<Page<Team>, ApiError> {
-        let (after_time, after_id) = match after {
-            Some(c) => (Some(c.time.to_sqlx()), Some(c.id)),
-            None => (None, None),
-        };
+        let (after_time, after_id) = Cursor::split(after);
         let rows = sqlx::query_as!(
             TeamRow,
             r#"SELECT t.id, t.display_name, t.level, t.region_code, t.municipality_code, t.municipality_name,
@@ -353,10 +350,7 @@ impl Store {
         size: usize,
         after: Option<Cursor>,
     ) -> Result<Page<TeamMember>, ApiError> {
-        let (after_time, after_id) = match after {
-            Some(c) => (Some(c.time.to_sqlx()), Some(c.id)),
-            None => (None, None),
-        };
+        let (after_time, after_id) = Cursor::split(after);
         let rows = sqlx::query_as!(
             MemberRow,
             r#"SELECT team_id, id, subject, display_name, position, role, create_time

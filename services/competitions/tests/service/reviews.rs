@@ -451,3 +451,113 @@ async fn experts_and_assignments_are_the_organisers() {
         ]
     );
 }
+
+#[tokio::test]
+async fn assignments_need_a_submitted_application_of_the_experts_nominations_and_a_rubric() {
+    let fx = Fixture::new().await;
+    // An open contest without a rubric: reviews may start on submitted applications.
+    let contest = open_contest(&fx, "early", contest_body("Без критериев")).await;
+    let lead = team_person("altai-lead", "RU-ALT");
+    let team = regional_team(&fx, &lead, "altai", "RU-ALT").await;
+    let draft = fx
+        .applications
+        .create_application(request(
+            &lead,
+            at(DURING),
+            pb::CreateApplicationRequest {
+                parent: contest.clone(),
+                application: Some(pb::Application {
+                    team,
+                    nomination_id: "health".into(),
+                    title: "Школа здоровья".into(),
+                    ..Default::default()
+                }),
+                application_id: String::new(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("drafted")
+        .into_inner();
+    let ivan = register_expert(&fx, &contest, "ivan", "RU-SPE").await;
+    let refused = assign(&fx, &draft.name, &ivan).await.expect_err("a draft");
+    assert_status(
+        &refused,
+        Code::FailedPrecondition,
+        "APPLICATION_NOT_SUBMITTED",
+    );
+
+    fx.applications
+        .submit_application(request(
+            &lead,
+            at(DURING),
+            pb::SubmitApplicationRequest {
+                name: draft.name.clone(),
+                etag: String::new(),
+            },
+        ))
+        .await
+        .expect("submitted");
+    let family_only = fx
+        .reviews
+        .create_expert(request(
+            &organiser(),
+            at(DURING),
+            pb::CreateExpertRequest {
+                parent: contest.clone(),
+                expert: Some(pb::Expert {
+                    subject: "olga".into(),
+                    display_name: "Ольга".into(),
+                    region_code: "RU-SPE".into(),
+                    nomination_ids: vec!["family".into()],
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("registered")
+        .into_inner();
+    let refused = assign(&fx, &draft.name, &family_only.name)
+        .await
+        .expect_err("health is not hers");
+    assert_status(
+        &refused,
+        Code::FailedPrecondition,
+        "EXPERT_NOT_IN_NOMINATION",
+    );
+
+    let review = assign(&fx, &draft.name, &ivan)
+        .await
+        .expect("assigned early");
+    fx.reviews
+        .update_review(request(
+            &expert("ivan"),
+            at(DURING),
+            pb::UpdateReviewRequest {
+                review: Some(pb::Review {
+                    name: review.name.clone(),
+                    feedback: "Хорошо".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["feedback".into()],
+                }),
+            },
+        ))
+        .await
+        .expect("saved");
+    let refused = fx
+        .reviews
+        .complete_review(request(
+            &expert("ivan"),
+            at(DURING),
+            pb::CompleteReviewRequest {
+                name: review.name,
+                etag: String::new(),
+            },
+        ))
+        .await
+        .expect_err("nothing to score against");
+    assert_status(&refused, Code::FailedPrecondition, "CONTEST_HAS_NO_RUBRIC");
+}
