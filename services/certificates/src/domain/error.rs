@@ -1,0 +1,51 @@
+//! What the rules refuse, as a closed set; the API gives each a gRPC code and a stable
+//! reason.
+
+use super::Money;
+
+/// A refusal by a rule of the programme.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertificateError {
+    /// Rule 5: the available balance does not cover the remaining months; nothing is
+    /// reserved.
+    #[error("the certificate has {available} available; {needed} is needed")]
+    InsufficientBalance {
+        /// What the certificate can spend.
+        available: Money,
+        /// What the enrolment costs.
+        needed: Money,
+    },
+    /// Rule 7: a charge needs the enrolment's reservation behind it.
+    #[error("the enrolment has {reserved} reserved; a charge of {charge} needs it")]
+    NoReservation {
+        /// What is still reserved for the enrolment.
+        reserved: Money,
+        /// The month's price.
+        charge: Money,
+    },
+    /// Ledger amounts are positive.
+    #[error("the amount must be positive, got {0}")]
+    NonPositiveAmount(Money),
+    /// Rule 5: a programme never holds more children than its seats.
+    #[error("all {seats} seats are taken")]
+    NoSeatsLeft {
+        /// The programme's seats.
+        seats: u32,
+    },
+    /// Rule 2: an accounting certificate (beyond the quota) enrols in free programmes only.
+    #[error("an accounting certificate enrols in free programmes only")]
+    ProgrammeNotFree,
+    /// Rule 1: the child is outside the period's eligible ages.
+    #[error("the child is {age}; the period funds ages {min} to {max}")]
+    AgeNotEligible {
+        /// The child's age at the period's start.
+        age: i16,
+        /// Youngest eligible age.
+        min: i16,
+        /// Oldest eligible age.
+        max: i16,
+    },
+    /// The enrolment starts outside the period.
+    #[error("the date is outside the period")]
+    OutsidePeriod,
+}
