@@ -225,6 +225,12 @@ pub mod provision {
     }
 }
 
+/// Whether a database error is a unique-key violation: the name, or another unique value,
+/// exists already.
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::provision::*;

@@ -143,6 +143,34 @@ pub async fn complete<R: prost::Message>(
     Ok(())
 }
 
+/// Claims the optional key of a call: `Some(response)` when the same request was done
+/// before (return it and change nothing), `None` when the work is to be done.
+pub async fn replay<R: prost::Message + Default>(
+    conn: &mut PgConnection,
+    key: Option<&IdempotencyKey>,
+    now: Timestamp,
+) -> Result<Option<R>, ApiError> {
+    match key {
+        None => Ok(None),
+        Some(key) => match claim::<R>(conn, key, now).await? {
+            Claim::New => Ok(None),
+            Claim::Replay(response) => Ok(Some(response)),
+        },
+    }
+}
+
+/// Stores the response under the optional key of a call, in the transaction of its work.
+pub async fn remember<R: prost::Message>(
+    conn: &mut PgConnection,
+    key: Option<&IdempotencyKey>,
+    response: &R,
+) -> Result<(), ApiError> {
+    match key {
+        None => Ok(()),
+        Some(key) => complete(conn, key, response).await,
+    }
+}
+
 /// Deletes keys older than [`RETENTION`] every hour, for as long as the process runs.
 pub fn spawn_expiry(pool: PgPool) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {

@@ -48,4 +48,36 @@ pub enum CertificateError {
     /// The enrolment starts outside the period.
     #[error("the date is outside the period")]
     OutsidePeriod,
+    /// Rule 4: an excluded provider takes no new enrolments.
+    #[error("the provider is excluded from the registry")]
+    ProviderExcluded,
+    /// Rule 4: only certified programmes take enrolments.
+    #[error("the programme is not certified")]
+    ProgrammeNotCertified,
+    /// Rule 1: a suspended or closed certificate takes no new enrolments.
+    #[error("the certificate is {state}")]
+    CertificateNotActive {
+        /// The certificate's state.
+        state: &'static str,
+    },
+    /// There is no period of the municipality on that day.
+    #[error("the municipality has no period on that day")]
+    NoCurrentPeriod,
+    /// A move the state machine does not allow.
+    #[error("cannot go from {from} to {to}")]
+    TransitionNotAllowed {
+        /// The current state.
+        from: &'static str,
+        /// The state asked for.
+        to: &'static str,
+    },
+    /// Rule 6: a month is reported and charged only for an enrolment accepted in it.
+    #[error("the enrolment {enrolment} is not running in that month")]
+    EnrolmentNotRunning {
+        /// The enrolment's ID.
+        enrolment: String,
+    },
+    /// Malformed values: (field, problem).
+    #[error("invalid fields")]
+    InvalidFields(Vec<(String, String)>),
 }

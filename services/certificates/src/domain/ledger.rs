@@ -197,7 +197,13 @@ impl Ledger {
     /// Rule 6: ending an enrolment releases what is still reserved for it; returns the
     /// amount (zero when nothing was left).
     pub fn release(&mut self, enrolment: &str) -> Money {
-        let left = self.reserved_for(enrolment);
+        self.release_beyond(enrolment, Money::ZERO)
+    }
+
+    /// Rule 6: releases what is reserved for an enrolment beyond `keep` (the delivered
+    /// months still to be charged); returns the amount released.
+    pub fn release_beyond(&mut self, enrolment: &str, keep: Money) -> Money {
+        let left = self.reserved_for(enrolment) - keep;
         if left.is_positive() {
             self.entries.push(Entry {
                 kind: EntryKind::Release {

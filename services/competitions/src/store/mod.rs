@@ -23,10 +23,9 @@ pub mod teams;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 
 use edu_kit::ApiError;
-use edu_kit::idempotency::{self, Claim, IdempotencyKey};
 
 /// The competitions database.
 #[derive(Debug, Clone)]
@@ -89,37 +88,8 @@ impl<T, C> Page<T, C> {
     }
 }
 
-/// Claims the idempotency key, if any: `Some(response)` when this request was done before.
-async fn replay<R: prost::Message + Default>(
-    conn: &mut PgConnection,
-    key: Option<&IdempotencyKey>,
-    now: Timestamp,
-) -> Result<Option<R>, ApiError> {
-    match key {
-        None => Ok(None),
-        Some(key) => match idempotency::claim::<R>(conn, key, now).await? {
-            Claim::New => Ok(None),
-            Claim::Replay(response) => Ok(Some(response)),
-        },
-    }
-}
-
-/// Stores the response under the idempotency key, if any.
-async fn remember<R: prost::Message>(
-    conn: &mut PgConnection,
-    key: Option<&IdempotencyKey>,
-    response: &R,
-) -> Result<(), ApiError> {
-    match key {
-        None => Ok(()),
-        Some(key) => idempotency::complete(conn, key, response).await,
-    }
-}
-
-/// Whether a database error is a unique-key violation (a name that exists already).
-fn is_unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"))
-}
+pub(crate) use edu_kit::db::is_unique_violation;
+pub(crate) use edu_kit::idempotency::{remember, replay};
 
 /// A stored value that the domain does not recognise: a bug or a manual edit, never a
 /// caller's mistake.

@@ -1,0 +1,381 @@
+//! Children with their parents' consent, and certificates (rule 1).
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff_sqlx::ToSqlx;
+use serde_json::json;
+use sqlx::PgConnection;
+
+use edu_kit::db::is_unique_violation;
+use edu_kit::{ApiError, CallContext, audit};
+
+use super::{corrupt, ledger, periods};
+use crate::domain::enrolment::{CertificateKind, kind_within_quota};
+use crate::domain::{CertificateError, Transition};
+
+/// A child in the municipality's register.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Child {
+    /// The ID in `children/{id}`.
+    pub id: String,
+    /// Full name (personal data).
+    pub display_name: String,
+    /// Identity document (personal data).
+    pub identity_document: String,
+    /// Birth date (personal data).
+    pub birth_date: Date,
+    /// Region of residence.
+    pub region_code: String,
+    /// Municipality of residence.
+    pub municipality_code: String,
+    /// The consenting parent's subject.
+    pub parent_subject: String,
+    /// The consenting parent's name.
+    pub parent_name: String,
+    /// When the consent was given.
+    pub consent_time: Timestamp,
+    /// Registered.
+    pub create_time: Timestamp,
+}
+
+/// Rule 1: records the parent's consent, then the child, in the transaction `conn` is in.
+pub async fn create_child(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    child: &Child,
+) -> Result<(), ApiError> {
+    let consent_id = edu_kit::resource::new_id();
+    sqlx::query!(
+        "INSERT INTO certificates.consents (id, parent_subject, parent_name, give_time, record_time)
+         VALUES ($1, $2, $3, $4, $5)",
+        consent_id,
+        child.parent_subject,
+        child.parent_name,
+        child.consent_time.to_sqlx(),
+        context.now().to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    let inserted = sqlx::query!(
+        "INSERT INTO certificates.children
+            (id, display_name, identity_document, birth_date, region_code, municipality_code,
+             consent_id, create_time)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        child.id,
+        child.display_name,
+        child.identity_document,
+        child.birth_date.to_sqlx(),
+        child.region_code,
+        child.municipality_code,
+        consent_id,
+        child.create_time.to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await;
+    if let Err(e) = inserted {
+        return Err(if is_unique_violation(&e) {
+            ApiError::already_exists("a child with this identity document")
+        } else {
+            e.into()
+        });
+    }
+    // Personal data stays out of the audit log: the record says who consented and when.
+    audit::record(
+        conn,
+        context,
+        "child.registered",
+        &format!("children/{}", child.id),
+        json!({
+            "consent": { "parent": child.parent_subject, "given": child.consent_time.to_string() },
+            "municipality": format!("{}/{}", child.region_code, child.municipality_code),
+        }),
+    )
+    .await?;
+    Ok(())
+}
+
+struct ChildRow {
+    id: String,
+    display_name: String,
+    identity_document: String,
+    birth_date: jiff_sqlx::Date,
+    region_code: String,
+    municipality_code: String,
+    parent_subject: String,
+    parent_name: String,
+    give_time: jiff_sqlx::Timestamp,
+    create_time: jiff_sqlx::Timestamp,
+}
+
+/// Reads a child.
+pub async fn child(conn: &mut PgConnection, id: &str) -> Result<Option<Child>, ApiError> {
+    let row = sqlx::query_as!(
+        ChildRow,
+        "SELECT ch.id, ch.display_name, ch.identity_document, ch.birth_date, ch.region_code,
+                ch.municipality_code, co.parent_subject, co.parent_name, co.give_time, ch.create_time
+         FROM certificates.children ch JOIN certificates.consents co ON co.id = ch.consent_id
+         WHERE ch.id = $1",
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| Child {
+        id: r.id,
+        display_name: r.display_name,
+        identity_document: r.identity_document,
+        birth_date: r.birth_date.to_jiff(),
+        region_code: r.region_code,
+        municipality_code: r.municipality_code,
+        parent_subject: r.parent_subject,
+        parent_name: r.parent_name,
+        consent_time: r.give_time.to_jiff(),
+        create_time: r.create_time.to_jiff(),
+    }))
+}
+
+/// Where a certificate is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateState {
+    /// In use.
+    Active,
+    /// No new enrolments.
+    Suspended,
+    /// Closed for good.
+    Closed,
+}
+
+impl CertificateState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertificateState::Active => "ACTIVE",
+            CertificateState::Suspended => "SUSPENDED",
+            CertificateState::Closed => "CLOSED",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        [
+            CertificateState::Active,
+            CertificateState::Suspended,
+            CertificateState::Closed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
+    }
+
+    /// Rule 1: only an active certificate takes new enrolments.
+    pub fn ensure_active(self) -> Result<(), CertificateError> {
+        match self {
+            CertificateState::Active => Ok(()),
+            other => Err(CertificateError::CertificateNotActive {
+                state: other.as_str(),
+            }),
+        }
+    }
+}
+
+/// A child's certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate {
+    /// The ID in `certificates/{id}`.
+    pub id: String,
+    /// The child.
+    pub child_id: String,
+    /// The printed number.
+    pub number: String,
+    /// Where it is.
+    pub state: CertificateState,
+    /// Issued.
+    pub issue_time: Timestamp,
+    /// The etag's version.
+    pub version: i64,
+}
+
+struct CertificateRow {
+    id: String,
+    child_id: String,
+    number: String,
+    state: String,
+    issue_time: jiff_sqlx::Timestamp,
+    version: i64,
+}
+
+impl CertificateRow {
+    fn into_domain(self) -> Result<Certificate, ApiError> {
+        Ok(Certificate {
+            state: CertificateState::parse(&self.state)
+                .ok_or_else(|| corrupt("certificate state", &self.state))?,
+            id: self.id,
+            child_id: self.child_id,
+            number: self.number,
+            issue_time: self.issue_time.to_jiff(),
+            version: self.version,
+        })
+    }
+}
+
+/// Reads a certificate; `lock` holds it `FOR UPDATE` (the balance is summed under it).
+pub async fn certificate(
+    conn: &mut PgConnection,
+    id: &str,
+    lock: bool,
+) -> Result<Option<Certificate>, ApiError> {
+    let row = if lock {
+        sqlx::query_as!(
+            CertificateRow,
+            "SELECT id, child_id, number, state, issue_time, version
+             FROM certificates.certificates WHERE id = $1 FOR UPDATE",
+            id
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+    } else {
+        sqlx::query_as!(
+            CertificateRow,
+            "SELECT id, child_id, number, state, issue_time, version
+             FROM certificates.certificates WHERE id = $1",
+            id
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+    };
+    row.map(CertificateRow::into_domain).transpose()
+}
+
+/// Rule 1: issues a child's certificate, once ever. The child must live in a municipality
+/// with a period on `today` and be of its eligible ages. When that period is already
+/// credited, the certificate is decided and credited at once, under the period's lock.
+pub async fn issue(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    child_id: &str,
+    today: Date,
+) -> Result<Certificate, ApiError> {
+    let child = child(conn, child_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("children/{child_id}")))?;
+    let period = periods::on_day(conn, &child.region_code, &child.municipality_code, today)
+        .await?
+        .ok_or(CertificateError::NoCurrentPeriod)?;
+    // The period first, in the store's lock order.
+    let period = periods::fetch(conn, &period.id, true)
+        .await?
+        .ok_or(CertificateError::NoCurrentPeriod)?;
+    period.period.ensure_age_eligible(child.birth_date)?;
+    let now = context.now();
+    let certificate = Certificate {
+        id: edu_kit::resource::new_id(),
+        child_id: child.id.clone(),
+        number: certificate_number(&child.region_code, now),
+        state: CertificateState::Active,
+        issue_time: now,
+        version: 1,
+    };
+    let inserted = sqlx::query!(
+        "INSERT INTO certificates.certificates (id, child_id, number, state, issue_time, update_time, version)
+         VALUES ($1, $2, $3, $4, $5, $5, $6)",
+        certificate.id,
+        certificate.child_id,
+        certificate.number,
+        certificate.state.as_str(),
+        now.to_sqlx(),
+        certificate.version,
+    )
+    .execute(&mut *conn)
+    .await;
+    if let Err(e) = inserted {
+        return Err(if is_unique_violation(&e) {
+            ApiError::already_exists(format!("the certificate of children/{child_id}"))
+        } else {
+            e.into()
+        });
+    }
+    if period.credit_time.is_some() {
+        let funded = periods::count_funded(conn, &period.id).await?;
+        let kind = kind_within_quota(funded, period.period.quota);
+        sqlx::query!(
+            "INSERT INTO certificates.period_certificates (period_id, certificate_id, kind)
+             VALUES ($1, $2, $3)",
+            period.id,
+            certificate.id,
+            if kind == CertificateKind::Funded {
+                "FUNDED"
+            } else {
+                "ACCOUNTING"
+            },
+        )
+        .execute(&mut *conn)
+        .await?;
+        if kind == CertificateKind::Funded {
+            let mut entries = ledger::load(conn, &certificate.id, &period.id).await?;
+            let before = entries.entries().len();
+            entries.credit(period.period.nominal)?;
+            ledger::append(conn, &certificate.id, &period.id, &entries, before, now).await?;
+        }
+    }
+    audit::record(
+        conn,
+        context,
+        "certificate.issued",
+        &format!("certificates/{}", certificate.id),
+        json!({ "child": format!("children/{child_id}"), "number": certificate.number }),
+    )
+    .await?;
+    Ok(certificate)
+}
+
+/// A printed number: the region and a time-ordered suffix, unique like the ID it follows.
+fn certificate_number(region_code: &str, now: Timestamp) -> String {
+    format!(
+        "{}-{}-{}",
+        region_code,
+        now.strftime("%Y%m%d"),
+        &edu_kit::resource::new_id().replace('-', "")[20..]
+    )
+}
+
+/// Moves a certificate to `to` (suspend, resume, close); a repeat is a no-op.
+pub async fn set_state(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    id: &str,
+    to: CertificateState,
+) -> Result<Certificate, ApiError> {
+    let mut current = certificate(conn, id, true)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("certificates/{id}")))?;
+    let transition = match (current.state, to) {
+        (from, to) if from == to => Transition::Unchanged,
+        (CertificateState::Closed, to) => {
+            return Err(CertificateError::TransitionNotAllowed {
+                from: "CLOSED",
+                to: to.as_str(),
+            }
+            .into());
+        }
+        _ => Transition::Changed,
+    };
+    if transition == Transition::Changed {
+        sqlx::query!(
+            "UPDATE certificates.certificates SET state = $2, update_time = $3, version = version + 1
+             WHERE id = $1",
+            id,
+            to.as_str(),
+            context.now().to_sqlx(),
+        )
+        .execute(&mut *conn)
+        .await?;
+        audit::record(
+            conn,
+            context,
+            "certificate.moved",
+            &format!("certificates/{id}"),
+            json!({ "state": { "from": current.state.as_str(), "to": to.as_str() } }),
+        )
+        .await?;
+        current.state = to;
+        current.version += 1;
+    }
+    Ok(current)
+}

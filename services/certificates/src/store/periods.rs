@@ -1,0 +1,321 @@
+//! Periods and crediting (rule 2).
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff_sqlx::ToSqlx;
+use serde_json::json;
+use sqlx::PgConnection;
+
+use edu_kit::db::is_unique_violation;
+use edu_kit::{ApiError, CallContext, audit};
+
+use crate::domain::Money;
+use crate::domain::enrolment::{CertificateKind, kind_within_quota};
+use crate::domain::period::Period;
+
+/// A period as stored: where, the rules' figures, and whether it was credited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeriodRecord {
+    /// The ID in `periods/{id}`.
+    pub id: String,
+    /// Region, ISO 3166-2.
+    pub region_code: String,
+    /// Municipality within the region.
+    pub municipality_code: String,
+    /// Its name.
+    pub municipality_name: String,
+    /// Its IANA zone.
+    pub time_zone: String,
+    /// The figures the rules use.
+    pub period: Period,
+    /// ISO 4217.
+    pub currency: String,
+    /// When credited.
+    pub credit_time: Option<Timestamp>,
+    /// When created.
+    pub create_time: Timestamp,
+}
+
+struct PeriodRow {
+    id: String,
+    region_code: String,
+    municipality_code: String,
+    municipality_name: String,
+    time_zone: String,
+    start_date: jiff_sqlx::Date,
+    end_date: jiff_sqlx::Date,
+    nominal: i64,
+    quota: i32,
+    min_age: i16,
+    max_age: i16,
+    currency: String,
+    credit_time: Option<jiff_sqlx::Timestamp>,
+    create_time: jiff_sqlx::Timestamp,
+}
+
+impl PeriodRow {
+    fn into_record(self) -> PeriodRecord {
+        PeriodRecord {
+            id: self.id,
+            region_code: self.region_code,
+            municipality_code: self.municipality_code,
+            municipality_name: self.municipality_name,
+            time_zone: self.time_zone,
+            period: Period {
+                start: self.start_date.to_jiff(),
+                end: self.end_date.to_jiff(),
+                nominal: Money::from_kopecks(self.nominal),
+                quota: u32::try_from(self.quota).unwrap_or(0),
+                min_age: self.min_age,
+                max_age: self.max_age,
+            },
+            currency: self.currency,
+            credit_time: self.credit_time.map(|t| t.to_jiff()),
+            create_time: self.create_time.to_jiff(),
+        }
+    }
+}
+
+/// Creates a period.
+pub async fn create(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    record: &PeriodRecord,
+) -> Result<(), ApiError> {
+    let p = &record.period;
+    let inserted = sqlx::query!(
+        "INSERT INTO certificates.periods
+            (id, region_code, municipality_code, municipality_name, time_zone, start_date, end_date,
+             nominal, quota, min_age, max_age, currency, create_time)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        record.id,
+        record.region_code,
+        record.municipality_code,
+        record.municipality_name,
+        record.time_zone,
+        p.start.to_sqlx(),
+        p.end.to_sqlx(),
+        p.nominal.kopecks(),
+        i32::try_from(p.quota).unwrap_or(i32::MAX),
+        p.min_age,
+        p.max_age,
+        record.currency,
+        record.create_time.to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await;
+    if let Err(e) = inserted {
+        return Err(if is_unique_violation(&e) {
+            ApiError::already_exists(format!(
+                "periods/{} (or a period of {}/{} starting {})",
+                record.id, record.region_code, record.municipality_code, p.start
+            ))
+        } else {
+            e.into()
+        });
+    }
+    audit::record(
+        conn,
+        context,
+        "period.created",
+        &format!("periods/{}", record.id),
+        json!({
+            "municipality": format!("{}/{}", record.region_code, record.municipality_code),
+            "start": p.start.to_string(),
+            "end": p.end.to_string(),
+            "nominal_kopecks": p.nominal.kopecks(),
+            "quota": p.quota,
+        }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Reads a period; `lock` holds it `FOR UPDATE`.
+pub async fn fetch(
+    conn: &mut PgConnection,
+    id: &str,
+    lock: bool,
+) -> Result<Option<PeriodRecord>, ApiError> {
+    let row = if lock {
+        sqlx::query_as!(
+            PeriodRow,
+            "SELECT id, region_code, municipality_code, municipality_name, time_zone, start_date,
+                    end_date, nominal, quota, min_age, max_age, currency, credit_time, create_time
+             FROM certificates.periods WHERE id = $1 FOR UPDATE",
+            id
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+    } else {
+        sqlx::query_as!(
+            PeriodRow,
+            "SELECT id, region_code, municipality_code, municipality_name, time_zone, start_date,
+                    end_date, nominal, quota, min_age, max_age, currency, credit_time, create_time
+             FROM certificates.periods WHERE id = $1",
+            id
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+    };
+    Ok(row.map(PeriodRow::into_record))
+}
+
+/// The period of a municipality that contains `day`, if any.
+pub async fn on_day(
+    conn: &mut PgConnection,
+    region_code: &str,
+    municipality_code: &str,
+    day: Date,
+) -> Result<Option<PeriodRecord>, ApiError> {
+    let row = sqlx::query_as!(
+        PeriodRow,
+        "SELECT id, region_code, municipality_code, municipality_name, time_zone, start_date,
+                end_date, nominal, quota, min_age, max_age, currency, credit_time, create_time
+         FROM certificates.periods
+         WHERE region_code = $1 AND municipality_code = $2 AND start_date <= $3 AND end_date >= $3",
+        region_code,
+        municipality_code,
+        day.to_sqlx(),
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(PeriodRow::into_record))
+}
+
+/// How a crediting ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credited {
+    /// Certificates funded in the period.
+    pub funded: u32,
+    /// Certificates beyond the quota.
+    pub accounting: u32,
+}
+
+/// Rule 2: credits the period under its lock: every active certificate of the municipality
+/// without a decision for the period gets one, in issue order, funded within the quota; the
+/// funded are credited the nominal. Crediting again decides nothing new.
+pub async fn credit(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    id: &str,
+) -> Result<(PeriodRecord, Credited), ApiError> {
+    let mut record = fetch(conn, id, true)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("periods/{id}")))?;
+    let undecided = sqlx::query_scalar!(
+        "SELECT c.id FROM certificates.certificates c
+         JOIN certificates.children ch ON ch.id = c.child_id
+         WHERE c.state = 'ACTIVE' AND ch.region_code = $1 AND ch.municipality_code = $2
+           AND NOT EXISTS (SELECT 1 FROM certificates.period_certificates pc
+                           WHERE pc.period_id = $3 AND pc.certificate_id = c.id)
+         ORDER BY c.issue_time, c.id",
+        record.region_code,
+        record.municipality_code,
+        id,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut funded = count_funded(conn, id).await?;
+    let (mut funded_ids, mut accounting_ids) = (Vec::new(), Vec::new());
+    for certificate in undecided {
+        match kind_within_quota(funded, record.period.quota) {
+            CertificateKind::Funded => {
+                funded += 1;
+                funded_ids.push(certificate);
+            }
+            CertificateKind::Accounting => accounting_ids.push(certificate),
+        }
+    }
+    let now = context.now();
+    sqlx::query!(
+        "INSERT INTO certificates.period_certificates (period_id, certificate_id, kind)
+         SELECT $1, c, 'FUNDED' FROM unnest($2::text[]) AS c
+         UNION ALL
+         SELECT $1, c, 'ACCOUNTING' FROM unnest($3::text[]) AS c",
+        id,
+        &funded_ids,
+        &accounting_ids,
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO certificates.ledger (certificate_id, period_id, kind, amount, record_time)
+         SELECT c, $1, 'CREDIT', $2, $3 FROM unnest($4::text[]) AS c",
+        id,
+        record.period.nominal.kopecks(),
+        now.to_sqlx(),
+        &funded_ids,
+    )
+    .execute(&mut *conn)
+    .await?;
+    if record.credit_time.is_none() {
+        sqlx::query!(
+            "UPDATE certificates.periods SET credit_time = $2 WHERE id = $1",
+            id,
+            now.to_sqlx()
+        )
+        .execute(&mut *conn)
+        .await?;
+        record.credit_time = Some(now);
+    }
+    if !funded_ids.is_empty() || !accounting_ids.is_empty() {
+        audit::record(
+            conn,
+            context,
+            "period.credited",
+            &format!("periods/{id}"),
+            json!({ "funded": funded_ids.len(), "accounting": accounting_ids.len() }),
+        )
+        .await?;
+    }
+    let accounting = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM certificates.period_certificates
+           WHERE period_id = $1 AND kind = 'ACCOUNTING'"#,
+        id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((
+        record,
+        Credited {
+            funded,
+            accounting: u32::try_from(accounting).unwrap_or(u32::MAX),
+        },
+    ))
+}
+
+/// Funded certificates of a period so far.
+pub async fn count_funded(conn: &mut PgConnection, period_id: &str) -> Result<u32, ApiError> {
+    let count = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM certificates.period_certificates
+           WHERE period_id = $1 AND kind = 'FUNDED'"#,
+        period_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(u32::try_from(count).unwrap_or(u32::MAX))
+}
+
+/// The kind of a certificate in a period, once decided.
+pub async fn kind_of(
+    conn: &mut PgConnection,
+    period_id: &str,
+    certificate_id: &str,
+) -> Result<Option<CertificateKind>, ApiError> {
+    let kind = sqlx::query_scalar!(
+        "SELECT kind FROM certificates.period_certificates
+         WHERE period_id = $1 AND certificate_id = $2",
+        period_id,
+        certificate_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(kind.map(|k| {
+        if k == "FUNDED" {
+            CertificateKind::Funded
+        } else {
+            CertificateKind::Accounting
+        }
+    }))
+}
