@@ -150,6 +150,34 @@ fn missing(id: &str) -> ApiError {
     ApiError::not_found(format!("enrolments/{id}"))
 }
 
+/// An enrolment with the rows a change of it works under.
+struct Locked {
+    programme: programmes::Programme,
+    provider_included: bool,
+    certificate: people::Certificate,
+    enrolment: Enrolment,
+}
+
+/// Locks an enrolment's programme, then its certificate, then the enrolment itself: the
+/// store's lock order.
+async fn lock(conn: &mut PgConnection, id: &str) -> Result<Locked, ApiError> {
+    let seen = fetch(conn, id, false).await?.ok_or_else(|| missing(id))?;
+    let (programme, provider_included) =
+        programmes::fetch(conn, &seen.provider_id, &seen.programme_id, true)
+            .await?
+            .ok_or_else(|| corrupt("enrolment without programme", id))?;
+    let certificate = people::certificate(conn, &seen.certificate_id, true)
+        .await?
+        .ok_or_else(|| corrupt("enrolment without certificate", id))?;
+    let enrolment = fetch(conn, id, true).await?.ok_or_else(|| missing(id))?;
+    Ok(Locked {
+        programme,
+        provider_included,
+        certificate,
+        enrolment,
+    })
+}
+
 /// A parent's request: REQUESTED, or WAITLISTED when every seat is taken.
 pub async fn request(
     conn: &mut PgConnection,
@@ -236,15 +264,12 @@ pub async fn accept(
     context: &CallContext,
     id: &str,
 ) -> Result<Enrolment, ApiError> {
-    let seen = fetch(conn, id, false).await?.ok_or_else(|| missing(id))?;
-    let (programme, included) =
-        programmes::fetch(conn, &seen.provider_id, &seen.programme_id, true)
-            .await?
-            .ok_or_else(|| corrupt("enrolment without programme", id))?;
-    let certificate = people::certificate(conn, &seen.certificate_id, true)
-        .await?
-        .ok_or_else(|| corrupt("enrolment without certificate", id))?;
-    let mut enrolment = fetch(conn, id, true).await?.ok_or_else(|| missing(id))?;
+    let Locked {
+        programme,
+        provider_included: included,
+        certificate,
+        mut enrolment,
+    } = lock(conn, id).await?;
     match enrolment.state {
         EnrolmentState::Accepted => return Ok(enrolment),
         EnrolmentState::Requested => {}
@@ -313,10 +338,7 @@ pub async fn end(
     id: &str,
     end_date: Date,
 ) -> Result<Enrolment, ApiError> {
-    let seen = fetch(conn, id, false).await?.ok_or_else(|| missing(id))?;
-    programmes::fetch(conn, &seen.provider_id, &seen.programme_id, true).await?;
-    people::certificate(conn, &seen.certificate_id, true).await?;
-    let mut enrolment = fetch(conn, id, true).await?.ok_or_else(|| missing(id))?;
+    let mut enrolment = lock(conn, id).await?.enrolment;
     let was_accepted = match enrolment.state {
         EnrolmentState::Ended => return Ok(enrolment),
         EnrolmentState::Declined => {
