@@ -6,6 +6,7 @@
 //! (the use cases as Postgres transactions, with the concurrency design in its module doc)
 //! are here; the gRPC API and the binary follow.
 
+pub mod api;
 pub mod domain;
 pub mod errors;
 pub mod store;

@@ -25,6 +25,7 @@ pub mod resource;
 pub mod server;
 pub mod telemetry;
 pub mod testing;
+pub mod wire;
 
 pub use context::CallContext;
 pub use error::ApiError;

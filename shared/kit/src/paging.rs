@@ -123,6 +123,50 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Where a page of a listing ends: the ordering key of its last item (a time, and an ID
+/// that breaks ties), for listings ordered by creation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Cursor {
+    /// The creation time of the last item.
+    pub time: jiff::Timestamp,
+    /// Its ID, breaking ties between equal times.
+    pub id: String,
+}
+
+impl Cursor {
+    /// The cursor as query parameters: the time and the ID, both `NULL` on the first page.
+    pub fn split(cursor: Option<Cursor>) -> (Option<jiff_sqlx::Timestamp>, Option<String>) {
+        match cursor {
+            Some(c) => (Some(jiff_sqlx::ToSqlx::to_sqlx(c.time)), Some(c.id)),
+            None => (None, None),
+        }
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone)]
+pub struct Page<T, C = Cursor> {
+    /// The items, at most the page size.
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<C>,
+}
+
+impl<T, C> Page<T, C> {
+    /// A page from up to `size + 1` fetched items (query with `LIMIT size + 1`): the extra
+    /// one only says that there is more.
+    pub fn from_overfetch(mut items: Vec<T>, size: usize, cursor_of: impl Fn(&T) -> C) -> Self {
+        let more = items.len() > size;
+        items.truncate(size);
+        let next = if more {
+            items.last().map(cursor_of)
+        } else {
+            None
+        };
+        Page { items, next }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -338,7 +338,19 @@ pub async fn end(
     id: &str,
     end_date: Date,
 ) -> Result<Enrolment, ApiError> {
-    let mut enrolment = lock(conn, id).await?.enrolment;
+    let enrolment = lock(conn, id).await?.enrolment;
+    finish(conn, context, enrolment, end_date).await
+}
+
+/// Ends an enrolment whose programme and certificate the caller holds locked.
+async fn finish(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    mut enrolment: Enrolment,
+    end_date: Date,
+) -> Result<Enrolment, ApiError> {
+    let id = enrolment.id.clone();
+    let id = id.as_str();
     let was_accepted = match enrolment.state {
         EnrolmentState::Ended => return Ok(enrolment),
         EnrolmentState::Declined => {
@@ -418,6 +430,71 @@ pub async fn end(
     enrolment.state = EnrolmentState::Ended;
     enrolment.end_date = Some(end_date);
     Ok(enrolment)
+}
+
+/// A certificate's enrolments that have not ended or been declined, by programme.
+async fn running(
+    conn: &mut PgConnection,
+    certificate_id: &str,
+) -> Result<Vec<Enrolment>, ApiError> {
+    sqlx::query_as!(
+        EnrolmentRow,
+        "SELECT id, certificate_id, provider_id, programme_id, period_id, start_date, end_date,
+                state, monthly_price, reserved, create_time
+         FROM certificates.enrolments
+         WHERE certificate_id = $1 AND state IN ('REQUESTED', 'WAITLISTED', 'ACCEPTED')
+         ORDER BY provider_id, programme_id, id",
+        certificate_id
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(EnrolmentRow::into_domain)
+    .collect()
+}
+
+/// Rule 1: closes a certificate for good on `end_date`: every running enrolment ends and
+/// releases what it still has reserved. The enrolments' programmes are locked first (in
+/// order), then the certificate, as everywhere in the store.
+pub async fn close_certificate(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    certificate_id: &str,
+    end_date: Date,
+) -> Result<people::Certificate, ApiError> {
+    let seen = running(conn, certificate_id).await?;
+    let mut programmes_locked: Vec<(String, String)> = seen
+        .iter()
+        .map(|e| (e.provider_id.clone(), e.programme_id.clone()))
+        .collect();
+    programmes_locked.dedup();
+    for (provider_id, programme_id) in &programmes_locked {
+        programmes::fetch(conn, provider_id, programme_id, true).await?;
+    }
+    people::certificate(conn, certificate_id, true)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("certificates/{certificate_id}")))?;
+    let now_running = running(conn, certificate_id).await?;
+    if now_running
+        .iter()
+        .any(|e| !programmes_locked.contains(&(e.provider_id.clone(), e.programme_id.clone())))
+    {
+        return Err(ApiError::new(
+            edu_kit::error::ErrorKind::Aborted,
+            edu_kit::error::reason::CONCURRENT_CHANGE,
+            "an enrolment was accepted while the certificate was closing; retry",
+        ));
+    }
+    for enrolment in now_running {
+        finish(conn, context, enrolment, end_date).await?;
+    }
+    people::set_state(
+        conn,
+        context,
+        certificate_id,
+        people::CertificateState::Closed,
+    )
+    .await
 }
 
 /// Rule 6: the provider reports `month` delivered to `enrolment_ids`; returns the amount.

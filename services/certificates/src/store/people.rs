@@ -379,3 +379,185 @@ pub async fn set_state(
     }
     Ok(current)
 }
+
+/// Whose children a listing shows.
+#[derive(Debug, Clone)]
+pub enum ChildScope {
+    /// A municipality's (its operator).
+    Municipality {
+        /// Region.
+        region_code: String,
+        /// Municipality.
+        municipality_code: String,
+    },
+    /// Those a parent consented for.
+    Parent(String),
+}
+
+/// Lists children in registration order.
+pub async fn list_children(
+    conn: &mut PgConnection,
+    scope: &ChildScope,
+    size: usize,
+    after: Option<edu_kit::paging::Cursor>,
+) -> Result<edu_kit::paging::Page<Child>, ApiError> {
+    let (region, municipality, parent) = match scope {
+        ChildScope::Municipality {
+            region_code,
+            municipality_code,
+        } => (
+            Some(region_code.as_str()),
+            Some(municipality_code.as_str()),
+            None,
+        ),
+        ChildScope::Parent(subject) => (None, None, Some(subject.as_str())),
+    };
+    let (after_time, after_id) = edu_kit::paging::Cursor::split(after);
+    let rows = sqlx::query_as!(
+        ChildRow,
+        "SELECT ch.id, ch.display_name, ch.identity_document, ch.birth_date, ch.region_code,
+                ch.municipality_code, co.parent_subject, co.parent_name, co.give_time, ch.create_time
+         FROM certificates.children ch JOIN certificates.consents co ON co.id = ch.consent_id
+         WHERE ($1::text IS NULL OR (ch.region_code = $1 AND ch.municipality_code = $2))
+           AND ($3::text IS NULL OR co.parent_subject = $3)
+           AND ($4::timestamptz IS NULL OR (ch.create_time, ch.id) > ($4, $5::text))
+         ORDER BY ch.create_time, ch.id
+         LIMIT $6",
+        region,
+        municipality,
+        parent,
+        after_time,
+        after_id,
+        (size + 1) as i64,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let children = rows
+        .into_iter()
+        .map(|r| Child {
+            id: r.id,
+            display_name: r.display_name,
+            identity_document: r.identity_document,
+            birth_date: r.birth_date.to_jiff(),
+            region_code: r.region_code,
+            municipality_code: r.municipality_code,
+            parent_subject: r.parent_subject,
+            parent_name: r.parent_name,
+            consent_time: r.give_time.to_jiff(),
+            create_time: r.create_time.to_jiff(),
+        })
+        .collect();
+    Ok(edu_kit::paging::Page::from_overfetch(
+        children,
+        size,
+        |c: &Child| edu_kit::paging::Cursor {
+            time: c.create_time,
+            id: c.id.clone(),
+        },
+    ))
+}
+
+/// Lists certificates of the children `scope` shows, in issue order.
+pub async fn list_certificates(
+    conn: &mut PgConnection,
+    scope: &ChildScope,
+    state: Option<CertificateState>,
+    size: usize,
+    after: Option<edu_kit::paging::Cursor>,
+) -> Result<edu_kit::paging::Page<Certificate>, ApiError> {
+    let (region, municipality, parent) = match scope {
+        ChildScope::Municipality {
+            region_code,
+            municipality_code,
+        } => (
+            Some(region_code.as_str()),
+            Some(municipality_code.as_str()),
+            None,
+        ),
+        ChildScope::Parent(subject) => (None, None, Some(subject.as_str())),
+    };
+    let (after_time, after_id) = edu_kit::paging::Cursor::split(after);
+    let rows = sqlx::query_as!(
+        CertificateRow,
+        "SELECT c.id, c.child_id, c.number, c.state, c.issue_time, c.version
+         FROM certificates.certificates c
+         JOIN certificates.children ch ON ch.id = c.child_id
+         JOIN certificates.consents co ON co.id = ch.consent_id
+         WHERE ($1::text IS NULL OR (ch.region_code = $1 AND ch.municipality_code = $2))
+           AND ($3::text IS NULL OR co.parent_subject = $3)
+           AND ($4::text IS NULL OR c.state = $4)
+           AND ($5::timestamptz IS NULL OR (c.issue_time, c.id) > ($5, $6::text))
+         ORDER BY c.issue_time, c.id
+         LIMIT $7",
+        region,
+        municipality,
+        parent,
+        state.map(|s| s.as_str()),
+        after_time,
+        after_id,
+        (size + 1) as i64,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let certificates = rows
+        .into_iter()
+        .map(CertificateRow::into_domain)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(edu_kit::paging::Page::from_overfetch(
+        certificates,
+        size,
+        |c: &Certificate| edu_kit::paging::Cursor {
+            time: c.issue_time,
+            id: c.id.clone(),
+        },
+    ))
+}
+
+/// One line of a statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementLine {
+    /// CREDIT, RESERVE, RELEASE or CHARGE.
+    pub kind: String,
+    /// Amount.
+    pub amount: crate::domain::Money,
+    /// The enrolment, when any.
+    pub enrolment_id: Option<String>,
+    /// The programme's title, when any.
+    pub programme_title: Option<String>,
+    /// The month charged.
+    pub month: Option<Date>,
+    /// Recorded.
+    pub record_time: Timestamp,
+}
+
+/// A certificate's ledger in a period, with programme titles, oldest first.
+pub async fn statement(
+    conn: &mut PgConnection,
+    certificate_id: &str,
+    period_id: &str,
+) -> Result<Vec<StatementLine>, ApiError> {
+    let rows = sqlx::query!(
+        r#"SELECT l.kind, l.amount, l.enrolment_id, p.title AS "title?", l.month, l.record_time
+           FROM certificates.ledger l
+           LEFT JOIN certificates.enrolments e ON e.id = l.enrolment_id
+           LEFT JOIN certificates.programmes p
+             ON p.provider_id = e.provider_id AND p.id = e.programme_id
+           WHERE l.certificate_id = $1 AND l.period_id = $2
+           ORDER BY l.id"#,
+        certificate_id,
+        period_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| StatementLine {
+            kind: r.kind,
+            amount: crate::domain::Money::from_kopecks(r.amount),
+            enrolment_id: r.enrolment_id,
+            programme_title: r.title,
+            month: r.month.map(|m| m.to_jiff()),
+            record_time: r.record_time.to_jiff(),
+        })
+        .collect())
+}

@@ -319,3 +319,74 @@ pub async fn kind_of(
         }
     }))
 }
+
+/// Lists periods, newest first, optionally of one region or municipality.
+pub async fn list(
+    conn: &mut PgConnection,
+    region_code: Option<&str>,
+    municipality_code: Option<&str>,
+    size: usize,
+    after: Option<edu_kit::paging::Cursor>,
+) -> Result<edu_kit::paging::Page<PeriodRecord>, ApiError> {
+    let (after_time, after_id) = edu_kit::paging::Cursor::split(after);
+    let rows = sqlx::query_as!(
+        PeriodRow,
+        "SELECT id, region_code, municipality_code, municipality_name, time_zone, start_date,
+                end_date, nominal, quota, min_age, max_age, currency, credit_time, create_time
+         FROM certificates.periods
+         WHERE ($1::text IS NULL OR region_code = $1)
+           AND ($2::text IS NULL OR municipality_code = $2)
+           AND ($3::timestamptz IS NULL OR (create_time, id) < ($3, $4::text))
+         ORDER BY create_time DESC, id DESC
+         LIMIT $5",
+        region_code,
+        municipality_code,
+        after_time,
+        after_id,
+        (size + 1) as i64,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let records = rows.into_iter().map(PeriodRow::into_record).collect();
+    Ok(edu_kit::paging::Page::from_overfetch(
+        records,
+        size,
+        |p: &PeriodRecord| edu_kit::paging::Cursor {
+            time: p.create_time,
+            id: p.id.clone(),
+        },
+    ))
+}
+
+/// The municipality's period that contains `now`, read in the period's own time zone.
+pub async fn current(
+    conn: &mut PgConnection,
+    region_code: &str,
+    municipality_code: &str,
+    now: Timestamp,
+) -> Result<Option<PeriodRecord>, ApiError> {
+    let rows = sqlx::query_as!(
+        PeriodRow,
+        "SELECT id, region_code, municipality_code, municipality_name, time_zone, start_date,
+                end_date, nominal, quota, min_age, max_age, currency, credit_time, create_time
+         FROM certificates.periods WHERE region_code = $1 AND municipality_code = $2
+         ORDER BY start_date DESC",
+        region_code,
+        municipality_code,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(PeriodRow::into_record).find(|p| {
+        jiff::tz::TimeZone::get(&p.time_zone)
+            .is_ok_and(|zone| p.period.contains(now.to_zoned(zone).date()))
+    }))
+}
+
+impl PeriodRecord {
+    /// Today in the period's time zone.
+    pub fn today(&self, now: Timestamp) -> Date {
+        jiff::tz::TimeZone::get(&self.time_zone)
+            .map(|zone| now.to_zoned(zone).date())
+            .unwrap_or_else(|_| now.to_zoned(jiff::tz::TimeZone::UTC).date())
+    }
+}

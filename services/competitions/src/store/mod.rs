@@ -21,8 +21,6 @@ pub mod results;
 pub mod reviews;
 pub mod teams;
 
-use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use edu_kit::ApiError;
@@ -45,48 +43,7 @@ impl Store {
     }
 }
 
-/// Where a page of a listing ends: the ordering key of its last item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cursor {
-    /// The creation time of the last item.
-    pub time: Timestamp,
-    /// Its ID, breaking ties between equal times.
-    pub id: String,
-}
-
-impl Cursor {
-    /// The cursor as query parameters: the time and the ID, both `NULL` on the first page.
-    fn split(cursor: Option<Cursor>) -> (Option<jiff_sqlx::Timestamp>, Option<String>) {
-        match cursor {
-            Some(c) => (Some(jiff_sqlx::ToSqlx::to_sqlx(c.time)), Some(c.id)),
-            None => (None, None),
-        }
-    }
-}
-
-/// One page of a listing.
-#[derive(Debug, Clone)]
-pub struct Page<T, C = Cursor> {
-    /// The items, at most the page size.
-    pub items: Vec<T>,
-    /// Where the next page starts; `None` on the last page.
-    pub next: Option<C>,
-}
-
-impl<T, C> Page<T, C> {
-    /// A page from up to `size + 1` fetched items: the extra one only says that there is
-    /// more.
-    fn from_overfetch(mut items: Vec<T>, size: usize, cursor_of: impl Fn(&T) -> C) -> Self {
-        let more = items.len() > size;
-        items.truncate(size);
-        let next = if more {
-            items.last().map(cursor_of)
-        } else {
-            None
-        };
-        Page { items, next }
-    }
-}
+pub use edu_kit::paging::{Cursor, Page};
 
 pub(crate) use edu_kit::db::is_unique_violation;
 pub(crate) use edu_kit::idempotency::{remember, replay};

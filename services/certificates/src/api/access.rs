@@ -1,0 +1,51 @@
+//! Who may do what (rule 8). A caller who may not see an object is told it does not exist.
+
+use edu_kit::ApiError;
+use edu_kit::auth::{Caller, Scope};
+use edu_kit::region::RegionCode;
+
+use crate::store::people::Child;
+
+/// The municipal support centre: periods, children, certificates, the registry, approvals.
+pub const OPERATOR: &str = "certificates.operator";
+/// A provider of clubs and sections, with a `provider:<id>` scope.
+pub const PROVIDER: &str = "certificates.provider";
+/// A parent or legal representative.
+pub const PARENT: &str = "certificates.parent";
+
+/// Whether the caller operates municipality `code` of `region`.
+pub fn operates(caller: &Caller, region: &str, code: &str) -> bool {
+    caller.has_role(OPERATOR)
+        && RegionCode::parse(region).is_ok_and(|r| caller.covers_municipality(&r, code))
+}
+
+/// The operator of the municipality, or `PERMISSION_DENIED`.
+pub fn ensure_operates(caller: &Caller, region: &str, code: &str) -> Result<(), ApiError> {
+    caller.require_role(OPERATOR)?;
+    if operates(caller, region, code) {
+        Ok(())
+    } else {
+        Err(ApiError::permission_denied(
+            edu_kit::error::reason::ROLE_REQUIRED,
+            format!("your scopes do not cover the municipality {region}/{code}"),
+        ))
+    }
+}
+
+/// Whether the caller is this child's parent: the one who consented, or a parent whose
+/// token names the child.
+pub fn is_parent_of(caller: &Caller, child: &Child) -> bool {
+    caller.has_role(PARENT)
+        && (child.parent_subject == caller.subject()
+            || caller.scopes().contains(&Scope::Child(child.id.clone())))
+}
+
+/// Rule 8: the child's parents and municipality's operator see the child.
+pub fn may_see_child(caller: &Caller, child: &Child) -> bool {
+    is_parent_of(caller, child) || operates(caller, &child.region_code, &child.municipality_code)
+}
+
+/// Whether the caller acts for provider `id`.
+pub fn acts_for_provider(caller: &Caller, id: &str) -> bool {
+    caller.has_role(PROVIDER) && caller.scopes().contains(&Scope::Provider(id.to_string()))
+}

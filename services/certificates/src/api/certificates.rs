@@ -1,0 +1,578 @@
+//! `CertificateService`: children with consent, certificates and statements (rules 1-3, 7
+//! and 8). Children are personal data: never logged, seen only by their parents and their
+//! municipality's operator.
+
+use edu_kit::auth::Caller;
+use edu_kit::error::{FieldProblems, reason as kit_reason};
+use edu_kit::idempotency::{IdempotencyKey, remember, replay};
+use edu_kit::paging::PageRequest;
+use edu_kit::region::RegionCode;
+use edu_kit::{ApiError, CallContext, etag, resource, wire};
+use edu_proto::edu::certificates::v1 as pb;
+use edu_proto::edu::certificates::v1::certificate_service_server::CertificateService;
+use sqlx::PgConnection;
+use tonic::{Request, Response, Status};
+
+use super::access::{self, ensure_operates, may_see_child};
+use super::respond;
+use crate::domain::Balance;
+use crate::domain::enrolment::CertificateKind;
+use crate::store::people::{self, Certificate, CertificateState, Child, ChildScope};
+use crate::store::{Store, enrolments, ledger, periods};
+
+/// The certificate service.
+#[derive(Debug, Clone)]
+pub struct CertificatesApi {
+    store: Store,
+}
+
+fn child_pb(c: &Child) -> pb::Child {
+    pb::Child {
+        name: format!("children/{}", c.id),
+        display_name: c.display_name.clone(),
+        identity_document: c.identity_document.clone(),
+        birth_date: Some(wire::date(c.birth_date)),
+        region_code: c.region_code.clone(),
+        municipality_code: c.municipality_code.clone(),
+        consent: Some(pb::Consent {
+            parent_subject: c.parent_subject.clone(),
+            parent_name: c.parent_name.clone(),
+            give_time: Some(wire::timestamp(c.consent_time)),
+        }),
+        create_time: Some(wire::timestamp(c.create_time)),
+    }
+}
+
+fn balance_pb(b: &Balance) -> pb::Balance {
+    pb::Balance {
+        credited_kopecks: b.credited.kopecks(),
+        reserved_kopecks: b.reserved.kopecks(),
+        charged_kopecks: b.charged.kopecks(),
+        released_kopecks: b.released.kopecks(),
+        available_kopecks: b.available.kopecks(),
+    }
+}
+
+fn kind_pb(kind: Option<CertificateKind>) -> i32 {
+    let kind = match kind {
+        None => pb::CertificateKind::Unspecified,
+        Some(CertificateKind::Funded) => pb::CertificateKind::Funded,
+        Some(CertificateKind::Accounting) => pb::CertificateKind::Accounting,
+    };
+    kind as i32
+}
+
+fn state_pb(state: CertificateState) -> i32 {
+    let state = match state {
+        CertificateState::Active => pb::CertificateState::Active,
+        CertificateState::Suspended => pb::CertificateState::Suspended,
+        CertificateState::Closed => pb::CertificateState::Closed,
+    };
+    state as i32
+}
+
+/// A certificate with its current period's kind and balance.
+async fn certificate_pb(
+    conn: &mut PgConnection,
+    certificate: &Certificate,
+    child: &Child,
+    now: jiff::Timestamp,
+) -> Result<pb::Certificate, ApiError> {
+    let period = periods::current(conn, &child.region_code, &child.municipality_code, now).await?;
+    let (period_name, kind, balance) = match &period {
+        Some(p) => (
+            format!("periods/{}", p.id),
+            periods::kind_of(conn, &p.id, &certificate.id).await?,
+            ledger::load(conn, &certificate.id, &p.id).await?.balance(),
+        ),
+        None => (String::new(), None, Balance::default()),
+    };
+    Ok(pb::Certificate {
+        name: format!("certificates/{}", certificate.id),
+        child: format!("children/{}", certificate.child_id),
+        number: certificate.number.clone(),
+        state: state_pb(certificate.state),
+        period: period_name,
+        kind: kind_pb(kind),
+        balance: Some(balance_pb(&balance)),
+        issue_time: Some(wire::timestamp(certificate.issue_time)),
+        etag: etag::of(certificate.version),
+    })
+}
+
+fn parse_child(sent: &pb::Child, now: jiff::Timestamp) -> Result<Child, ApiError> {
+    let mut problems = FieldProblems::new();
+    let text = |problems: &mut FieldProblems, field: &str, value: &str| {
+        if value.trim().is_empty() || value.chars().count() > 300 {
+            problems.add(field, "required, at most 300 characters");
+        }
+        value.trim().to_string()
+    };
+    let display_name = text(&mut problems, "child.display_name", &sent.display_name);
+    let identity_document = text(
+        &mut problems,
+        "child.identity_document",
+        &sent.identity_document,
+    );
+    let municipality_code = text(
+        &mut problems,
+        "child.municipality_code",
+        &sent.municipality_code,
+    );
+    let region = problems.check("child.region_code", RegionCode::parse(&sent.region_code));
+    let birth_date = problems.check(
+        "child.birth_date",
+        wire::civil_date(sent.birth_date.as_ref(), "child.birth_date").map_err(|_| "a date"),
+    );
+    let consent = sent.consent.clone().unwrap_or_default();
+    let parent_subject = text(
+        &mut problems,
+        "child.consent.parent_subject",
+        &consent.parent_subject,
+    );
+    let parent_name = text(
+        &mut problems,
+        "child.consent.parent_name",
+        &consent.parent_name,
+    );
+    let consent_time = problems.check(
+        "child.consent.give_time",
+        wire::instant(consent.give_time.as_ref(), "child.consent.give_time")
+            .map_err(|_| "required: when the parent consented")
+            .and_then(|t| {
+                if t <= now {
+                    Ok(t)
+                } else {
+                    Err("not in the future")
+                }
+            }),
+    );
+    problems.finish()?;
+    let (Some(region), Some(birth_date), Some(consent_time)) = (region, birth_date, consent_time)
+    else {
+        return Err(ApiError::internal(&std::io::Error::other(
+            "child parse fell through",
+        )));
+    };
+    Ok(Child {
+        id: resource::new_id(),
+        display_name,
+        identity_document,
+        birth_date,
+        region_code: region.as_str().into(),
+        municipality_code,
+        parent_subject,
+        parent_name,
+        consent_time,
+        create_time: now,
+    })
+}
+
+impl CertificatesApi {
+    /// The service on `store`.
+    pub fn new(store: Store) -> Self {
+        CertificatesApi { store }
+    }
+
+    /// A child `caller` may see; to anyone else it does not exist.
+    async fn visible_child(
+        conn: &mut PgConnection,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Child, ApiError> {
+        people::child(conn, id)
+            .await?
+            .filter(|c| may_see_child(caller, c))
+            .ok_or_else(|| ApiError::not_found(format!("children/{id}")))
+    }
+
+    /// A certificate `caller` may see, with its child.
+    async fn visible_certificate(
+        conn: &mut PgConnection,
+        caller: &Caller,
+        name: &str,
+        field: &str,
+    ) -> Result<(Certificate, Child), ApiError> {
+        let id = resource::parse_name(name, "certificates", field)?;
+        let missing = || ApiError::not_found(format!("certificates/{id}"));
+        let certificate = people::certificate(conn, &id, false)
+            .await?
+            .ok_or_else(missing)?;
+        let child = people::child(conn, &certificate.child_id)
+            .await?
+            .filter(|c| may_see_child(caller, c))
+            .ok_or_else(missing)?;
+        Ok((certificate, child))
+    }
+
+    /// The children a caller may list: an operator's municipality, or a parent's own.
+    fn scope(caller: &Caller) -> Result<ChildScope, ApiError> {
+        if caller.has_role(access::OPERATOR) {
+            let municipality = caller.scopes().iter().find_map(|s| match s {
+                edu_kit::auth::Scope::Municipality { region, code } => {
+                    Some((region.as_str().to_string(), code.clone()))
+                }
+                _ => None,
+            });
+            if let Some((region_code, municipality_code)) = municipality {
+                return Ok(ChildScope::Municipality {
+                    region_code,
+                    municipality_code,
+                });
+            }
+        }
+        if caller.has_role(access::PARENT) {
+            return Ok(ChildScope::Parent(caller.subject().to_string()));
+        }
+        Err(ApiError::permission_denied(
+            kit_reason::ROLE_REQUIRED,
+            "children are listed by their municipality's operator or their parents",
+        ))
+    }
+
+    async fn create_child(
+        &self,
+        request: Request<pb::CreateChildRequest>,
+    ) -> Result<pb::Child, ApiError> {
+        let context = CallContext::of(&request)?;
+        let body = request.get_ref();
+        let child = parse_child(&body.child.clone().unwrap_or_default(), context.now())?;
+        ensure_operates(
+            context.caller()?,
+            &child.region_code,
+            &child.municipality_code,
+        )?;
+        let key = IdempotencyKey::for_request(context, "CreateChild", &body.request_id, body)?;
+        let mut tx = self.store.begin().await?;
+        if let Some(done) = replay(&mut tx, key.as_ref(), context.now()).await? {
+            return Ok(done);
+        }
+        people::create_child(&mut tx, context, &child).await?;
+        let response = child_pb(&child);
+        remember(&mut tx, key.as_ref(), &response).await?;
+        tx.commit().await?;
+        Ok(response)
+    }
+
+    async fn get_child(
+        &self,
+        request: Request<pb::GetChildRequest>,
+    ) -> Result<pb::Child, ApiError> {
+        let context = CallContext::of(&request)?;
+        let id = resource::parse_name(&request.get_ref().name, "children", "name")?;
+        let mut conn = self.store.begin().await?;
+        let child = Self::visible_child(&mut conn, context.caller()?, &id).await?;
+        Ok(child_pb(&child))
+    }
+
+    async fn list_children(
+        &self,
+        request: Request<pb::ListChildrenRequest>,
+    ) -> Result<pb::ListChildrenResponse, ApiError> {
+        let context = CallContext::of(&request)?;
+        let scope = Self::scope(context.caller()?)?;
+        let body = request.get_ref();
+        let paging = PageRequest::parse(body.page_size, &body.page_token, &["ListChildren"])?;
+        let mut conn = self.store.begin().await?;
+        let page =
+            people::list_children(&mut conn, &scope, paging.size, paging.after.clone()).await?;
+        Ok(pb::ListChildrenResponse {
+            children: page.items.iter().map(child_pb).collect(),
+            next_page_token: paging.next_token(page.next.as_ref()),
+        })
+    }
+
+    async fn issue(
+        &self,
+        request: Request<pb::IssueCertificateRequest>,
+    ) -> Result<pb::Certificate, ApiError> {
+        let context = CallContext::of(&request)?;
+        let caller = context.caller()?;
+        let body = request.get_ref();
+        let child_id = resource::parse_name(&body.child, "children", "child")?;
+        let key = IdempotencyKey::for_request(context, "IssueCertificate", &body.request_id, body)?;
+        let mut tx = self.store.begin().await?;
+        let child = people::child(&mut tx, &child_id)
+            .await?
+            .filter(|c| access::operates(caller, &c.region_code, &c.municipality_code))
+            .ok_or_else(|| ApiError::not_found(format!("children/{child_id}")))?;
+        if let Some(done) = replay(&mut tx, key.as_ref(), context.now()).await? {
+            return Ok(done);
+        }
+        let period = periods::current(
+            &mut tx,
+            &child.region_code,
+            &child.municipality_code,
+            context.now(),
+        )
+        .await?
+        .ok_or(crate::domain::CertificateError::NoCurrentPeriod)?;
+        let certificate =
+            people::issue(&mut tx, context, &child_id, period.today(context.now())).await?;
+        let response = certificate_pb(&mut tx, &certificate, &child, context.now()).await?;
+        remember(&mut tx, key.as_ref(), &response).await?;
+        tx.commit().await?;
+        Ok(response)
+    }
+
+    async fn get_certificate(
+        &self,
+        request: Request<pb::GetCertificateRequest>,
+    ) -> Result<pb::Certificate, ApiError> {
+        let context = CallContext::of(&request)?;
+        let mut conn = self.store.begin().await?;
+        let (certificate, child) = Self::visible_certificate(
+            &mut conn,
+            context.caller()?,
+            &request.get_ref().name,
+            "name",
+        )
+        .await?;
+        certificate_pb(&mut conn, &certificate, &child, context.now()).await
+    }
+
+    async fn list_certificates(
+        &self,
+        request: Request<pb::ListCertificatesRequest>,
+    ) -> Result<pb::ListCertificatesResponse, ApiError> {
+        let context = CallContext::of(&request)?;
+        let scope = Self::scope(context.caller()?)?;
+        let body = request.get_ref();
+        let state = match pb::CertificateState::try_from(body.state) {
+            Ok(pb::CertificateState::Unspecified) => None,
+            Ok(pb::CertificateState::Active) => Some(CertificateState::Active),
+            Ok(pb::CertificateState::Suspended) => Some(CertificateState::Suspended),
+            Ok(pb::CertificateState::Closed) => Some(CertificateState::Closed),
+            Err(_) => {
+                return Err(ApiError::invalid_field(
+                    kit_reason::INVALID_FIELDS,
+                    "state",
+                    "not a certificate state",
+                ));
+            }
+        };
+        let paging = PageRequest::parse(
+            body.page_size,
+            &body.page_token,
+            &["ListCertificates", &body.state.to_string()],
+        )?;
+        let mut conn = self.store.begin().await?;
+        let page =
+            people::list_certificates(&mut conn, &scope, state, paging.size, paging.after.clone())
+                .await?;
+        let mut certificates = Vec::with_capacity(page.items.len());
+        for certificate in &page.items {
+            let child = people::child(&mut conn, &certificate.child_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("children/{}", certificate.child_id)))?;
+            certificates.push(certificate_pb(&mut conn, certificate, &child, context.now()).await?);
+        }
+        Ok(pb::ListCertificatesResponse {
+            certificates,
+            next_page_token: paging.next_token(page.next.as_ref()),
+        })
+    }
+
+    /// Suspends, resumes or closes a certificate, by its municipality's operator.
+    async fn move_to(
+        &self,
+        context: &CallContext,
+        name: &str,
+        supplied_etag: &str,
+        to: CertificateState,
+    ) -> Result<pb::Certificate, ApiError> {
+        let caller = context.caller()?;
+        let mut tx = self.store.begin().await?;
+        let (current, child) = Self::visible_certificate(&mut tx, caller, name, "name").await?;
+        ensure_operates(caller, &child.region_code, &child.municipality_code)?;
+        if current.state != to {
+            etag::check(supplied_etag, current.version, name)?;
+        }
+        let moved = if to == CertificateState::Closed {
+            let today = periods::current(
+                &mut tx,
+                &child.region_code,
+                &child.municipality_code,
+                context.now(),
+            )
+            .await?
+            .map(|p| p.today(context.now()))
+            .unwrap_or_else(|| context.now().to_zoned(jiff::tz::TimeZone::UTC).date());
+            enrolments::close_certificate(&mut tx, context, &current.id, today).await?
+        } else {
+            people::set_state(&mut tx, context, &current.id, to).await?
+        };
+        let response = certificate_pb(&mut tx, &moved, &child, context.now()).await?;
+        tx.commit().await?;
+        Ok(response)
+    }
+
+    async fn statement(
+        &self,
+        request: Request<pb::GetStatementRequest>,
+    ) -> Result<pb::Statement, ApiError> {
+        let context = CallContext::of(&request)?;
+        let body = request.get_ref();
+        let mut conn = self.store.begin().await?;
+        let (certificate, child) = Self::visible_certificate(
+            &mut conn,
+            context.caller()?,
+            &body.certificate,
+            "certificate",
+        )
+        .await?;
+        let period = match body.period.as_str() {
+            "" => periods::current(
+                &mut conn,
+                &child.region_code,
+                &child.municipality_code,
+                context.now(),
+            )
+            .await?
+            .ok_or(crate::domain::CertificateError::NoCurrentPeriod)?,
+            name => {
+                let id = resource::parse_name(name, "periods", "period")?;
+                periods::fetch(&mut conn, &id, false)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found(name.to_string()))?
+            }
+        };
+        let lines = people::statement(&mut conn, &certificate.id, &period.id).await?;
+        let balance = ledger::load(&mut conn, &certificate.id, &period.id)
+            .await?
+            .balance();
+        Ok(pb::Statement {
+            certificate: format!("certificates/{}", certificate.id),
+            period: format!("periods/{}", period.id),
+            kind: kind_pb(periods::kind_of(&mut conn, &period.id, &certificate.id).await?),
+            entries: lines
+                .iter()
+                .map(|l| pb::LedgerEntry {
+                    kind: match l.kind.as_str() {
+                        "CREDIT" => pb::EntryKind::Credit,
+                        "RESERVE" => pb::EntryKind::Reserve,
+                        "RELEASE" => pb::EntryKind::Release,
+                        _ => pb::EntryKind::Charge,
+                    } as i32,
+                    amount_kopecks: l.amount.kopecks(),
+                    enrolment: l
+                        .enrolment_id
+                        .as_ref()
+                        .map(|e| format!("enrolments/{e}"))
+                        .unwrap_or_default(),
+                    programme_title: l.programme_title.clone().unwrap_or_default(),
+                    month: l.month.map(wire::date),
+                    record_time: Some(wire::timestamp(l.record_time)),
+                })
+                .collect(),
+            balance: Some(balance_pb(&balance)),
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl CertificateService for CertificatesApi {
+    async fn create_child(
+        &self,
+        request: Request<pb::CreateChildRequest>,
+    ) -> Result<Response<pb::Child>, Status> {
+        respond(self.create_child(request).await)
+    }
+
+    async fn get_child(
+        &self,
+        request: Request<pb::GetChildRequest>,
+    ) -> Result<Response<pb::Child>, Status> {
+        respond(self.get_child(request).await)
+    }
+
+    async fn list_children(
+        &self,
+        request: Request<pb::ListChildrenRequest>,
+    ) -> Result<Response<pb::ListChildrenResponse>, Status> {
+        respond(self.list_children(request).await)
+    }
+
+    async fn issue_certificate(
+        &self,
+        request: Request<pb::IssueCertificateRequest>,
+    ) -> Result<Response<pb::Certificate>, Status> {
+        respond(self.issue(request).await)
+    }
+
+    async fn get_certificate(
+        &self,
+        request: Request<pb::GetCertificateRequest>,
+    ) -> Result<Response<pb::Certificate>, Status> {
+        respond(self.get_certificate(request).await)
+    }
+
+    async fn list_certificates(
+        &self,
+        request: Request<pb::ListCertificatesRequest>,
+    ) -> Result<Response<pb::ListCertificatesResponse>, Status> {
+        respond(self.list_certificates(request).await)
+    }
+
+    async fn suspend_certificate(
+        &self,
+        request: Request<pb::SuspendCertificateRequest>,
+    ) -> Result<Response<pb::Certificate>, Status> {
+        let body = request.get_ref();
+        let result = match CallContext::of(&request) {
+            Ok(_) if body.reason.trim().is_empty() => Err(ApiError::invalid_field(
+                kit_reason::INVALID_FIELDS,
+                "reason",
+                "required: the family is told why",
+            )),
+            Ok(context) => {
+                self.move_to(context, &body.name, &body.etag, CertificateState::Suspended)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        respond(result)
+    }
+
+    async fn resume_certificate(
+        &self,
+        request: Request<pb::ResumeCertificateRequest>,
+    ) -> Result<Response<pb::Certificate>, Status> {
+        let body = request.get_ref();
+        let result = match CallContext::of(&request) {
+            Ok(context) => {
+                self.move_to(context, &body.name, &body.etag, CertificateState::Active)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        respond(result)
+    }
+
+    async fn close_certificate(
+        &self,
+        request: Request<pb::CloseCertificateRequest>,
+    ) -> Result<Response<pb::Certificate>, Status> {
+        let body = request.get_ref();
+        let result = match CallContext::of(&request) {
+            Ok(_) if body.reason.trim().is_empty() => Err(ApiError::invalid_field(
+                kit_reason::INVALID_FIELDS,
+                "reason",
+                "required: the family is told why",
+            )),
+            Ok(context) => {
+                self.move_to(context, &body.name, &body.etag, CertificateState::Closed)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        respond(result)
+    }
+
+    async fn get_statement(
+        &self,
+        request: Request<pb::GetStatementRequest>,
+    ) -> Result<Response<pb::Statement>, Status> {
+        respond(self.statement(request).await)
+    }
+}

@@ -1,0 +1,356 @@
+//! The gRPC handlers: tenant isolation per role (rule 8), idempotent creating calls, and the
+//! statement a parent reads.
+
+use edu_certificates::api::{CertificatesApi, PeriodsApi};
+use edu_kit::CallContext;
+use edu_kit::auth::{Caller, Claims};
+use edu_kit::wire;
+use edu_proto::edu::certificates::v1 as pb;
+use edu_proto::edu::certificates::v1::certificate_service_server::CertificateService;
+use edu_proto::edu::certificates::v1::period_service_server::PeriodService;
+use jiff::Timestamp;
+use jiff::civil::date;
+use tonic::{Code, Status};
+
+use crate::common::*;
+
+fn caller(subject: &str, roles: &[&str], scopes: &[&str]) -> Caller {
+    Caller::from_claims(Claims {
+        sub: subject.into(),
+        name: None,
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+    })
+}
+
+fn mikhailovsky_operator() -> Caller {
+    caller(
+        "moc",
+        &["certificates.operator"],
+        &["municipality:RU-ALT/mikhailovsky"],
+    )
+}
+
+fn other_operator() -> Caller {
+    caller(
+        "moc-rubtsovsk",
+        &["certificates.operator"],
+        &["municipality:RU-ALT/rubtsovsk"],
+    )
+}
+
+fn parent(subject: &str) -> Caller {
+    caller(subject, &["certificates.parent"], &[])
+}
+
+fn at_start() -> Timestamp {
+    "2024-09-02T10:00:00+07:00".parse().expect("instant")
+}
+
+fn request<T>(who: &Caller, body: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(body);
+    request.extensions_mut().insert(CallContext::new(
+        Some(who.clone()),
+        "test",
+        None,
+        at_start(),
+    ));
+    request
+}
+
+fn reason(status: &Status) -> String {
+    edu_kit::testing::reason(status)
+}
+
+fn period_body() -> pb::Period {
+    pb::Period {
+        region_code: "RU-ALT".into(),
+        municipality_code: "mikhailovsky".into(),
+        municipality_name: "Михайловский район".into(),
+        time_zone: "Asia/Barnaul".into(),
+        start_date: Some(wire::date(date(2024, 9, 1))),
+        end_date: Some(wire::date(date(2025, 8, 31))),
+        nominal_kopecks: 600_000,
+        quota: 100,
+        min_age: 5,
+        max_age: 18,
+        currency: "RUB".into(),
+        ..Default::default()
+    }
+}
+
+fn child_body(document: &str, parent: &str) -> pb::Child {
+    pb::Child {
+        display_name: "Иванов Пётр".into(),
+        identity_document: document.into(),
+        birth_date: Some(wire::date(date(2015, 3, 1))),
+        region_code: "RU-ALT".into(),
+        municipality_code: "mikhailovsky".into(),
+        consent: Some(pb::Consent {
+            parent_subject: parent.into(),
+            parent_name: "Иванова Мария".into(),
+            give_time: Some(wire::timestamp(at_start())),
+        }),
+        ..Default::default()
+    }
+}
+
+struct Apis {
+    periods: PeriodsApi,
+    certificates: CertificatesApi,
+}
+
+async fn setup(fx: &Fixture) -> Apis {
+    let apis = Apis {
+        periods: PeriodsApi::new(fx.store.clone()),
+        certificates: CertificatesApi::new(fx.store.clone()),
+    };
+    apis.periods
+        .create_period(request(
+            &mikhailovsky_operator(),
+            pb::CreatePeriodRequest {
+                period: Some(period_body()),
+                period_id: "mikhailovsky-2024".into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("period");
+    apis
+}
+
+async fn register(apis: &Apis, document: &str, parent: &str) -> Result<pb::Child, Status> {
+    apis.certificates
+        .create_child(request(
+            &mikhailovsky_operator(),
+            pb::CreateChildRequest {
+                child: Some(child_body(document, parent)),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .map(|r| r.into_inner())
+}
+
+#[tokio::test]
+async fn rule_8_each_role_sees_its_own_tenant_only() {
+    let fx = Fixture::new().await;
+    let apis = setup(&fx).await;
+    let refused = apis
+        .periods
+        .create_period(request(
+            &other_operator(),
+            pb::CreatePeriodRequest {
+                period: Some(period_body()),
+                period_id: "not-theirs".into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect_err("another municipality");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+
+    let child = register(&apis, "I-ТО 000001", "maria")
+        .await
+        .expect("child");
+    let read = |who: Caller| {
+        let name = child.name.clone();
+        let apis = &apis;
+        async move {
+            apis.certificates
+                .get_child(request(&who, pb::GetChildRequest { name }))
+                .await
+        }
+    };
+    read(parent("maria")).await.expect("her child");
+    read(mikhailovsky_operator())
+        .await
+        .expect("the operator's municipality");
+    for stranger in [parent("someone"), other_operator(), caller("x", &[], &[])] {
+        let status = read(stranger).await.expect_err("not theirs");
+        assert_eq!(status.code(), Code::NotFound, "as if it did not exist");
+    }
+    let listed = apis
+        .certificates
+        .list_children(request(
+            &parent("someone"),
+            pb::ListChildrenRequest::default(),
+        ))
+        .await
+        .expect("listed")
+        .into_inner();
+    assert!(listed.children.is_empty());
+}
+
+#[tokio::test]
+async fn rule_1_issue_is_idempotent_by_request_id_and_once_per_child() {
+    let fx = Fixture::new().await;
+    let apis = setup(&fx).await;
+    let child = register(&apis, "I-ТО 000002", "maria")
+        .await
+        .expect("child");
+    let issue = |request_id: &str| {
+        apis.certificates.issue_certificate(request(
+            &mikhailovsky_operator(),
+            pb::IssueCertificateRequest {
+                child: child.name.clone(),
+                request_id: request_id.into(),
+            },
+        ))
+    };
+    let replays = futures::future::join_all([issue("r-1"), issue("r-1"), issue("r-1")]).await;
+    let names: Vec<String> = replays
+        .into_iter()
+        .map(|r| r.expect("the first result").into_inner().name)
+        .collect();
+    assert!(names.iter().all(|n| n == &names[0]), "{names:?}");
+    assert_eq!(
+        fx.scalar("SELECT count(*) FROM certificates.certificates")
+            .await,
+        1,
+        "one effect"
+    );
+    let again = issue("r-2").await.expect_err("once per child");
+    assert_eq!(again.code(), Code::AlreadyExists);
+
+    let sister = register(&apis, "I-ТО 000022", "maria")
+        .await
+        .expect("child");
+    let reused = apis
+        .certificates
+        .issue_certificate(request(
+            &mikhailovsky_operator(),
+            pb::IssueCertificateRequest {
+                child: sister.name,
+                request_id: "r-1".into(),
+            },
+        ))
+        .await
+        .expect_err("another request under the same id");
+    assert_eq!(reason(&reused), "REQUEST_ID_REUSED");
+}
+
+#[tokio::test]
+async fn a_parent_reads_the_certificate_and_its_statement_after_crediting() {
+    let fx = Fixture::new().await;
+    let apis = setup(&fx).await;
+    let child = register(&apis, "I-ТО 000003", "maria")
+        .await
+        .expect("child");
+    let certificate = apis
+        .certificates
+        .issue_certificate(request(
+            &mikhailovsky_operator(),
+            pb::IssueCertificateRequest {
+                child: child.name.clone(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("issued")
+        .into_inner();
+    let credited = apis
+        .periods
+        .credit_period(request(
+            &mikhailovsky_operator(),
+            pb::CreditPeriodRequest {
+                name: "periods/mikhailovsky-2024".into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("credited")
+        .into_inner();
+    assert_eq!(credited.funded_certificates, 1);
+
+    let statement = apis
+        .certificates
+        .get_statement(request(
+            &parent("maria"),
+            pb::GetStatementRequest {
+                certificate: certificate.name.clone(),
+                period: String::new(),
+            },
+        ))
+        .await
+        .expect("her statement")
+        .into_inner();
+    assert_eq!(statement.entries.len(), 1);
+    assert_eq!(statement.kind, pb::CertificateKind::Funded as i32);
+    assert_eq!(
+        statement.balance.map(|b| b.available_kopecks),
+        Some(600_000)
+    );
+    let stranger = apis
+        .certificates
+        .get_statement(request(
+            &parent("someone"),
+            pb::GetStatementRequest {
+                certificate: certificate.name,
+                period: String::new(),
+            },
+        ))
+        .await
+        .expect_err("not hers");
+    assert_eq!(stranger.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn malformed_periods_and_children_name_every_bad_field() {
+    let fx = Fixture::new().await;
+    let apis = setup(&fx).await;
+    let mut bad = period_body();
+    bad.time_zone = "Mars/Olympus".into();
+    bad.end_date = Some(wire::date(date(2024, 8, 1)));
+    bad.nominal_kopecks = 0;
+    bad.currency = "EUR".into();
+    let refused = apis
+        .periods
+        .create_period(request(
+            &mikhailovsky_operator(),
+            pb::CreatePeriodRequest {
+                period: Some(bad),
+                period_id: String::new(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect_err("invalid");
+    assert_eq!(
+        edu_kit::testing::bad_fields(&refused),
+        [
+            "period.time_zone",
+            "period.end_date",
+            "period.nominal_kopecks",
+            "period.currency"
+        ]
+    );
+    let mut child = child_body("", "maria");
+    child.consent = None;
+    let refused = apis
+        .certificates
+        .create_child(request(
+            &mikhailovsky_operator(),
+            pb::CreateChildRequest {
+                child: Some(child),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect_err("no consent");
+    assert_eq!(
+        edu_kit::testing::bad_fields(&refused),
+        [
+            "child.identity_document",
+            "child.consent.parent_subject",
+            "child.consent.parent_name",
+            "child.consent.give_time"
+        ]
+    );
+    assert_eq!(
+        fx.scalar("SELECT count(*) FROM certificates.consents")
+            .await,
+        0,
+        "nothing recorded"
+    );
+}

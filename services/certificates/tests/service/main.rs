@@ -1,0 +1,11 @@
+//! The certificates service against a real Postgres: each test gets a fresh database,
+//! provisioned and migrated as in production. `concurrency` and `rules` run the store's use
+//! cases one transaction each, as the API does, with the races the concurrency design is
+//! there for run by many simultaneous callers, without sleeps; `api` calls the gRPC handlers
+//! in-process with a call context like the pipeline builds, for authorisation, tenant
+//! isolation and idempotency.
+
+mod api;
+mod common;
+mod concurrency;
+mod rules;
