@@ -16,7 +16,8 @@ include!(concat!(env!("OUT_DIR"), "/edu_includes.rs"));
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/edu_descriptor.bin"));
 
-/// Methods that answer without a token: the public catalogue and announced results. The
+/// Methods that answer without a token: the public catalogues (practices, programmes) and
+/// announced results. The
 /// serving service and the gateway both read this list, so they never disagree on what is
 /// public. Everything else needs a bearer token (health and reflection aside).
 pub const PUBLIC_METHODS: &[&str] = &[
@@ -25,4 +26,6 @@ pub const PUBLIC_METHODS: &[&str] = &[
     "/edu.competitions.v1.ResultsService/GetRanking",
     "/edu.competitions.v1.ResultsService/GetResults",
     "/edu.competitions.v1.ResultsService/ExportResults",
+    "/edu.certificates.v1.ProgrammeService/GetProgramme",
+    "/edu.certificates.v1.ProgrammeService/SearchProgrammes",
 ];

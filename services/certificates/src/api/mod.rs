@@ -5,12 +5,14 @@
 pub mod access;
 mod certificates;
 mod periods;
+mod programmes;
 
 use edu_kit::ApiError;
 use tonic::{Response, Status};
 
 pub use certificates::CertificatesApi;
 pub use periods::PeriodsApi;
+pub use programmes::ProgrammesApi;
 
 /// A handler's result as tonic wants it.
 fn respond<T>(result: Result<T, ApiError>) -> Result<Response<T>, Status> {

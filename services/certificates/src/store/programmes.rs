@@ -40,6 +40,8 @@ pub struct Programme {
     pub id: String,
     /// Title.
     pub title: String,
+    /// What the children do.
+    pub description: String,
     /// One of the six directions, as stored.
     pub direction: String,
     /// Youngest age admitted.
@@ -50,10 +52,22 @@ pub struct Programme {
     pub seats: u32,
     /// Seats taken by accepted enrolments.
     pub taken: u32,
+    /// When it meets, in words.
+    pub schedule: String,
     /// Monthly price.
     pub monthly_price: Money,
     /// Certified.
     pub certified: bool,
+    /// Sum of the parents' ratings.
+    pub rating_sum: i32,
+    /// How many ratings.
+    pub rating_count: i32,
+    /// The provider's region (read from the provider).
+    pub region_code: String,
+    /// The provider's municipality (read from the provider).
+    pub municipality_code: String,
+    /// Described.
+    pub create_time: Timestamp,
 }
 
 /// Includes a provider.
@@ -139,17 +153,20 @@ pub async fn create_programme(
 ) -> Result<(), ApiError> {
     let inserted = sqlx::query!(
         "INSERT INTO certificates.programmes
-            (provider_id, id, title, direction, min_age, max_age, seats, monthly_price, create_time)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            (provider_id, id, title, description, direction, min_age, max_age, seats, schedule,
+             monthly_price, create_time)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         programme.provider_id,
         programme.id,
         programme.title,
+        programme.description,
         programme.direction,
         programme.min_age,
         programme.max_age,
         i32::try_from(programme.seats).unwrap_or(i32::MAX),
+        programme.schedule,
         programme.monthly_price.kopecks(),
-        context.now().to_sqlx(),
+        programme.create_time.to_sqlx(),
     )
     .execute(&mut *conn)
     .await;
@@ -213,14 +230,48 @@ struct ProgrammeRow {
     provider_id: String,
     id: String,
     title: String,
+    description: String,
     direction: String,
     min_age: i16,
     max_age: i16,
     seats: i32,
     taken: i32,
+    schedule: String,
     monthly_price: i64,
     certified: bool,
+    rating_sum: i32,
+    rating_count: i32,
+    region_code: String,
+    municipality_code: String,
+    create_time: jiff_sqlx::Timestamp,
     included: bool,
+}
+
+impl ProgrammeRow {
+    fn into_domain(self) -> (Programme, bool) {
+        (
+            Programme {
+                provider_id: self.provider_id,
+                id: self.id,
+                title: self.title,
+                description: self.description,
+                direction: self.direction,
+                min_age: self.min_age,
+                max_age: self.max_age,
+                seats: u32::try_from(self.seats).unwrap_or(0),
+                taken: u32::try_from(self.taken).unwrap_or(0),
+                schedule: self.schedule,
+                monthly_price: Money::from_kopecks(self.monthly_price),
+                certified: self.certified,
+                rating_sum: self.rating_sum,
+                rating_count: self.rating_count,
+                region_code: self.region_code,
+                municipality_code: self.municipality_code,
+                create_time: self.create_time.to_jiff(),
+            },
+            self.included,
+        )
+    }
 }
 
 /// A programme with whether its provider is included; `lock` holds the programme row
@@ -234,8 +285,9 @@ pub async fn fetch(
     let row = if lock {
         sqlx::query_as!(
             ProgrammeRow,
-            "SELECT p.provider_id, p.id, p.title, p.direction, p.min_age, p.max_age, p.seats,
-                    p.taken, p.monthly_price, p.certified, v.included
+            "SELECT p.provider_id, p.id, p.title, p.description, p.direction, p.min_age, p.max_age,
+                    p.seats, p.taken, p.schedule, p.monthly_price, p.certified, p.rating_sum,
+                    p.rating_count, v.region_code, v.municipality_code, p.create_time, v.included
              FROM certificates.programmes p JOIN certificates.providers v ON v.id = p.provider_id
              WHERE p.provider_id = $1 AND p.id = $2
              FOR UPDATE OF p",
@@ -247,8 +299,9 @@ pub async fn fetch(
     } else {
         sqlx::query_as!(
             ProgrammeRow,
-            "SELECT p.provider_id, p.id, p.title, p.direction, p.min_age, p.max_age, p.seats,
-                    p.taken, p.monthly_price, p.certified, v.included
+            "SELECT p.provider_id, p.id, p.title, p.description, p.direction, p.min_age, p.max_age,
+                    p.seats, p.taken, p.schedule, p.monthly_price, p.certified, p.rating_sum,
+                    p.rating_count, v.region_code, v.municipality_code, p.create_time, v.included
              FROM certificates.programmes p JOIN certificates.providers v ON v.id = p.provider_id
              WHERE p.provider_id = $1 AND p.id = $2",
             provider_id,
@@ -257,23 +310,7 @@ pub async fn fetch(
         .fetch_optional(&mut *conn)
         .await?
     };
-    Ok(row.map(|r| {
-        (
-            Programme {
-                provider_id: r.provider_id,
-                id: r.id,
-                title: r.title,
-                direction: r.direction,
-                min_age: r.min_age,
-                max_age: r.max_age,
-                seats: u32::try_from(r.seats).unwrap_or(0),
-                taken: u32::try_from(r.taken).unwrap_or(0),
-                monthly_price: Money::from_kopecks(r.monthly_price),
-                certified: r.certified,
-            },
-            r.included,
-        )
-    }))
+    Ok(row.map(ProgrammeRow::into_domain))
 }
 
 /// Rule 4: only certified programmes of included providers take enrolments.
@@ -288,4 +325,164 @@ pub fn ensure_open_for_enrolment(
     } else {
         Ok(())
     }
+}
+
+struct ProviderRow {
+    id: String,
+    display_name: String,
+    tax_id: String,
+    region_code: String,
+    municipality_code: String,
+    included: bool,
+    exclusion_reason: String,
+    create_time: jiff_sqlx::Timestamp,
+}
+
+impl ProviderRow {
+    fn into_domain(self) -> Provider {
+        Provider {
+            id: self.id,
+            display_name: self.display_name,
+            tax_id: self.tax_id,
+            region_code: self.region_code,
+            municipality_code: self.municipality_code,
+            included: self.included,
+            exclusion_reason: self.exclusion_reason,
+            create_time: self.create_time.to_jiff(),
+        }
+    }
+}
+
+/// Reads a provider.
+pub async fn provider(conn: &mut PgConnection, id: &str) -> Result<Option<Provider>, ApiError> {
+    let row = sqlx::query_as!(
+        ProviderRow,
+        "SELECT id, display_name, tax_id, region_code, municipality_code, included,
+                exclusion_reason, create_time
+         FROM certificates.providers WHERE id = $1",
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(ProviderRow::into_domain))
+}
+
+/// Lists providers in registration order, optionally of one region or municipality.
+pub async fn list_providers(
+    conn: &mut PgConnection,
+    region_code: Option<&str>,
+    municipality_code: Option<&str>,
+    size: usize,
+    after: Option<edu_kit::paging::Cursor>,
+) -> Result<edu_kit::paging::Page<Provider>, ApiError> {
+    let (after_time, after_id) = edu_kit::paging::Cursor::split(after);
+    let rows = sqlx::query_as!(
+        ProviderRow,
+        "SELECT id, display_name, tax_id, region_code, municipality_code, included,
+                exclusion_reason, create_time
+         FROM certificates.providers
+         WHERE ($1::text IS NULL OR region_code = $1)
+           AND ($2::text IS NULL OR municipality_code = $2)
+           AND ($3::timestamptz IS NULL OR (create_time, id) > ($3, $4::text))
+         ORDER BY create_time, id
+         LIMIT $5",
+        region_code,
+        municipality_code,
+        after_time,
+        after_id,
+        (size + 1) as i64,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let providers = rows.into_iter().map(ProviderRow::into_domain).collect();
+    Ok(edu_kit::paging::Page::from_overfetch(
+        providers,
+        size,
+        |p: &Provider| edu_kit::paging::Cursor {
+            time: p.create_time,
+            id: p.id.clone(),
+        },
+    ))
+}
+
+/// What the public catalogue filters on.
+#[derive(Debug, Clone, Default)]
+pub struct ProgrammeQuery {
+    /// Only this direction, as stored.
+    pub direction: Option<String>,
+    /// Only programmes admitting this age.
+    pub age: Option<i16>,
+    /// Only this region.
+    pub region_code: Option<String>,
+    /// Only this municipality (with the region).
+    pub municipality_code: Option<String>,
+    /// Only with a free seat.
+    pub free_seats_only: bool,
+    /// At most this monthly price.
+    pub max_monthly_price: Option<Money>,
+    /// At least this mean rating.
+    pub min_rating: Option<f64>,
+}
+
+/// Where a catalogue page ends: the title and ID of its last programme.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TitleCursor {
+    /// Title.
+    pub title: String,
+    /// `provider/programme`.
+    pub key: String,
+}
+
+/// Rule 4 and the public catalogue: certified programmes of included providers, by title
+/// then ID, so that paging is stable while ratings and seats change.
+pub async fn search(
+    conn: &mut PgConnection,
+    query: &ProgrammeQuery,
+    size: usize,
+    after: Option<TitleCursor>,
+) -> Result<edu_kit::paging::Page<Programme, TitleCursor>, ApiError> {
+    let (after_title, after_key) = match after {
+        Some(c) => (Some(c.title), Some(c.key)),
+        None => (None, None),
+    };
+    let rows = sqlx::query_as!(
+        ProgrammeRow,
+        r#"SELECT p.provider_id, p.id, p.title, p.description, p.direction, p.min_age, p.max_age,
+                  p.seats, p.taken, p.schedule, p.monthly_price, p.certified, p.rating_sum,
+                  p.rating_count, v.region_code, v.municipality_code, p.create_time, v.included
+           FROM certificates.programmes p JOIN certificates.providers v ON v.id = p.provider_id
+           WHERE p.certified AND v.included
+             AND ($1::text IS NULL OR p.direction = $1)
+             AND ($2::smallint IS NULL OR (p.min_age <= $2 AND $2 <= p.max_age))
+             AND ($3::text IS NULL OR v.region_code = $3)
+             AND ($4::text IS NULL OR v.municipality_code = $4)
+             AND (NOT $5 OR p.taken < p.seats)
+             AND ($6::bigint IS NULL OR p.monthly_price <= $6)
+             AND ($7::float8 IS NULL OR (p.rating_count > 0
+                                         AND p.rating_sum::float8 / p.rating_count >= $7))
+             AND ($8::text IS NULL OR (p.title, p.provider_id || '/' || p.id) > ($8, $9::text))
+           ORDER BY p.title, p.provider_id || '/' || p.id
+           LIMIT $10"#,
+        query.direction,
+        query.age,
+        query.region_code,
+        query.municipality_code,
+        query.free_seats_only,
+        query.max_monthly_price.map(|m| m.kopecks()),
+        query.min_rating,
+        after_title,
+        after_key,
+        (size + 1) as i64,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let programmes = rows.into_iter().map(|r| r.into_domain().0).collect();
+    Ok(edu_kit::paging::Page::from_overfetch(
+        programmes,
+        size,
+        |p: &Programme| TitleCursor {
+            title: p.title.clone(),
+            key: format!("{}/{}", p.provider_id, p.id),
+        },
+    ))
 }

@@ -354,3 +354,173 @@ async fn malformed_periods_and_children_name_every_bad_field() {
         "nothing recorded"
     );
 }
+
+mod programmes {
+    use super::*;
+    use edu_certificates::api::ProgrammesApi;
+    use edu_proto::edu::certificates::v1::programme_service_server::ProgrammeService;
+
+    fn provider_caller(id: &str) -> Caller {
+        caller(
+            &format!("{id}-staff"),
+            &["certificates.provider"],
+            &[&format!("provider:{id}")],
+        )
+    }
+
+    fn anonymous<T>(body: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(body);
+        request
+            .extensions_mut()
+            .insert(CallContext::new(None, "test", None, at_start()));
+        request
+    }
+
+    async fn described(api: &ProgrammesApi, provider: &str, id: &str, title: &str, price: i64) {
+        api.create_programme(request(
+            &provider_caller(provider),
+            pb::CreateProgrammeRequest {
+                parent: format!("providers/{provider}"),
+                programme: Some(pb::Programme {
+                    title: title.into(),
+                    direction: pb::Direction::Technical as i32,
+                    min_age: 7,
+                    max_age: 14,
+                    seats: 15,
+                    monthly_price_kopecks: price,
+                    ..Default::default()
+                }),
+                programme_id: id.into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("described");
+    }
+
+    #[tokio::test]
+    async fn rule_4_the_catalogue_shows_certified_programmes_of_included_providers_to_anyone() {
+        let fx = Fixture::new().await;
+        let api = ProgrammesApi::new(fx.store.clone());
+        api.create_provider(request(
+            &mikhailovsky_operator(),
+            pb::CreateProviderRequest {
+                provider: Some(pb::Provider {
+                    display_name: "Дом детского творчества".into(),
+                    tax_id: "2256001234".into(),
+                    region_code: "RU-ALT".into(),
+                    municipality_code: "mikhailovsky".into(),
+                    ..Default::default()
+                }),
+                provider_id: "ddt".into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("included");
+        let foreign = api
+            .create_programme(request(
+                &provider_caller("other"),
+                pb::CreateProgrammeRequest {
+                    parent: "providers/ddt".into(),
+                    programme: Some(pb::Programme::default()),
+                    programme_id: String::new(),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .expect_err("another provider's");
+        assert_eq!(foreign.code(), Code::PermissionDenied);
+        for (n, title) in ["Робототехника", "Авиамоделирование", "Шахматы"]
+            .iter()
+            .enumerate()
+        {
+            described(
+                &api,
+                "ddt",
+                &format!("p{n}"),
+                title,
+                50_000 * (n as i64 + 1),
+            )
+            .await;
+        }
+        let search = |body: pb::SearchProgrammesRequest| {
+            let api = &api;
+            async move {
+                api.search_programmes(anonymous(body))
+                    .await
+                    .expect("search")
+                    .into_inner()
+            }
+        };
+        assert!(
+            search(pb::SearchProgrammesRequest::default())
+                .await
+                .programmes
+                .is_empty(),
+            "nothing certified yet"
+        );
+        let hidden = api
+            .get_programme(anonymous(pb::GetProgrammeRequest {
+                name: "providers/ddt/programmes/p0".into(),
+            }))
+            .await
+            .expect_err("not in the catalogue");
+        assert_eq!(hidden.code(), Code::NotFound);
+        for n in 0..3 {
+            api.certify_programme(request(
+                &mikhailovsky_operator(),
+                pb::CertifyProgrammeRequest {
+                    name: format!("providers/ddt/programmes/p{n}"),
+                },
+            ))
+            .await
+            .expect("certified");
+        }
+        let first = search(pb::SearchProgrammesRequest {
+            page_size: 2,
+            ..Default::default()
+        })
+        .await;
+        let titles: Vec<&str> = first.programmes.iter().map(|p| p.title.as_str()).collect();
+        assert_eq!(titles, ["Авиамоделирование", "Робототехника"], "by title");
+        let rest = search(pb::SearchProgrammesRequest {
+            page_size: 2,
+            page_token: first.next_page_token.clone(),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(rest.programmes.len(), 1);
+        assert!(rest.next_page_token.is_empty());
+        let cheap = search(pb::SearchProgrammesRequest {
+            max_monthly_price_kopecks: 100_000,
+            age: 10,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(cheap.programmes.len(), 2);
+        let too_young = search(pb::SearchProgrammesRequest {
+            age: 5,
+            ..Default::default()
+        })
+        .await;
+        assert!(too_young.programmes.is_empty());
+
+        api.exclude_provider(request(
+            &mikhailovsky_operator(),
+            pb::ExcludeProviderRequest {
+                name: "providers/ddt".into(),
+                reason: "нарушение лицензии".into(),
+            },
+        ))
+        .await
+        .expect("excluded");
+        assert!(
+            search(pb::SearchProgrammesRequest::default())
+                .await
+                .programmes
+                .is_empty(),
+            "an excluded provider's programmes leave the catalogue"
+        );
+    }
+}
