@@ -29,6 +29,10 @@ pub mod reason {
     pub const NO_CURRENT_PERIOD: &str = "NO_CURRENT_PERIOD";
     /// The state machine does not allow the move.
     pub const TRANSITION_NOT_ALLOWED: &str = "TRANSITION_NOT_ALLOWED";
+    /// The child has not attended the programme.
+    pub const NOT_ATTENDED: &str = "NOT_ATTENDED";
+    /// The enrolment is rated already.
+    pub const ALREADY_RATED: &str = "ALREADY_RATED";
     /// The enrolment is not running in the month.
     pub const ENROLMENT_NOT_RUNNING: &str = "ENROLMENT_NOT_RUNNING";
 }
@@ -70,6 +74,8 @@ impl From<CertificateError> for ApiError {
             CertificateError::EnrolmentNotRunning { enrolment } => {
                 precondition(reason::ENROLMENT_NOT_RUNNING).with_metadata("enrolment", enrolment)
             }
+            CertificateError::NotAttended => precondition(reason::NOT_ATTENDED),
+            CertificateError::AlreadyRated => precondition(reason::ALREADY_RATED),
             CertificateError::InvalidFields(problems) => ApiError::invalid_fields(
                 problems
                     .into_iter()

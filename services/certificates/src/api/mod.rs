@@ -4,6 +4,7 @@
 
 pub mod access;
 mod certificates;
+mod enrolments;
 mod periods;
 mod programmes;
 
@@ -11,6 +12,7 @@ use edu_kit::ApiError;
 use tonic::{Response, Status};
 
 pub use certificates::CertificatesApi;
+pub use enrolments::EnrolmentsApi;
 pub use periods::PeriodsApi;
 pub use programmes::ProgrammesApi;
 

@@ -77,6 +77,12 @@ pub enum CertificateError {
         /// The enrolment's ID.
         enrolment: String,
     },
+    /// Rule 9: only a child who attended (a month was charged) rates the programme.
+    #[error("the child has not attended the programme yet")]
+    NotAttended,
+    /// Rule 9: one rating per enrolment.
+    #[error("the enrolment is rated already")]
+    AlreadyRated,
     /// Malformed values: (field, problem).
     #[error("invalid fields")]
     InvalidFields(Vec<(String, String)>),

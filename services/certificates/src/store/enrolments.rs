@@ -79,8 +79,16 @@ pub struct Enrolment {
     pub monthly_price: Money,
     /// Reserved on acceptance.
     pub reserved: Money,
+    /// The parent's rating, once given.
+    pub rating: Option<i16>,
+    /// The parent's comment with the rating.
+    pub rating_comment: String,
     /// Requested.
     pub create_time: Timestamp,
+    /// Last changed.
+    pub update_time: Timestamp,
+    /// The etag's version.
+    pub version: i64,
 }
 
 struct EnrolmentRow {
@@ -94,7 +102,11 @@ struct EnrolmentRow {
     state: String,
     monthly_price: i64,
     reserved: i64,
+    rating: Option<i16>,
+    rating_comment: String,
     create_time: jiff_sqlx::Timestamp,
+    update_time: jiff_sqlx::Timestamp,
+    version: i64,
 }
 
 impl EnrolmentRow {
@@ -111,7 +123,11 @@ impl EnrolmentRow {
             end_date: self.end_date.map(|d| d.to_jiff()),
             monthly_price: Money::from_kopecks(self.monthly_price),
             reserved: Money::from_kopecks(self.reserved),
+            rating: self.rating,
+            rating_comment: self.rating_comment,
             create_time: self.create_time.to_jiff(),
+            update_time: self.update_time.to_jiff(),
+            version: self.version,
         })
     }
 }
@@ -126,7 +142,7 @@ pub async fn fetch(
         sqlx::query_as!(
             EnrolmentRow,
             "SELECT id, certificate_id, provider_id, programme_id, period_id, start_date, end_date,
-                    state, monthly_price, reserved, create_time
+                    state, monthly_price, reserved, rating, rating_comment, create_time, update_time, version
              FROM certificates.enrolments WHERE id = $1 FOR UPDATE",
             id
         )
@@ -136,7 +152,7 @@ pub async fn fetch(
         sqlx::query_as!(
             EnrolmentRow,
             "SELECT id, certificate_id, provider_id, programme_id, period_id, start_date, end_date,
-                    state, monthly_price, reserved, create_time
+                    state, monthly_price, reserved, rating, rating_comment, create_time, update_time, version
              FROM certificates.enrolments WHERE id = $1",
             id
         )
@@ -223,7 +239,11 @@ pub async fn request(
         state,
         monthly_price: programme.monthly_price,
         reserved: Money::ZERO,
+        rating: None,
+        rating_comment: String::new(),
         create_time: now,
+        update_time: now,
+        version: 1,
     };
     sqlx::query!(
         "INSERT INTO certificates.enrolments
@@ -326,6 +346,8 @@ pub async fn accept(
     .await?;
     enrolment.state = EnrolmentState::Accepted;
     enrolment.reserved = cost;
+    enrolment.update_time = now;
+    enrolment.version += 1;
     Ok(enrolment)
 }
 
@@ -429,6 +451,8 @@ async fn finish(
     .await?;
     enrolment.state = EnrolmentState::Ended;
     enrolment.end_date = Some(end_date);
+    enrolment.update_time = now;
+    enrolment.version += 1;
     Ok(enrolment)
 }
 
@@ -440,7 +464,7 @@ async fn running(
     sqlx::query_as!(
         EnrolmentRow,
         "SELECT id, certificate_id, provider_id, programme_id, period_id, start_date, end_date,
-                state, monthly_price, reserved, create_time
+                state, monthly_price, reserved, rating, rating_comment, create_time, update_time, version
          FROM certificates.enrolments
          WHERE certificate_id = $1 AND state IN ('REQUESTED', 'WAITLISTED', 'ACCEPTED')
          ORDER BY provider_id, programme_id, id",
@@ -645,4 +669,271 @@ pub async fn approve_month(
     .fetch_one(&mut *conn)
     .await?;
     Ok((charged, Money::from_kopecks(payable)))
+}
+
+/// The provider declines a request or a waiting-list place. A repeat is a no-op.
+pub async fn decline(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    id: &str,
+    reason: &str,
+) -> Result<Enrolment, ApiError> {
+    let mut enrolment = fetch(conn, id, true).await?.ok_or_else(|| missing(id))?;
+    match enrolment.state {
+        EnrolmentState::Declined => return Ok(enrolment),
+        EnrolmentState::Requested | EnrolmentState::Waitlisted => {}
+        other => {
+            return Err(CertificateError::TransitionNotAllowed {
+                from: other.as_str(),
+                to: "DECLINED",
+            }
+            .into());
+        }
+    }
+    sqlx::query!(
+        "UPDATE certificates.enrolments SET state = 'DECLINED', update_time = $2, version = version + 1
+         WHERE id = $1",
+        id,
+        context.now().to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        context,
+        "enrolment.declined",
+        &format!("enrolments/{id}"),
+        json!({ "reason": reason }),
+    )
+    .await?;
+    enrolment.state = EnrolmentState::Declined;
+    enrolment.update_time = context.now();
+    enrolment.version += 1;
+    Ok(enrolment)
+}
+
+/// Rule 9: the parent rates the programme once per enrolment, after at least one month was
+/// charged (the child attended). The programme's sum and count move in the same statement
+/// as the guard, so concurrent ratings cannot count twice.
+pub async fn rate(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    id: &str,
+    rating: i16,
+    comment: &str,
+) -> Result<(), ApiError> {
+    let enrolment = fetch(conn, id, false).await?.ok_or_else(|| missing(id))?;
+    let attended = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM certificates.ledger
+                          WHERE enrolment_id = $1 AND kind = 'CHARGE') AS "attended!""#,
+        id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if !attended {
+        return Err(CertificateError::NotAttended.into());
+    }
+    let rated = sqlx::query!(
+        "UPDATE certificates.enrolments SET rating = $2, rating_comment = $3, update_time = $4
+         WHERE id = $1 AND rating IS NULL",
+        id,
+        rating,
+        comment,
+        context.now().to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if rated == 0 {
+        return Err(CertificateError::AlreadyRated.into());
+    }
+    sqlx::query!(
+        "UPDATE certificates.programmes
+         SET rating_sum = rating_sum + $3, rating_count = rating_count + 1
+         WHERE provider_id = $1 AND id = $2",
+        enrolment.provider_id,
+        enrolment.programme_id,
+        i32::from(rating),
+    )
+    .execute(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        context,
+        "enrolment.rated",
+        &format!("enrolments/{id}"),
+        json!({ "rating": rating }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Whose enrolments a listing shows.
+#[derive(Debug, Clone)]
+pub enum EnrolmentScope {
+    /// A municipality's (its operator).
+    Municipality {
+        /// Region.
+        region_code: String,
+        /// Municipality.
+        municipality_code: String,
+    },
+    /// A provider's programmes'.
+    Provider(String),
+    /// The children a parent consented for.
+    Parent(String),
+}
+
+/// Which enrolments a listing shows.
+#[derive(Debug, Clone)]
+pub struct EnrolmentFilter {
+    /// Whose.
+    pub scope: EnrolmentScope,
+    /// Only this certificate's.
+    pub certificate_id: Option<String>,
+    /// Only this programme's (provider, programme).
+    pub programme: Option<(String, String)>,
+    /// Only in this state.
+    pub state: Option<EnrolmentState>,
+}
+
+/// Lists enrolments in request order.
+pub async fn list(
+    conn: &mut PgConnection,
+    filter: &EnrolmentFilter,
+    size: usize,
+    after: Option<edu_kit::paging::Cursor>,
+) -> Result<edu_kit::paging::Page<Enrolment>, ApiError> {
+    let (region, municipality, provider, parent) = match &filter.scope {
+        EnrolmentScope::Municipality {
+            region_code,
+            municipality_code,
+        } => (
+            Some(region_code.as_str()),
+            Some(municipality_code.as_str()),
+            None,
+            None,
+        ),
+        EnrolmentScope::Provider(id) => (None, None, Some(id.as_str()), None),
+        EnrolmentScope::Parent(subject) => (None, None, None, Some(subject.as_str())),
+    };
+    let (programme_provider, programme_id) = match &filter.programme {
+        Some((p, id)) => (Some(p.as_str()), Some(id.as_str())),
+        None => (None, None),
+    };
+    let (after_time, after_id) = edu_kit::paging::Cursor::split(after);
+    let rows = sqlx::query_as!(
+        EnrolmentRow,
+        "SELECT e.id, e.certificate_id, e.provider_id, e.programme_id, e.period_id, e.start_date,
+                e.end_date, e.state, e.monthly_price, e.reserved, e.rating, e.rating_comment, e.create_time,
+                e.update_time, e.version
+         FROM certificates.enrolments e
+         JOIN certificates.certificates c ON c.id = e.certificate_id
+         JOIN certificates.children ch ON ch.id = c.child_id
+         JOIN certificates.consents co ON co.id = ch.consent_id
+         WHERE ($1::text IS NULL OR (ch.region_code = $1 AND ch.municipality_code = $2))
+           AND ($3::text IS NULL OR e.provider_id = $3)
+           AND ($4::text IS NULL OR co.parent_subject = $4)
+           AND ($5::text IS NULL OR e.certificate_id = $5)
+           AND ($6::text IS NULL OR (e.provider_id = $6 AND e.programme_id = $7))
+           AND ($8::text IS NULL OR e.state = $8)
+           AND ($9::timestamptz IS NULL OR (e.create_time, e.id) > ($9, $10::text))
+         ORDER BY e.create_time, e.id
+         LIMIT $11",
+        region,
+        municipality,
+        provider,
+        parent,
+        filter.certificate_id,
+        programme_provider,
+        programme_id,
+        filter.state.map(|s| s.as_str()),
+        after_time,
+        after_id,
+        (size + 1) as i64,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let enrolments = rows
+        .into_iter()
+        .map(EnrolmentRow::into_domain)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(edu_kit::paging::Page::from_overfetch(
+        enrolments,
+        size,
+        |e: &Enrolment| edu_kit::paging::Cursor {
+            time: e.create_time,
+            id: e.id.clone(),
+        },
+    ))
+}
+
+/// One provider's payable for a month.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payable {
+    /// The provider.
+    pub provider_id: String,
+    /// Its taxpayer number.
+    pub tax_id: String,
+    /// Charged enrolment-months.
+    pub enrolment_months: i64,
+    /// The amount.
+    pub amount: Money,
+}
+
+/// Rule 6: a municipality's payables for a month, per provider, from the charges.
+pub async fn payables(
+    conn: &mut PgConnection,
+    region_code: &str,
+    municipality_code: &str,
+    month: YearMonth,
+) -> Result<Vec<Payable>, ApiError> {
+    let first_day = jiff::civil::date(month.year, month.month, 1);
+    let rows = sqlx::query!(
+        r#"SELECT v.id, v.tax_id, count(*) AS "months!", sum(l.amount)::bigint AS "amount!"
+           FROM certificates.ledger l
+           JOIN certificates.enrolments e ON e.id = l.enrolment_id
+           JOIN certificates.providers v ON v.id = e.provider_id
+           WHERE l.kind = 'CHARGE' AND l.month = $3
+             AND v.region_code = $1 AND v.municipality_code = $2
+           GROUP BY v.id, v.tax_id
+           ORDER BY v.id"#,
+        region_code,
+        municipality_code,
+        first_day.to_sqlx(),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Payable {
+            provider_id: r.id,
+            tax_id: r.tax_id,
+            enrolment_months: r.months,
+            amount: Money::from_kopecks(r.amount),
+        })
+        .collect())
+}
+
+/// The place of a waitlisted enrolment on its programme's list, 1 for the next; 0 when it
+/// is not waitlisted.
+pub async fn waiting_position(
+    conn: &mut PgConnection,
+    enrolment: &Enrolment,
+) -> Result<i32, ApiError> {
+    if enrolment.state != EnrolmentState::Waitlisted {
+        return Ok(0);
+    }
+    let ahead = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM certificates.enrolments
+           WHERE provider_id = $1 AND programme_id = $2 AND state = 'WAITLISTED'
+             AND (create_time, id) < ($3, $4)"#,
+        enrolment.provider_id,
+        enrolment.programme_id,
+        enrolment.create_time.to_sqlx(),
+        enrolment.id,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(i32::try_from(ahead + 1).unwrap_or(i32::MAX))
 }

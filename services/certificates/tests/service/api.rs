@@ -524,3 +524,256 @@ mod programmes {
         );
     }
 }
+
+mod enrolments {
+    use super::*;
+    use edu_certificates::api::{EnrolmentsApi, ProgrammesApi};
+    use edu_proto::edu::certificates::v1::enrolment_service_server::EnrolmentService;
+    use edu_proto::edu::certificates::v1::programme_service_server::ProgrammeService;
+    use futures::StreamExt;
+
+    fn provider_caller(id: &str) -> Caller {
+        caller(
+            &format!("{id}-staff"),
+            &["certificates.provider"],
+            &[&format!("provider:{id}")],
+        )
+    }
+
+    /// A funded certificate of Maria's child and a certified programme of "ddt" at 500 a
+    /// month; returns the certificate's name.
+    async fn world(fx: &Fixture) -> (Apis, String) {
+        let apis = setup(fx).await;
+        let child = register(&apis, "I-ТО 000005", "maria")
+            .await
+            .expect("child");
+        let certificate = apis
+            .certificates
+            .issue_certificate(request(
+                &mikhailovsky_operator(),
+                pb::IssueCertificateRequest {
+                    child: child.name,
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .expect("issued")
+            .into_inner();
+        apis.periods
+            .credit_period(request(
+                &mikhailovsky_operator(),
+                pb::CreditPeriodRequest {
+                    name: "periods/mikhailovsky-2024".into(),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .expect("credited");
+        let programmes = ProgrammesApi::new(fx.store.clone());
+        programmes
+            .create_provider(request(
+                &mikhailovsky_operator(),
+                pb::CreateProviderRequest {
+                    provider: Some(pb::Provider {
+                        display_name: "Дом детского творчества".into(),
+                        tax_id: "2256001234".into(),
+                        region_code: "RU-ALT".into(),
+                        municipality_code: "mikhailovsky".into(),
+                        ..Default::default()
+                    }),
+                    provider_id: "ddt".into(),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .expect("provider");
+        programmes
+            .create_programme(request(
+                &provider_caller("ddt"),
+                pb::CreateProgrammeRequest {
+                    parent: "providers/ddt".into(),
+                    programme: Some(pb::Programme {
+                        title: "Робототехника".into(),
+                        direction: pb::Direction::Technical as i32,
+                        min_age: 7,
+                        max_age: 14,
+                        seats: 15,
+                        monthly_price_kopecks: 50_000,
+                        ..Default::default()
+                    }),
+                    programme_id: "robotics".into(),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .expect("programme");
+        programmes
+            .certify_programme(request(
+                &mikhailovsky_operator(),
+                pb::CertifyProgrammeRequest {
+                    name: "providers/ddt/programmes/robotics".into(),
+                },
+            ))
+            .await
+            .expect("certified");
+        (apis, certificate.name)
+    }
+
+    #[tokio::test]
+    async fn a_month_from_request_to_payable_with_each_role_in_its_place() {
+        let fx = Fixture::new().await;
+        let (_apis, certificate) = world(&fx).await;
+        let api = EnrolmentsApi::new(fx.store.clone());
+        let ask = |request_id: &str| {
+            api.request_enrolment(request(
+                &parent("maria"),
+                pb::RequestEnrolmentRequest {
+                    enrolment: Some(pb::Enrolment {
+                        certificate: certificate.clone(),
+                        programme: "providers/ddt/programmes/robotics".into(),
+                        start_date: Some(wire::date(date(2024, 9, 2))),
+                        ..Default::default()
+                    }),
+                    request_id: request_id.into(),
+                },
+            ))
+        };
+        let missing_id = ask("").await.expect_err("money calls need a request id");
+        assert_eq!(edu_kit::testing::bad_fields(&missing_id), ["request_id"]);
+        let requested = ask("ask-1").await.expect("requested").into_inner();
+        let stranger = api
+            .request_enrolment(request(
+                &parent("someone"),
+                pb::RequestEnrolmentRequest {
+                    enrolment: Some(pb::Enrolment {
+                        certificate: certificate.clone(),
+                        programme: "providers/ddt/programmes/robotics".into(),
+                        start_date: Some(wire::date(date(2024, 9, 2))),
+                        ..Default::default()
+                    }),
+                    request_id: "ask-2".into(),
+                },
+            ))
+            .await
+            .expect_err("not her child");
+        assert_eq!(stranger.code(), Code::NotFound);
+
+        let accept = |who: Caller| {
+            api.accept_enrolment(request(
+                &who,
+                pb::AcceptEnrolmentRequest {
+                    name: requested.name.clone(),
+                    request_id: "accept-1".into(),
+                },
+            ))
+        };
+        let by_parent = accept(parent("maria"))
+            .await
+            .expect_err("the provider accepts");
+        assert_eq!(by_parent.code(), Code::PermissionDenied);
+        let by_other = accept(provider_caller("other"))
+            .await
+            .expect_err("not its programme");
+        assert_eq!(by_other.code(), Code::NotFound);
+        let accepted = accept(provider_caller("ddt"))
+            .await
+            .expect("accepted")
+            .into_inner();
+        assert_eq!(accepted.state, pb::EnrolmentState::Accepted as i32);
+        assert_eq!(
+            accepted.reserved_kopecks,
+            12 * 50_000,
+            "September to August"
+        );
+
+        let rate = || {
+            api.rate_enrolment(request(
+                &parent("maria"),
+                pb::RateEnrolmentRequest {
+                    name: requested.name.clone(),
+                    rating: 5,
+                    comment: "Сыну очень нравится".into(),
+                },
+            ))
+        };
+        assert_eq!(
+            reason(&rate().await.expect_err("not attended yet")),
+            "NOT_ATTENDED"
+        );
+
+        api.report_month(request(
+            &provider_caller("ddt"),
+            pb::ReportMonthRequest {
+                provider: "providers/ddt".into(),
+                month: Some(wire::date(date(2024, 9, 1))),
+                enrolments: vec![requested.name.clone()],
+                request_id: "report-09".into(),
+            },
+        ))
+        .await
+        .expect("reported");
+        let approve = |request_id: &str| {
+            api.approve_month(request(
+                &mikhailovsky_operator(),
+                pb::ApproveMonthRequest {
+                    report: "providers/ddt/months/2024-09".into(),
+                    request_id: request_id.into(),
+                },
+            ))
+        };
+        let first = approve("approve-09").await.expect("approved").into_inner();
+        assert_eq!((first.charged, first.payable_kopecks), (1, 50_000));
+        let replay = approve("approve-09").await.expect("replayed").into_inner();
+        assert_eq!(replay, first, "the same id returns the first result");
+        let again = approve("approve-09-again")
+            .await
+            .expect("no-op")
+            .into_inner();
+        assert_eq!(
+            (again.charged, again.payable_kopecks),
+            (0, 50_000),
+            "charged once"
+        );
+
+        rate().await.expect("rated");
+        assert_eq!(reason(&rate().await.expect_err("once")), "ALREADY_RATED");
+
+        let rows: Vec<pb::ExportPayablesResponse> = api
+            .export_payables(request(
+                &mikhailovsky_operator(),
+                pb::ExportPayablesRequest {
+                    region_code: "RU-ALT".into(),
+                    municipality_code: "mikhailovsky".into(),
+                    month: Some(wire::date(date(2024, 9, 1))),
+                },
+            ))
+            .await
+            .expect("export")
+            .into_inner()
+            .map(|r| r.expect("row"))
+            .collect()
+            .await;
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            (
+                rows[0].tax_id.as_str(),
+                rows[0].enrolment_months,
+                rows[0].amount_kopecks
+            ),
+            ("2256001234", 1, 50_000)
+        );
+        let foreign_export = api
+            .export_payables(request(
+                &other_operator(),
+                pb::ExportPayablesRequest {
+                    region_code: "RU-ALT".into(),
+                    municipality_code: "mikhailovsky".into(),
+                    month: Some(wire::date(date(2024, 9, 1))),
+                },
+            ))
+            .await
+            .err()
+            .expect("not their municipality");
+        assert_eq!(foreign_export.code(), Code::PermissionDenied);
+    }
+}

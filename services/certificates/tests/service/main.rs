@@ -8,4 +8,5 @@
 mod api;
 mod common;
 mod concurrency;
+mod invariants;
 mod rules;
