@@ -7,6 +7,7 @@ mod certificates;
 mod enrolments;
 mod periods;
 mod programmes;
+mod reports;
 
 use edu_kit::ApiError;
 use tonic::{Response, Status};
@@ -15,6 +16,7 @@ pub use certificates::CertificatesApi;
 pub use enrolments::EnrolmentsApi;
 pub use periods::PeriodsApi;
 pub use programmes::ProgrammesApi;
+pub use reports::ReportsApi;
 
 /// A handler's result as tonic wants it.
 fn respond<T>(result: Result<T, ApiError>) -> Result<Response<T>, Status> {

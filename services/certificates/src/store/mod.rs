@@ -21,6 +21,7 @@ pub mod ledger;
 pub mod people;
 pub mod periods;
 pub mod programmes;
+pub mod reports;
 
 use sqlx::{PgPool, Postgres, Transaction};
 

@@ -775,5 +775,59 @@ mod enrolments {
             .err()
             .expect("not their municipality");
         assert_eq!(foreign_export.code(), Code::PermissionDenied);
+
+        use edu_proto::edu::certificates::v1::report_service_server::ReportService;
+        let reports = edu_certificates::api::ReportsApi::new(fx.store.clone());
+        let budget = reports
+            .get_budget_report(request(
+                &mikhailovsky_operator(),
+                pb::GetBudgetReportRequest {
+                    period: "periods/mikhailovsky-2024".into(),
+                },
+            ))
+            .await
+            .expect("budget")
+            .into_inner();
+        let total = budget.total.expect("total");
+        assert_eq!(
+            (
+                total.credited_kopecks,
+                total.reserved_kopecks,
+                total.charged_kopecks,
+                total.released_kopecks
+            ),
+            (600_000, 550_000, 50_000, 0)
+        );
+        assert_eq!(budget.by_provider[0].group, "providers/ddt");
+        assert_eq!(budget.by_direction[0].group, "TECHNICAL");
+        assert_eq!(budget.by_direction[0].charged_kopecks, 50_000);
+        let coverage = reports
+            .get_coverage_report(request(
+                &mikhailovsky_operator(),
+                pb::GetCoverageReportRequest {
+                    period: "periods/mikhailovsky-2024".into(),
+                },
+            ))
+            .await
+            .expect("coverage")
+            .into_inner();
+        assert_eq!(
+            (
+                coverage.eligible_children,
+                coverage.enrolled_children,
+                coverage.coverage
+            ),
+            (1, 1, 1.0)
+        );
+        let parent_report = reports
+            .get_budget_report(request(
+                &parent("maria"),
+                pb::GetBudgetReportRequest {
+                    period: "periods/mikhailovsky-2024".into(),
+                },
+            ))
+            .await
+            .expect_err("the operator's");
+        assert_eq!(parent_report.code(), Code::PermissionDenied);
     }
 }
