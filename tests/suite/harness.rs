@@ -8,7 +8,6 @@ use edu_devstack::process::Logs;
 use edu_devstack::suite::{self, Suite, SuiteOptions};
 use edu_kit::auth::dev::DevToken;
 use edu_suite_tests::connect;
-use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 
 /// A running suite on a fresh database.
@@ -145,14 +144,7 @@ pub fn authorised<T>(token: &str, body: T) -> tonic::Request<T> {
     edu_kit::client::with_bearer(tonic::Request::new(body), token)
 }
 
-/// A request judged at `instant` (the development clock override).
-pub fn at_instant<T>(mut request: tonic::Request<T>, instant: &str) -> tonic::Request<T> {
-    request.metadata_mut().insert(
-        edu_kit::clock::CLOCK_OVERRIDE_HEADER,
-        MetadataValue::try_from(instant).expect("header"),
-    );
-    request
-}
+pub use edu_kit::client::at_instant;
 
 pub fn organiser_token() -> String {
     DevToken::new("e2e-organiser")

@@ -7,6 +7,7 @@
 //! are here; the gRPC API and the binary follow.
 
 pub mod api;
+pub mod demo;
 pub mod domain;
 pub mod errors;
 pub mod store;

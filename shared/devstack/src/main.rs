@@ -169,7 +169,13 @@ async fn up(port: u16, database: String, no_build: bool, no_demo: bool) -> anyho
         .await?;
         println!("demo: {previous} is announced; its winners are in the catalogue");
         let contest =
-            edu_competitions::demo::load(channel, &organiser, jiff::Timestamp::now()).await?;
+            edu_competitions::demo::load(channel.clone(), &organiser, jiff::Timestamp::now())
+                .await?;
+        let period = edu_certificates::demo::load(channel).await?;
+        println!(
+            "demo: {period}, the Mikhailovsky district's school year 2024/25, with providers, \
+             programmes in six directions, certificates and September charged"
+        );
         println!(
             "demo: {} «{}» is {}",
             contest.name,

@@ -29,11 +29,18 @@ pub struct ServiceSpec {
 }
 
 /// The domain services; a new one is one more line.
-pub const SERVICES: [ServiceSpec; 1] = [ServiceSpec {
-    name: "competitions",
-    probe_service: "edu.competitions.v1.ContestService",
-    port: 50061,
-}];
+pub const SERVICES: [ServiceSpec; 2] = [
+    ServiceSpec {
+        name: "competitions",
+        probe_service: "edu.competitions.v1.ContestService",
+        port: 50061,
+    },
+    ServiceSpec {
+        name: "certificates",
+        probe_service: "edu.certificates.v1.CertificateService",
+        port: 50062,
+    },
+];
 
 /// How long a process may take to become ready or to stop.
 const PATIENCE: Duration = Duration::from_secs(60);

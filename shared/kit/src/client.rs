@@ -30,6 +30,17 @@ pub fn with_bearer<T>(mut request: tonic::Request<T>, token: &str) -> tonic::Req
     request
 }
 
+/// Asks a development-mode service to judge the call at `instant` (RFC 3339), through the
+/// clock override header; production ignores it. An unusable value adds nothing.
+pub fn at_instant<T>(mut request: tonic::Request<T>, instant: &str) -> tonic::Request<T> {
+    if let Ok(value) = MetadataValue::try_from(instant) {
+        request
+            .metadata_mut()
+            .insert(crate::clock::CLOCK_OVERRIDE_HEADER, value);
+    }
+    request
+}
+
 /// Adds a request id to a request.
 pub fn with_request_id<T>(mut request: tonic::Request<T>, request_id: &str) -> tonic::Request<T> {
     if let Ok(value) = MetadataValue::try_from(request_id) {

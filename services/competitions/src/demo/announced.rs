@@ -13,8 +13,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use edu_kit::auth::dev::DevToken;
-use edu_kit::client::with_bearer;
-use edu_kit::clock::CLOCK_OVERRIDE_HEADER;
+use edu_kit::client::{at_instant, with_bearer};
 use edu_proto::edu::competitions::v1 as pb;
 use edu_proto::edu::competitions::v1::application_service_client::ApplicationServiceClient;
 use edu_proto::edu::competitions::v1::catalogue_service_client::CatalogueServiceClient;
@@ -106,11 +105,7 @@ const EXPERTS: [(&str, &str, &str, &str); 4] = [
 
 /// A request as `token` at `instant`.
 fn call<T>(body: T, token: &str, instant: &str) -> tonic::Request<T> {
-    let mut request = with_bearer(tonic::Request::new(body), token);
-    if let Ok(value) = instant.parse() {
-        request.metadata_mut().insert(CLOCK_OVERRIDE_HEADER, value);
-    }
-    request
+    at_instant(with_bearer(tonic::Request::new(body), token), instant)
 }
 
 fn token(subject: &str, role: &str, region: Option<&str>) -> String {
