@@ -548,6 +548,15 @@ impl Rehearsal {
                         .await
                         .expect("ListContests through the gateway");
                 }
+                "certificates" => {
+                    use edu_proto::edu::certificates::v1 as pb;
+                    pb::programme_service_client::ProgrammeServiceClient::new(gateway.clone())
+                        .search_programmes(tonic::Request::new(
+                            pb::SearchProgrammesRequest::default(),
+                        ))
+                        .await
+                        .expect("SearchProgrammes through the gateway");
+                }
                 other => panic!("add a call to {other} through the gateway to the rehearsal"),
             }
         }
