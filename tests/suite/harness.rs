@@ -56,7 +56,8 @@ impl TestSuite {
         }
     }
 
-    fn suite(&self) -> &Suite {
+    /// The running suite's processes.
+    pub fn suite(&self) -> &Suite {
         self.suite.as_ref().expect("running")
     }
 

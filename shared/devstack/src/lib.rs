@@ -2,6 +2,7 @@
 //! end-to-end tests: finds or starts Postgres ([`postgres`]), provisions and starts the real
 //! binaries ([`suite`], [`process`]), and mints development tokens ([`edu_kit::auth::dev`]).
 
+pub mod bench;
 pub mod postgres;
 pub mod process;
 pub mod suite;

@@ -42,6 +42,26 @@ enum Command {
         #[arg(long)]
         no_demo: bool,
     },
+    /// The certificates benchmark of issue 5: AcceptEnrolment through the gateway against
+    /// the same work directly over SQL, in a fresh database. Run it with `--release`:
+    /// `cargo run --release -p edu-devstack --bin edu-dev -- bench`.
+    Bench {
+        /// Children with funded certificates.
+        #[arg(long, default_value_t = 100_000)]
+        children: usize,
+        /// Certified programmes.
+        #[arg(long, default_value_t = 1_000)]
+        programmes: usize,
+        /// Seconds per side.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Concurrent callers per side.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Do not build the binaries first.
+        #[arg(long)]
+        no_build: bool,
+    },
     /// Print a development token (accepted only by services in development mode).
     Token {
         /// A role, for example competitions.organiser; repeat for several.
@@ -72,6 +92,24 @@ async fn main() -> ExitCode {
             no_build,
             no_demo,
         } => up(port, database, no_build, no_demo).await,
+        Command::Bench {
+            children,
+            programmes,
+            seconds,
+            concurrency,
+            no_build,
+        } => {
+            bench(
+                edu_devstack::bench::BenchOptions {
+                    children,
+                    programmes,
+                    seconds,
+                    concurrency,
+                },
+                no_build,
+            )
+            .await
+        }
         Command::Token {
             roles,
             scopes,
@@ -108,6 +146,10 @@ fn build_binaries() -> anyhow::Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = std::process::Command::new(cargo);
     command.args(["build", "--bins"]);
+    // The binaries beside us are the ones started: build them in our own profile.
+    if !cfg!(debug_assertions) {
+        command.arg("--release");
+    }
     for service in SERVICES {
         command.args(["-p", &format!("edu-{}", service.name)]);
     }
@@ -115,6 +157,59 @@ fn build_binaries() -> anyhow::Result<()> {
     println!("building the service binaries…");
     let status = command.status()?;
     anyhow::ensure!(status.success(), "building the service binaries failed");
+    Ok(())
+}
+
+/// Runs the certificates benchmark in a database of its own, dropped afterwards.
+async fn bench(options: edu_devstack::bench::BenchOptions, no_build: bool) -> anyhow::Result<()> {
+    if cfg!(debug_assertions) {
+        println!("note: a debug build measures debug binaries; run with --release for figures");
+    }
+    if !no_build {
+        build_binaries()?;
+    }
+    let data_root = std::env::current_dir()?.join(".local");
+    let postgres = Postgres::find_or_start(&data_root).await?;
+    let database = format!("edu_bench_{}", uuid::Uuid::new_v4().simple());
+    let logs = binaries_dir().join("bench-logs").join(&database);
+    println!(
+        "starting the suite on a fresh database {database} (logs in {})",
+        logs.display()
+    );
+    let suite = Suite::start(SuiteOptions {
+        admin_url: postgres.admin_url.clone(),
+        database: database.clone(),
+        bin_dir: binaries_dir(),
+        gateway_port: 0,
+        fixed_ports: false,
+        logs: edu_devstack::process::Logs::Files(logs),
+        // As many database connections as callers, like the reference, and the log level
+        // of production.
+        extra_env: vec![
+            (
+                edu_kit::config::DATABASE_MAX_CONNECTIONS.to_string(),
+                options.concurrency.to_string(),
+            ),
+            (edu_kit::config::LOG.to_string(), "warn".to_string()),
+        ],
+    })
+    .await?;
+    let admin = edu_devstack::suite::admin_pool(&postgres.admin_url, Some(&database)).await?;
+    let channel = edu_kit::client::endpoint(format!("http://{}", suite.gateway_addr()))?
+        .connect()
+        .await?;
+    println!(
+        "seeding {} children and {} programmes…",
+        options.children, options.programmes
+    );
+    let report = edu_devstack::bench::run(&suite, &admin, channel, options).await;
+    admin.close().await;
+    let stopped = suite.stop().await;
+    edu_devstack::suite::drop_database(&postgres.admin_url, &database).await?;
+    postgres.stop().await?;
+    println!();
+    print!("{}", report?.render(&options));
+    stopped?;
     Ok(())
 }
 

@@ -85,6 +85,11 @@ impl Process {
         })
     }
 
+    /// The operating system's process ID, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// The process's name.
     pub fn name(&self) -> &str {
         &self.name

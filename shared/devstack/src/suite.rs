@@ -153,6 +153,11 @@ impl Suite {
         self.gateway.metrics_addr
     }
 
+    /// The gateway's process.
+    pub fn gateway(&self) -> &Process {
+        &self.gateway
+    }
+
     /// The processes behind the gateway.
     pub fn services(&self) -> &[Process] {
         &self.services
