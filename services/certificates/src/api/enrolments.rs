@@ -113,13 +113,7 @@ impl EnrolmentsApi {
     ) -> Result<(Enrolment, Child, Part), ApiError> {
         let id = resource::parse_name(name, "enrolments", "name")?;
         let missing = || ApiError::not_found(format!("enrolments/{id}"));
-        let enrolment = enrolments::fetch(conn, &id, false)
-            .await?
-            .ok_or_else(missing)?;
-        let certificate = people::certificate(conn, &enrolment.certificate_id, false)
-            .await?
-            .ok_or_else(missing)?;
-        let child = people::child(conn, &certificate.child_id)
+        let (enrolment, child) = enrolments::with_child(conn, &id)
             .await?
             .ok_or_else(missing)?;
         let part = if is_parent_of(caller, &child) {
@@ -310,7 +304,7 @@ impl EnrolmentsApi {
         if let Some(done) = replay(&mut tx, key.as_ref(), context.now()).await? {
             return Ok(done);
         }
-        let accepted = enrolments::accept(&mut tx, context, &enrolment.id).await?;
+        let accepted = enrolments::accept_seen(&mut tx, context, &enrolment).await?;
         let response = enrolment_pb(&accepted, 0);
         remember(&mut tx, key.as_ref(), &response).await?;
         tx.commit().await?;

@@ -178,6 +178,12 @@ struct Locked {
 /// store's lock order.
 async fn lock(conn: &mut PgConnection, id: &str) -> Result<Locked, ApiError> {
     let seen = fetch(conn, id, false).await?.ok_or_else(|| missing(id))?;
+    lock_seen(conn, &seen).await
+}
+
+/// [`lock`], for an enrolment the caller has read already (its keys do not change).
+async fn lock_seen(conn: &mut PgConnection, seen: &Enrolment) -> Result<Locked, ApiError> {
+    let id = seen.id.as_str();
     let (programme, provider_included) =
         programmes::fetch(conn, &seen.provider_id, &seen.programme_id, true)
             .await?
@@ -284,12 +290,23 @@ pub async fn accept(
     context: &CallContext,
     id: &str,
 ) -> Result<Enrolment, ApiError> {
+    let seen = fetch(conn, id, false).await?.ok_or_else(|| missing(id))?;
+    accept_seen(conn, context, &seen).await
+}
+
+/// [`accept`], for an enrolment the caller has read already.
+pub async fn accept_seen(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    seen: &Enrolment,
+) -> Result<Enrolment, ApiError> {
+    let id = seen.id.as_str();
     let Locked {
         programme,
         provider_included: included,
         certificate,
         mut enrolment,
-    } = lock(conn, id).await?;
+    } = lock_seen(conn, seen).await?;
     match enrolment.state {
         EnrolmentState::Accepted => return Ok(enrolment),
         EnrolmentState::Requested => {}
@@ -304,12 +321,10 @@ pub async fn accept(
     certificate.state.ensure_active()?;
     programmes::ensure_open_for_enrolment(&programme, included)?;
     ensure_seat_free(programme.seats, programme.taken)?;
-    let period = periods::fetch(conn, &enrolment.period_id, false)
+    let (period, kind) = periods::with_kind(conn, &enrolment.period_id, &certificate.id)
         .await?
         .ok_or_else(|| corrupt("enrolment without period", id))?;
-    let kind = periods::kind_of(conn, &period.id, &certificate.id)
-        .await?
-        .unwrap_or(CertificateKind::Accounting);
+    let kind = kind.unwrap_or(CertificateKind::Accounting);
     ensure_may_pay(kind, enrolment.monthly_price)?;
     let cost = period
         .period
@@ -936,4 +951,91 @@ pub async fn waiting_position(
     .fetch_one(&mut *conn)
     .await?;
     Ok(i32::try_from(ahead + 1).unwrap_or(i32::MAX))
+}
+
+struct HeldRow {
+    id: String,
+    certificate_id: String,
+    provider_id: String,
+    programme_id: String,
+    period_id: String,
+    start_date: jiff_sqlx::Date,
+    end_date: Option<jiff_sqlx::Date>,
+    state: String,
+    monthly_price: i64,
+    reserved: i64,
+    rating: Option<i16>,
+    rating_comment: String,
+    create_time: jiff_sqlx::Timestamp,
+    update_time: jiff_sqlx::Timestamp,
+    version: i64,
+    child_id: String,
+    display_name: String,
+    identity_document: String,
+    birth_date: jiff_sqlx::Date,
+    region_code: String,
+    municipality_code: String,
+    parent_subject: String,
+    parent_name: String,
+    give_time: jiff_sqlx::Timestamp,
+    child_create_time: jiff_sqlx::Timestamp,
+}
+
+/// An enrolment with the child whose certificate pays for it, in one read: what deciding who
+/// may act on the enrolment needs.
+pub async fn with_child(
+    conn: &mut PgConnection,
+    id: &str,
+) -> Result<Option<(Enrolment, people::Child)>, ApiError> {
+    let row = sqlx::query_as!(
+        HeldRow,
+        "SELECT e.id, e.certificate_id, e.provider_id, e.programme_id, e.period_id, e.start_date,
+                e.end_date, e.state, e.monthly_price, e.reserved, e.rating, e.rating_comment,
+                e.create_time, e.update_time, e.version,
+                ch.id AS child_id, ch.display_name, ch.identity_document, ch.birth_date,
+                ch.region_code, ch.municipality_code, co.parent_subject, co.parent_name,
+                co.give_time, ch.create_time AS child_create_time
+         FROM certificates.enrolments e
+         JOIN certificates.certificates c ON c.id = e.certificate_id
+         JOIN certificates.children ch ON ch.id = c.child_id
+         JOIN certificates.consents co ON co.id = ch.consent_id
+         WHERE e.id = $1",
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        let child = people::Child {
+            id: r.child_id,
+            display_name: r.display_name,
+            identity_document: r.identity_document,
+            birth_date: r.birth_date.to_jiff(),
+            region_code: r.region_code,
+            municipality_code: r.municipality_code,
+            parent_subject: r.parent_subject,
+            parent_name: r.parent_name,
+            consent_time: r.give_time.to_jiff(),
+            create_time: r.child_create_time.to_jiff(),
+        };
+        let enrolment = EnrolmentRow {
+            id: r.id,
+            certificate_id: r.certificate_id,
+            provider_id: r.provider_id,
+            programme_id: r.programme_id,
+            period_id: r.period_id,
+            start_date: r.start_date,
+            end_date: r.end_date,
+            state: r.state,
+            monthly_price: r.monthly_price,
+            reserved: r.reserved,
+            rating: r.rating,
+            rating_comment: r.rating_comment,
+            create_time: r.create_time,
+            update_time: r.update_time,
+            version: r.version,
+        }
+        .into_domain()?;
+        Ok((enrolment, child))
+    })
+    .transpose()
 }

@@ -390,3 +390,70 @@ impl PeriodRecord {
             .unwrap_or_else(|_| now.to_zoned(jiff::tz::TimeZone::UTC).date())
     }
 }
+
+struct PeriodKindRow {
+    id: String,
+    region_code: String,
+    municipality_code: String,
+    municipality_name: String,
+    time_zone: String,
+    start_date: jiff_sqlx::Date,
+    end_date: jiff_sqlx::Date,
+    nominal: i64,
+    quota: i32,
+    min_age: i16,
+    max_age: i16,
+    currency: String,
+    credit_time: Option<jiff_sqlx::Timestamp>,
+    create_time: jiff_sqlx::Timestamp,
+    kind: Option<String>,
+}
+
+/// A period with the kind of one certificate in it (when decided), in one read.
+pub async fn with_kind(
+    conn: &mut PgConnection,
+    id: &str,
+    certificate_id: &str,
+) -> Result<Option<(PeriodRecord, Option<CertificateKind>)>, ApiError> {
+    let row = sqlx::query_as!(
+        PeriodKindRow,
+        r#"SELECT p.id, p.region_code, p.municipality_code, p.municipality_name, p.time_zone,
+                  p.start_date, p.end_date, p.nominal, p.quota, p.min_age, p.max_age, p.currency,
+                  p.credit_time, p.create_time, pc.kind AS "kind?"
+           FROM certificates.periods p
+           LEFT JOIN certificates.period_certificates pc
+             ON pc.period_id = p.id AND pc.certificate_id = $2
+           WHERE p.id = $1"#,
+        id,
+        certificate_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| {
+        let kind = r.kind.as_deref().map(|k| {
+            if k == "FUNDED" {
+                CertificateKind::Funded
+            } else {
+                CertificateKind::Accounting
+            }
+        });
+        let record = PeriodRow {
+            id: r.id,
+            region_code: r.region_code,
+            municipality_code: r.municipality_code,
+            municipality_name: r.municipality_name,
+            time_zone: r.time_zone,
+            start_date: r.start_date,
+            end_date: r.end_date,
+            nominal: r.nominal,
+            quota: r.quota,
+            min_age: r.min_age,
+            max_age: r.max_age,
+            currency: r.currency,
+            credit_time: r.credit_time,
+            create_time: r.create_time,
+        }
+        .into_record();
+        (record, kind)
+    }))
+}
