@@ -67,6 +67,9 @@ pub struct BenchReport {
     pub suite_errors: usize,
     /// Resident memory per process, in KiB, after the run.
     pub rss_kib: Vec<(String, u64)>,
+    /// CPU seconds each process used during (a), the driver included, and the machine's
+    /// busy CPU seconds in all (the rest is mostly Postgres).
+    pub cpu_during_suite: Vec<(String, f64)>,
     /// Seeding time.
     pub seeded_in: Duration,
 }
@@ -107,6 +110,11 @@ impl BenchReport {
             "  ratio (a)/(b)                            {:>8.2}\n",
             self.ratio()
         );
+        out += "  CPU seconds used during (a):";
+        for (name, seconds) in &self.cpu_during_suite {
+            out += &format!(" {name} {seconds:.1}");
+        }
+        out += "\n";
         for (name, kib) in &self.rss_kib {
             out += &format!(
                 "  resident memory of {name:<22} {:>8.1} MiB\n",
@@ -328,6 +336,52 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
+/// Clock ticks per second of `/proc` CPU times (Linux's USER_HZ).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// CPU seconds a process has used (user and system), from `/proc/<pid>/stat`.
+fn cpu_seconds(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces) start at ") ".
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / TICKS_PER_SECOND
+}
+
+/// The machine's busy CPU seconds so far, from `/proc/stat`.
+fn machine_busy_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return 0.0;
+    };
+    let Some(line) = stat.lines().next() else {
+        return 0.0;
+    };
+    let values: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+    let busy: f64 = values
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, v)| v)
+        .sum();
+    busy / TICKS_PER_SECOND
+}
+
 /// Resident memory of a process, in KiB, from `/proc` (Linux).
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -365,6 +419,17 @@ pub async fn run(
             .await?,
     );
     let client = EnrolmentServiceClient::new(gateway);
+    let mut processes: Vec<(String, String)> = vec![("driver".into(), "self".into())];
+    if let Some(pid) = suite.gateway().pid() {
+        processes.push(("gateway".into(), pid.to_string()));
+    }
+    for service in suite.services() {
+        if let Some(pid) = service.pid() {
+            processes.push((service.name().to_string(), pid.to_string()));
+        }
+    }
+    let cpu_before: Vec<f64> = processes.iter().map(|(_, pid)| cpu_seconds(pid)).collect();
+    let busy_before = machine_busy_seconds();
     let mut suite_side = drive(&options, {
         let tokens = Arc::clone(&tokens);
         let providers = Arc::clone(&providers);
@@ -394,6 +459,12 @@ pub async fn run(
         }
     })
     .await;
+    let mut cpu_during_suite: Vec<(String, f64)> = processes
+        .iter()
+        .zip(&cpu_before)
+        .map(|((name, pid), before)| (name.clone(), cpu_seconds(pid) - before))
+        .collect();
+    cpu_during_suite.push(("machine".into(), machine_busy_seconds() - busy_before));
     suite_side.latencies.sort();
     let suite_rate = suite_side.latencies.len() as f64 / suite_side.elapsed.as_secs_f64();
 
@@ -436,6 +507,7 @@ pub async fn run(
         suite_refusals: suite_side.refusals,
         suite_errors: suite_side.failures + reference.failures,
         rss_kib: rss,
+        cpu_during_suite,
         seeded_in,
     })
 }
