@@ -830,4 +830,109 @@ mod enrolments {
             .expect_err("the operator's");
         assert_eq!(parent_report.code(), Code::PermissionDenied);
     }
+
+    #[tokio::test]
+    async fn rule_1_a_suspended_certificate_enrols_nowhere_and_closing_releases_everything() {
+        let fx = Fixture::new().await;
+        let (apis, certificate) = world(&fx).await;
+        let api = EnrolmentsApi::new(fx.store.clone());
+        let move_to = |to: &'static str| {
+            let apis = &apis;
+            let name = certificate.clone();
+            async move {
+                let operator = mikhailovsky_operator();
+                match to {
+                    "suspend" => {
+                        apis.certificates
+                            .suspend_certificate(request(
+                                &operator,
+                                pb::SuspendCertificateRequest {
+                                    name,
+                                    reason: "проверка документов".into(),
+                                    etag: String::new(),
+                                },
+                            ))
+                            .await
+                    }
+                    "resume" => {
+                        apis.certificates
+                            .resume_certificate(request(
+                                &operator,
+                                pb::ResumeCertificateRequest {
+                                    name,
+                                    etag: String::new(),
+                                },
+                            ))
+                            .await
+                    }
+                    _ => {
+                        apis.certificates
+                            .close_certificate(request(
+                                &operator,
+                                pb::CloseCertificateRequest {
+                                    name,
+                                    reason: "семья переехала".into(),
+                                    etag: String::new(),
+                                },
+                            ))
+                            .await
+                    }
+                }
+            }
+        };
+        let ask = |request_id: &'static str| {
+            api.request_enrolment(request(
+                &parent("maria"),
+                pb::RequestEnrolmentRequest {
+                    enrolment: Some(pb::Enrolment {
+                        certificate: certificate.clone(),
+                        programme: "providers/ddt/programmes/robotics".into(),
+                        start_date: Some(wire::date(date(2024, 9, 2))),
+                        ..Default::default()
+                    }),
+                    request_id: request_id.into(),
+                },
+            ))
+        };
+        move_to("suspend").await.expect("suspended");
+        assert_eq!(
+            reason(&ask("while-suspended").await.expect_err("suspended")),
+            "CERTIFICATE_NOT_ACTIVE"
+        );
+        move_to("resume").await.expect("resumed");
+        let requested = ask("after-resume").await.expect("requested").into_inner();
+        api.accept_enrolment(request(
+            &provider_caller("ddt"),
+            pb::AcceptEnrolmentRequest {
+                name: requested.name.clone(),
+                request_id: "accept".into(),
+            },
+        ))
+        .await
+        .expect("accepted");
+
+        let closed = move_to("close").await.expect("closed").into_inner();
+        assert_eq!(closed.state, pb::CertificateState::Closed as i32);
+        let balance = closed.balance.expect("balance");
+        assert_eq!(
+            (balance.reserved_kopecks, balance.available_kopecks),
+            (50_000, 550_000),
+            "September, delivered or not, stays reserved until reported; the rest is released"
+        );
+        let ended = api
+            .get_enrolment(request(
+                &parent("maria"),
+                pb::GetEnrolmentRequest {
+                    name: requested.name,
+                },
+            ))
+            .await
+            .expect("read")
+            .into_inner();
+        assert_eq!(ended.state, pb::EnrolmentState::Ended as i32);
+        assert_eq!(
+            reason(&move_to("resume").await.expect_err("closed for good")),
+            "TRANSITION_NOT_ALLOWED"
+        );
+    }
 }
