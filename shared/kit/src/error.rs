@@ -322,6 +322,13 @@ impl std::fmt::Display for ErrorChain<'_> {
     }
 }
 
+/// A handler's result as tonic wants it.
+pub fn respond<T>(result: Result<T, ApiError>) -> Result<tonic::Response<T>, tonic::Status> {
+    result
+        .map(tonic::Response::new)
+        .map_err(tonic::Status::from)
+}
+
 /// Collects the offending fields of a request, so that a caller learns every problem at once
 /// rather than one per attempt.
 #[derive(Debug, Default)]

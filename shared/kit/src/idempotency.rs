@@ -171,6 +171,27 @@ pub async fn remember<R: prost::Message>(
     }
 }
 
+/// Runs a creating or money-moving use case once per key, in the transaction `conn` is in:
+/// a repeat returns the first response and does nothing; otherwise `work` runs and its
+/// response is stored with it. The caller commits.
+pub async fn once<R, W>(
+    conn: &mut PgConnection,
+    key: Option<&IdempotencyKey>,
+    now: Timestamp,
+    work: W,
+) -> Result<R, ApiError>
+where
+    R: prost::Message + Default,
+    W: AsyncFnOnce(&mut PgConnection) -> Result<R, ApiError>,
+{
+    if let Some(done) = replay(conn, key, now).await? {
+        return Ok(done);
+    }
+    let response = work(conn).await?;
+    remember(conn, key, &response).await?;
+    Ok(response)
+}
+
 /// Deletes keys older than [`RETENTION`] every hour, for as long as the process runs.
 pub fn spawn_expiry(pool: PgPool) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {

@@ -479,3 +479,14 @@ pub async fn shutdown_signal() {
         () = terminate => tracing::info!("received SIGTERM"),
     }
 }
+
+/// A generated tonic server for `api`, with the process's message size limit both ways:
+/// `served!(ContestServiceServer<_>, ContestsApi::new(store), limits.max_message_bytes)`.
+#[macro_export]
+macro_rules! served {
+    ($server:ty, $api:expr, $max:expr) => {
+        <$server>::new($api)
+            .max_decoding_message_size($max)
+            .max_encoding_message_size($max)
+    };
+}

@@ -4,7 +4,7 @@
 
 use edu_kit::auth::Caller;
 use edu_kit::error::{FieldProblems, reason as kit_reason};
-use edu_kit::idempotency::{IdempotencyKey, remember, replay};
+use edu_kit::idempotency::{IdempotencyKey, once};
 use edu_kit::paging::PageRequest;
 use edu_kit::region::RegionCode;
 use edu_kit::{ApiError, CallContext, etag, resource, wire};
@@ -244,12 +244,11 @@ impl CertificatesApi {
         )?;
         let key = IdempotencyKey::for_request(context, "CreateChild", &body.request_id, body)?;
         let mut tx = self.store.begin().await?;
-        if let Some(done) = replay(&mut tx, key.as_ref(), context.now()).await? {
-            return Ok(done);
-        }
-        people::create_child(&mut tx, context, &child).await?;
-        let response = child_pb(&child);
-        remember(&mut tx, key.as_ref(), &response).await?;
+        let response = once(&mut tx, key.as_ref(), context.now(), async |tx| {
+            people::create_child(&mut *tx, context, &child).await?;
+            Ok(child_pb(&child))
+        })
+        .await?;
         tx.commit().await?;
         Ok(response)
     }
@@ -296,21 +295,20 @@ impl CertificatesApi {
             .await?
             .filter(|c| access::operates(caller, &c.region_code, &c.municipality_code))
             .ok_or_else(|| ApiError::not_found(format!("children/{child_id}")))?;
-        if let Some(done) = replay(&mut tx, key.as_ref(), context.now()).await? {
-            return Ok(done);
-        }
-        let period = periods::current(
-            &mut tx,
-            &child.region_code,
-            &child.municipality_code,
-            context.now(),
-        )
-        .await?
-        .ok_or(crate::domain::CertificateError::NoCurrentPeriod)?;
-        let certificate =
-            people::issue(&mut tx, context, &child_id, period.today(context.now())).await?;
-        let response = certificate_pb(&mut tx, &certificate, &child, context.now()).await?;
-        remember(&mut tx, key.as_ref(), &response).await?;
+        let response = once(&mut tx, key.as_ref(), context.now(), async |tx| {
+            let period = periods::current(
+                &mut *tx,
+                &child.region_code,
+                &child.municipality_code,
+                context.now(),
+            )
+            .await?
+            .ok_or(crate::domain::CertificateError::NoCurrentPeriod)?;
+            let certificate =
+                people::issue(&mut *tx, context, &child_id, period.today(context.now())).await?;
+            certificate_pb(&mut *tx, &certificate, &child, context.now()).await
+        })
+        .await?;
         tx.commit().await?;
         Ok(response)
     }

@@ -10,7 +10,7 @@ use std::pin::Pin;
 
 use edu_kit::auth::{Caller, Scope};
 use edu_kit::error::reason as kit_reason;
-use edu_kit::idempotency::{IdempotencyKey, remember, replay};
+use edu_kit::idempotency::{IdempotencyKey, once};
 use edu_kit::paging::PageRequest;
 use edu_kit::{ApiError, CallContext, etag, resource, wire};
 use edu_proto::edu::certificates::v1 as pb;
@@ -169,25 +169,24 @@ impl EnrolmentsApi {
         if !is_parent_of(caller, &child) {
             return Err(missing());
         }
-        if let Some(done) = replay(&mut tx, key.as_ref(), context.now()).await? {
-            return Ok(done);
-        }
-        let enrolment = enrolments::request(
-            &mut tx,
-            context,
-            &certificate_id,
-            &provider_id,
-            &programme_id,
-            start,
-        )
+        let response = once(&mut tx, key.as_ref(), context.now(), async |tx| {
+            let enrolment = enrolments::request(
+                &mut *tx,
+                context,
+                &certificate_id,
+                &provider_id,
+                &programme_id,
+                start,
+            )
+            .await?;
+            let position = if enrolment.state == EnrolmentState::Waitlisted {
+                enrolments::waiting_position(&mut *tx, &enrolment).await?
+            } else {
+                0
+            };
+            Ok(enrolment_pb(&enrolment, position))
+        })
         .await?;
-        let position = if enrolment.state == EnrolmentState::Waitlisted {
-            enrolments::waiting_position(&mut tx, &enrolment).await?
-        } else {
-            0
-        };
-        let response = enrolment_pb(&enrolment, position);
-        remember(&mut tx, key.as_ref(), &response).await?;
         tx.commit().await?;
         Ok(response)
     }
@@ -301,12 +300,11 @@ impl EnrolmentsApi {
         let mut tx = self.store.begin().await?;
         let (enrolment, _, part) = Self::visible(&mut tx, context.caller()?, &body.name).await?;
         Self::only(part, &[Part::Provider], "accepting an enrolment")?;
-        if let Some(done) = replay(&mut tx, key.as_ref(), context.now()).await? {
-            return Ok(done);
-        }
-        let accepted = enrolments::accept_seen(&mut tx, context, &enrolment).await?;
-        let response = enrolment_pb(&accepted, 0);
-        remember(&mut tx, key.as_ref(), &response).await?;
+        let response = once(&mut tx, key.as_ref(), context.now(), async |tx| {
+            let accepted = enrolments::accept_seen(&mut *tx, context, &enrolment).await?;
+            Ok(enrolment_pb(&accepted, 0))
+        })
+        .await?;
         tx.commit().await?;
         Ok(response)
     }
@@ -352,12 +350,11 @@ impl EnrolmentsApi {
                 "on or after the start date",
             ));
         }
-        if let Some(done) = replay(&mut tx, key.as_ref(), context.now()).await? {
-            return Ok(done);
-        }
-        let ended = enrolments::end(&mut tx, context, &enrolment.id, end_date).await?;
-        let response = enrolment_pb(&ended, 0);
-        remember(&mut tx, key.as_ref(), &response).await?;
+        let response = once(&mut tx, key.as_ref(), context.now(), async |tx| {
+            let ended = enrolments::end(&mut *tx, context, &enrolment.id, end_date).await?;
+            Ok(enrolment_pb(&ended, 0))
+        })
+        .await?;
         tx.commit().await?;
         Ok(response)
     }
@@ -385,18 +382,18 @@ impl EnrolmentsApi {
             .collect::<Result<Vec<_>, _>>()?;
         let key = IdempotencyKey::for_request(context, "ReportMonth", &body.request_id, body)?;
         let mut tx = self.store.begin().await?;
-        if let Some(done) = replay(&mut tx, key.as_ref(), context.now()).await? {
-            return Ok(done);
-        }
-        let amount = enrolments::report_month(&mut tx, context, &provider_id, month, &ids).await?;
-        let response = pb::ReportMonthResponse {
-            report: format!(
-                "providers/{provider_id}/months/{:04}-{:02}",
-                month.year, month.month
-            ),
-            amount_kopecks: amount.kopecks(),
-        };
-        remember(&mut tx, key.as_ref(), &response).await?;
+        let response = once(&mut tx, key.as_ref(), context.now(), async |tx| {
+            let amount =
+                enrolments::report_month(&mut *tx, context, &provider_id, month, &ids).await?;
+            Ok(pb::ReportMonthResponse {
+                report: format!(
+                    "providers/{provider_id}/months/{:04}-{:02}",
+                    month.year, month.month
+                ),
+                amount_kopecks: amount.kopecks(),
+            })
+        })
+        .await?;
         tx.commit().await?;
         Ok(response)
     }
@@ -443,16 +440,15 @@ impl EnrolmentsApi {
             &provider.region_code,
             &provider.municipality_code,
         )?;
-        if let Some(done) = replay(&mut tx, key.as_ref(), context.now()).await? {
-            return Ok(done);
-        }
-        let (charged, payable) =
-            enrolments::approve_month(&mut tx, context, &provider_id, month).await?;
-        let response = pb::ApproveMonthResponse {
-            charged: i32::try_from(charged).unwrap_or(i32::MAX),
-            payable_kopecks: payable.kopecks(),
-        };
-        remember(&mut tx, key.as_ref(), &response).await?;
+        let response = once(&mut tx, key.as_ref(), context.now(), async |tx| {
+            let (charged, payable) =
+                enrolments::approve_month(&mut *tx, context, &provider_id, month).await?;
+            Ok(pb::ApproveMonthResponse {
+                charged: i32::try_from(charged).unwrap_or(i32::MAX),
+                payable_kopecks: payable.kopecks(),
+            })
+        })
+        .await?;
         tx.commit().await?;
         Ok(response)
     }

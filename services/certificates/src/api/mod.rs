@@ -9,8 +9,9 @@ mod periods;
 mod programmes;
 mod reports;
 
-use edu_kit::ApiError;
 use edu_kit::config::Limits;
+// Handlers answer through the kit's one mapping of results to tonic.
+use edu_kit::error::respond;
 use edu_proto::edu::certificates::v1::certificate_service_server::{
     self, CertificateServiceServer,
 };
@@ -19,7 +20,6 @@ use edu_proto::edu::certificates::v1::period_service_server::{self, PeriodServic
 use edu_proto::edu::certificates::v1::programme_service_server::{self, ProgrammeServiceServer};
 use edu_proto::edu::certificates::v1::report_service_server::{self, ReportServiceServer};
 use tonic::service::Routes;
-use tonic::{Response, Status};
 
 use crate::store::Store;
 
@@ -41,33 +41,29 @@ pub const SERVICE_NAMES: [&str; 5] = [
 /// The routes of every certificates service, with the process's message size limit.
 pub fn routes(store: Store, limits: &Limits) -> Routes {
     let max = limits.max_message_bytes;
-    macro_rules! limited {
-        ($server:ty, $api:expr) => {
-            <$server>::new($api)
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(max)
-        };
-    }
-    Routes::new(limited!(
+    Routes::new(edu_kit::served!(
         PeriodServiceServer<_>,
-        PeriodsApi::new(store.clone())
+        PeriodsApi::new(store.clone()),
+        max
     ))
-    .add_service(limited!(
+    .add_service(edu_kit::served!(
         CertificateServiceServer<_>,
-        CertificatesApi::new(store.clone())
+        CertificatesApi::new(store.clone()),
+        max
     ))
-    .add_service(limited!(
+    .add_service(edu_kit::served!(
         ProgrammeServiceServer<_>,
-        ProgrammesApi::new(store.clone())
+        ProgrammesApi::new(store.clone()),
+        max
     ))
-    .add_service(limited!(
+    .add_service(edu_kit::served!(
         EnrolmentServiceServer<_>,
-        EnrolmentsApi::new(store.clone())
+        EnrolmentsApi::new(store.clone()),
+        max
     ))
-    .add_service(limited!(ReportServiceServer<_>, ReportsApi::new(store)))
-}
-
-/// A handler's result as tonic wants it.
-fn respond<T>(result: Result<T, ApiError>) -> Result<Response<T>, Status> {
-    result.map(Response::new).map_err(Status::from)
+    .add_service(edu_kit::served!(
+        ReportServiceServer<_>,
+        ReportsApi::new(store),
+        max
+    ))
 }

@@ -1,7 +1,7 @@
 //! `PeriodService`: funding periods and crediting (rule 2).
 
 use edu_kit::error::FieldProblems;
-use edu_kit::idempotency::{IdempotencyKey, remember, replay};
+use edu_kit::idempotency::{IdempotencyKey, once};
 use edu_kit::paging::PageRequest;
 use edu_kit::region::RegionCode;
 use edu_kit::{ApiError, CallContext, resource, wire};
@@ -147,12 +147,11 @@ impl PeriodsApi {
         ensure_operates(caller, &record.region_code, &record.municipality_code)?;
         let key = IdempotencyKey::for_request(context, "CreatePeriod", &body.request_id, body)?;
         let mut tx = self.store.begin().await?;
-        if let Some(done) = replay(&mut tx, key.as_ref(), context.now()).await? {
-            return Ok(done);
-        }
-        periods::create(&mut tx, context, &record).await?;
-        let response = period_pb(&record);
-        remember(&mut tx, key.as_ref(), &response).await?;
+        let response = once(&mut tx, key.as_ref(), context.now(), async |tx| {
+            periods::create(&mut *tx, context, &record).await?;
+            Ok(period_pb(&record))
+        })
+        .await?;
         tx.commit().await?;
         Ok(response)
     }
@@ -211,16 +210,15 @@ impl PeriodsApi {
             .await?
             .ok_or_else(|| ApiError::not_found(body.name.clone()))?;
         ensure_operates(caller, &seen.region_code, &seen.municipality_code)?;
-        if let Some(done) = replay(&mut tx, key.as_ref(), context.now()).await? {
-            return Ok(done);
-        }
-        let (record, credited) = periods::credit(&mut tx, context, &id).await?;
-        let response = pb::CreditPeriodResponse {
-            period: Some(period_pb(&record)),
-            funded_certificates: i32::try_from(credited.funded).unwrap_or(i32::MAX),
-            accounting_certificates: i32::try_from(credited.accounting).unwrap_or(i32::MAX),
-        };
-        remember(&mut tx, key.as_ref(), &response).await?;
+        let response = once(&mut tx, key.as_ref(), context.now(), async |tx| {
+            let (record, credited) = periods::credit(&mut *tx, context, &id).await?;
+            Ok(pb::CreditPeriodResponse {
+                period: Some(period_pb(&record)),
+                funded_certificates: i32::try_from(credited.funded).unwrap_or(i32::MAX),
+                accounting_certificates: i32::try_from(credited.accounting).unwrap_or(i32::MAX),
+            })
+        })
+        .await?;
         tx.commit().await?;
         Ok(response)
     }

@@ -3,7 +3,7 @@
 
 use edu_kit::auth::Caller;
 use edu_kit::error::{FieldProblems, reason as kit_reason};
-use edu_kit::idempotency::{IdempotencyKey, remember, replay};
+use edu_kit::idempotency::{IdempotencyKey, once};
 use edu_kit::paging::PageRequest;
 use edu_kit::region::RegionCode;
 use edu_kit::{ApiError, CallContext, resource, wire};
@@ -256,12 +256,11 @@ impl ProgrammesApi {
         )?;
         let key = IdempotencyKey::for_request(context, "CreateProvider", &body.request_id, body)?;
         let mut tx = self.store.begin().await?;
-        if let Some(done) = replay(&mut tx, key.as_ref(), context.now()).await? {
-            return Ok(done);
-        }
-        programmes::create_provider(&mut tx, context, &provider).await?;
-        let response = provider_pb(&provider);
-        remember(&mut tx, key.as_ref(), &response).await?;
+        let response = once(&mut tx, key.as_ref(), context.now(), async |tx| {
+            programmes::create_provider(&mut *tx, context, &provider).await?;
+            Ok(provider_pb(&provider))
+        })
+        .await?;
         tx.commit().await?;
         Ok(response)
     }
@@ -362,12 +361,11 @@ impl ProgrammesApi {
             &body.programme.clone().unwrap_or_default(),
             context.now(),
         )?;
-        if let Some(done) = replay(&mut tx, key.as_ref(), context.now()).await? {
-            return Ok(done);
-        }
-        programmes::create_programme(&mut tx, context, &programme).await?;
-        let response = programme_pb(&programme);
-        remember(&mut tx, key.as_ref(), &response).await?;
+        let response = once(&mut tx, key.as_ref(), context.now(), async |tx| {
+            programmes::create_programme(&mut *tx, context, &programme).await?;
+            Ok(programme_pb(&programme))
+        })
+        .await?;
         tx.commit().await?;
         Ok(response)
     }

@@ -1005,18 +1005,19 @@ pub async fn with_child(
     .fetch_optional(&mut *conn)
     .await?;
     row.map(|r| {
-        let child = people::Child {
+        let child = people::ChildRow {
             id: r.child_id,
             display_name: r.display_name,
             identity_document: r.identity_document,
-            birth_date: r.birth_date.to_jiff(),
+            birth_date: r.birth_date,
             region_code: r.region_code,
             municipality_code: r.municipality_code,
             parent_subject: r.parent_subject,
             parent_name: r.parent_name,
-            consent_time: r.give_time.to_jiff(),
-            create_time: r.child_create_time.to_jiff(),
-        };
+            give_time: r.give_time,
+            create_time: r.child_create_time,
+        }
+        .into_domain();
         let enrolment = EnrolmentRow {
             id: r.id,
             certificate_id: r.certificate_id,

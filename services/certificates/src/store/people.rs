@@ -94,17 +94,35 @@ pub async fn create_child(
     Ok(())
 }
 
-struct ChildRow {
-    id: String,
-    display_name: String,
-    identity_document: String,
-    birth_date: jiff_sqlx::Date,
-    region_code: String,
-    municipality_code: String,
-    parent_subject: String,
-    parent_name: String,
-    give_time: jiff_sqlx::Timestamp,
-    create_time: jiff_sqlx::Timestamp,
+/// A child as stored, with the consent's parent: what the queries read.
+pub(super) struct ChildRow {
+    pub(super) id: String,
+    pub(super) display_name: String,
+    pub(super) identity_document: String,
+    pub(super) birth_date: jiff_sqlx::Date,
+    pub(super) region_code: String,
+    pub(super) municipality_code: String,
+    pub(super) parent_subject: String,
+    pub(super) parent_name: String,
+    pub(super) give_time: jiff_sqlx::Timestamp,
+    pub(super) create_time: jiff_sqlx::Timestamp,
+}
+
+impl ChildRow {
+    pub(super) fn into_domain(self) -> Child {
+        Child {
+            id: self.id,
+            display_name: self.display_name,
+            identity_document: self.identity_document,
+            birth_date: self.birth_date.to_jiff(),
+            region_code: self.region_code,
+            municipality_code: self.municipality_code,
+            parent_subject: self.parent_subject,
+            parent_name: self.parent_name,
+            consent_time: self.give_time.to_jiff(),
+            create_time: self.create_time.to_jiff(),
+        }
+    }
 }
 
 /// Reads a child.
@@ -119,18 +137,7 @@ pub async fn child(conn: &mut PgConnection, id: &str) -> Result<Option<Child>, A
     )
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(|r| Child {
-        id: r.id,
-        display_name: r.display_name,
-        identity_document: r.identity_document,
-        birth_date: r.birth_date.to_jiff(),
-        region_code: r.region_code,
-        municipality_code: r.municipality_code,
-        parent_subject: r.parent_subject,
-        parent_name: r.parent_name,
-        consent_time: r.give_time.to_jiff(),
-        create_time: r.create_time.to_jiff(),
-    }))
+    Ok(row.map(ChildRow::into_domain))
 }
 
 /// Where a certificate is.
@@ -432,21 +439,7 @@ pub async fn list_children(
     )
     .fetch_all(&mut *conn)
     .await?;
-    let children = rows
-        .into_iter()
-        .map(|r| Child {
-            id: r.id,
-            display_name: r.display_name,
-            identity_document: r.identity_document,
-            birth_date: r.birth_date.to_jiff(),
-            region_code: r.region_code,
-            municipality_code: r.municipality_code,
-            parent_subject: r.parent_subject,
-            parent_name: r.parent_name,
-            consent_time: r.give_time.to_jiff(),
-            create_time: r.create_time.to_jiff(),
-        })
-        .collect();
+    let children = rows.into_iter().map(ChildRow::into_domain).collect();
     Ok(edu_kit::paging::Page::from_overfetch(
         children,
         size,

@@ -14,8 +14,9 @@ mod results;
 mod reviews;
 mod teams;
 
-use edu_kit::ApiError;
 use edu_kit::config::Limits;
+// Handlers answer through the kit's one mapping of results to tonic.
+use edu_kit::error::respond;
 use edu_proto::edu::competitions::v1::application_service_server::{
     self, ApplicationServiceServer,
 };
@@ -27,7 +28,6 @@ use edu_proto::edu::competitions::v1::results_service_server::{self, ResultsServ
 use edu_proto::edu::competitions::v1::review_service_server::{self, ReviewServiceServer};
 use edu_proto::edu::competitions::v1::team_service_server::{self, TeamServiceServer};
 use tonic::service::Routes;
-use tonic::{Response, Status};
 
 use crate::store::Store;
 
@@ -55,42 +55,44 @@ pub const SERVICE_NAMES: [&str; 8] = [
 /// The routes of every competitions service, with the process's message size limit.
 pub fn routes(store: Store, limits: &Limits) -> Routes {
     let max = limits.max_message_bytes;
-    macro_rules! limited {
-        ($server:ty, $api:expr) => {
-            <$server>::new($api)
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(max)
-        };
-    }
-    Routes::new(limited!(
+    Routes::new(edu_kit::served!(
         ContestServiceServer<_>,
-        ContestsApi::new(store.clone())
+        ContestsApi::new(store.clone()),
+        max
     ))
-    .add_service(limited!(TeamServiceServer<_>, TeamsApi::new(store.clone())))
-    .add_service(limited!(
+    .add_service(edu_kit::served!(
+        TeamServiceServer<_>,
+        TeamsApi::new(store.clone()),
+        max
+    ))
+    .add_service(edu_kit::served!(
         ApplicationServiceServer<_>,
-        ApplicationsApi::new(store.clone())
+        ApplicationsApi::new(store.clone()),
+        max
     ))
-    .add_service(limited!(
+    .add_service(edu_kit::served!(
         ReviewServiceServer<_>,
-        ReviewsApi::new(store.clone())
+        ReviewsApi::new(store.clone()),
+        max
     ))
-    .add_service(limited!(
+    .add_service(edu_kit::served!(
         ResultsServiceServer<_>,
-        ResultsApi::new(store.clone())
+        ResultsApi::new(store.clone()),
+        max
     ))
-    .add_service(limited!(
+    .add_service(edu_kit::served!(
         CatalogueServiceServer<_>,
-        CatalogueApi::new(store.clone())
+        CatalogueApi::new(store.clone()),
+        max
     ))
-    .add_service(limited!(
+    .add_service(edu_kit::served!(
         FollowUpServiceServer<_>,
-        FollowUpsApi::new(store.clone())
+        FollowUpsApi::new(store.clone()),
+        max
     ))
-    .add_service(limited!(EventServiceServer<_>, EventsApi::new(store)))
-}
-
-/// A handler's result as tonic wants it.
-fn respond<T>(result: Result<T, ApiError>) -> Result<Response<T>, Status> {
-    result.map(Response::new).map_err(Status::from)
+    .add_service(edu_kit::served!(
+        EventServiceServer<_>,
+        EventsApi::new(store),
+        max
+    ))
 }
