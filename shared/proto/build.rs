@@ -1,9 +1,13 @@
 //! Compiles every `.proto` under `proto/edu` with protox (pure Rust, so no system `protoc`)
 //! and generates prost messages and tonic clients and servers from the result. The same
-//! descriptor set, with imports and comments, is written out for server reflection.
+//! descriptor set, with imports and comments, is written out for server reflection, and the
+//! request checks of `src/limits.rs` are generated from it (`build/limits.rs`).
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
+
+#[path = "build/limits.rs"]
+mod limits;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
@@ -24,7 +28,14 @@ fn main() -> Result<(), Box<dyn Error>> {
         compiler.encode_file_descriptor_set(),
     )?;
 
+    std::fs::write(
+        out_dir.join("edu_limits.rs"),
+        limits::generate(&compiler.descriptor_pool())?,
+    )?;
+
     tonic_prost_build::configure()
+        // Every request is checked against its fields' limits as it is decoded.
+        .codec_path("crate::codec::CheckedCodec")
         // Maps encode in key order, so that the same request always has the same bytes: the
         // idempotency store hashes requests.
         .btree_map(".")
@@ -32,6 +43,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .compile_fds(compiler.file_descriptor_set())?;
 
     println!("cargo:rerun-if-changed={}", proto_root.display());
+    println!("cargo:rerun-if-changed=build/limits.rs");
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
     }

@@ -91,6 +91,11 @@ impl TestSuite {
         connect(self.suite().service_addr(name).expect("service")).await
     }
 
+    /// The name of the suite's database.
+    pub fn database_name(&self) -> &str {
+        &self.database
+    }
+
     /// A pool on the suite's database as administrator, to look at what the services wrote.
     pub async fn database(&self) -> sqlx::PgPool {
         suite::admin_pool(&self.admin_url, Some(&self.database))

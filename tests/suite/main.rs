@@ -5,5 +5,6 @@ mod certificates;
 mod competitions;
 mod gateway;
 mod harness;
+mod privacy;
 mod story;
 mod telemetry;

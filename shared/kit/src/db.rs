@@ -193,8 +193,24 @@ pub mod provision {
         sqlx::query("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
             .execute(admin)
             .await?;
+        for extension in EXTENSIONS {
+            if let Err(e) = sqlx::query(AssertSqlSafe(format!(
+                "CREATE EXTENSION IF NOT EXISTS {extension}"
+            )))
+            .execute(admin)
+            .await
+                && !is_duplicate(&e)
+            {
+                return Err(e.into());
+            }
+        }
         Ok(())
     }
+
+    /// Extensions the services' schemas use, installed by the administrator because a
+    /// service's role may not create them: `btree_gist` for exclusion constraints that keep
+    /// date ranges of one owner apart (a municipality's periods).
+    pub const EXTENSIONS: [&str; 1] = ["btree_gist"];
 
     /// Sets a role's password. Roles are catalogue rows shared by the whole cluster, and two
     /// provisioning runs updating the same row at once make one fail with "tuple concurrently
@@ -223,12 +239,6 @@ pub mod provision {
     fn is_duplicate(error: &sqlx::Error) -> bool {
         matches!(error, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("42710") | Some("23505") | Some("42P06")))
     }
-}
-
-/// Whether a database error is a unique-key violation: the name, or another unique value,
-/// exists already.
-pub fn is_unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"))
 }
 
 #[cfg(test)]

@@ -11,36 +11,126 @@ use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 /// The `domain` of every `ErrorInfo` the suite returns: reasons are unique across the suite,
 /// so clients localise one table of them.
-pub const ERROR_DOMAIN: &str = "edu.suite";
+pub const ERROR_DOMAIN: &str = edu_proto::refusal::ERROR_DOMAIN;
+
+/// A stable, machine-readable reason code (`ErrorInfo.reason`) and the Russian sentence a
+/// refusal with it shows (`LocalizedMessage`, `ru-RU`) when the error says nothing more
+/// specific. A reason cannot be declared without its Russian text, so every refusal of every
+/// service speaks the users' language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Reason {
+    code: &'static str,
+    russian: &'static str,
+}
+
+impl Reason {
+    /// A reason with its code and Russian sentence.
+    pub const fn new(code: &'static str, russian: &'static str) -> Self {
+        Reason { code, russian }
+    }
+
+    /// The code clients match on.
+    pub const fn code(self) -> &'static str {
+        self.code
+    }
+
+    /// The sentence shown when nothing more specific is said.
+    pub const fn russian(self) -> &'static str {
+        self.russian
+    }
+}
+
+impl AsRef<str> for Reason {
+    fn as_ref(&self) -> &str {
+        self.code
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code)
+    }
+}
+
+impl PartialEq<&str> for Reason {
+    fn eq(&self, other: &&str) -> bool {
+        self.code == *other
+    }
+}
 
 /// Reasons the kit itself gives; services add their own.
 pub mod reason {
+    use super::Reason;
+    use edu_proto::refusal::reason as edge;
+
     /// A request field is missing or malformed; see the BadRequest details.
-    pub const INVALID_FIELDS: &str = "INVALID_FIELDS";
+    pub const INVALID_FIELDS: Reason =
+        Reason::new(edge::INVALID_FIELDS, "Недопустимые значения полей запроса.");
+    /// The request body is not a message of the method's request type.
+    pub const MESSAGE_UNDECODABLE: Reason = Reason::new(
+        edge::MESSAGE_UNDECODABLE,
+        "Тело запроса не является сообщением protobuf того типа, который ожидает метод.",
+    );
     /// No bearer token.
-    pub const TOKEN_MISSING: &str = "TOKEN_MISSING";
+    pub const TOKEN_MISSING: Reason = Reason::new(
+        "TOKEN_MISSING",
+        "Для этого вызова нужен токен доступа (метаданные authorization: Bearer …).",
+    );
     /// A token that is malformed, wrongly signed, expired, or for another issuer or audience.
-    pub const TOKEN_INVALID: &str = "TOKEN_INVALID";
+    pub const TOKEN_INVALID: Reason = Reason::new(
+        "TOKEN_INVALID",
+        "Токен доступа недействителен: он повреждён, подписан неизвестным ключом, истёк или выдан для другой системы.",
+    );
     /// The caller lacks the role the call needs.
-    pub const ROLE_REQUIRED: &str = "ROLE_REQUIRED";
+    pub const ROLE_REQUIRED: Reason = Reason::new(
+        "ROLE_REQUIRED",
+        "У вас нет роли, которая нужна для этого действия.",
+    );
     /// An etag that no longer matches: somebody changed the resource since it was read.
-    pub const ETAG_MISMATCH: &str = "ETAG_MISMATCH";
+    pub const ETAG_MISMATCH: Reason = Reason::new(
+        "ETAG_MISMATCH",
+        "Объект изменился после того, как вы его прочитали; прочитайте его снова и повторите изменение.",
+    );
     /// A `request_id` reused for a different request.
-    pub const REQUEST_ID_REUSED: &str = "REQUEST_ID_REUSED";
+    pub const REQUEST_ID_REUSED: Reason = Reason::new(
+        "REQUEST_ID_REUSED",
+        "Этот request_id уже использован для другого запроса; задайте новый.",
+    );
     /// The resource does not exist, or the caller may not know that it does.
-    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const NOT_FOUND: Reason = Reason::new("NOT_FOUND", "Объект не найден.");
     /// A resource with that name exists already.
-    pub const ALREADY_EXISTS: &str = "ALREADY_EXISTS";
+    pub const ALREADY_EXISTS: Reason =
+        Reason::new("ALREADY_EXISTS", "Такой объект уже существует.");
     /// A page token that was not issued for this query.
-    pub const PAGE_TOKEN_INVALID: &str = "PAGE_TOKEN_INVALID";
-    /// The database did not answer in time; retry.
-    pub const STORE_UNAVAILABLE: &str = "STORE_UNAVAILABLE";
+    pub const PAGE_TOKEN_INVALID: Reason = Reason::new(
+        "PAGE_TOKEN_INVALID",
+        "Токен страницы выдан для другого запроса или повреждён; начните список с первой страницы.",
+    );
+    /// The database did not answer in time, or the connection to it was lost; retry.
+    pub const STORE_UNAVAILABLE: Reason = Reason::new(
+        "STORE_UNAVAILABLE",
+        "База данных временно недоступна; повторите запрос с тем же request_id.",
+    );
     /// The call's deadline passed before it was answered.
-    pub const DEADLINE_EXCEEDED: &str = "DEADLINE_EXCEEDED";
+    pub const DEADLINE_EXCEEDED: Reason = Reason::new(
+        "DEADLINE_EXCEEDED",
+        "Запрос не был выполнен за отведённое ему время.",
+    );
     /// A competing change won; retry.
-    pub const CONCURRENT_CHANGE: &str = "CONCURRENT_CHANGE";
+    pub const CONCURRENT_CHANGE: Reason = Reason::new(
+        "CONCURRENT_CHANGE",
+        "Одновременное изменение помешало выполнить запрос; повторите его с тем же request_id.",
+    );
+    /// The state machine of a resource does not allow the move asked for.
+    pub const TRANSITION_NOT_ALLOWED: Reason = Reason::new(
+        "TRANSITION_NOT_ALLOWED",
+        "Из текущего состояния объекта такой переход невозможен.",
+    );
     /// An unexpected failure on our side; the request id identifies it in the logs.
-    pub const INTERNAL: &str = "INTERNAL";
+    pub const INTERNAL: Reason = Reason::new(
+        "INTERNAL",
+        "Внутренняя ошибка сервиса; идентификатор запроса (x-request-id) поможет найти её в журналах.",
+    );
 }
 
 /// The kinds of failure the suite distinguishes, each with one gRPC code.
@@ -105,9 +195,9 @@ pub struct FieldProblem {
 pub struct ApiError {
     /// Which kind of failure, hence which gRPC code.
     pub kind: ErrorKind,
-    /// The stable reason code of `ErrorInfo`.
-    pub reason: &'static str,
-    /// A message for a developer, in English; clients localise by `reason`.
+    /// The stable reason of `ErrorInfo`.
+    pub reason: Reason,
+    /// A message for a developer, in English.
     pub message: String,
     // Boxed: most errors carry no details, and errors travel in every `Result`.
     details: Option<Box<Details>>,
@@ -118,11 +208,44 @@ struct Details {
     fields: Vec<FieldProblem>,
     metadata: HashMap<String, String>,
     retry_after: Option<Duration>,
+    russian: Option<String>,
+}
+
+/// Bounds on what a status carries, so that its trailers stay far below the 8 KiB that
+/// HTTP/2 peers accept, whatever the request held.
+mod bounds {
+    /// The message and the Russian text, each in bytes.
+    pub const MESSAGE_BYTES: usize = 512;
+    /// A field's path or a metadata key, in bytes.
+    pub const FIELD_BYTES: usize = 100;
+    /// A field's description or a metadata value, in bytes.
+    pub const TEXT_BYTES: usize = 120;
+    /// Fields listed in `BadRequest`, and metadata entries of `ErrorInfo`.
+    pub const FIELDS: usize = 8;
+}
+
+/// `text` cut to at most `max` bytes on a character boundary.
+fn bounded(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max.saturating_sub('…'.len_utf8());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
+/// An untrusted value as an error may quote it: at most a short prefix.
+pub fn quote(value: &str) -> String {
+    format!("{:?}", edu_proto::quote::prefix(value))
 }
 
 impl ApiError {
-    /// An error of `kind` with `reason` and `message`.
-    pub fn new(kind: ErrorKind, reason: &'static str, message: impl Into<String>) -> Self {
+    /// An error of `kind` with `reason` and `message`; its Russian text is the reason's
+    /// until [`ApiError::in_russian`] says more.
+    pub fn new(kind: ErrorKind, reason: Reason, message: impl Into<String>) -> Self {
         ApiError {
             kind,
             reason,
@@ -151,6 +274,32 @@ impl ApiError {
             .map(String::as_str)
     }
 
+    /// The Russian text the caller is shown.
+    pub fn russian(&self) -> String {
+        if let Some(text) = self.details.as_ref().and_then(|d| d.russian.clone()) {
+            return text;
+        }
+        match self.fields() {
+            [] => self.reason.russian().to_string(),
+            fields => format!(
+                "Недопустимые значения полей: {}.",
+                fields
+                    .iter()
+                    .take(bounds::FIELDS)
+                    .map(|f| f.field.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
+    /// Says in Russian, with this case's particulars (dates in the programme's zone, amounts
+    /// in roubles), what the reason's sentence says in general.
+    pub fn in_russian(mut self, text: impl Into<String>) -> Self {
+        self.details_mut().russian = Some(text.into());
+        self
+    }
+
     /// A malformed request with its offending fields.
     pub fn invalid_fields(fields: Vec<FieldProblem>) -> Self {
         let message = match fields.as_slice() {
@@ -170,7 +319,7 @@ impl ApiError {
 
     /// A malformed request with one offending field and its own reason.
     pub fn invalid_field(
-        reason: &'static str,
+        reason: Reason,
         field: impl Into<String>,
         description: impl Into<String>,
     ) -> Self {
@@ -183,30 +332,36 @@ impl ApiError {
     }
 
     /// A rule that the current state forbids.
-    pub fn failed_precondition(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn failed_precondition(reason: Reason, message: impl Into<String>) -> Self {
         ApiError::new(ErrorKind::FailedPrecondition, reason, message)
     }
 
     /// A resource that does not exist (or that the caller may not know of).
     pub fn not_found(what: impl Into<String>) -> Self {
+        let what = what.into();
+        let russian = format!("Объект {} не найден.", quote(&what));
         ApiError::new(
             ErrorKind::NotFound,
             reason::NOT_FOUND,
-            format!("{} not found", what.into()),
+            format!("{} not found", quote(&what)),
         )
+        .in_russian(russian)
     }
 
     /// A resource that exists already.
     pub fn already_exists(what: impl Into<String>) -> Self {
+        let what = what.into();
+        let russian = format!("Объект {} уже существует.", quote(&what));
         ApiError::new(
             ErrorKind::AlreadyExists,
             reason::ALREADY_EXISTS,
-            format!("{} already exists", what.into()),
+            format!("{} already exists", quote(&what)),
         )
+        .in_russian(russian)
     }
 
     /// A caller without the needed permission.
-    pub fn permission_denied(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn permission_denied(reason: Reason, message: impl Into<String>) -> Self {
         ApiError::new(ErrorKind::PermissionDenied, reason, message)
     }
 
@@ -217,9 +372,19 @@ impl ApiError {
             reason::ETAG_MISMATCH,
             format!(
                 "{} was changed since it was read; read it again",
-                what.into()
+                quote(&what.into())
             ),
         )
+    }
+
+    /// A move its state machine does not allow, from state `from` to `to`.
+    pub fn transition_not_allowed(from: &'static str, to: &'static str) -> Self {
+        ApiError::failed_precondition(
+            reason::TRANSITION_NOT_ALLOWED,
+            format!("cannot go from {from} to {to}"),
+        )
+        .with_metadata("from", from)
+        .with_metadata("to", to)
     }
 
     /// An unexpected failure. The cause is logged here, with the request's span, and not
@@ -248,29 +413,55 @@ impl ApiError {
 
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Status {
+        let russian = bounded(error.russian(), bounds::MESSAGE_BYTES);
         let extra = error.details.map(|d| *d).unwrap_or_default();
         let mut details = ErrorDetails::new();
-        details.set_error_info(error.reason, ERROR_DOMAIN, extra.metadata);
+        details.set_error_info(
+            error.reason.code(),
+            ERROR_DOMAIN,
+            extra
+                .metadata
+                .into_iter()
+                .take(bounds::FIELDS)
+                .map(|(k, v)| {
+                    (
+                        bounded(k, bounds::FIELD_BYTES),
+                        bounded(v, bounds::TEXT_BYTES),
+                    )
+                })
+                .collect::<HashMap<_, _>>(),
+        );
         if !extra.fields.is_empty() {
             details.set_bad_request(
                 extra
                     .fields
                     .into_iter()
-                    .map(|f| FieldViolation::new(f.field, f.description))
+                    .take(bounds::FIELDS)
+                    .map(|f| {
+                        FieldViolation::new(
+                            bounded(f.field, bounds::FIELD_BYTES),
+                            bounded(f.description, bounds::TEXT_BYTES),
+                        )
+                    })
                     .collect::<Vec<_>>(),
             );
         }
         if let Some(delay) = extra.retry_after {
             details.set_retry_info(Some(delay));
         }
-        Status::with_error_details(error.kind.code(), error.message, details)
+        details.set_localized_message(edu_proto::refusal::LOCALE, russian);
+        Status::with_error_details(
+            error.kind.code(),
+            bounded(error.message, bounds::MESSAGE_BYTES),
+            details,
+        )
     }
 }
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        match &error {
-            sqlx::Error::PoolTimedOut => {
+        match store_fault(&error) {
+            Some(StoreFault::Busy) => {
                 tracing::warn!("no database connection within the acquire timeout");
                 ApiError::new(
                     ErrorKind::Unavailable,
@@ -279,31 +470,71 @@ impl From<sqlx::Error> for ApiError {
                 )
                 .with_retry_after(Duration::from_millis(200))
             }
-            sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            Some(StoreFault::Unreachable) => {
                 tracing::warn!(error = %ErrorChain(&error), "database unreachable");
                 ApiError::new(
                     ErrorKind::Unavailable,
                     reason::STORE_UNAVAILABLE,
-                    "the database is unreachable; retry",
+                    "the database is unreachable or restarting; retry",
                 )
                 .with_retry_after(Duration::from_secs(1))
             }
-            sqlx::Error::Database(db) if is_retryable_conflict(db.code().as_deref()) => {
-                ApiError::new(
-                    ErrorKind::Aborted,
-                    reason::CONCURRENT_CHANGE,
-                    "a concurrent change won; retry",
-                )
-            }
-            _ => ApiError::internal(&error),
+            Some(StoreFault::LostRace) => ApiError::new(
+                ErrorKind::Aborted,
+                reason::CONCURRENT_CHANGE,
+                "a concurrent change won; retry",
+            ),
+            Some(StoreFault::Cancelled) => ApiError::new(
+                ErrorKind::Unavailable,
+                reason::STORE_UNAVAILABLE,
+                "the database cancelled the statement; retry",
+            )
+            .with_retry_after(Duration::from_millis(200)),
+            None => ApiError::internal(&error),
         }
     }
 }
 
-/// Serialization failures and deadlocks: the transaction lost a race and may simply be
-/// retried.
-fn is_retryable_conflict(sqlstate: Option<&str>) -> bool {
-    matches!(sqlstate, Some("40001") | Some("40P01"))
+/// The database faults a caller may simply retry (the request id makes the retry safe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreFault {
+    /// No connection was free in time.
+    Busy,
+    /// The connection failed or the server is shutting down, restarting or refusing
+    /// connections.
+    Unreachable,
+    /// A serialization failure or a deadlock: the transaction lost a race.
+    LostRace,
+    /// The server cancelled the statement (a timeout or an administrator).
+    Cancelled,
+}
+
+/// Which retryable fault an error is, if any.
+pub fn store_fault(error: &sqlx::Error) -> Option<StoreFault> {
+    match error {
+        sqlx::Error::PoolTimedOut => Some(StoreFault::Busy),
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => Some(StoreFault::Unreachable),
+        sqlx::Error::Database(db) => sqlstate_fault(db.code().as_deref()),
+        _ => None,
+    }
+}
+
+/// Faults by SQLSTATE: class 08 (connection exception), 57P01-57P05 (administrator or crash
+/// shutdown, cannot connect now, idle session timeout), 53300 (too many connections), 40001
+/// and 40P01 (lost a race), 57014 (statement cancelled).
+fn sqlstate_fault(sqlstate: Option<&str>) -> Option<StoreFault> {
+    let code = sqlstate?;
+    match code {
+        "40001" | "40P01" => Some(StoreFault::LostRace),
+        "57014" => Some(StoreFault::Cancelled),
+        "53300" | "57P01" | "57P02" | "57P03" | "57P04" | "57P05" => Some(StoreFault::Unreachable),
+        _ if code.starts_with("08") => Some(StoreFault::Unreachable),
+        _ => None,
+    }
 }
 
 /// Displays an error with its chain of causes, `a: b: c`.
@@ -393,7 +624,7 @@ mod tests {
         assert_eq!(status.code(), Code::InvalidArgument);
         let details = status.get_error_details();
         let info = details.error_info().expect("error info");
-        assert_eq!(info.reason, reason::INVALID_FIELDS);
+        assert_eq!(info.reason, reason::INVALID_FIELDS.code());
         assert_eq!(info.domain, ERROR_DOMAIN);
         let fields: Vec<_> = details
             .bad_request()
@@ -407,8 +638,9 @@ mod tests {
 
     #[test]
     fn a_precondition_carries_its_reason_and_metadata() {
-        let error = ApiError::failed_precondition("DEADLINE_PASSED", "too late")
-            .with_metadata("deadline", "2025-02-01T00:00:00+03:00");
+        let error =
+            ApiError::failed_precondition(Reason::new("DEADLINE_PASSED", "Поздно."), "too late")
+                .with_metadata("deadline", "2025-02-01T00:00:00+03:00");
         let status = Status::from(error);
         assert_eq!(status.code(), Code::FailedPrecondition);
         let details = status.get_error_details();
@@ -418,9 +650,63 @@ mod tests {
     }
 
     #[test]
-    fn serialization_failures_are_aborted_not_internal() {
-        assert!(is_retryable_conflict(Some("40001")));
-        assert!(is_retryable_conflict(Some("40P01")));
-        assert!(!is_retryable_conflict(Some("23505")));
+    fn database_faults_are_retryable_and_constraint_errors_are_not() {
+        assert_eq!(sqlstate_fault(Some("40001")), Some(StoreFault::LostRace));
+        assert_eq!(sqlstate_fault(Some("40P01")), Some(StoreFault::LostRace));
+        assert_eq!(sqlstate_fault(Some("57P01")), Some(StoreFault::Unreachable));
+        assert_eq!(sqlstate_fault(Some("08006")), Some(StoreFault::Unreachable));
+        assert_eq!(sqlstate_fault(Some("57014")), Some(StoreFault::Cancelled));
+        assert_eq!(sqlstate_fault(Some("23505")), None);
+        assert!(matches!(
+            store_fault(&sqlx::Error::Io(std::io::Error::other("reset"))),
+            Some(StoreFault::Unreachable)
+        ));
+    }
+
+    #[test]
+    fn a_status_stays_small_whatever_the_request_held() {
+        let huge = "я".repeat(20_000);
+        let mut problems = FieldProblems::new();
+        for i in 0..50 {
+            problems.add(format!("items[{i}].{huge}"), huge.clone());
+        }
+        let error = problems
+            .finish()
+            .expect_err("problems")
+            .with_metadata("value", huge.clone());
+        let status = Status::from(error);
+        // The details travel base64-encoded in the trailers.
+        let encoded = status.details().len() * 4 / 3 + status.message().len();
+        assert!(encoded < 5_000, "{encoded} bytes of status");
+        let localized = status
+            .get_error_details()
+            .localized_message()
+            .expect("russian")
+            .clone();
+        assert_eq!(localized.locale, "ru-RU");
+        assert!(localized.message.starts_with("Недопустимые значения полей"));
+    }
+
+    #[test]
+    fn every_refusal_speaks_russian() {
+        let status = Status::from(ApiError::not_found("contests/x"));
+        let localized = status
+            .get_error_details()
+            .localized_message()
+            .expect("russian")
+            .clone();
+        assert_eq!(localized.message, "Объект \"contests/x\" не найден.");
+        let status = Status::from(ApiError::new(
+            ErrorKind::Unauthenticated,
+            reason::TOKEN_MISSING,
+            "no token",
+        ));
+        assert_eq!(
+            status
+                .get_error_details()
+                .localized_message()
+                .map(|m| m.message.clone()),
+            Some(reason::TOKEN_MISSING.russian().to_string())
+        );
     }
 }

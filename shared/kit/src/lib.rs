@@ -4,7 +4,8 @@
 //! context it gives handlers ([`context`]), errors as gRPC statuses with details ([`error`]),
 //! the database ([`db`]), the clock ([`clock`]), idempotent creation ([`idempotency`]), the
 //! audit log ([`audit`]), resource names ([`resource`]), pagination ([`paging`]), outgoing
-//! calls ([`client`]), and the process runner ([`server`]).
+//! calls ([`client`]), Russian text for refusals ([`russian`]), and the process runner
+//! ([`server`]).
 
 pub mod app;
 pub mod audit;
@@ -22,6 +23,7 @@ pub mod paging;
 pub mod pipeline;
 pub mod region;
 pub mod resource;
+pub mod russian;
 pub mod server;
 pub mod telemetry;
 pub mod testing;

@@ -10,7 +10,7 @@ pub struct RegionCode(String);
 
 /// Why a string is not a region code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not an ISO 3166-2 code such as RU-ALT")]
+#[error("{} is not an ISO 3166-2 code such as RU-ALT", crate::error::quote(.0))]
 pub struct InvalidRegionCode(pub String);
 
 impl RegionCode {

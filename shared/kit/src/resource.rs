@@ -2,12 +2,13 @@
 //! `contests/{contest}/applications/{application}`. IDs are 1 to 63 lower-case letters,
 //! digits and hyphens starting with a letter, or server-chosen UUIDs.
 
-use crate::error::{ApiError, reason};
+use crate::error::{ApiError, quote, reason};
 
 /// Why a string is not a usable resource ID.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{0:?} is not an ID: use 1 to 63 lower-case letters, digits and hyphens, starting with a letter"
+    "{} is not an ID: use 1 to 63 lower-case letters, digits and hyphens, starting with a letter",
+    quote(.0)
 )]
 pub struct InvalidId(pub String);
 
@@ -60,7 +61,10 @@ pub fn parse_name(name: &str, collection: &str, field: &str) -> Result<String, A
         ApiError::invalid_field(
             reason::INVALID_FIELDS,
             field,
-            format!("expected a name of the form {collection}/{{id}}, got {name:?}"),
+            format!(
+                "expected a name of the form {collection}/{{id}}, got {}",
+                quote(name)
+            ),
         )
     };
     let (head, id) = name.split_once('/').ok_or_else(bad)?;
@@ -81,7 +85,10 @@ pub fn parse_child_name(
         ApiError::invalid_field(
             reason::INVALID_FIELDS,
             field,
-            format!("expected a name of the form {parents}/{{id}}/{children}/{{id}}, got {name:?}"),
+            format!(
+                "expected a name of the form {parents}/{{id}}/{children}/{{id}}, got {}",
+                quote(name)
+            ),
         )
     };
     let parts: Vec<&str> = name.split('/').collect();
@@ -107,8 +114,9 @@ pub fn parse_nested<const N: usize>(
             reason::INVALID_FIELDS,
             field,
             format!(
-                "expected a name of the form {}, got {name:?}",
-                form.join("/")
+                "expected a name of the form {}, got {}",
+                form.join("/"),
+                quote(name)
             ),
         )
     };

@@ -44,8 +44,9 @@ pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
 pub fn assert_refused<T: std::fmt::Debug>(
     result: Result<T, tonic::Status>,
     code: tonic::Code,
-    expected: &str,
+    expected: impl AsRef<str>,
 ) {
+    let expected = expected.as_ref();
     match result {
         Ok(ok) => panic!("expected {code:?} {expected}, got {ok:?}"),
         Err(status) => {

@@ -11,6 +11,11 @@
 
 include!(concat!(env!("OUT_DIR"), "/edu_includes.rs"));
 
+pub mod codec;
+pub mod limits;
+pub mod quote;
+pub mod refusal;
+
 /// Every file of `proto/` and its imports, encoded as a `google.protobuf.FileDescriptorSet`
 /// with source comments, for server reflection and for tools that need the schemas.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

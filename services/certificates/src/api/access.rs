@@ -19,6 +19,24 @@ pub fn operates(caller: &Caller, region: &str, code: &str) -> bool {
         && RegionCode::parse(region).is_ok_and(|r| caller.covers_municipality(&r, code))
 }
 
+/// Whether the caller has any role of this service.
+pub fn has_any_role(caller: &Caller) -> bool {
+    [OPERATOR, PROVIDER, PARENT]
+        .iter()
+        .any(|role| caller.has_role(role))
+}
+
+/// The refusal of a call by someone with none of the service's roles: nothing of the
+/// service is theirs to see, so saying so reveals nothing. One rule for every list: no role
+/// of the service is `PERMISSION_DENIED`; a role whose scopes cover nothing is an empty
+/// list.
+pub fn no_role(what: &str) -> ApiError {
+    ApiError::permission_denied(
+        edu_kit::error::reason::ROLE_REQUIRED,
+        format!("{what} needs a role of the certificates service"),
+    )
+}
+
 /// The operator of the municipality, or `PERMISSION_DENIED`.
 pub fn ensure_operates(caller: &Caller, region: &str, code: &str) -> Result<(), ApiError> {
     caller.require_role(OPERATOR)?;

@@ -15,8 +15,8 @@ use tonic::{Request, Response, Status};
 
 use super::access::{self, ensure_operates, may_see_child};
 use super::respond;
-use crate::domain::Balance;
 use crate::domain::enrolment::CertificateKind;
+use crate::domain::{Balance, CertificateError};
 use crate::store::people::{self, Certificate, CertificateState, Child, ChildScope};
 use crate::store::{Store, enrolments, ledger, periods};
 
@@ -83,7 +83,10 @@ async fn certificate_pb(
         Some(p) => (
             format!("periods/{}", p.id),
             periods::kind_of(conn, &p.id, &certificate.id).await?,
-            ledger::load(conn, &certificate.id, &p.id).await?.balance(),
+            ledger::load(conn, &certificate.id, &p.id)
+                .await?
+                .balance()
+                .map_err(CertificateError::from)?,
         ),
         None => (String::new(), None, Balance::default()),
     };
@@ -205,8 +208,9 @@ impl CertificatesApi {
         Ok((certificate, child))
     }
 
-    /// The children a caller may list: an operator's municipality, or a parent's own.
-    fn scope(caller: &Caller) -> Result<ChildScope, ApiError> {
+    /// The children a caller may list: an operator's municipality, or a parent's own; `None`
+    /// for a role of the service whose scopes cover no children (an empty list).
+    fn scope(caller: &Caller) -> Result<Option<ChildScope>, ApiError> {
         if caller.has_role(access::OPERATOR) {
             let municipality = caller.scopes().iter().find_map(|s| match s {
                 edu_kit::auth::Scope::Municipality { region, code } => {
@@ -215,19 +219,19 @@ impl CertificatesApi {
                 _ => None,
             });
             if let Some((region_code, municipality_code)) = municipality {
-                return Ok(ChildScope::Municipality {
+                return Ok(Some(ChildScope::Municipality {
                     region_code,
                     municipality_code,
-                });
+                }));
             }
         }
         if caller.has_role(access::PARENT) {
-            return Ok(ChildScope::Parent(caller.subject().to_string()));
+            return Ok(Some(ChildScope::Parent(caller.subject().to_string())));
         }
-        Err(ApiError::permission_denied(
-            kit_reason::ROLE_REQUIRED,
-            "children are listed by their municipality's operator or their parents",
-        ))
+        if access::has_any_role(caller) {
+            return Ok(None);
+        }
+        Err(access::no_role("listing children and certificates"))
     }
 
     async fn create_child(
@@ -269,7 +273,9 @@ impl CertificatesApi {
         request: Request<pb::ListChildrenRequest>,
     ) -> Result<pb::ListChildrenResponse, ApiError> {
         let context = CallContext::of(&request)?;
-        let scope = Self::scope(context.caller()?)?;
+        let Some(scope) = Self::scope(context.caller()?)? else {
+            return Ok(pb::ListChildrenResponse::default());
+        };
         let body = request.get_ref();
         let paging = PageRequest::parse(body.page_size, &body.page_token, &["ListChildren"])?;
         let mut conn = self.store.begin().await?;
@@ -291,10 +297,8 @@ impl CertificatesApi {
         let child_id = resource::parse_name(&body.child, "children", "child")?;
         let key = IdempotencyKey::for_request(context, "IssueCertificate", &body.request_id, body)?;
         let mut tx = self.store.begin().await?;
-        let child = people::child(&mut tx, &child_id)
-            .await?
-            .filter(|c| access::operates(caller, &c.region_code, &c.municipality_code))
-            .ok_or_else(|| ApiError::not_found(format!("children/{child_id}")))?;
+        let child = Self::visible_child(&mut tx, caller, &child_id).await?;
+        ensure_operates(caller, &child.region_code, &child.municipality_code)?;
         let response = once(&mut tx, key.as_ref(), context.now(), async |tx| {
             let period = periods::current(
                 &mut *tx,
@@ -334,7 +338,9 @@ impl CertificatesApi {
         request: Request<pb::ListCertificatesRequest>,
     ) -> Result<pb::ListCertificatesResponse, ApiError> {
         let context = CallContext::of(&request)?;
-        let scope = Self::scope(context.caller()?)?;
+        let Some(scope) = Self::scope(context.caller()?)? else {
+            return Ok(pb::ListCertificatesResponse::default());
+        };
         let body = request.get_ref();
         let state = match pb::CertificateState::try_from(body.state) {
             Ok(pb::CertificateState::Unspecified) => None,
@@ -438,7 +444,8 @@ impl CertificatesApi {
         let lines = people::statement(&mut conn, &certificate.id, &period.id).await?;
         let balance = ledger::load(&mut conn, &certificate.id, &period.id)
             .await?
-            .balance();
+            .balance()
+            .map_err(CertificateError::from)?;
         Ok(pb::Statement {
             certificate: format!("certificates/{}", certificate.id),
             period: format!("periods/{}", period.id),

@@ -9,7 +9,7 @@
 use std::pin::Pin;
 
 use edu_kit::auth::{Caller, Scope};
-use edu_kit::error::reason as kit_reason;
+use edu_kit::error::{FieldProblems, reason as kit_reason};
 use edu_kit::idempotency::{IdempotencyKey, once};
 use edu_kit::paging::PageRequest;
 use edu_kit::{ApiError, CallContext, etag, resource, wire};
@@ -84,15 +84,41 @@ fn month_of(
     date: Option<&edu_proto::google::r#type::Date>,
     field: &str,
 ) -> Result<YearMonth, ApiError> {
-    let date = wire::civil_date(date, field)?;
-    if date.day() != 1 {
-        return Err(ApiError::invalid_field(
+    let (year, month) = wire::month(date, field)?;
+    Ok(YearMonth { year, month })
+}
+
+/// A month report's name, `providers/{provider}/months/{yyyy-mm}`: the provider's ID and
+/// the month.
+fn parse_report_name(name: &str) -> Result<(String, YearMonth), ApiError> {
+    let bad = || {
+        ApiError::invalid_field(
             kit_reason::INVALID_FIELDS,
-            field,
-            "the month's first day",
-        ));
-    }
-    Ok(YearMonth::of(date))
+            "report",
+            "expected providers/{provider}/months/{yyyy-mm}",
+        )
+    };
+    let (provider_name, month) = name.rsplit_once("/months/").ok_or_else(bad)?;
+    let provider_id = resource::parse_name(provider_name, "providers", "report")?;
+    let (year, m) = month.split_once('-').ok_or_else(bad)?;
+    let year = (year.len() == 4)
+        .then(|| year.parse::<i16>().ok())
+        .flatten()
+        .filter(|y| wire::YEARS.contains(y))
+        .ok_or_else(bad)?;
+    let month = (m.len() == 2)
+        .then(|| m.parse::<i8>().ok())
+        .flatten()
+        .filter(|m| (1..=12).contains(m))
+        .ok_or_else(bad)?;
+    Ok((provider_id, YearMonth { year, month }))
+}
+
+fn report_name(provider_id: &str, month: YearMonth) -> String {
+    format!(
+        "providers/{provider_id}/months/{:04}-{:02}",
+        month.year, month.month
+    )
 }
 
 /// The stream of an export.
@@ -229,8 +255,10 @@ impl EnrolmentsApi {
             }
         } else if caller.has_role(access::PARENT) {
             EnrolmentScope::Parent(caller.subject().to_string())
-        } else {
+        } else if access::has_any_role(caller) {
             return Ok(pb::ListEnrolmentsResponse::default());
+        } else {
+            return Err(access::no_role("listing enrolments"));
         };
         let state = match pb::EnrolmentState::try_from(body.state) {
             Ok(pb::EnrolmentState::Unspecified) => None,
@@ -326,7 +354,7 @@ impl EnrolmentsApi {
         let (enrolment, _, part) = Self::visible(&mut tx, context.caller()?, &body.name).await?;
         Self::only(part, &[Part::Provider], "declining an enrolment")?;
         let declined =
-            enrolments::decline(&mut tx, context, &enrolment.id, body.reason.trim()).await?;
+            enrolments::decline(&mut tx, context, &enrolment, body.reason.trim()).await?;
         tx.commit().await?;
         Ok(enrolment_pb(&declined, 0))
     }
@@ -374,23 +402,34 @@ impl EnrolmentsApi {
             ));
         }
         let month = month_of(body.month.as_ref(), "month")?;
-        let ids = body
-            .enrolments
-            .iter()
-            .enumerate()
-            .map(|(i, name)| resource::parse_name(name, "enrolments", &format!("enrolments[{i}]")))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut problems = FieldProblems::new();
+        let mut ids: Vec<String> = Vec::with_capacity(body.enrolments.len());
+        for (i, name) in body.enrolments.iter().enumerate() {
+            let field = format!("enrolments[{i}]");
+            if let Some(id) = problems.check(
+                &field,
+                resource::parse_name(name, "enrolments", &field).map_err(|e| e.message),
+            ) {
+                if ids.contains(&id) {
+                    problems.add(
+                        field,
+                        "listed twice: each enrolment is reported once a month",
+                    );
+                } else {
+                    ids.push(id);
+                }
+            }
+        }
+        problems.finish()?;
         let key = IdempotencyKey::for_request(context, "ReportMonth", &body.request_id, body)?;
         let mut tx = self.store.begin().await?;
         let response = once(&mut tx, key.as_ref(), context.now(), async |tx| {
-            let amount =
+            let reported =
                 enrolments::report_month(&mut *tx, context, &provider_id, month, &ids).await?;
             Ok(pb::ReportMonthResponse {
-                report: format!(
-                    "providers/{provider_id}/months/{:04}-{:02}",
-                    month.year, month.month
-                ),
-                amount_kopecks: amount.kopecks(),
+                report: report_name(&provider_id, month),
+                amount_kopecks: reported.amount.kopecks(),
+                added: i32::try_from(reported.added).unwrap_or(i32::MAX),
             })
         })
         .await?;
@@ -405,36 +444,12 @@ impl EnrolmentsApi {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
         required_request_id(&body.request_id)?;
-        let bad = || {
-            ApiError::invalid_field(
-                kit_reason::INVALID_FIELDS,
-                "report",
-                "providers/{provider}/months/{yyyy-mm}",
-            )
-        };
-        let parts: Vec<&str> = body.report.split('/').collect();
-        let (provider_id, month) = match parts.as_slice() {
-            ["providers", provider, "months", month] => {
-                let (year, m) = month.split_once('-').ok_or_else(bad)?;
-                (
-                    provider.to_string(),
-                    YearMonth {
-                        year: year.parse().map_err(|_| bad())?,
-                        month: m
-                            .parse()
-                            .ok()
-                            .filter(|m| (1..=12).contains(m))
-                            .ok_or_else(bad)?,
-                    },
-                )
-            }
-            _ => return Err(bad()),
-        };
+        let (provider_id, month) = parse_report_name(&body.report)?;
         let key = IdempotencyKey::for_request(context, "ApproveMonth", &body.request_id, body)?;
         let mut tx = self.store.begin().await?;
         let provider = programmes::provider(&mut tx, &provider_id)
             .await?
-            .ok_or_else(|| ApiError::not_found(body.report.clone()))?;
+            .ok_or_else(|| ApiError::not_found(report_name(&provider_id, month)))?;
         ensure_operates(
             context.caller()?,
             &provider.region_code,

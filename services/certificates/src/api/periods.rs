@@ -12,6 +12,7 @@ use tonic::{Request, Response, Status};
 use super::access::ensure_operates;
 use super::respond;
 use crate::domain::Money;
+use crate::domain::money::MAX_NOMINAL;
 use crate::domain::period::Period;
 use crate::store::Store;
 use crate::store::periods::{self, PeriodRecord};
@@ -74,8 +75,12 @@ fn parse_period(
     {
         problems.add("period.end_date", "after the start date");
     }
-    if sent.nominal_kopecks <= 0 {
-        problems.add("period.nominal_kopecks", "positive");
+    let nominal = Money::from_kopecks(sent.nominal_kopecks);
+    if !nominal.is_positive() || !nominal.within(MAX_NOMINAL) {
+        problems.add(
+            "period.nominal_kopecks",
+            "positive, at most 1000000000 (10 000 000 roubles)",
+        );
     }
     if sent.quota < 0 {
         problems.add("period.quota", "zero or more");
@@ -111,7 +116,7 @@ fn parse_period(
         period: Period {
             start,
             end,
-            nominal: Money::from_kopecks(sent.nominal_kopecks),
+            nominal,
             quota: u32::try_from(sent.quota).unwrap_or(0),
             min_age,
             max_age,

@@ -14,8 +14,19 @@ use tonic::{Request, Response, Status};
 use super::access::{acts_for_provider, ensure_operates, operates};
 use super::respond;
 use crate::domain::Money;
+use crate::domain::money::MAX_MONTHLY_PRICE;
 use crate::store::Store;
 use crate::store::programmes::{self, Programme, ProgrammeQuery, Provider};
+
+/// The catalogue is public; a programme not in it (uncertified, or its provider excluded) is
+/// its provider's and its municipality's operator's.
+fn may_see_programme(caller: Option<&Caller>, programme: &Programme, included: bool) -> bool {
+    (programme.certified && included)
+        || caller.is_some_and(|c| {
+            acts_for_provider(c, &programme.provider_id)
+                || operates(c, &programme.region_code, &programme.municipality_code)
+        })
+}
 
 /// The programme service.
 #[derive(Debug, Clone)]
@@ -23,8 +34,8 @@ pub struct ProgrammesApi {
     store: Store,
 }
 
-/// The six directions: proto value and stored name.
-const DIRECTIONS: [(pb::Direction, &str); 6] = [
+/// The six directions in the order of the `Direction` enum: proto value and stored name.
+pub(crate) const DIRECTIONS: [(pb::Direction, &str); 6] = [
     (pb::Direction::Technical, "TECHNICAL"),
     (pb::Direction::NaturalScience, "NATURAL_SCIENCE"),
     (
@@ -190,8 +201,11 @@ fn parse_programme(
     if !(1..=10_000).contains(&sent.seats) {
         problems.add("programme.seats", "1 to 10 000");
     }
-    if sent.monthly_price_kopecks < 0 {
-        problems.add("programme.monthly_price_kopecks", "zero or more");
+    if !Money::from_kopecks(sent.monthly_price_kopecks).within(MAX_MONTHLY_PRICE) {
+        problems.add(
+            "programme.monthly_price_kopecks",
+            "zero or more, at most 100000000 (1 000 000 roubles)",
+        );
     }
     problems.finish()?;
     let (min_age, max_age) = ages.unwrap_or_default();
@@ -382,13 +396,7 @@ impl ProgrammesApi {
         let (programme, included) = programmes::fetch(&mut conn, &provider_id, &id, false)
             .await?
             .ok_or_else(|| ApiError::not_found(name.clone()))?;
-        // The catalogue is public; a programme not in it is the provider's and operator's.
-        let public = programme.certified && included;
-        let insider = context.caller_if_any().is_some_and(|c| {
-            acts_for_provider(c, &provider_id)
-                || operates(c, &programme.region_code, &programme.municipality_code)
-        });
-        if public || insider {
+        if may_see_programme(context.caller_if_any(), &programme, included) {
             Ok(programme_pb(&programme))
         } else {
             Err(ApiError::not_found(name.clone()))
@@ -404,9 +412,13 @@ impl ProgrammesApi {
         let (provider_id, id) =
             resource::parse_child_name(name, "providers", "programmes", "name")?;
         let mut tx = self.store.begin().await?;
-        let (programme, _) = programmes::fetch(&mut tx, &provider_id, &id, true)
+        let (programme, included) = programmes::fetch(&mut tx, &provider_id, &id, true)
             .await?
             .ok_or_else(|| ApiError::not_found(name.clone()))?;
+        // Visibility before role: a programme the caller may not see does not exist for them.
+        if !may_see_programme(context.caller_if_any(), &programme, included) {
+            return Err(ApiError::not_found(name.clone()));
+        }
         ensure_operates(
             context.caller()?,
             &programme.region_code,

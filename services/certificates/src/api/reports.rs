@@ -7,6 +7,7 @@ use edu_proto::edu::certificates::v1::report_service_server::ReportService;
 use tonic::{Request, Response, Status};
 
 use super::access::ensure_operates;
+use super::programmes::DIRECTIONS;
 use super::respond;
 use crate::store::Store;
 use crate::store::periods::{self, PeriodRecord};
@@ -21,6 +22,7 @@ pub struct ReportsApi {
 fn row_pb(row: &BudgetRow) -> pb::BudgetRow {
     pb::BudgetRow {
         group: row.group.clone(),
+        direction: pb::Direction::Unspecified as i32,
         credited_kopecks: row.credited.kopecks(),
         reserved_kopecks: row.reserved.kopecks(),
         charged_kopecks: row.charged.kopecks(),
@@ -66,7 +68,21 @@ impl ReportsApi {
             period: format!("periods/{}", period.id),
             total: Some(row_pb(&total)),
             by_provider: by_provider.iter().map(row_pb).collect(),
-            by_direction: by_direction.iter().map(row_pb).collect(),
+            by_direction: DIRECTIONS
+                .iter()
+                .map(|(direction, stored)| {
+                    let row = by_direction
+                        .iter()
+                        .find(|r| r.group == *stored)
+                        .cloned()
+                        .unwrap_or_default();
+                    pb::BudgetRow {
+                        group: direction.as_str_name().to_string(),
+                        direction: *direction as i32,
+                        ..row_pb(&row)
+                    }
+                })
+                .collect(),
         })
     }
 

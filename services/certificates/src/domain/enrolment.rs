@@ -1,6 +1,27 @@
-//! Rules 2, 4 and 5 for enrolments: who may enrol where, and seats.
+//! Rules 2, 4 and 5 for enrolments: who may enrol where, when attendance (and payment)
+//! starts, and seats.
+
+use jiff::civil::Date;
 
 use super::{CertificateError, Money};
+
+/// Rule 5: an enrolment is requested for a start on or after the day of the request (in the
+/// municipality's zone); a back-dated start would reserve and charge months before anybody
+/// asked for them.
+pub fn ensure_start_not_in_past(start: Date, today: Date) -> Result<(), CertificateError> {
+    if start < today {
+        Err(CertificateError::StartInPast { today })
+    } else {
+        Ok(())
+    }
+}
+
+/// Rule 5: attendance, and so payment, begins on the later of the requested start and the
+/// day the provider accepts: a child has no seat before acceptance, so the months before it
+/// are never reserved or charged.
+pub fn attendance_starts(requested_start: Date, accepted_on: Date) -> Date {
+    requested_start.max(accepted_on)
+}
 
 /// Whether a certificate carries money this period (rule 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +69,7 @@ mod tests {
         assert_eq!(kind_within_quota(99, 100), CertificateKind::Funded);
         assert_eq!(kind_within_quota(100, 100), CertificateKind::Accounting);
         assert_eq!(
-            ensure_may_pay(CertificateKind::Accounting, Money::from_roubles(500)),
+            ensure_may_pay(CertificateKind::Accounting, Money::from_kopecks(50_000)),
             Err(CertificateError::ProgrammeNotFree)
         );
         assert_eq!(
@@ -56,8 +77,34 @@ mod tests {
             Ok(())
         );
         assert_eq!(
-            ensure_may_pay(CertificateKind::Funded, Money::from_roubles(500)),
+            ensure_may_pay(CertificateKind::Funded, Money::from_kopecks(50_000)),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn rule_5_no_month_before_the_request_or_the_acceptance_is_paid() {
+        use jiff::civil::date;
+        // The case: requested on 25 November for a start on 1 September.
+        assert_eq!(
+            ensure_start_not_in_past(date(2026, 9, 1), date(2026, 11, 25)),
+            Err(CertificateError::StartInPast {
+                today: date(2026, 11, 25)
+            })
+        );
+        assert_eq!(
+            ensure_start_not_in_past(date(2026, 11, 25), date(2026, 11, 25)),
+            Ok(())
+        );
+        // Requested in time for 1 December, accepted on 3 December: December is paid,
+        // from its third day; requested for January, accepted in December: January.
+        assert_eq!(
+            attendance_starts(date(2026, 12, 1), date(2026, 12, 3)),
+            date(2026, 12, 3)
+        );
+        assert_eq!(
+            attendance_starts(date(2027, 1, 10), date(2026, 12, 3)),
+            date(2027, 1, 10)
         );
     }
 

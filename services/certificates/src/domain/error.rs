@@ -1,7 +1,11 @@
 //! What the rules refuse, as a closed set; the API gives each a gRPC code and a stable
 //! reason.
 
+use jiff::civil::Date;
+
 use super::Money;
+use super::money::MoneyOverflow;
+use super::period::YearMonth;
 
 /// A refusal by a rule of the programme.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,6 +30,9 @@ pub enum CertificateError {
     /// Ledger amounts are positive.
     #[error("the amount must be positive, got {0}")]
     NonPositiveAmount(Money),
+    /// A sum of amounts left the range of kopecks the ledger keeps.
+    #[error("an amount is out of range")]
+    AmountOutOfRange,
     /// Rule 5: a programme never holds more children than its seats.
     #[error("all {seats} seats are taken")]
     NoSeatsLeft {
@@ -48,6 +55,24 @@ pub enum CertificateError {
     /// The enrolment starts outside the period.
     #[error("the date is outside the period")]
     OutsidePeriod,
+    /// Rule 5: an enrolment starts no earlier than the day it is requested.
+    #[error("the start is before {today}, the day of the request in the municipality")]
+    StartInPast {
+        /// The day of the request in the municipality's zone.
+        today: Date,
+    },
+    /// Periods of one municipality do not overlap.
+    #[error("the period overlaps periods/{period}")]
+    PeriodOverlaps {
+        /// The ID of the period it overlaps.
+        period: String,
+    },
+    /// Rule 6: a month is reported once it has begun.
+    #[error("{month:?} has not begun")]
+    MonthNotBegun {
+        /// The month reported.
+        month: YearMonth,
+    },
     /// Rule 4: an excluded provider takes no new enrolments.
     #[error("the provider is excluded from the registry")]
     ProviderExcluded,
@@ -86,4 +111,10 @@ pub enum CertificateError {
     /// Malformed values: (field, problem).
     #[error("invalid fields")]
     InvalidFields(Vec<(String, String)>),
+}
+
+impl From<MoneyOverflow> for CertificateError {
+    fn from(_: MoneyOverflow) -> Self {
+        CertificateError::AmountOutOfRange
+    }
 }

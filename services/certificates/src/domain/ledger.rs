@@ -13,6 +13,7 @@
 
 use std::collections::BTreeSet;
 
+use super::money::MoneyOverflow;
 use super::period::YearMonth;
 use super::{CertificateError, Money, Transition};
 
@@ -82,36 +83,36 @@ impl Ledger {
     }
 
     /// The sums, derived from the entries.
-    pub fn balance(&self) -> Balance {
+    pub fn balance(&self) -> Result<Balance, MoneyOverflow> {
         let mut b = Balance::default();
         let mut reserves = Money::ZERO;
         for entry in &self.entries {
-            match entry.kind {
-                EntryKind::Credit => b.credited = b.credited + entry.amount,
-                EntryKind::Reserve { .. } => reserves = reserves + entry.amount,
-                EntryKind::Release { .. } => b.released = b.released + entry.amount,
-                EntryKind::Charge { .. } => b.charged = b.charged + entry.amount,
-            }
+            let sum = match entry.kind {
+                EntryKind::Credit => &mut b.credited,
+                EntryKind::Reserve { .. } => &mut reserves,
+                EntryKind::Release { .. } => &mut b.released,
+                EntryKind::Charge { .. } => &mut b.charged,
+            };
+            *sum = sum.plus(entry.amount)?;
         }
-        b.reserved = reserves - b.released - b.charged;
-        b.available = b.credited - b.charged - b.reserved;
-        b
+        b.reserved = reserves.minus(b.released)?.minus(b.charged)?;
+        b.available = b.credited.minus(b.charged)?.minus(b.reserved)?;
+        Ok(b)
     }
 
     /// What is still reserved for one enrolment.
-    pub fn reserved_for(&self, enrolment: &str) -> Money {
+    pub fn reserved_for(&self, enrolment: &str) -> Result<Money, MoneyOverflow> {
         self.entries
             .iter()
-            .map(|e| match &e.kind {
-                EntryKind::Reserve { enrolment: id } if id == enrolment => e.amount,
+            .try_fold(Money::ZERO, |reserved, e| match &e.kind {
+                EntryKind::Reserve { enrolment: id } if id == enrolment => reserved.plus(e.amount),
                 EntryKind::Release { enrolment: id } | EntryKind::Charge { enrolment: id, .. }
                     if id == enrolment =>
                 {
-                    Money::ZERO - e.amount
+                    reserved.minus(e.amount)
                 }
-                _ => Money::ZERO,
+                _ => Ok(reserved),
             })
-            .sum()
     }
 
     /// The months charged to one enrolment.
@@ -151,7 +152,7 @@ impl Ledger {
         if cost == Money::ZERO {
             return Ok(());
         }
-        let available = self.balance().available;
+        let available = self.balance()?.available;
         if cost > available {
             return Err(CertificateError::InsufficientBalance {
                 available,
@@ -177,7 +178,7 @@ impl Ledger {
         if self.charged_months(enrolment).contains(&month) {
             return Ok(Transition::Unchanged);
         }
-        let reserved = self.reserved_for(enrolment);
+        let reserved = self.reserved_for(enrolment)?;
         if price > reserved {
             return Err(CertificateError::NoReservation {
                 reserved,
@@ -196,23 +197,24 @@ impl Ledger {
 
     /// Rule 6: ending an enrolment releases what is still reserved for it; returns the
     /// amount (zero when nothing was left).
-    pub fn release(&mut self, enrolment: &str) -> Money {
+    pub fn release(&mut self, enrolment: &str) -> Result<Money, MoneyOverflow> {
         self.release_beyond(enrolment, Money::ZERO)
     }
 
     /// Rule 6: releases what is reserved for an enrolment beyond `keep` (the delivered
     /// months still to be charged); returns the amount released.
-    pub fn release_beyond(&mut self, enrolment: &str, keep: Money) -> Money {
-        let left = self.reserved_for(enrolment) - keep;
-        if left.is_positive() {
-            self.entries.push(Entry {
-                kind: EntryKind::Release {
-                    enrolment: enrolment.into(),
-                },
-                amount: left,
-            });
+    pub fn release_beyond(&mut self, enrolment: &str, keep: Money) -> Result<Money, MoneyOverflow> {
+        let left = self.reserved_for(enrolment)?.minus(keep)?;
+        if !left.is_positive() {
+            return Ok(Money::ZERO);
         }
-        left
+        self.entries.push(Entry {
+            kind: EntryKind::Release {
+                enrolment: enrolment.into(),
+            },
+            amount: left,
+        });
+        Ok(left)
     }
 }
 
@@ -229,7 +231,7 @@ mod tests {
     }
 
     fn rub(r: i64) -> Money {
-        Money::from_roubles(r)
+        Money::from_kopecks(r * 100)
     }
 
     #[test]
@@ -237,7 +239,7 @@ mod tests {
         let mut ledger = Ledger::default();
         assert_eq!(ledger.credit(rub(6_000)), Ok(Transition::Changed));
         assert_eq!(ledger.credit(rub(6_000)), Ok(Transition::Unchanged));
-        assert_eq!(ledger.balance().credited, rub(6_000));
+        assert_eq!(ledger.balance().expect("in range").credited, rub(6_000));
     }
 
     #[test]
@@ -282,14 +284,14 @@ mod tests {
                 charge: rub(500)
             })
         );
-        assert_eq!(ledger.release("chess"), rub(1_000));
+        assert_eq!(ledger.release("chess"), Ok(rub(1_000)));
         assert_eq!(
             ledger.release("chess"),
-            Money::ZERO,
+            Ok(Money::ZERO),
             "nothing left to release"
         );
         assert_eq!(
-            ledger.balance(),
+            ledger.balance().expect("in range"),
             Balance {
                 credited: rub(6_000),
                 reserved: Money::ZERO,
@@ -333,18 +335,18 @@ mod tests {
                 let refused = match op {
                     Op::Reserve(e, r) => ledger.reserve(&format!("e{e}"), rub(r)).is_err(),
                     Op::Charge(e, m, r) => ledger.charge(&format!("e{e}"), month(m), rub(r)).is_err(),
-                    Op::Release(e) => { ledger.release(&format!("e{e}")); false }
+                    Op::Release(e) => ledger.release(&format!("e{e}")).is_err(),
                 };
                 if refused {
                     prop_assert_eq!(ledger.entries().len(), before, "a refusal writes nothing");
                 }
-                let b = ledger.balance();
-                prop_assert_eq!(b.available, b.credited - b.charged - b.reserved);
+                let b = ledger.balance().expect("bounded amounts stay in range");
+                prop_assert_eq!(Ok(b.available), b.credited.minus(b.charged).and_then(|m| m.minus(b.reserved)));
                 prop_assert!(b.available >= Money::ZERO, "{:?}", b);
                 prop_assert!(b.reserved >= Money::ZERO, "{:?}", b);
                 for e in 0..6 {
                     let id = format!("e{e}");
-                    prop_assert!(ledger.reserved_for(&id) >= Money::ZERO);
+                    prop_assert!(ledger.reserved_for(&id).expect("in range") >= Money::ZERO);
                     let charges: Vec<YearMonth> = ledger.entries().iter().filter_map(|x| match &x.kind {
                         EntryKind::Charge { enrolment, month } if *enrolment == id => Some(*month),
                         _ => None,

@@ -85,7 +85,8 @@ impl Period {
         monthly_price: Money,
     ) -> Result<Money, CertificateError> {
         let months = self.remaining_months(from)?;
-        Ok(monthly_price * u32::try_from(months.len()).unwrap_or(u32::MAX))
+        let count = u32::try_from(months.len()).map_err(|_| CertificateError::AmountOutOfRange)?;
+        Ok(monthly_price.times(count)?)
     }
 
     /// Rule 1: the child's age on the period's first day must be eligible.
@@ -119,7 +120,7 @@ mod tests {
         Period {
             start: date(2024, 9, 1),
             end: date(2025, 8, 31),
-            nominal: Money::from_roubles(6_000),
+            nominal: Money::from_kopecks(600_000),
             quota: 100,
             min_age: 5,
             max_age: 18,
@@ -138,8 +139,8 @@ mod tests {
             Ok(1)
         );
         assert_eq!(
-            period.enrolment_cost(date(2025, 3, 1), Money::from_roubles(500)),
-            Ok(Money::from_roubles(3_000)),
+            period.enrolment_cost(date(2025, 3, 1), Money::from_kopecks(50_000)),
+            Ok(Money::from_kopecks(300_000)),
             "March to August"
         );
         assert_eq!(

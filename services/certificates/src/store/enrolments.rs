@@ -12,7 +12,9 @@ use sqlx::PgConnection;
 use edu_kit::{ApiError, CallContext, audit};
 
 use super::{corrupt, ledger, people, periods, programmes};
-use crate::domain::enrolment::{CertificateKind, ensure_may_pay, ensure_seat_free};
+use crate::domain::enrolment::{
+    CertificateKind, attendance_starts, ensure_may_pay, ensure_seat_free, ensure_start_not_in_past,
+};
 use crate::domain::period::YearMonth;
 use crate::domain::{CertificateError, Money, Transition};
 
@@ -200,7 +202,9 @@ async fn lock_seen(conn: &mut PgConnection, seen: &Enrolment) -> Result<Locked, 
     })
 }
 
-/// A parent's request: REQUESTED, or WAITLISTED when every seat is taken.
+/// A parent's request: REQUESTED, or WAITLISTED when every seat is taken or others are
+/// waiting already (rule 5). The programme is locked, so that the decision and the waiting
+/// list's order agree with every concurrent acceptance and ending.
 pub async fn request(
     conn: &mut PgConnection,
     context: &CallContext,
@@ -224,11 +228,21 @@ pub async fn request(
     )
     .await?
     .ok_or(CertificateError::OutsidePeriod)?;
-    let (programme, included) = programmes::fetch(conn, provider_id, programme_id, false)
+    ensure_start_not_in_past(start_date, period.today(context.now()))?;
+    let (programme, included) = programmes::fetch(conn, provider_id, programme_id, true)
         .await?
         .ok_or_else(|| ApiError::not_found(programmes::name(provider_id, programme_id)))?;
     programmes::ensure_open_for_enrolment(&programme, included)?;
-    let state = if programme.taken < programme.seats {
+    let someone_waits = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM certificates.enrolments
+                          WHERE provider_id = $1 AND programme_id = $2 AND state = 'WAITLISTED')
+           AS "waits!""#,
+        provider_id,
+        programme_id,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let state = if programme.taken < programme.seats && !someone_waits {
         EnrolmentState::Requested
     } else {
         EnrolmentState::Waitlisted
@@ -310,6 +324,15 @@ pub async fn accept_seen(
     match enrolment.state {
         EnrolmentState::Accepted => return Ok(enrolment),
         EnrolmentState::Requested => {}
+        // A full programme says so; with a seat free, the first on the list goes first.
+        EnrolmentState::Waitlisted => {
+            ensure_seat_free(programme.seats, programme.taken)?;
+            return Err(CertificateError::TransitionNotAllowed {
+                from: "WAITLISTED",
+                to: "ACCEPTED",
+            }
+            .into());
+        }
         other => {
             return Err(CertificateError::TransitionNotAllowed {
                 from: other.as_str(),
@@ -326,9 +349,10 @@ pub async fn accept_seen(
         .ok_or_else(|| corrupt("enrolment without period", id))?;
     let kind = kind.unwrap_or(CertificateKind::Accounting);
     ensure_may_pay(kind, enrolment.monthly_price)?;
+    let start = attendance_starts(enrolment.start_date, period.today(context.now()));
     let cost = period
         .period
-        .enrolment_cost(enrolment.start_date, enrolment.monthly_price)?;
+        .enrolment_cost(start, enrolment.monthly_price)?;
     let mut entries = ledger::load(conn, &certificate.id, &period.id).await?;
     let before = entries.entries().len();
     entries.reserve(id, cost)?;
@@ -343,27 +367,86 @@ pub async fn accept_seen(
     .await?;
     sqlx::query!(
         "UPDATE certificates.enrolments
-         SET state = 'ACCEPTED', reserved = $2, update_time = $3, version = version + 1
+         SET state = 'ACCEPTED', reserved = $2, start_date = $3, update_time = $4,
+             version = version + 1
          WHERE id = $1",
         id,
         cost.kopecks(),
+        start.to_sqlx(),
         now.to_sqlx(),
     )
     .execute(&mut *conn)
     .await?;
+    if programme.taken + 1 >= programme.seats {
+        waitlist_open_requests(conn, &programme.provider_id, &programme.id, now).await?;
+    }
     audit::record(
         conn,
         context,
         "enrolment.accepted",
         &format!("enrolments/{id}"),
-        json!({ "reserved_kopecks": cost.kopecks() }),
+        json!({ "reserved_kopecks": cost.kopecks(), "start": start.to_string() }),
     )
     .await?;
     enrolment.state = EnrolmentState::Accepted;
+    enrolment.start_date = start;
     enrolment.reserved = cost;
     enrolment.update_time = now;
     enrolment.version += 1;
     Ok(enrolment)
+}
+
+/// Rule 5, the waiting list: once the last seat is taken, every request still open joins
+/// the waiting list, keeping the order in which requests were made (the list is ordered by
+/// request time, so these stand ahead of anyone who asked later). Runs under the
+/// programme's lock.
+async fn waitlist_open_requests(
+    conn: &mut PgConnection,
+    provider_id: &str,
+    programme_id: &str,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    sqlx::query!(
+        "UPDATE certificates.enrolments
+         SET state = 'WAITLISTED', update_time = $3, version = version + 1
+         WHERE provider_id = $1 AND programme_id = $2 AND state = 'REQUESTED'",
+        provider_id,
+        programme_id,
+        now.to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Rule 5, the waiting list: while there are fewer open requests than free seats, the
+/// first on the waiting list becomes an open request again, for the provider to accept.
+/// Runs under the programme's lock, after a seat is freed or a request leaves.
+async fn offer_free_seats(
+    conn: &mut PgConnection,
+    provider_id: &str,
+    programme_id: &str,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    sqlx::query!(
+        "UPDATE certificates.enrolments
+         SET state = 'REQUESTED', update_time = $3, version = version + 1
+         WHERE id IN (
+             SELECT id FROM certificates.enrolments
+             WHERE provider_id = $1 AND programme_id = $2 AND state = 'WAITLISTED'
+             ORDER BY create_time, id
+             LIMIT GREATEST(0,
+                 (SELECT seats - taken FROM certificates.programmes
+                  WHERE provider_id = $1 AND id = $2)
+                 - (SELECT count(*) FROM certificates.enrolments
+                    WHERE provider_id = $1 AND programme_id = $2 AND state = 'REQUESTED')))",
+        provider_id,
+        programme_id,
+        now.to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Rule 6: ends an enrolment on `end_date`. Reserved months after the end's month are
@@ -416,7 +499,13 @@ async fn finish(
             month = month.next();
         }
         let before = entries.entries().len();
-        released = entries.release_beyond(id, enrolment.monthly_price * due);
+        let keep = enrolment
+            .monthly_price
+            .times(due)
+            .map_err(CertificateError::from)?;
+        released = entries
+            .release_beyond(id, keep)
+            .map_err(CertificateError::from)?;
         ledger::append(
             conn,
             &enrolment.certificate_id,
@@ -433,18 +522,6 @@ async fn finish(
         )
         .execute(&mut *conn)
         .await?;
-        // The freed seat is offered to the first on the waiting list.
-        sqlx::query!(
-            "UPDATE certificates.enrolments SET state = 'REQUESTED', update_time = $3
-             WHERE id = (SELECT id FROM certificates.enrolments
-                         WHERE provider_id = $1 AND programme_id = $2 AND state = 'WAITLISTED'
-                         ORDER BY create_time, id LIMIT 1)",
-            enrolment.provider_id,
-            enrolment.programme_id,
-            now.to_sqlx(),
-        )
-        .execute(&mut *conn)
-        .await?;
     }
     sqlx::query!(
         "UPDATE certificates.enrolments
@@ -456,6 +533,8 @@ async fn finish(
     )
     .execute(&mut *conn)
     .await?;
+    // A freed seat, or a request that no longer waits for one, moves the list on.
+    offer_free_seats(conn, &enrolment.provider_id, &enrolment.programme_id, now).await?;
     audit::record(
         conn,
         context,
@@ -536,16 +615,30 @@ pub async fn close_certificate(
     .await
 }
 
-/// Rule 6: the provider reports `month` delivered to `enrolment_ids`; returns the amount.
-/// Every enrolment must be the provider's and running in that month.
+/// What a month's report holds after a `report_month`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reported {
+    /// Every enrolment-month reported for the provider's month so far, in money.
+    pub amount: Money,
+    /// Enrolments this call added.
+    pub added: u32,
+}
+
+/// Rule 6: the provider reports `month` delivered to `enrolment_ids` (each listed once; the
+/// API refuses repeats). A provider's month is one report that grows: each enrolment-month
+/// is a line, unique on (enrolment, month), so reporting one again adds nothing, and a line
+/// added after an approval waits for the next one. Every enrolment must be the provider's,
+/// accepted and running in that month, and the month must have begun in the municipality.
+/// The report's row is locked (created if new) before its lines, as in `approve_month`.
 pub async fn report_month(
     conn: &mut PgConnection,
     context: &CallContext,
     provider_id: &str,
     month: YearMonth,
     enrolment_ids: &[String],
-) -> Result<Money, ApiError> {
-    let mut amount = Money::ZERO;
+) -> Result<Reported, ApiError> {
+    let now = context.now();
+    let mut lines = Vec::with_capacity(enrolment_ids.len());
     for id in enrolment_ids {
         let enrolment = fetch(conn, id, false)
             .await?
@@ -566,47 +659,74 @@ pub async fn report_month(
             }
             .into());
         }
-        amount = amount + enrolment.monthly_price;
+        let period = periods::fetch(conn, &enrolment.period_id, false)
+            .await?
+            .ok_or_else(|| corrupt("enrolment without period", id))?;
+        if month > YearMonth::of(period.today(now)) {
+            return Err(CertificateError::MonthNotBegun { month }.into());
+        }
+        lines.push(enrolment);
     }
     let first_day = jiff::civil::date(month.year, month.month, 1);
-    let stored = sqlx::query_scalar!(
-        "INSERT INTO certificates.month_reports
-            (provider_id, month, enrolment_ids, amount, state, report_time)
-         VALUES ($1, $2, $3, $4, 'REPORTED', $5)
-         ON CONFLICT (provider_id, month) DO UPDATE
-            SET enrolment_ids = $3, amount = $4, report_time = $5
-            WHERE certificates.month_reports.state = 'REPORTED'
-         RETURNING state",
+    // The report's row first: concurrent reports and approvals of the month queue here.
+    sqlx::query!(
+        "INSERT INTO certificates.month_reports (provider_id, month, amount, state, report_time)
+         VALUES ($1, $2, 0, 'REPORTED', $3)
+         ON CONFLICT (provider_id, month) DO UPDATE SET report_time = EXCLUDED.report_time",
         provider_id,
         first_day.to_sqlx(),
-        enrolment_ids,
-        amount.kopecks(),
-        context.now().to_sqlx(),
+        now.to_sqlx(),
     )
-    .fetch_optional(&mut *conn)
+    .execute(&mut *conn)
     .await?;
-    if stored.is_none() {
-        return Err(CertificateError::TransitionNotAllowed {
-            from: "APPROVED",
-            to: "REPORTED",
-        }
-        .into());
-    }
+    let ids: Vec<String> = lines.iter().map(|e| e.id.clone()).collect();
+    let prices: Vec<i64> = lines.iter().map(|e| e.monthly_price.kopecks()).collect();
+    let added = sqlx::query_scalar!(
+        "INSERT INTO certificates.month_report_lines
+            (provider_id, month, enrolment_id, amount, report_time)
+         SELECT $1, $2, line.enrolment_id, line.amount, $5
+         FROM unnest($3::text[], $4::bigint[]) AS line (enrolment_id, amount)
+         ON CONFLICT (enrolment_id, month) DO NOTHING
+         RETURNING enrolment_id",
+        provider_id,
+        first_day.to_sqlx(),
+        &ids,
+        &prices,
+        now.to_sqlx(),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let amount = sqlx::query_scalar!(
+        r#"UPDATE certificates.month_reports r
+           SET amount = (SELECT COALESCE(sum(amount), 0)::bigint FROM certificates.month_report_lines l
+                         WHERE l.provider_id = r.provider_id AND l.month = r.month),
+               state = CASE WHEN $3 THEN 'REPORTED' ELSE r.state END
+           WHERE provider_id = $1 AND month = $2
+           RETURNING amount"#,
+        provider_id,
+        first_day.to_sqlx(),
+        !added.is_empty(),
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     audit::record(
         conn,
         context,
         "month.reported",
         &format!("providers/{provider_id}/months/{first_day}"),
-        json!({ "enrolments": enrolment_ids.len(), "amount_kopecks": amount.kopecks() }),
+        json!({ "added": added, "amount_kopecks": amount }),
     )
     .await?;
-    Ok(amount)
+    Ok(Reported {
+        amount: Money::from_kopecks(amount),
+        added: u32::try_from(added.len()).unwrap_or(u32::MAX),
+    })
 }
 
-/// Rule 6 and 7: approves a reported month under the report's lock: each enrolment's month
-/// moves from its reservation to a charge (certificates locked in ID order). Approving again
-/// charges nothing. Returns how many enrolment-months this call charged and the provider's
-/// payable for the month.
+/// Rule 6 and 7: approves a reported month under the report's lock: each line not yet
+/// approved moves its enrolment's month from the reservation to a charge (certificates
+/// locked in ID order). Approving again charges nothing new. Returns how many
+/// enrolment-months this call charged and the provider's payable for the month.
 pub async fn approve_month(
     conn: &mut PgConnection,
     context: &CallContext,
@@ -614,19 +734,32 @@ pub async fn approve_month(
     month: YearMonth,
 ) -> Result<(u32, Money), ApiError> {
     let first_day = jiff::civil::date(month.year, month.month, 1);
-    let report = sqlx::query!(
-        "SELECT enrolment_ids, state FROM certificates.month_reports
+    let report = sqlx::query_scalar!(
+        "SELECT state FROM certificates.month_reports
          WHERE provider_id = $1 AND month = $2 FOR UPDATE",
         provider_id,
         first_day.to_sqlx(),
     )
     .fetch_optional(&mut *conn)
     .await?
-    .ok_or_else(|| ApiError::not_found(format!("providers/{provider_id}/months/{first_day}")))?;
+    .ok_or_else(|| {
+        ApiError::not_found(format!(
+            "providers/{provider_id}/months/{:04}-{:02}",
+            month.year, month.month
+        ))
+    })?;
     let mut charged = 0;
-    if report.state == "REPORTED" {
+    if report == "REPORTED" {
+        let pending = sqlx::query_scalar!(
+            "SELECT enrolment_id FROM certificates.month_report_lines
+             WHERE provider_id = $1 AND month = $2 AND approve_time IS NULL",
+            provider_id,
+            first_day.to_sqlx(),
+        )
+        .fetch_all(&mut *conn)
+        .await?;
         let mut by_certificate: BTreeMap<String, Vec<Enrolment>> = BTreeMap::new();
-        for id in &report.enrolment_ids {
+        for id in &pending {
             let enrolment = fetch(conn, id, false).await?.ok_or_else(|| missing(id))?;
             by_certificate
                 .entry(enrolment.certificate_id.clone())
@@ -657,6 +790,15 @@ pub async fn approve_month(
             }
         }
         sqlx::query!(
+            "UPDATE certificates.month_report_lines SET approve_time = $3
+             WHERE provider_id = $1 AND month = $2 AND approve_time IS NULL",
+            provider_id,
+            first_day.to_sqlx(),
+            now.to_sqlx(),
+        )
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query!(
             "UPDATE certificates.month_reports SET state = 'APPROVED', approve_time = $3
              WHERE provider_id = $1 AND month = $2",
             provider_id,
@@ -686,13 +828,16 @@ pub async fn approve_month(
     Ok((charged, Money::from_kopecks(payable)))
 }
 
-/// The provider declines a request or a waiting-list place. A repeat is a no-op.
+/// The provider declines a request or a waiting-list place; the list moves on. A repeat is
+/// a no-op. The programme is locked first, as everywhere.
 pub async fn decline(
     conn: &mut PgConnection,
     context: &CallContext,
-    id: &str,
+    seen: &Enrolment,
     reason: &str,
 ) -> Result<Enrolment, ApiError> {
+    let id = seen.id.as_str();
+    programmes::fetch(conn, &seen.provider_id, &seen.programme_id, true).await?;
     let mut enrolment = fetch(conn, id, true).await?.ok_or_else(|| missing(id))?;
     match enrolment.state {
         EnrolmentState::Declined => return Ok(enrolment),
@@ -705,14 +850,16 @@ pub async fn decline(
             .into());
         }
     }
+    let now = context.now();
     sqlx::query!(
         "UPDATE certificates.enrolments SET state = 'DECLINED', update_time = $2, version = version + 1
          WHERE id = $1",
         id,
-        context.now().to_sqlx(),
+        now.to_sqlx(),
     )
     .execute(&mut *conn)
     .await?;
+    offer_free_seats(conn, &enrolment.provider_id, &enrolment.programme_id, now).await?;
     audit::record(
         conn,
         context,
@@ -722,7 +869,7 @@ pub async fn decline(
     )
     .await?;
     enrolment.state = EnrolmentState::Declined;
-    enrolment.update_time = context.now();
+    enrolment.update_time = now;
     enrolment.version += 1;
     Ok(enrolment)
 }

@@ -6,7 +6,6 @@ use jiff_sqlx::ToSqlx;
 use serde_json::json;
 use sqlx::PgConnection;
 
-use edu_kit::db::is_unique_violation;
 use edu_kit::{ApiError, CallContext, audit};
 
 use super::{corrupt, ledger, periods};
@@ -56,11 +55,15 @@ pub async fn create_child(
     )
     .execute(&mut *conn)
     .await?;
+    // An identity document registered already is an expected conflict: decided from the
+    // insert's result, never from a constraint error, which the server would log with the
+    // document's number.
     let inserted = sqlx::query!(
         "INSERT INTO certificates.children
             (id, display_name, identity_document, birth_date, region_code, municipality_code,
              consent_id, create_time)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT DO NOTHING",
         child.id,
         child.display_name,
         child.identity_document,
@@ -71,12 +74,13 @@ pub async fn create_child(
         child.create_time.to_sqlx(),
     )
     .execute(&mut *conn)
-    .await;
-    if let Err(e) = inserted {
-        return Err(if is_unique_violation(&e) {
-            ApiError::already_exists("a child with this identity document")
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(if child_exists(conn, &child.id).await? {
+            ApiError::already_exists(format!("children/{}", child.id))
         } else {
-            e.into()
+            ApiError::already_exists("a child with this identity document")
         });
     }
     // Personal data stays out of the audit log: the record says who consented and when.
@@ -92,6 +96,15 @@ pub async fn create_child(
     )
     .await?;
     Ok(())
+}
+
+async fn child_exists(conn: &mut PgConnection, id: &str) -> Result<bool, ApiError> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM certificates.children WHERE id = $1) AS "exists!""#,
+        id
+    )
+    .fetch_one(&mut *conn)
+    .await?)
 }
 
 /// A child as stored, with the consent's parent: what the queries read.
@@ -279,9 +292,12 @@ pub async fn issue(
         issue_time: now,
         version: 1,
     };
+    // A second certificate for the child is an expected conflict (rule 1), decided from the
+    // insert's result.
     let inserted = sqlx::query!(
         "INSERT INTO certificates.certificates (id, child_id, number, state, issue_time, update_time, version)
-         VALUES ($1, $2, $3, $4, $5, $5, $6)",
+         VALUES ($1, $2, $3, $4, $5, $5, $6)
+         ON CONFLICT (child_id) DO NOTHING",
         certificate.id,
         certificate.child_id,
         certificate.number,
@@ -290,13 +306,12 @@ pub async fn issue(
         certificate.version,
     )
     .execute(&mut *conn)
-    .await;
-    if let Err(e) = inserted {
-        return Err(if is_unique_violation(&e) {
-            ApiError::already_exists(format!("the certificate of children/{child_id}"))
-        } else {
-            e.into()
-        });
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(ApiError::already_exists(format!(
+            "the certificate of children/{child_id}"
+        )));
     }
     if period.credit_time.is_some() {
         let funded = periods::count_funded(conn, &period.id).await?;

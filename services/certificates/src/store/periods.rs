@@ -6,12 +6,11 @@ use jiff_sqlx::ToSqlx;
 use serde_json::json;
 use sqlx::PgConnection;
 
-use edu_kit::db::is_unique_violation;
 use edu_kit::{ApiError, CallContext, audit};
 
-use crate::domain::Money;
 use crate::domain::enrolment::{CertificateKind, kind_within_quota};
 use crate::domain::period::Period;
+use crate::domain::{CertificateError, Money};
 
 /// A period as stored: where, the rules' figures, and whether it was credited.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +75,10 @@ impl PeriodRow {
     }
 }
 
-/// Creates a period.
+/// Creates a period. A period that shares a day with another of its municipality is
+/// refused naming the other: the exclusion constraint `periods_do_not_overlap` decides, so
+/// that of two concurrent creations only one wins. Expected conflicts are decided from
+/// `ON CONFLICT DO NOTHING`, never from a constraint error (which the server would log).
 pub async fn create(
     conn: &mut PgConnection,
     context: &CallContext,
@@ -87,7 +89,8 @@ pub async fn create(
         "INSERT INTO certificates.periods
             (id, region_code, municipality_code, municipality_name, time_zone, start_date, end_date,
              nominal, quota, min_age, max_age, currency, create_time)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         ON CONFLICT DO NOTHING",
         record.id,
         record.region_code,
         record.municipality_code,
@@ -103,15 +106,32 @@ pub async fn create(
         record.create_time.to_sqlx(),
     )
     .execute(&mut *conn)
-    .await;
-    if let Err(e) = inserted {
-        return Err(if is_unique_violation(&e) {
-            ApiError::already_exists(format!(
-                "periods/{} (or a period of {}/{} starting {})",
-                record.id, record.region_code, record.municipality_code, p.start
-            ))
-        } else {
-            e.into()
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        if fetch(conn, &record.id, false).await?.is_some() {
+            return Err(ApiError::already_exists(format!("periods/{}", record.id)));
+        }
+        let other = sqlx::query_scalar!(
+            "SELECT id FROM certificates.periods
+             WHERE region_code = $1 AND municipality_code = $2
+               AND daterange(start_date, end_date, '[]') && daterange($3, $4, '[]')
+             ORDER BY start_date LIMIT 1",
+            record.region_code,
+            record.municipality_code,
+            p.start.to_sqlx(),
+            p.end.to_sqlx(),
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+        return Err(match other {
+            Some(period) => CertificateError::PeriodOverlaps { period }.into(),
+            // The conflicting period was created and removed again since: retry.
+            None => ApiError::new(
+                edu_kit::error::ErrorKind::Aborted,
+                edu_kit::error::reason::CONCURRENT_CHANGE,
+                "a concurrent change of the municipality's periods won; retry",
+            ),
         });
     }
     audit::record(

@@ -5,7 +5,6 @@ use jiff_sqlx::ToSqlx;
 use serde_json::json;
 use sqlx::PgConnection;
 
-use edu_kit::db::is_unique_violation;
 use edu_kit::{ApiError, CallContext, audit};
 
 use crate::domain::{CertificateError, Money};
@@ -79,7 +78,8 @@ pub async fn create_provider(
     let inserted = sqlx::query!(
         "INSERT INTO certificates.providers
             (id, display_name, tax_id, region_code, municipality_code, create_time)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT DO NOTHING",
         provider.id,
         provider.display_name,
         provider.tax_id,
@@ -88,16 +88,15 @@ pub async fn create_provider(
         provider.create_time.to_sqlx(),
     )
     .execute(&mut *conn)
-    .await;
-    if let Err(e) = inserted {
-        return Err(if is_unique_violation(&e) {
-            ApiError::already_exists(format!(
-                "providers/{} (or a provider with tax ID {})",
-                provider.id, provider.tax_id
-            ))
-        } else {
-            e.into()
-        });
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        // Expected conflicts are decided from the insert's result, not from a constraint
+        // error the server would log with the key.
+        return Err(ApiError::already_exists(format!(
+            "providers/{} (or a provider with the same tax ID)",
+            provider.id
+        )));
     }
     audit::record(
         conn,
@@ -155,7 +154,8 @@ pub async fn create_programme(
         "INSERT INTO certificates.programmes
             (provider_id, id, title, description, direction, min_age, max_age, seats, schedule,
              monthly_price, create_time)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT DO NOTHING",
         programme.provider_id,
         programme.id,
         programme.title,
@@ -169,13 +169,13 @@ pub async fn create_programme(
         programme.create_time.to_sqlx(),
     )
     .execute(&mut *conn)
-    .await;
-    if let Err(e) = inserted {
-        return Err(if is_unique_violation(&e) {
-            ApiError::already_exists(name(&programme.provider_id, &programme.id))
-        } else {
-            e.into()
-        });
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(ApiError::already_exists(name(
+            &programme.provider_id,
+            &programme.id,
+        )));
     }
     audit::record(
         conn,

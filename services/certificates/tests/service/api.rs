@@ -523,6 +523,81 @@ mod programmes {
             "an excluded provider's programmes leave the catalogue"
         );
     }
+
+    /// Issue 11, defects 4 and 7: a price beyond any real one is refused naming the field,
+    /// and certifying a programme the caller may not see answers exactly as a missing one.
+    #[tokio::test]
+    async fn issue_11_prices_are_bounded_and_a_hidden_programme_is_not_found_for_outsiders() {
+        let fx = Fixture::new().await;
+        let api = ProgrammesApi::new(fx.store.clone());
+        api.create_provider(request(
+            &mikhailovsky_operator(),
+            pb::CreateProviderRequest {
+                provider: Some(pb::Provider {
+                    display_name: "Дом детского творчества".into(),
+                    tax_id: "2256001234".into(),
+                    region_code: "RU-ALT".into(),
+                    municipality_code: "mikhailovsky".into(),
+                    ..Default::default()
+                }),
+                provider_id: "ddt".into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("included");
+        let overflowing = api
+            .create_programme(request(
+                &provider_caller("ddt"),
+                pb::CreateProgrammeRequest {
+                    parent: "providers/ddt".into(),
+                    programme: Some(pb::Programme {
+                        title: "Дорогой кружок".into(),
+                        direction: pb::Direction::Technical as i32,
+                        min_age: 7,
+                        max_age: 14,
+                        seats: 15,
+                        monthly_price_kopecks: 1 << 62,
+                        ..Default::default()
+                    }),
+                    programme_id: "costly".into(),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .expect_err("2^62 kopecks");
+        assert_eq!(overflowing.code(), Code::InvalidArgument);
+        assert_eq!(
+            edu_kit::testing::bad_fields(&overflowing),
+            ["programme.monthly_price_kopecks"]
+        );
+        described(&api, "ddt", "hidden", "Не сертифицирована", 10_000).await;
+        let certify = |who: Caller, name: &str| {
+            let api = &api;
+            let name = name.to_string();
+            async move {
+                api.certify_programme(request(&who, pb::CertifyProgrammeRequest { name }))
+                    .await
+                    .expect_err("not theirs")
+            }
+        };
+        for outsider in [parent("maria"), other_operator()] {
+            let hidden = certify(outsider.clone(), "providers/ddt/programmes/hidden").await;
+            let missing = certify(outsider, "providers/ddt/programmes/missing").await;
+            assert_eq!(
+                (hidden.code(), reason(&hidden)),
+                (missing.code(), reason(&missing))
+            );
+            assert_eq!(hidden.code(), Code::NotFound);
+        }
+        let provider_itself =
+            certify(provider_caller("ddt"), "providers/ddt/programmes/hidden").await;
+        assert_eq!(
+            provider_itself.code(),
+            Code::PermissionDenied,
+            "the provider sees its programme and may not certify it"
+        );
+    }
 }
 
 mod enrolments {
@@ -617,6 +692,94 @@ mod enrolments {
             .await
             .expect("certified");
         (apis, certificate.name)
+    }
+
+    /// Issue 11, defects 3, 2 and 9: an enrolment listed twice in one report, an end date
+    /// out of any calendar, and a list by someone with no role of the service.
+    #[tokio::test]
+    async fn issue_11_reports_list_each_enrolment_once_and_lists_refuse_strangers() {
+        let fx = Fixture::new().await;
+        let (_apis, certificate) = world(&fx).await;
+        let api = EnrolmentsApi::new(fx.store.clone());
+        let requested = api
+            .request_enrolment(request(
+                &parent("maria"),
+                pb::RequestEnrolmentRequest {
+                    enrolment: Some(pb::Enrolment {
+                        certificate: certificate.clone(),
+                        programme: "providers/ddt/programmes/robotics".into(),
+                        start_date: Some(wire::date(date(2024, 9, 2))),
+                        ..Default::default()
+                    }),
+                    request_id: "ask".into(),
+                },
+            ))
+            .await
+            .expect("requested")
+            .into_inner();
+        api.accept_enrolment(request(
+            &provider_caller("ddt"),
+            pb::AcceptEnrolmentRequest {
+                name: requested.name.clone(),
+                request_id: "accept".into(),
+            },
+        ))
+        .await
+        .expect("accepted");
+        let twice = api
+            .report_month(request(
+                &provider_caller("ddt"),
+                pb::ReportMonthRequest {
+                    provider: "providers/ddt".into(),
+                    month: Some(edu_proto::google::r#type::Date {
+                        year: 2024,
+                        month: 9,
+                        day: 0,
+                    }),
+                    enrolments: vec![requested.name.clone(), requested.name.clone()],
+                    request_id: "report".into(),
+                },
+            ))
+            .await
+            .expect_err("listed twice");
+        assert_eq!(twice.code(), Code::InvalidArgument);
+        assert_eq!(edu_kit::testing::bad_fields(&twice), ["enrolments[1]"]);
+        let far_future = api
+            .end_enrolment(request(
+                &parent("maria"),
+                pb::EndEnrolmentRequest {
+                    name: requested.name.clone(),
+                    end_date: Some(edu_proto::google::r#type::Date {
+                        year: 9999,
+                        month: 12,
+                        day: 31,
+                    }),
+                    request_id: "end".into(),
+                },
+            ))
+            .await
+            .expect_err("9999-12-31");
+        assert_eq!(edu_kit::testing::bad_fields(&far_future), ["end_date"]);
+        let stranger = api
+            .list_enrolments(request(
+                &caller("someone", &["competitions.team"], &[]),
+                pb::ListEnrolmentsRequest::default(),
+            ))
+            .await
+            .expect_err("no role of the service");
+        assert_eq!(
+            (stranger.code(), reason(&stranger)),
+            (Code::PermissionDenied, "ROLE_REQUIRED".to_string())
+        );
+        let elsewhere = api
+            .list_enrolments(request(
+                &other_operator(),
+                pb::ListEnrolmentsRequest::default(),
+            ))
+            .await
+            .expect("a role whose scopes cover nothing here")
+            .into_inner();
+        assert!(elsewhere.enrolments.is_empty());
     }
 
     #[tokio::test]
@@ -799,7 +962,11 @@ mod enrolments {
             (600_000, 550_000, 50_000, 0)
         );
         assert_eq!(budget.by_provider[0].group, "providers/ddt");
-        assert_eq!(budget.by_direction[0].group, "TECHNICAL");
+        // Issue 11, defect 6: all six directions, keyed and ordered by the Direction enum.
+        let directions: Vec<i32> = budget.by_direction.iter().map(|r| r.direction).collect();
+        assert_eq!(directions, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(budget.by_direction[0].group, "DIRECTION_TECHNICAL");
+        assert_eq!(budget.by_direction[3].group, "DIRECTION_ARTISTIC");
         assert_eq!(budget.by_direction[0].charged_kopecks, 50_000);
         let coverage = reports
             .get_coverage_report(request(
@@ -935,4 +1102,60 @@ mod enrolments {
             "TRANSITION_NOT_ALLOWED"
         );
     }
+}
+
+/// Issue 11, defects 2 and 4: dates out of any sane calendar and overlapping periods are
+/// refused at the edge, naming the field or the other period.
+#[tokio::test]
+async fn issue_11_periods_take_sane_dates_and_never_overlap() {
+    let fx = Fixture::new().await;
+    let apis = setup(&fx).await;
+    let create = |start: (i32, i32, i32), end: (i32, i32, i32), id: &str| {
+        let apis = &apis;
+        let id = id.to_string();
+        async move {
+            apis.periods
+                .create_period(request(
+                    &mikhailovsky_operator(),
+                    pb::CreatePeriodRequest {
+                        period: Some(pb::Period {
+                            start_date: Some(edu_proto::google::r#type::Date {
+                                year: start.0,
+                                month: start.1,
+                                day: start.2,
+                            }),
+                            end_date: Some(edu_proto::google::r#type::Date {
+                                year: end.0,
+                                month: end.1,
+                                day: end.2,
+                            }),
+                            ..period_body()
+                        }),
+                        period_id: id,
+                        request_id: String::new(),
+                    },
+                ))
+                .await
+        }
+    };
+    let ancient = create((1, 1, 1), (2031, 8, 31), "ancient")
+        .await
+        .expect_err("0001-01-01");
+    assert_eq!(ancient.code(), Code::InvalidArgument);
+    assert_eq!(
+        edu_kit::testing::bad_fields(&ancient),
+        ["period.start_date"]
+    );
+    let inside = create((2025, 3, 1), (2026, 2, 28), "inside")
+        .await
+        .expect_err("inside the school year");
+    assert_eq!(inside.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&inside), "PERIOD_OVERLAPS");
+    assert_eq!(
+        edu_kit::testing::error_metadata(&inside, "period").as_deref(),
+        Some("periods/mikhailovsky-2024")
+    );
+    create((2025, 9, 1), (2026, 8, 31), "next-year")
+        .await
+        .expect("the next school year");
 }

@@ -39,13 +39,18 @@ impl Fixture {
 
 /// The operator of the Mikhailovsky district, on 1 September 2024.
 pub fn context() -> CallContext {
+    context_at("2024-09-01T09:00:00+07:00")
+}
+
+/// The operator of the Mikhailovsky district, at `instant` (RFC 3339).
+pub fn context_at(instant: &str) -> CallContext {
     let caller = Caller::from_claims(Claims {
         sub: "operator".into(),
         name: None,
         roles: vec!["certificates.operator".into()],
         scopes: vec!["municipality:RU-ALT/mikhailovsky".into()],
     });
-    let now: Timestamp = "2024-09-01T09:00:00+07:00".parse().expect("instant");
+    let now: Timestamp = instant.parse().expect("instant");
     CallContext::new(Some(caller), "test", None, now)
 }
 

@@ -97,6 +97,26 @@ async fn a_hundred_concurrent_acceptances_into_twenty_seats_take_exactly_twenty(
             .await,
         20
     );
+    // Issue 11, defect 5: the 80 refused are not stranded as open requests; they wait, in
+    // the order their requests were made.
+    let waiting: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM certificates.enrolments WHERE state = 'WAITLISTED' ORDER BY create_time, id",
+    )
+    .fetch_all(fx.store.pool())
+    .await
+    .expect("waiting list");
+    let refused_in_request_order: Vec<String> = requests
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_err())
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert_eq!(waiting, refused_in_request_order);
+    assert_eq!(
+        fx.scalar("SELECT count(*) FROM certificates.enrolments WHERE state = 'REQUESTED'")
+            .await,
+        0
+    );
 }
 
 #[tokio::test]

@@ -3,9 +3,11 @@
 //! cases one transaction each, as the API does, with the races the concurrency design is
 //! there for run by many simultaneous callers, without sleeps; `api` calls the gRPC handlers
 //! in-process with a call context like the pipeline builds, for authorisation, tenant
-//! isolation and idempotency.
+//! isolation and idempotency; `calendar` proves the fixes of issue 11 (back-dated starts,
+//! overlapping periods, reports that grow, the fair waiting list).
 
 mod api;
+mod calendar;
 mod common;
 mod concurrency;
 mod invariants;

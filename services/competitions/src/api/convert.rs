@@ -1,7 +1,7 @@
 //! Proto messages to domain values and back. Parsing collects every malformed field, named
 //! by its path in the request.
 
-use edu_kit::error::{FieldProblem, reason as kit_reason};
+use edu_kit::error::{FieldProblem, quote, reason as kit_reason};
 use edu_kit::{ApiError, etag};
 use edu_proto::edu::competitions::v1 as pb;
 use edu_proto::google::r#type::Date as PbDate;
@@ -32,7 +32,10 @@ pub fn mask_paths(
         return Err(ApiError::invalid_field(
             kit_reason::INVALID_FIELDS,
             "update_mask",
-            format!("{bad:?} cannot change; changeable fields are {allowed:?}"),
+            format!(
+                "{} cannot change; changeable fields are {allowed:?}",
+                quote(bad)
+            ),
         ));
     }
     Ok(paths)
@@ -239,7 +242,7 @@ pub fn spec_fields(mask: Option<&prost_types::FieldMask>) -> Result<Vec<SpecFiel
             Some(field) => fields.push(field),
             None => unknown.push(FieldProblem {
                 field: "update_mask".into(),
-                description: format!("{path:?} is not a field that can be changed"),
+                description: format!("{} is not a field that can be changed", quote(path)),
             }),
         }
     }

@@ -1,6 +1,7 @@
 //! Applications (rules 2-4): drafted by a team under one nomination, submitted before the
 //! deadline and frozen from then on, withdrawable until the deadline.
 
+use edu_kit::error::quote;
 use jiff::Timestamp;
 
 use super::Transition;
@@ -77,7 +78,10 @@ impl ApplicationContent {
                 .collect();
             problems.push(FieldError::new(
                 "nomination_id",
-                format!("{nomination_id:?} is not a nomination of this contest; its nominations are {known:?}"),
+                format!(
+                    "{} is not a nomination of this contest; its nominations are {known:?}",
+                    quote(nomination_id)
+                ),
             ));
         }
         if title.trim().is_empty() {

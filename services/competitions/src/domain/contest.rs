@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use edu_kit::error::quote;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -352,7 +353,7 @@ fn element_ids(
             } else if !seen.insert(id.clone()) {
                 problems.push(FieldError::new(
                     format!("{list}[{i}].id"),
-                    format!("{id:?} is used twice"),
+                    format!("{} is used twice", quote(&id)),
                 ));
             }
             id
@@ -749,6 +750,7 @@ impl Contest {
         if deadline.has_passed(now) {
             return Err(CompetitionError::DeadlinePassed {
                 closes_at: deadline.closes_at(),
+                zone: deadline.zone_name(),
             });
         }
         self.state = ContestState::Open;
@@ -769,6 +771,7 @@ impl Contest {
         if !deadline.has_passed(now) {
             return Err(CompetitionError::DeadlineNotPassed {
                 closes_at: deadline.closes_at(),
+                zone: deadline.zone_name(),
             });
         }
         self.state = ContestState::Closed;
@@ -811,6 +814,7 @@ impl Contest {
         if deadline.has_passed(now) {
             return Err(CompetitionError::DeadlinePassed {
                 closes_at: deadline.closes_at(),
+                zone: deadline.zone_name(),
             });
         }
         if self.state != ContestState::Open {

@@ -1,6 +1,7 @@
 //! Rule 2's clock: a deadline written as a date ("until 31 January") ends at the end of that
 //! day in the programme's time zone, whatever the caller's clock or zone.
 
+use edu_kit::error::quote;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -21,6 +22,11 @@ impl Deadline {
     /// The last day of acceptance.
     pub fn last_day(&self) -> Date {
         self.last_day
+    }
+
+    /// The zone's IANA name, for people reading when the deadline falls.
+    pub fn zone_name(&self) -> String {
+        self.zone.iana_name().unwrap_or("UTC").to_string()
     }
 
     /// The first instant after the deadline: midnight at the start of the following day in
@@ -46,8 +52,12 @@ pub fn time_zone(name: &str) -> Result<TimeZone, String> {
     if name.is_empty() {
         return Err("must name an IANA time zone such as Europe/Moscow".into());
     }
-    TimeZone::get(name)
-        .map_err(|_| format!("{name:?} is not an IANA time zone such as Europe/Moscow"))
+    TimeZone::get(name).map_err(|_| {
+        format!(
+            "{} is not an IANA time zone such as Europe/Moscow",
+            quote(name)
+        )
+    })
 }
 
 #[cfg(test)]

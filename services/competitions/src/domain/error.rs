@@ -36,12 +36,16 @@ pub enum CompetitionError {
     DeadlinePassed {
         /// The instant acceptance ended.
         closes_at: Timestamp,
+        /// The contest's IANA time zone, in which the deadline was written.
+        zone: String,
     },
     /// The contest can only be closed once its deadline has passed.
     #[error("applications are accepted until {closes_at}; the contest cannot close before")]
     DeadlineNotPassed {
         /// The instant acceptance ends.
         closes_at: Timestamp,
+        /// The contest's IANA time zone, in which the deadline was written.
+        zone: String,
     },
     /// Rule 2: applications need an OPEN contest.
     #[error("the contest is {state:?}, not open for applications")]

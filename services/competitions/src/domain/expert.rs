@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use edu_kit::error::quote;
 use edu_kit::region::RegionCode;
 use jiff::Timestamp;
 
@@ -69,7 +70,7 @@ impl Expert {
             if contest.nomination(nomination).is_none() {
                 problems.push(FieldError::new(
                     format!("nomination_ids[{i}]"),
-                    format!("{nomination:?} is not a nomination of the contest"),
+                    format!("{} is not a nomination of the contest", quote(nomination)),
                 ));
             }
         }

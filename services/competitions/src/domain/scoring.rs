@@ -10,6 +10,7 @@
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
+use edu_kit::error::quote;
 use jiff::Timestamp;
 
 use super::{CompetitionError, Criterion, FieldError};
@@ -32,14 +33,14 @@ pub fn check_review(
         let Some(criterion) = rubric.iter().find(|c| &c.id == criterion_id) else {
             problems.push(FieldError::new(
                 format!("scores[{i}].criterion_id"),
-                format!("{criterion_id:?} is not a criterion of the contest"),
+                format!("{} is not a criterion of the contest", quote(criterion_id)),
             ));
             continue;
         };
         if !seen.insert(criterion_id.as_str()) {
             problems.push(FieldError::new(
                 format!("scores[{i}].criterion_id"),
-                format!("{criterion_id:?} is scored twice"),
+                format!("{} is scored twice", quote(criterion_id)),
             ));
             continue;
         }
@@ -50,8 +51,10 @@ pub fn check_review(
             _ => problems.push(FieldError::new(
                 format!("scores[{i}].score"),
                 format!(
-                    "must be between {} and {} for {criterion_id:?}",
-                    criterion.min_score, criterion.max_score
+                    "must be between {} and {} for {}",
+                    criterion.min_score,
+                    criterion.max_score,
+                    quote(criterion_id)
                 ),
             )),
         }

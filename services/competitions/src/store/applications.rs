@@ -12,7 +12,7 @@ use edu_kit::{ApiError, CallContext, etag};
 
 use super::contests::{self, Lock};
 use super::events::{self, EventKind};
-use super::{Cursor, Page, Store, corrupt, is_unique_violation, remember, replay, teams};
+use super::{Cursor, Page, Store, corrupt, remember, replay, teams};
 use crate::domain::{
     Application, ApplicationContent, ApplicationState, CompetitionError, Contest, Transition,
 };
@@ -239,7 +239,8 @@ impl Store {
             "INSERT INTO competitions.applications
                 (contest_id, id, team_id, nomination_id, title, summary, description, state, region_code,
                  create_time, update_time, version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT DO NOTHING",
             app.contest_id,
             app.id,
             app.team_id,
@@ -254,13 +255,12 @@ impl Store {
             app.version,
         )
         .execute(&mut *tx)
-        .await;
-        if let Err(e) = inserted {
-            return Err(if is_unique_violation(&e) {
-                ApiError::already_exists(name(contest_id, &app.id))
-            } else {
-                e.into()
-            });
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            // An expected conflict, decided from the insert's result: a constraint error would be
+            // logged by the server with the key.
+            return Err(ApiError::already_exists(name(contest_id, &app.id)));
         }
         audit::record(
             &mut tx,

@@ -15,7 +15,7 @@ use edu_kit::audit;
 use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::{ApiError, CallContext, etag};
 
-use super::{Cursor, Page, Store, corrupt, is_unique_violation, remember, replay};
+use super::{Cursor, Page, Store, corrupt, remember, replay};
 use crate::domain::Transition;
 use crate::domain::replication::{ReplicationRequest, ReplicationState};
 
@@ -317,7 +317,8 @@ impl Store {
             "INSERT INTO competitions.replications
                 (practice_id, id, region_code, contact_name, contact_details, plan, state,
                  create_time, update_time, version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT DO NOTHING",
             replication.practice_id,
             replication.id,
             replication.region_code,
@@ -330,16 +331,15 @@ impl Store {
             replication.version,
         )
         .execute(&mut *tx)
-        .await;
+        .await?
+        .rows_affected();
         let name = replication_name(practice_id, &replication.id);
-        if let Err(e) = inserted {
-            return Err(if is_unique_violation(&e) {
-                ApiError::already_exists(format!(
-                    "{name}, or a replication of practices/{practice_id} by {region_code} that is not declined"
-                ))
-            } else {
-                e.into()
-            });
+        if inserted == 0 {
+            // An expected conflict, decided from the insert's result: a constraint error would be
+            // logged by the server with the key.
+            return Err(ApiError::already_exists(format!(
+                "{name}, or a replication of practices/{practice_id} by {region_code} that is not declined"
+            )));
         }
         // The contact is personal data and stays out of the audit log.
         audit::record(

@@ -13,7 +13,7 @@ use edu_kit::audit;
 use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::{ApiError, CallContext, etag};
 
-use super::{Cursor, Page, Store, corrupt, is_unique_violation, remember, replay};
+use super::{Cursor, Page, Store, corrupt, remember, replay};
 use crate::domain::contest::SpecField;
 use crate::domain::deadline::time_zone;
 use crate::domain::{
@@ -231,19 +231,21 @@ async fn select(
     rows.into_iter().map(ContestRow::into_domain).collect()
 }
 
-async fn insert(conn: &mut PgConnection, contest: &Contest) -> Result<(), sqlx::Error> {
+/// Inserts a contest with its nominations and criteria; `false` when its ID is taken.
+async fn insert(conn: &mut PgConnection, contest: &Contest) -> Result<bool, sqlx::Error> {
     let spec = &contest.spec;
     let levels: Vec<String> = spec
         .eligible_levels
         .iter()
         .map(|l| l.as_str().to_string())
         .collect();
-    sqlx::query!(
+    let inserted = sqlx::query!(
         "INSERT INTO competitions.contests
             (id, title, description, organiser, state, time_zone, application_deadline, results_due,
              eligible_levels, max_applications_per_team, experts_per_application,
              create_time, update_time, version)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         ON CONFLICT DO NOTHING",
         contest.id,
         spec.title,
         spec.description,
@@ -260,9 +262,14 @@ async fn insert(conn: &mut PgConnection, contest: &Contest) -> Result<(), sqlx::
         contest.version,
     )
     .execute(&mut *conn)
-    .await?;
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(false);
+    }
     insert_nominations(conn, contest).await?;
-    insert_criteria(conn, contest).await
+    insert_criteria(conn, contest).await?;
+    Ok(true)
 }
 
 async fn insert_nominations(conn: &mut PgConnection, contest: &Contest) -> Result<(), sqlx::Error> {
@@ -379,12 +386,8 @@ impl Store {
         if let Some(response) = replay(&mut tx, key, context.now()).await? {
             return Ok(response);
         }
-        if let Err(e) = insert(&mut tx, &contest).await {
-            return Err(if is_unique_violation(&e) {
-                ApiError::already_exists(name(&contest.id))
-            } else {
-                e.into()
-            });
+        if !insert(&mut tx, &contest).await? {
+            return Err(ApiError::already_exists(name(&contest.id)));
         }
         audit::record(
             &mut tx,

@@ -9,7 +9,7 @@ use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::{ApiError, CallContext};
 
 use super::contests::{self, Lock};
-use super::{Cursor, Page, Store, is_unique_violation, remember, replay};
+use super::{Cursor, Page, Store, remember, replay};
 use crate::domain::expert::Expert;
 use crate::domain::{CompetitionError, Contest};
 
@@ -99,7 +99,8 @@ impl Store {
         let inserted = sqlx::query!(
             "INSERT INTO competitions.experts
                 (contest_id, id, subject, display_name, region_code, organisation, nomination_ids, create_time)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT DO NOTHING",
             expert.contest_id,
             expert.id,
             expert.subject,
@@ -110,16 +111,15 @@ impl Store {
             expert.create_time.to_sqlx(),
         )
         .execute(&mut *tx)
-        .await;
-        if let Err(e) = inserted {
-            return Err(if is_unique_violation(&e) {
-                ApiError::already_exists(format!(
-                    "{} (or another expert of this contest with the same subject)",
-                    name(contest_id, &expert.id)
-                ))
-            } else {
-                e.into()
-            });
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            // An expected conflict, decided from the insert's result: a constraint error would be
+            // logged by the server with the key.
+            return Err(ApiError::already_exists(format!(
+                "{} (or another expert of this contest with the same subject)",
+                name(contest_id, &expert.id)
+            )));
         }
         // The expert's name is personal data: the audit keeps what decides conflicts.
         audit::record(

@@ -10,7 +10,7 @@ use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::{ApiError, CallContext};
 
 use super::contests::{self, Lock};
-use super::{Cursor, Page, Store, corrupt, is_unique_violation, remember, replay};
+use super::{Cursor, Page, Store, corrupt, remember, replay};
 use crate::domain::follow_up::{FollowUpKind, InvitationState};
 use crate::domain::{CompetitionError, ContestState, Transition};
 
@@ -135,7 +135,8 @@ impl Store {
         let inserted = sqlx::query!(
             "INSERT INTO competitions.invitations
                 (contest_id, id, application_id, kind, title, start_time, state, create_time, update_time)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT DO NOTHING",
             invitation.contest_id,
             invitation.id,
             invitation.application_id,
@@ -147,13 +148,12 @@ impl Store {
             now.to_sqlx(),
         )
         .execute(&mut *tx)
-        .await;
-        if let Err(e) = inserted {
-            return Err(if is_unique_violation(&e) {
-                ApiError::already_exists(name(contest_id, &invitation.id))
-            } else {
-                e.into()
-            });
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            // An expected conflict, decided from the insert's result: a constraint error would be
+            // logged by the server with the key.
+            return Err(ApiError::already_exists(name(contest_id, &invitation.id)));
         }
         audit::record(
             &mut tx,

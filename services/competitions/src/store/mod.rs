@@ -45,7 +45,6 @@ impl Store {
 
 pub use edu_kit::paging::{Cursor, Page};
 
-pub(crate) use edu_kit::db::is_unique_violation;
 pub(crate) use edu_kit::idempotency::{remember, replay};
 
 /// A stored value that the domain does not recognise: a bug or a manual edit, never a

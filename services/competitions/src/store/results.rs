@@ -227,7 +227,8 @@ fn unknown_nomination(contest: &Contest, nomination_id: &str) -> ApiError {
         crate::domain::FieldError::new(
             "nomination_id",
             format!(
-                "{nomination_id:?} is not a nomination of contests/{}",
+                "{} is not a nomination of contests/{}",
+                edu_kit::error::quote(nomination_id),
                 contest.id
             ),
         ),

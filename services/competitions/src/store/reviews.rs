@@ -21,7 +21,7 @@ use edu_kit::{ApiError, CallContext, etag};
 
 use super::contests::{self, Lock};
 use super::events::{self, EventKind};
-use super::{Cursor, Page, Store, corrupt, experts, is_unique_violation, remember, replay};
+use super::{Cursor, Page, Store, corrupt, experts, remember, replay};
 use crate::domain::assignment::{
     ApplicationToStaff, assign_automatically, ensure_no_conflict_of_interest, reviews_nomination,
 };
@@ -91,11 +91,14 @@ fn scores_json(review: &Review) -> Json<Vec<ScoreRow>> {
     )
 }
 
-async fn insert(conn: &mut PgConnection, review: &Review) -> Result<(), sqlx::Error> {
-    sqlx::query!(
+/// Inserts a review; `false` when the expert reviews the application already (or the ID is
+/// taken), decided from the insert's result rather than from a constraint error.
+async fn insert(conn: &mut PgConnection, review: &Review) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query!(
         "INSERT INTO competitions.reviews
             (contest_id, application_id, id, expert_id, state, create_time, update_time, version)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT DO NOTHING",
         review.contest_id,
         review.application_id,
         review.id,
@@ -106,8 +109,9 @@ async fn insert(conn: &mut PgConnection, review: &Review) -> Result<(), sqlx::Er
         review.version,
     )
     .execute(&mut *conn)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
 }
 
 async fn fetch(
@@ -296,15 +300,11 @@ impl Store {
         }
         ensure_no_conflict_of_interest(&profile, &application)?;
         let review = Review::assign(contest_id, application_id, id, expert_id, context.now());
-        if let Err(e) = insert(&mut tx, &review).await {
-            return Err(if is_unique_violation(&e) {
-                ApiError::already_exists(format!(
-                    "a review of contests/{contest_id}/applications/{application_id} by {}",
-                    experts::name(contest_id, expert_id)
-                ))
-            } else {
-                e.into()
-            });
+        if !insert(&mut tx, &review).await? {
+            return Err(ApiError::already_exists(format!(
+                "a review of contests/{contest_id}/applications/{application_id} by {}",
+                experts::name(contest_id, expert_id)
+            )));
         }
         audit::record(
             &mut tx,
@@ -373,7 +373,13 @@ impl Store {
                 &expert_id,
                 context.now(),
             );
-            insert(&mut tx, &review).await?;
+            // The plan assigns only experts without a review of the application, under the
+            // contest's lock; a conflict here would be a bug in the plan.
+            if !insert(&mut tx, &review).await? {
+                return Err(ApiError::internal(&std::io::Error::other(
+                    "automatic assignment planned a review that exists",
+                )));
+            }
             result.created.push(review);
         }
         audit::record(

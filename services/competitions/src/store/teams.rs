@@ -9,7 +9,7 @@ use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::region::RegionCode;
 use edu_kit::{ApiError, CallContext, etag};
 
-use super::{Cursor, Page, Store, corrupt, is_unique_violation, remember, replay};
+use super::{Cursor, Page, Store, corrupt, remember, replay};
 use crate::domain::team::ensure_a_lead_remains;
 use crate::domain::{Municipality, Team, TeamLevel, TeamMember, TeamMemberRole, TeamSpec};
 
@@ -105,10 +105,14 @@ pub(crate) async fn lock(conn: &mut PgConnection, id: &str) -> Result<bool, sqlx
     .is_some())
 }
 
-async fn insert_member(conn: &mut PgConnection, member: &TeamMember) -> Result<(), sqlx::Error> {
-    sqlx::query!(
+/// Inserts a member; `false` when the team has a member with that subject (or that ID)
+/// already. The conflict is decided from the insert's result, never from a constraint error,
+/// which the server would log with the subject, a person's identifier.
+async fn insert_member(conn: &mut PgConnection, member: &TeamMember) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query!(
         "INSERT INTO competitions.team_members (team_id, id, subject, display_name, position, role, create_time)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT DO NOTHING",
         member.team_id,
         member.id,
         member.subject,
@@ -118,8 +122,9 @@ async fn insert_member(conn: &mut PgConnection, member: &TeamMember) -> Result<(
         member.create_time.to_sqlx(),
     )
     .execute(&mut *conn)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
 }
 
 fn team_name(id: &str) -> String {
@@ -157,7 +162,8 @@ impl Store {
         let inserted = sqlx::query!(
             "INSERT INTO competitions.teams
                 (id, display_name, level, region_code, municipality_code, municipality_name, create_time, update_time, version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT DO NOTHING",
             team.id,
             team.spec.display_name,
             team.spec.level.as_str(),
@@ -169,13 +175,10 @@ impl Store {
             team.version,
         )
         .execute(&mut *tx)
-        .await;
-        if let Err(e) = inserted {
-            return Err(if is_unique_violation(&e) {
-                ApiError::already_exists(team_name(&team.id))
-            } else {
-                e.into()
-            });
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(ApiError::already_exists(team_name(&team.id)));
         }
         insert_member(&mut tx, &lead).await?;
         audit::record(
@@ -319,15 +322,11 @@ impl Store {
         if !lock(&mut tx, &member.team_id).await? {
             return Err(ApiError::not_found(team_name(&member.team_id)));
         }
-        if let Err(e) = insert_member(&mut tx, &member).await {
-            return Err(if is_unique_violation(&e) {
-                ApiError::already_exists(format!(
-                    "a member with that subject in {}",
-                    team_name(&member.team_id)
-                ))
-            } else {
-                e.into()
-            });
+        if !insert_member(&mut tx, &member).await? {
+            return Err(ApiError::already_exists(format!(
+                "a member with that subject in {}",
+                team_name(&member.team_id)
+            )));
         }
         audit::record(
             &mut tx,

@@ -56,7 +56,7 @@ pub enum Scope {
 
 /// Why a scope string was not understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("scope {0:?} is not <kind>:<value> with a known kind")]
+#[error("scope {} is not <kind>:<value> with a known kind", crate::error::quote(.0))]
 pub struct InvalidScope(pub String);
 
 impl Scope {

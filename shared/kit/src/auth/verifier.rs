@@ -22,7 +22,10 @@ pub enum TokenError {
     #[error("token is malformed")]
     Malformed,
     /// Signed with a key we do not know (or without `kid` when several keys are known).
-    #[error("token is signed with an unknown key {0:?}")]
+    #[error(
+        "token is signed with an unknown key {}",
+        crate::error::quote(.0.as_deref().unwrap_or_default())
+    )]
     UnknownKey(Option<String>),
     /// The header's algorithm is not the one the key is for.
     #[error("token algorithm {0:?} does not match its key")]
