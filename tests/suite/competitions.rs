@@ -266,12 +266,13 @@ async fn a_message_over_the_size_limit_is_refused_and_changes_nothing() {
         ))
         .await
         .expect_err("too large");
-    // tonic's codec answers OUT_OF_RANGE (the gRPC spec would have RESOURCE_EXHAUSTED), with
-    // a message that names the limit.
-    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
-    assert!(
-        status.message().contains("the limit is: 4194304 bytes"),
-        "{status:?}"
+    // RESOURCE_EXHAUSTED, as the gRPC specification has it, naming the limit; refused by the
+    // gateway before any backend sees the message.
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_eq!(edu_kit::testing::reason(&status), "MESSAGE_TOO_LARGE");
+    assert_eq!(
+        edu_kit::testing::error_metadata(&status, "limit_bytes").as_deref(),
+        Some("4194304")
     );
     let db = suite.database().await;
     let contests: i64 = sqlx::query_scalar("SELECT count(*) FROM competitions.contests")

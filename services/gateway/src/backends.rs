@@ -29,6 +29,10 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct Endpoint {
     addr: SocketAddr,
     channels: Vec<Channel>,
+    /// The health check's own connection: a call that breaks a connection of `channels`
+    /// (a misbehaving caller, a reset stream) never fails the check, so only the backend's
+    /// own health takes it out of rotation.
+    probe: Channel,
     serving: AtomicBool,
     last_check: Mutex<(Option<Timestamp>, Option<String>)>,
 }
@@ -41,6 +45,7 @@ impl Endpoint {
             // Lazy: each channel opens its one HTTP/2 connection on first use and reconnects
             // by itself after a failure.
             channels: (0..connections).map(|_| endpoint.connect_lazy()).collect(),
+            probe: endpoint.connect_lazy(),
             serving: AtomicBool::new(false),
             last_check: Mutex::new((None, None)),
         })
@@ -65,7 +70,7 @@ impl Endpoint {
     }
 
     async fn check(&self) -> Result<(), String> {
-        let mut client = HealthClient::new(self.channels[0].clone());
+        let mut client = HealthClient::new(self.probe.clone());
         let call = client.check(HealthCheckRequest {
             service: String::new(),
         });
@@ -141,16 +146,32 @@ impl Backend {
     /// A connection to a serving endpoint, round-robin over endpoints and their connections;
     /// `None` when no endpoint is serving.
     pub fn pick(&self) -> Option<Channel> {
+        self.pick_avoiding(&[]).map(|(_, channel)| channel)
+    }
+
+    /// [`Backend::pick`], preferring endpoints other than `avoid` (those a call could not
+    /// reach just now); when every serving endpoint is to be avoided, any serving one.
+    pub fn pick_avoiding(&self, avoid: &[SocketAddr]) -> Option<(SocketAddr, Channel)> {
         let endpoints = self.endpoints.read().unwrap_or_else(|p| p.into_inner());
         let serving: Vec<&Arc<Endpoint>> = endpoints.iter().filter(|e| e.is_serving()).collect();
-        if serving.is_empty() {
+        let preferred: Vec<&Arc<Endpoint>> = serving
+            .iter()
+            .copied()
+            .filter(|e| !avoid.contains(&e.addr))
+            .collect();
+        let candidates = if preferred.is_empty() {
+            serving
+        } else {
+            preferred
+        };
+        if candidates.is_empty() {
             return None;
         }
         let turn = self.next.fetch_add(1, Ordering::Relaxed);
-        let endpoint = serving[turn % serving.len()];
+        let endpoint = candidates[turn % candidates.len()];
         // Consecutive turns visit every endpoint before the next connection of any.
-        let connection = (turn / serving.len()) % endpoint.channels.len();
-        Some(endpoint.channels[connection].clone())
+        let connection = (turn / candidates.len()) % endpoint.channels.len();
+        Some((endpoint.addr, endpoint.channels[connection].clone()))
     }
 
     /// Re-resolves the target, keeps the endpoints that remain (and their connections),

@@ -60,8 +60,12 @@ pub const MAX_MESSAGE_BYTES: &str = "EDU_MAX_MESSAGE_BYTES";
 pub const MAX_CALLS_PER_CONNECTION: &str = "EDU_MAX_CALLS_PER_CONNECTION";
 /// Largest number of concurrent HTTP/2 streams a client may open on one connection.
 pub const MAX_CONCURRENT_STREAMS: &str = "EDU_MAX_CONCURRENT_STREAMS";
-/// Deadline of calls that set none, in milliseconds.
+/// Deadline of unary calls that set none, and the longest a unary call may set, in
+/// milliseconds.
 pub const DEFAULT_DEADLINE_MS: &str = "EDU_DEFAULT_DEADLINE_MS";
+/// Deadline of streaming calls (event watches, exports) that set none, and the longest one
+/// may set, in milliseconds; a consumer resumes from its cursor after it.
+pub const MAX_STREAM_MS: &str = "EDU_MAX_STREAM_MS";
 /// How long shutdown waits for calls in flight before it stops anyway, in seconds.
 pub const SHUTDOWN_TIMEOUT_SECS: &str = "EDU_SHUTDOWN_TIMEOUT_SECS";
 /// How long, after SIGTERM, the process keeps serving while reporting NOT_SERVING, so that
@@ -228,8 +232,10 @@ pub struct Limits {
     pub max_calls_per_connection: usize,
     /// HTTP/2 streams per connection.
     pub max_concurrent_streams: u32,
-    /// Deadline of calls that set none.
+    /// Deadline of unary calls that set none.
     pub default_deadline: Duration,
+    /// Deadline of streaming calls that set none.
+    pub max_stream: Duration,
 }
 
 impl ServerConfig {
@@ -266,6 +272,7 @@ impl ServerConfig {
                 max_calls_per_connection: env.parse_or(MAX_CALLS_PER_CONNECTION, 256)?,
                 max_concurrent_streams: env.parse_or(MAX_CONCURRENT_STREAMS, 512)?,
                 default_deadline: env.millis_or(DEFAULT_DEADLINE_MS, 10_000)?,
+                max_stream: env.millis_or(MAX_STREAM_MS, 3_600_000)?,
             },
             shutdown_timeout: Duration::from_secs(env.parse_or(SHUTDOWN_TIMEOUT_SECS, 20)?),
             shutdown_delay: env.millis_or(SHUTDOWN_DELAY_MS, 2_000)?,

@@ -156,6 +156,8 @@ pub enum ErrorKind {
     Unavailable,
     /// The call ran out of time.
     DeadlineExceeded,
+    /// No such method here.
+    Unimplemented,
     /// A bug or an unexpected failure on our side.
     Internal,
 }
@@ -174,6 +176,7 @@ impl ErrorKind {
             ErrorKind::ResourceExhausted => Code::ResourceExhausted,
             ErrorKind::Unavailable => Code::Unavailable,
             ErrorKind::DeadlineExceeded => Code::DeadlineExceeded,
+            ErrorKind::Unimplemented => Code::Unimplemented,
             ErrorKind::Internal => Code::Internal,
         }
     }
@@ -591,6 +594,22 @@ impl FieldProblems {
             Ok(value) => Some(value),
             Err(e) => {
                 self.add(field, e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Takes a parse step that reports its own field problems (a resource name, say):
+    /// records them and returns `None` on error.
+    pub fn field<T>(&mut self, result: Result<T, ApiError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) if !error.fields().is_empty() => {
+                self.problems.extend(error.fields().iter().cloned());
+                None
+            }
+            Err(error) => {
+                self.add("", error.message);
                 None
             }
         }

@@ -17,6 +17,7 @@ pub mod context;
 pub mod db;
 pub mod error;
 pub mod etag;
+pub mod framing;
 pub mod idempotency;
 pub mod metrics;
 pub mod paging;

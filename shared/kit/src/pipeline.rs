@@ -20,6 +20,7 @@ use crate::auth::{Caller, TokenVerifier};
 use crate::clock::{CLOCK_OVERRIDE_HEADER, Clock};
 use crate::context::{CallContext, REQUEST_ID_HEADER};
 use crate::error::{ApiError, ErrorKind, reason};
+use crate::framing::{BufferedBody, read_one_message};
 use crate::metrics::{Metrics, code_name};
 use crate::telemetry;
 
@@ -44,8 +45,14 @@ pub struct PipelineConfig {
     pub development: bool,
     /// Where calls are counted.
     pub metrics: Metrics,
-    /// The deadline of calls that set none (for telling timeouts from cancellations).
+    /// The deadline of unary calls that set none, and the longest one a unary call gets.
     pub default_deadline: Duration,
+    /// The deadline of streaming calls that set none, and the longest one they get.
+    pub max_stream: Duration,
+    /// The largest request message accepted.
+    pub max_message_bytes: usize,
+    /// Which methods stream, by path.
+    pub methods: MethodKinds,
     /// Full method paths (`/pkg.Service/Method`) or service prefixes (`/pkg.Service/`) that
     /// may be called without a token. A token, when given, must still be valid.
     pub anonymous_methods: Vec<String>,
@@ -86,12 +93,11 @@ pub struct CallService<S> {
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for CallService<S>
+impl<S, ResBody> Service<Request<tonic::body::Body>> for CallService<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S: Service<Request<tonic::body::Body>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
-    ReqBody: Send + 'static,
     ResBody: Body<Data = bytes::Bytes> + Send + 'static,
     ResBody::Error: Into<tonic::codegen::StdError>,
 {
@@ -103,7 +109,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut request: Request<tonic::body::Body>) -> Self::Future {
         let started = Instant::now();
         let config = Arc::clone(&self.config);
         // Take the service that was driven to readiness; leave a fresh clone behind.
@@ -136,9 +142,15 @@ where
             span.record("trace_id", trace_id.as_str());
         }
 
+        let kind = config.methods.kind(&path);
+        let longest = if kind.server_streaming {
+            config.max_stream
+        } else {
+            config.default_deadline
+        };
         let deadline = grpc_timeout(request.headers())
-            .map(|t| t.min(config.default_deadline))
-            .unwrap_or(config.default_deadline);
+            .map(|t| t.min(longest))
+            .unwrap_or(longest);
         let observer = CallObserver {
             metrics: config.metrics.clone(),
             service: service.to_owned(),
@@ -150,11 +162,12 @@ where
         };
 
         if INFRASTRUCTURE_PREFIXES.iter().any(|p| path.starts_with(p)) {
-            // Probes and reflection: no identity, no access log line per probe.
+            // Probes and reflection: no identity, no access log line per probe, and their
+            // streams (health watches, reflection sessions) last as long as their clients.
             let future = inner.call(request);
             return Box::pin(async move {
                 let response = future.await?;
-                Ok(observe(response, observer.quiet()))
+                Ok(observe(response, observer.quiet(), None))
             });
         }
 
@@ -184,32 +197,116 @@ where
         };
         request.extensions_mut().insert(context);
 
-        // The caller's deadline (capped by the default) bounds the handler: past it the
-        // handler is dropped, its transaction rolls back, and the caller hears
-        // DEADLINE_EXCEEDED. tonic also arms a timer from `grpc-timeout` but answers
-        // CANCELLED when it fires; it polls this service before its own timer, so firing a
-        // little earlier makes the answer ours.
+        // The caller's deadline (capped by the default) bounds the whole call: reading the
+        // request, the handler, and a streaming response. Past it the handler is dropped,
+        // its transaction rolls back, and the caller hears DEADLINE_EXCEEDED. tonic also
+        // arms a timer from `grpc-timeout` but answers CANCELLED when it fires; it polls
+        // this service before its own timer, so firing a little earlier makes the answer
+        // ours.
         let budget = deadline
             .saturating_sub(DEADLINE_MARGIN)
             .max(Duration::from_millis(1));
-        let future = tokio::time::timeout(budget, inner.call(request).instrument(span));
+        let ends_at = tokio::time::Instant::now() + budget;
+        let max_message = config.max_message_bytes;
+        let handled = async move {
+            if !kind.client_streaming {
+                let (mut parts, body) = request.into_parts();
+                let bytes = match read_one_message(body, &parts.headers, max_message).await {
+                    Ok(bytes) => bytes,
+                    Err(error) => return Ok(Err(error)),
+                };
+                parts.extensions.insert(BufferedBody(bytes.clone()));
+                request = Request::from_parts(
+                    parts,
+                    tonic::body::Body::new(http_body_util::Full::new(bytes)),
+                );
+            }
+            inner.call(request).await.map(Ok)
+        };
+        let future = tokio::time::timeout_at(ends_at, handled.instrument(span));
         Box::pin(async move {
+            let refused = |error: ApiError, mut observer: CallObserver| {
+                let status = Status::from(error);
+                observer.finish(status.code());
+                status.into_http::<tonic::body::Body>()
+            };
             let mut response = match future.await {
-                Ok(response) => observe(response?, observer),
-                Err(_) => {
-                    let status = Status::from(ApiError::new(
-                        ErrorKind::DeadlineExceeded,
-                        reason::DEADLINE_EXCEEDED,
-                        format!("no answer within the call's deadline of {deadline:?}"),
-                    ));
-                    let mut observer = observer;
-                    observer.finish(status.code());
-                    status.into_http::<tonic::body::Body>()
-                }
+                Ok(Ok(Ok(response))) => observe(response, observer, Some(ends_at)),
+                Ok(Ok(Err(error))) => refused(error, observer),
+                Ok(Err(error)) => return Err(error),
+                Err(_) => refused(deadline_exceeded(deadline), observer),
             };
             echo_request_id(response.headers_mut(), &request_id);
             Ok(response)
         })
+    }
+}
+
+/// A status as trailers: its `grpc-*` headers.
+fn status_trailers(status: Status) -> HeaderMap {
+    let (parts, _) = status.into_http::<tonic::body::Body>().into_parts();
+    parts
+        .headers
+        .into_iter()
+        .filter_map(|(name, value)| name.map(|n| (n, value)))
+        .filter(|(name, _)| name.as_str().starts_with("grpc-"))
+        .collect()
+}
+
+/// The refusal of a call whose deadline passed.
+fn deadline_exceeded(deadline: Duration) -> ApiError {
+    ApiError::new(
+        ErrorKind::DeadlineExceeded,
+        reason::DEADLINE_EXCEEDED,
+        format!("no answer within the call's deadline of {deadline:?}"),
+    )
+}
+
+/// Whether a method's client and server stream, as its descriptor says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MethodKind {
+    /// The client sends a stream of messages (the request body is not read whole).
+    pub client_streaming: bool,
+    /// The server answers with a stream (the call's deadline bounds the stream).
+    pub server_streaming: bool,
+}
+
+/// The streaming methods of the suite's contracts (and of the gRPC infrastructure), by
+/// path; every other method is unary.
+#[derive(Debug, Clone, Default)]
+pub struct MethodKinds {
+    streaming: std::collections::HashMap<String, MethodKind>,
+}
+
+impl MethodKinds {
+    /// The methods of `proto/`, read from the descriptor set.
+    pub fn of_contracts() -> Self {
+        use prost::Message;
+        let mut streaming = std::collections::HashMap::new();
+        if let Ok(set) = prost_types::FileDescriptorSet::decode(edu_proto::FILE_DESCRIPTOR_SET) {
+            for file in &set.file {
+                for service in &file.service {
+                    for method in &service.method {
+                        let kind = MethodKind {
+                            client_streaming: method.client_streaming(),
+                            server_streaming: method.server_streaming(),
+                        };
+                        if kind != MethodKind::default() {
+                            streaming.insert(
+                                format!("/{}.{}/{}", file.package(), service.name(), method.name()),
+                                kind,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        MethodKinds { streaming }
+    }
+
+    /// How the method at `path` streams.
+    pub fn kind(&self, path: &str) -> MethodKind {
+        self.streaming.get(path).copied().unwrap_or_default()
     }
 }
 
@@ -388,7 +485,11 @@ impl Drop for CallObserver {
     }
 }
 
-fn observe<B>(response: Response<B>, observer: CallObserver) -> Response<tonic::body::Body>
+fn observe<B>(
+    response: Response<B>,
+    observer: CallObserver,
+    ends_at: Option<tokio::time::Instant>,
+) -> Response<tonic::body::Body>
 where
     B: Body<Data = bytes::Bytes> + Send + 'static,
     B::Error: Into<tonic::codegen::StdError>,
@@ -397,23 +498,30 @@ where
         .headers()
         .get("grpc-status")
         .map(|v| Code::from_bytes(v.as_bytes()));
+    // A trailers-only answer has nothing more to bound.
+    let ends_at = ends_at.filter(|_| header_code.is_none());
     response.map(|inner| {
         tonic::body::Body::new(ObservedBody {
             inner,
             observer,
             header_code,
+            deadline: ends_at.map(|at| Box::pin(tokio::time::sleep_until(at))),
+            ended: false,
         })
     })
 }
 
 pin_project_lite::pin_project! {
     /// A response body that reports the call's status code when its trailers (or its end)
-    /// go by.
+    /// go by, and ends a stream that outlives the call's deadline with DEADLINE_EXCEEDED
+    /// (tonic bounds only the handler's first answer, not the stream after it).
     struct ObservedBody<B> {
         #[pin]
         inner: B,
         observer: CallObserver,
         header_code: Option<Code>,
+        deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+        ended: bool,
     }
 }
 
@@ -430,7 +538,26 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
+        if *this.ended {
+            return Poll::Ready(None);
+        }
         let polled = this.inner.poll_frame(cx);
+        if polled.is_pending()
+            && let Some(deadline) = this.deadline.as_mut()
+            && deadline.as_mut().poll(cx).is_ready()
+        {
+            *this.ended = true;
+            let status = Status::from(ApiError::new(
+                ErrorKind::DeadlineExceeded,
+                reason::DEADLINE_EXCEEDED,
+                "the stream ran past the call's deadline",
+            ));
+            this.observer.finish(status.code());
+            return Poll::Ready(Some(Ok(Frame::trailers(status_trailers(status)))));
+        }
+        if matches!(polled, Poll::Ready(None)) {
+            *this.ended = true;
+        }
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(trailers) = frame.trailers_ref() {
@@ -451,7 +578,7 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.ended || self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> http_body::SizeHint {

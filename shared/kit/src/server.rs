@@ -309,6 +309,9 @@ impl Server {
             development: config.environment.is_development(),
             metrics: registry.clone(),
             default_deadline: limits.default_deadline,
+            max_stream: limits.max_stream,
+            max_message_bytes: limits.max_message_bytes,
+            methods: crate::pipeline::MethodKinds::of_contracts(),
             anonymous_methods,
         });
         let grpc_server = tonic::transport::Server::builder()
@@ -418,12 +421,18 @@ async fn watch_readiness(
     }
 }
 
+/// Reflection as both endpoints serve it: the same services listed, and every one of them
+/// describable, on `grpc.reflection.v1` and on `grpc.reflection.v1alpha` (which older
+/// grpcurl builds and Python tooling still use).
 fn reflection_builder(advertised: &[String]) -> tonic_reflection::server::Builder<'static> {
     let mut builder = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(edu_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
         .with_service_name("grpc.health.v1.Health")
-        .with_service_name("grpc.reflection.v1.ServerReflection");
+        .with_service_name("grpc.reflection.v1.ServerReflection")
+        .with_service_name("grpc.reflection.v1alpha.ServerReflection");
     for name in advertised {
         builder = builder.with_service_name(name.clone());
     }

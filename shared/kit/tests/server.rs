@@ -67,6 +67,7 @@ async fn start_with(
             max_calls_per_connection: calls_per_connection,
             max_concurrent_streams: 100,
             default_deadline: Duration::from_secs(10),
+            max_stream: Duration::from_secs(60),
         },
         shutdown_timeout: Duration::from_secs(10),
         shutdown_delay,

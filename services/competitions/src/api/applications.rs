@@ -2,7 +2,7 @@
 //! (rules 2-4).
 
 use edu_kit::auth::Caller;
-use edu_kit::error::reason as kit_reason;
+use edu_kit::error::FieldProblems;
 use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::paging::PageRequest;
 use edu_kit::{ApiError, CallContext, resource};
@@ -13,6 +13,7 @@ use tonic::{Request, Response, Status};
 use super::access::{self, EXPERT, TEAM, is_organiser};
 use super::errors::reason;
 use super::{convert, respond};
+use crate::domain::application::ApplicationContent;
 use crate::domain::{Application, CompetitionError, Contest, Transition};
 use crate::store::Store;
 use crate::store::applications::{ApplicationFilter, ContentInput, NewApplication};
@@ -94,12 +95,46 @@ impl ApplicationsApi {
         let context = CallContext::of(&request)?;
         let caller = context.caller()?;
         let body = request.get_ref();
-        let contest_id = resource::parse_name(&body.parent, "contests", "parent")?;
         let draft = body.application.clone().unwrap_or_default();
-        let team_id = resource::parse_name(&draft.team, "teams", "application.team")?;
-        let id = resource::id_or_new(&body.application_id).map_err(|e| {
-            ApiError::invalid_field(kit_reason::INVALID_FIELDS, "application_id", e.to_string())
-        })?;
+        // Every malformed field at once, before anything is looked up.
+        let mut problems = FieldProblems::new();
+        let contest_id = problems.field(resource::parse_name(&body.parent, "contests", "parent"));
+        let team_id = problems.field(resource::parse_name(
+            &draft.team,
+            "teams",
+            "application.team",
+        ));
+        let id = problems.check("application_id", resource::id_or_new(&body.application_id));
+        let mut content_problems = ApplicationContent::field_problems(
+            &draft.nomination_id,
+            &draft.title,
+            &draft.summary,
+            &draft.description,
+        );
+        if !problems.is_empty() || !content_problems.is_empty() {
+            // A nomination the contest does not have is named with the rest, so that one
+            // answer lists every problem (the contest is read only when it is visible).
+            if let Some(contest_id) = &contest_id
+                && let Some(contest) = self
+                    .store
+                    .contest(contest_id)
+                    .await?
+                    .filter(Contest::is_visible_beyond_organisers)
+                && let Some(problem) =
+                    ApplicationContent::nomination_problem(&contest, &draft.nomination_id)
+            {
+                content_problems.insert(0, problem);
+            }
+        }
+        for problem in content_problems {
+            problems.add(format!("application.{}", problem.field), problem.message);
+        }
+        problems.finish()?;
+        let (Some(contest_id), Some(team_id), Some(id)) = (contest_id, team_id, id) else {
+            return Err(ApiError::internal(&std::io::Error::other(
+                "application fields fell through",
+            )));
+        };
         access::ensure_team_member(&self.store, caller, &team_id).await?;
         let key =
             IdempotencyKey::for_request(context, "CreateApplication", &body.request_id, body)?;

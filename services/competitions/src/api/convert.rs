@@ -2,7 +2,9 @@
 //! by its path in the request.
 
 use edu_kit::error::{FieldProblem, quote, reason as kit_reason};
-use edu_kit::{ApiError, etag};
+/// Instants on the wire, as everywhere in the suite.
+pub use edu_kit::wire::timestamp;
+use edu_kit::{ApiError, etag, wire};
 use edu_proto::edu::competitions::v1 as pb;
 use edu_proto::google::r#type::Date as PbDate;
 
@@ -39,22 +41,6 @@ pub fn mask_paths(
         ));
     }
     Ok(paths)
-}
-
-/// A jiff instant as a protobuf timestamp.
-pub fn timestamp(t: jiff::Timestamp) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.as_second(),
-        nanos: t.subsec_nanosecond(),
-    }
-}
-
-fn date(d: jiff::civil::Date) -> PbDate {
-    PbDate {
-        year: i32::from(d.year()),
-        month: i32::from(d.month()),
-        day: i32::from(d.day()),
-    }
 }
 
 fn raw_date(d: Option<&PbDate>) -> RawDate {
@@ -119,9 +105,9 @@ pub fn contest(c: &Contest) -> pb::Contest {
         organiser: spec.organiser.clone(),
         state: contest_state(c.state) as i32,
         time_zone: spec.time_zone_name.clone(),
-        application_deadline: Some(date(spec.application_deadline)),
-        application_deadline_time: Some(timestamp(c.deadline().closes_at())),
-        results_due: Some(date(spec.results_due)),
+        application_deadline: Some(wire::date(spec.application_deadline)),
+        application_deadline_time: Some(wire::timestamp(c.deadline().closes_at())),
+        results_due: Some(wire::date(spec.results_due)),
         nominations: spec
             .nominations
             .iter()
@@ -150,8 +136,8 @@ pub fn contest(c: &Contest) -> pb::Contest {
                 weight: i32::from(k.weight),
             })
             .collect(),
-        create_time: Some(timestamp(c.create_time)),
-        update_time: Some(timestamp(c.update_time)),
+        create_time: Some(wire::timestamp(c.create_time)),
+        update_time: Some(wire::timestamp(c.update_time)),
         open_time: c.open_time.map(timestamp),
         close_time: c.close_time.map(timestamp),
         announce_time: c.announce_time.map(timestamp),
@@ -277,8 +263,8 @@ pub fn team(t: &Team) -> pb::Team {
         municipality_code: municipality.map(|m| m.code.clone()).unwrap_or_default(),
         municipality_name: municipality.map(|m| m.name.clone()).unwrap_or_default(),
         member_count: i32::try_from(t.member_count).unwrap_or(i32::MAX),
-        create_time: Some(timestamp(t.create_time)),
-        update_time: Some(timestamp(t.update_time)),
+        create_time: Some(wire::timestamp(t.create_time)),
+        update_time: Some(wire::timestamp(t.update_time)),
         etag: etag::of(t.version),
     }
 }
@@ -309,7 +295,7 @@ pub fn member(m: &TeamMember) -> pb::TeamMember {
         display_name: m.display_name.clone(),
         position: m.position.clone(),
         role: member_role(m.role) as i32,
-        create_time: Some(timestamp(m.create_time)),
+        create_time: Some(wire::timestamp(m.create_time)),
     }
 }
 
@@ -347,8 +333,8 @@ pub fn application(a: &Application) -> pb::Application {
         description: a.content.description.clone(),
         state: application_state(a.state) as i32,
         region_code: a.region_code.clone(),
-        create_time: Some(timestamp(a.create_time)),
-        update_time: Some(timestamp(a.update_time)),
+        create_time: Some(wire::timestamp(a.create_time)),
+        update_time: Some(wire::timestamp(a.update_time)),
         submit_time: a.submit_time.map(timestamp),
         withdraw_time: a.withdraw_time.map(timestamp),
         etag: etag::of(a.version),

@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status};
 
 use super::access::{ORGANISER, is_organiser};
 use super::{convert, respond};
+use crate::domain::scoring::TieBreak;
 use crate::domain::{CompetitionError, Contest, ContestState};
 use crate::store::Store;
 use crate::store::results::{NominationRanking, Placed};
@@ -197,6 +198,12 @@ fn placed_pb(contest_id: &str, p: &Placed) -> pb::RankedApplication {
             .unwrap_or(i32::MAX),
         rank: i32::try_from(p.ranked.rank).unwrap_or(i32::MAX),
         tie_break: p.ranked.tie_break.clone(),
+        tie_break_rule: match p.ranked.rule {
+            TieBreak::NoTie => pb::TieBreakRule::NoTie,
+            TieBreak::CompletedReviews => pb::TieBreakRule::CompletedReviews,
+            TieBreak::SubmitTime => pb::TieBreakRule::SubmitTime,
+            TieBreak::ApplicationId => pb::TieBreakRule::ApplicationId,
+        } as i32,
         winner: p.winner,
     }
 }

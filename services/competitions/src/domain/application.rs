@@ -60,28 +60,19 @@ pub struct ApplicationContent {
 }
 
 impl ApplicationContent {
-    /// Checks the content's fields, and that the nomination is one of `contest`'s.
-    pub fn parse(
-        contest: &Contest,
+    /// The content's own problems, those that need no contest to see: every one at once,
+    /// so that a caller learns them in one answer before anything is looked up.
+    pub fn field_problems(
         nomination_id: &str,
         title: &str,
         summary: &str,
         description: &str,
-    ) -> Result<Self, CompetitionError> {
+    ) -> Vec<FieldError> {
         let mut problems = Vec::new();
-        if contest.nomination(nomination_id).is_none() {
-            let known: Vec<&str> = contest
-                .spec
-                .nominations
-                .iter()
-                .map(|n| n.id.as_str())
-                .collect();
+        if nomination_id.trim().is_empty() {
             problems.push(FieldError::new(
                 "nomination_id",
-                format!(
-                    "{} is not a nomination of this contest; its nominations are {known:?}",
-                    quote(nomination_id)
-                ),
+                "required: one of the contest's nominations",
             ));
         }
         if title.trim().is_empty() {
@@ -103,6 +94,41 @@ impl ApplicationContent {
                 "description",
                 format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
             ));
+        }
+        problems
+    }
+
+    /// The problem with a nomination that is given but is not one of `contest`'s.
+    pub fn nomination_problem(contest: &Contest, nomination_id: &str) -> Option<FieldError> {
+        if nomination_id.trim().is_empty() || contest.nomination(nomination_id).is_some() {
+            return None;
+        }
+        let known: Vec<&str> = contest
+            .spec
+            .nominations
+            .iter()
+            .map(|n| n.id.as_str())
+            .collect();
+        Some(FieldError::new(
+            "nomination_id",
+            format!(
+                "{} is not a nomination of this contest; its nominations are {known:?}",
+                quote(nomination_id)
+            ),
+        ))
+    }
+
+    /// Checks the content's fields, and that the nomination is one of `contest`'s.
+    pub fn parse(
+        contest: &Contest,
+        nomination_id: &str,
+        title: &str,
+        summary: &str,
+        description: &str,
+    ) -> Result<Self, CompetitionError> {
+        let mut problems = Self::field_problems(nomination_id, title, summary, description);
+        if let Some(problem) = Self::nomination_problem(contest, nomination_id) {
+            problems.insert(0, problem);
         }
         if !problems.is_empty() {
             return Err(CompetitionError::InvalidFields(problems));

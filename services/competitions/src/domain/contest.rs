@@ -118,14 +118,14 @@ impl RawDate {
     fn parse(self) -> Result<Date, String> {
         let bad = || {
             format!(
-                "{}-{:02}-{:02} is not a calendar date",
+                "{}-{:02}-{:02} is not a calendar date between 2000-01-01 and 2100-12-31",
                 self.year, self.month, self.day
             )
         };
         let year = i16::try_from(self.year).map_err(|_| bad())?;
         let month = i8::try_from(self.month).map_err(|_| bad())?;
         let day = i8::try_from(self.day).map_err(|_| bad())?;
-        if !(1..=9999).contains(&year) {
+        if !edu_kit::wire::YEARS.contains(&year) {
             return Err(bad());
         }
         Date::new(year, month, day).map_err(|_| bad())

@@ -137,6 +137,38 @@ pub struct Ranked {
     pub rank: u32,
     /// How a tie with the application above was broken, in words; empty without a tie.
     pub tie_break: String,
+    /// The same, as the rule that decided it.
+    pub rule: TieBreak,
+}
+
+/// Which rule put an application below the one above it when their scores tie (rule 6):
+/// the machine-readable twin of [`Ranked::tie_break`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TieBreak {
+    /// No tie with the application above (or it is first).
+    NoTie,
+    /// The same score; fewer completed reviews.
+    CompletedReviews,
+    /// The same score and reviews; submitted later.
+    SubmitTime,
+    /// The same score, reviews and submission time; ordered by application ID.
+    ApplicationId,
+}
+
+/// Rule 6: the rule that places `this` below `above`.
+pub fn tie_break_rule(above: Option<&RankInput>, this: &RankInput) -> TieBreak {
+    match above {
+        Some(above) if shown(above.score) == shown(this.score) => {
+            if above.completed_reviews != this.completed_reviews {
+                TieBreak::CompletedReviews
+            } else if above.submit_time != this.submit_time {
+                TieBreak::SubmitTime
+            } else {
+                TieBreak::ApplicationId
+            }
+        }
+        _ => TieBreak::NoTie,
+    }
 }
 
 /// The score as published: hundredths, so that ties are what readers see.
@@ -159,8 +191,10 @@ pub fn rank(applications: &[RankInput]) -> Vec<Ranked> {
     let mut ranked: Vec<Ranked> = Vec::with_capacity(sorted.len());
     for (i, application) in sorted.into_iter().enumerate() {
         let rank = i as u32 + 1;
-        let tie_break = match ranked.last() {
-            Some(above) if shown(above.application.score) == shown(application.score) => {
+        let above = ranked.last();
+        let rule = tie_break_rule(above.map(|a| &a.application), &application);
+        let tie_break = match above {
+            Some(above) if rule != TieBreak::NoTie => {
                 tie_break(&above.application, &application, above.rank)
             }
             _ => String::new(),
@@ -169,6 +203,7 @@ pub fn rank(applications: &[RankInput]) -> Vec<Ranked> {
             application,
             rank,
             tie_break,
+            rule,
         });
     }
     ranked
@@ -327,6 +362,18 @@ mod tests {
             ranking[3].tie_break
         );
         assert_eq!(ranking[4].tie_break, "");
+        // The same decisions, machine-readable (issue 12, item 8).
+        let rules: Vec<TieBreak> = ranking.iter().map(|r| r.rule).collect();
+        assert_eq!(
+            rules,
+            [
+                TieBreak::NoTie,
+                TieBreak::NoTie,
+                TieBreak::CompletedReviews,
+                TieBreak::SubmitTime,
+                TieBreak::NoTie
+            ]
+        );
     }
 
     fn inputs() -> impl Strategy<Value = Vec<RankInput>> {

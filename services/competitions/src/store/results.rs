@@ -20,7 +20,7 @@ use super::contests::{self, Lock};
 use super::events::{self, EventKind};
 use super::{Store, corrupt};
 use crate::domain::results::check_winners;
-use crate::domain::scoring::{RankInput, Ranked, application_score, rank};
+use crate::domain::scoring::{RankInput, Ranked, application_score, rank, tie_break_rule};
 use crate::domain::{CompetitionError, Contest, ContestState, Transition};
 
 /// One application's place in a nomination, with what the ranking shows of it.
@@ -176,29 +176,32 @@ async fn frozen_ranking(
     )
     .fetch_all(&mut *conn)
     .await?;
-    rows.into_iter()
-        .map(|row| {
-            Ok(Placed {
-                ranked: Ranked {
-                    application: RankInput {
-                        application_id: row.application_id,
-                        score: row.score,
-                        completed_reviews: u32::try_from(row.completed_reviews).map_err(|_| {
-                            corrupt("completed reviews", &row.completed_reviews.to_string())
-                        })?,
-                        submit_time: row.submit_time.to_jiff(),
-                    },
-                    rank: u32::try_from(row.rank)
-                        .map_err(|_| corrupt("rank", &row.rank.to_string()))?,
-                    tie_break: row.tie_break,
-                },
-                title: row.title,
-                team_id: row.team_id,
-                region_code: row.region_code,
-                winner: row.winner,
-            })
-        })
-        .collect()
+    let mut placed: Vec<Placed> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let application = RankInput {
+            application_id: row.application_id,
+            score: row.score,
+            completed_reviews: u32::try_from(row.completed_reviews)
+                .map_err(|_| corrupt("completed reviews", &row.completed_reviews.to_string()))?,
+            submit_time: row.submit_time.to_jiff(),
+        };
+        // The rule is a function of the neighbours, so the frozen places give it again.
+        let rule = tie_break_rule(placed.last().map(|p| &p.ranked.application), &application);
+        placed.push(Placed {
+            ranked: Ranked {
+                application,
+                rank: u32::try_from(row.rank)
+                    .map_err(|_| corrupt("rank", &row.rank.to_string()))?,
+                tie_break: row.tie_break,
+                rule,
+            },
+            title: row.title,
+            team_id: row.team_id,
+            region_code: row.region_code,
+            winner: row.winner,
+        });
+    }
+    Ok(placed)
 }
 
 /// A nomination's ranking: frozen once announced, live before.

@@ -225,6 +225,35 @@ async fn an_unknown_nomination_and_an_empty_title_are_named() {
     );
 }
 
+/// Issue 12, item 6: an empty application names every missing field in one answer, not the
+/// team first and the rest after.
+#[tokio::test]
+async fn an_empty_application_names_every_missing_field_at_once() {
+    let fx = Fixture::new().await;
+    let (contest, _team, lead) = setup(&fx).await;
+    let status = create(
+        &fx,
+        &lead,
+        DURING,
+        pb::CreateApplicationRequest {
+            parent: contest,
+            application: Some(pb::Application::default()),
+            application_id: String::new(),
+            request_id: String::new(),
+        },
+    )
+    .await
+    .expect_err("empty");
+    assert_eq!(
+        bad_fields(&status),
+        [
+            "application.team",
+            "application.nomination_id",
+            "application.title"
+        ]
+    );
+}
+
 #[tokio::test]
 async fn twenty_concurrent_drafts_of_one_team_in_one_nomination_make_one_application() {
     let fx = Fixture::new().await;

@@ -5,6 +5,7 @@ use edu_proto::edu::competitions::v1::contest_service_server::ContestService;
 use tonic::Code;
 
 use crate::common::*;
+use edu_proto::google::r#type as pb_date;
 
 fn create(body: pb::Contest, id: &str, request_id: &str) -> pb::CreateContestRequest {
     pb::CreateContestRequest {
@@ -290,6 +291,48 @@ async fn nominations_are_fixed_once_open_but_the_wording_is_not() {
     assert_eq!(
         actions,
         ["contest.created", "contest.opened", "contest.updated"]
+    );
+}
+
+/// Issue 12, item 6: a malformed value is named as such even in a field that can no longer
+/// change; the state is judged once the request is well formed.
+#[tokio::test]
+async fn a_malformed_date_of_an_open_contest_is_invalid_before_it_is_frozen() {
+    let fx = Fixture::new().await;
+    let name = open_contest(&fx, "frozen", contest_body("Детство без границ")).await;
+    let update = |deadline: pb_date::Date| {
+        let mut changed = contest_body("Детство без границ");
+        changed.name = name.clone();
+        changed.application_deadline = Some(deadline);
+        fx.contests.update_contest(request(
+            &organiser(),
+            at(DURING),
+            pb::UpdateContestRequest {
+                contest: Some(changed),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["application_deadline".into()],
+                }),
+            },
+        ))
+    };
+    let malformed = update(pb_date::Date {
+        year: 2025,
+        month: 13,
+        day: 40,
+    })
+    .await
+    .expect_err("no such date");
+    assert_eq!(malformed.code(), Code::InvalidArgument, "{malformed:?}");
+    assert_eq!(bad_fields(&malformed), ["contest.application_deadline"]);
+    assert_refused(
+        update(pb_date::Date {
+            year: 2025,
+            month: 2,
+            day: 15,
+        })
+        .await,
+        Code::FailedPrecondition,
+        "CONTEST_NOT_DRAFT",
     );
 }
 
