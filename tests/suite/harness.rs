@@ -27,6 +27,11 @@ impl TestSuite {
 
     /// Starts the suite with extra variables for every process.
     pub async fn start_with(extra_env: Vec<(String, String)>) -> TestSuite {
+        TestSuite::start_replicated(extra_env, 1).await
+    }
+
+    /// Starts the suite with `replicas` processes of each service behind the gateway.
+    pub async fn start_replicated(extra_env: Vec<(String, String)>, replicas: usize) -> TestSuite {
         let admin_url = edu_kit::testing::admin_url();
         let database = format!("edu_e2e_{}", uuid::Uuid::new_v4().simple());
         let bin_dir = edu_devstack::binaries_dir();
@@ -39,6 +44,7 @@ impl TestSuite {
             fixed_ports: false,
             logs: Logs::Files(logs.clone()),
             extra_env,
+            replicas,
         })
         .await;
         let suite = match suite {
@@ -101,6 +107,16 @@ impl TestSuite {
         suite::admin_pool(&self.admin_url, Some(&self.database))
             .await
             .expect("admin pool")
+    }
+
+    /// Replaces one process (`certificates`, `certificates-2`) as a rolling restart does.
+    pub async fn restart(&mut self, name: &str) {
+        self.suite
+            .as_mut()
+            .expect("running")
+            .restart(name)
+            .await
+            .unwrap_or_else(|e| panic!("{name} restarts: {e}"));
     }
 
     /// Stops one service with SIGTERM, leaving the others running.

@@ -3,8 +3,10 @@
 mod bench;
 mod certificates;
 mod competitions;
+mod contract;
 mod gateway;
 mod harness;
 mod privacy;
+mod robustness;
 mod story;
 mod telemetry;

@@ -150,10 +150,17 @@ impl Backend {
     }
 
     /// [`Backend::pick`], preferring endpoints other than `avoid` (those a call could not
-    /// reach just now); when every serving endpoint is to be avoided, any serving one.
+    /// reach just now); when every serving endpoint is to be avoided, any serving one; when
+    /// none is serving, any endpoint at all.
     pub fn pick_avoiding(&self, avoid: &[SocketAddr]) -> Option<(SocketAddr, Channel)> {
         let endpoints = self.endpoints.read().unwrap_or_else(|p| p.into_inner());
-        let serving: Vec<&Arc<Endpoint>> = endpoints.iter().filter(|e| e.is_serving()).collect();
+        let mut serving: Vec<&Arc<Endpoint>> =
+            endpoints.iter().filter(|e| e.is_serving()).collect();
+        if serving.is_empty() {
+            // None reports SERVING: a replica in its shutdown delay (or one whose database
+            // is slow) still answers what it can, which beats refusing every call here.
+            serving = endpoints.iter().collect();
+        }
         let preferred: Vec<&Arc<Endpoint>> = serving
             .iter()
             .copied()
@@ -177,9 +184,20 @@ impl Backend {
     /// Re-resolves the target, keeps the endpoints that remain (and their connections),
     /// health-checks every endpoint, and reports whether any is serving.
     async fn refresh(&self) -> bool {
-        match tokio::net::lookup_host(&self.target).await {
+        let mut resolved: Result<Vec<SocketAddr>, std::io::Error> = Ok(Vec::new());
+        for target in self.target.split('+').map(str::trim) {
+            match tokio::net::lookup_host(target).await {
+                Ok(addrs) => {
+                    if let Ok(all) = resolved.as_mut() {
+                        all.extend(addrs);
+                    }
+                }
+                Err(e) => resolved = Err(e),
+            }
+        }
+        match resolved {
             Ok(addrs) => {
-                let mut addrs: Vec<SocketAddr> = addrs.collect();
+                let mut addrs = addrs;
                 addrs.sort();
                 addrs.dedup();
                 let mut endpoints = self.endpoints.write().unwrap_or_else(|p| p.into_inner());

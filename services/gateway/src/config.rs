@@ -8,12 +8,16 @@ use edu_kit::config::{ConfigError, Env};
 /// The backends, `name=host:port` separated by commas, for example
 /// `competitions=competitions:50051,certificates=certificates:50051`. Calls to the
 /// protobuf packages `edu.<name>.*` go to backend `<name>`. A host that resolves to several
-/// addresses (a headless Kubernetes Service) gives one endpoint per address.
+/// addresses (a headless Kubernetes Service) gives one endpoint per address; several targets
+/// joined by `+` (`certificates=10.0.0.7:50051+10.0.0.8:50051`) give one endpoint each, for
+/// places without such a name.
 pub const BACKENDS: &str = "EDU_GATEWAY_BACKENDS";
 /// HTTP/2 connections the gateway keeps to each backend endpoint (one connection carries
 /// every call on one stream set; several spread the load on a busy gateway).
 pub const CONNECTIONS_PER_ENDPOINT: &str = "EDU_GATEWAY_CONNECTIONS_PER_ENDPOINT";
-/// How often backends are re-resolved and health-checked, in milliseconds.
+/// How often backends are re-resolved and health-checked, in milliseconds; keep it under
+/// half the services' `EDU_SHUTDOWN_DELAY_MS`, so that a stopping replica leaves rotation
+/// before it stops accepting calls.
 pub const CHECK_INTERVAL_MS: &str = "EDU_GATEWAY_CHECK_INTERVAL_MS";
 
 /// One backend.
@@ -21,8 +25,15 @@ pub const CHECK_INTERVAL_MS: &str = "EDU_GATEWAY_CHECK_INTERVAL_MS";
 pub struct BackendConfig {
     /// The backend's name, also the second part of its packages (`edu.<name>.v1`).
     pub name: String,
-    /// `host:port`.
+    /// `host:port`, or several joined by `+`.
     pub target: String,
+}
+
+impl BackendConfig {
+    /// Each `host:port` of the target.
+    pub fn targets(&self) -> impl Iterator<Item = &str> {
+        self.target.split('+').map(str::trim)
+    }
 }
 
 /// The gateway's settings.
@@ -54,7 +65,7 @@ impl GatewayConfig {
         Ok(GatewayConfig {
             backends,
             connections_per_endpoint,
-            check_interval: Duration::from_millis(env.parse_or(CHECK_INTERVAL_MS, 2_000)?),
+            check_interval: Duration::from_millis(env.parse_or(CHECK_INTERVAL_MS, 1_000)?),
         })
     }
 }
@@ -75,9 +86,11 @@ fn parse_backends(raw: &str) -> Result<Vec<BackendConfig>, String> {
                 "{name:?} is not a service name (lower-case letters, digits, underscores)"
             ));
         }
-        match target.rsplit_once(':') {
-            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {}
-            _ => return Err(format!("{target:?} is not host:port")),
+        for one in target.split('+').map(str::trim) {
+            match one.rsplit_once(':') {
+                Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {}
+                _ => return Err(format!("{one:?} is not host:port")),
+            }
         }
         if backends.iter().any(|b| b.name == name) {
             return Err(format!("backend {name:?} is listed twice"));
@@ -103,6 +116,11 @@ mod tests {
             .expect("valid");
         assert_eq!(parsed.len(), 2);
         assert_eq!(parsed[1].target, "10.0.0.7:50051");
+        let replicas = parse_backends("certificates=10.0.0.7:50051+10.0.0.8:50051").expect("valid");
+        assert_eq!(
+            replicas[0].targets().collect::<Vec<_>>(),
+            ["10.0.0.7:50051", "10.0.0.8:50051"]
+        );
     }
 
     #[test]
@@ -114,6 +132,7 @@ mod tests {
             "c=host",
             "c=host:port",
             "c=a:1,c=b:2",
+            "c=a:1+b",
         ] {
             assert!(parse_backends(bad).is_err(), "{bad:?} accepted");
         }

@@ -183,6 +183,7 @@ async fn bench(options: edu_devstack::bench::BenchOptions, no_build: bool) -> an
         gateway_port: 0,
         fixed_ports: false,
         logs: edu_devstack::process::Logs::Files(logs),
+        replicas: 1,
         // As many database connections as callers, like the reference, and the log level
         // of production.
         extra_env: vec![
@@ -233,6 +234,7 @@ async fn up(port: u16, database: String, no_build: bool, no_demo: bool) -> anyho
         fixed_ports: true,
         logs: Logs::Terminal,
         extra_env: Vec::new(),
+        replicas: 1,
     })
     .await;
     let suite = match suite {

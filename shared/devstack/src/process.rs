@@ -33,6 +33,16 @@ pub struct Process {
     /// Its metrics address.
     pub metrics_addr: SocketAddr,
     log_file: Option<PathBuf>,
+    /// How it was started, to start it again in its place.
+    started: Started,
+}
+
+#[derive(Debug, Clone)]
+struct Started {
+    binary: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    logs: Logs,
 }
 
 impl Process {
@@ -56,8 +66,12 @@ impl Process {
             Logs::Files(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| DevError::Io(dir.clone(), e))?;
                 let path = dir.join(format!("{name}.log"));
-                let file =
-                    std::fs::File::create(&path).map_err(|e| DevError::Io(path.clone(), e))?;
+                // Appended: a process started again in its place keeps the earlier lines.
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(|e| DevError::Io(path.clone(), e))?;
                 let err = file
                     .try_clone()
                     .map_err(|e| DevError::Io(path.clone(), e))?;
@@ -82,7 +96,32 @@ impl Process {
             grpc_addr,
             metrics_addr,
             log_file,
+            started: Started {
+                binary: binary.to_path_buf(),
+                args: args.iter().map(|a| a.to_string()).collect(),
+                env: env.to_vec(),
+                logs: logs.clone(),
+            },
         })
+    }
+
+    /// Stops the process with SIGTERM as `stop` does, then starts the same binary with the
+    /// same settings on the same addresses, as Kubernetes replaces a pod in a rollout.
+    pub async fn restart(self, patience: Duration) -> Result<Process, DevError> {
+        let name = self.name.clone();
+        let (grpc_addr, metrics_addr) = (self.grpc_addr, self.metrics_addr);
+        let started = self.started.clone();
+        self.stop(patience).await?;
+        let args: Vec<&str> = started.args.iter().map(String::as_str).collect();
+        Process::spawn(
+            &name,
+            &started.binary,
+            &args,
+            &started.env,
+            grpc_addr,
+            metrics_addr,
+            &started.logs,
+        )
     }
 
     /// The operating system's process ID, while it runs.

@@ -62,6 +62,8 @@ pub struct SuiteOptions {
     pub logs: Logs,
     /// Extra variables for every process.
     pub extra_env: Vec<(String, String)>,
+    /// Processes per service (the gateway balances over them), 1 for a plain local run.
+    pub replicas: usize,
 }
 
 /// A running suite.
@@ -94,24 +96,48 @@ impl Suite {
             let binary = binary(&options, service.name)?;
             let env = service_env(&options, service)?;
             migrate(&binary, service.name, &env).await?;
-            let grpc = SocketAddr::from(([127, 0, 0, 1], port(&options, service.port)?));
-            let metrics = SocketAddr::from(([127, 0, 0, 1], port(&options, 9161 + index as u16)?));
-            let mut process = Process::spawn(
-                service.name,
-                &binary,
-                &["serve"],
-                &with_addrs(env, grpc, metrics),
-                grpc,
-                metrics,
-                &options.logs,
-            )?;
-            process.wait_serving("", PATIENCE).await?;
-            services.push(process);
+            for replica in 0..options.replicas.max(1) {
+                let grpc = SocketAddr::from((
+                    [127, 0, 0, 1],
+                    if replica == 0 {
+                        port(&options, service.port)?
+                    } else {
+                        any_port()?
+                    },
+                ));
+                let metrics = SocketAddr::from((
+                    [127, 0, 0, 1],
+                    if replica == 0 {
+                        port(&options, 9161 + index as u16)?
+                    } else {
+                        any_port()?
+                    },
+                ));
+                let name = replica_name(service.name, replica);
+                let mut process = Process::spawn(
+                    &name,
+                    &binary,
+                    &["serve"],
+                    &with_addrs(env.clone(), grpc, metrics),
+                    grpc,
+                    metrics,
+                    &options.logs,
+                )?;
+                process.wait_serving("", PATIENCE).await?;
+                services.push(process);
+            }
         }
 
-        let backends = services
+        let backends = SERVICES
             .iter()
-            .map(|p| format!("{}={}", p.name(), p.grpc_addr))
+            .map(|service| {
+                let replicas: Vec<String> = services
+                    .iter()
+                    .filter(|p| service_of(p.name()) == service.name)
+                    .map(|p| p.grpc_addr.to_string())
+                    .collect();
+                format!("{}={}", service.name, replicas.join("+"))
+            })
             .collect::<Vec<_>>()
             .join(",");
         let grpc = SocketAddr::from((
@@ -171,6 +197,22 @@ impl Suite {
             .map(|p| p.grpc_addr)
     }
 
+    /// Replaces process `name` (a service, or a replica such as `certificates-2`) with a new
+    /// one on the same addresses: SIGTERM, the drain, a fresh start, and readiness; as a
+    /// rolling restart replaces a pod.
+    pub async fn restart(&mut self, name: &str) -> Result<(), DevError> {
+        let index = self
+            .services
+            .iter()
+            .position(|p| p.name() == name)
+            .ok_or_else(|| DevError::NotReady(name.to_string(), "no such process".into()))?;
+        let old = self.services.remove(index);
+        let mut new = old.restart(PATIENCE).await?;
+        let waited = new.wait_serving("", PATIENCE).await;
+        self.services.insert(index, new);
+        waited
+    }
+
     /// Takes service `name` out of the suite (to stop it alone, as a failing pod would be).
     pub fn without(mut self, name: &str) -> (Option<Process>, Suite) {
         let taken = self
@@ -189,6 +231,24 @@ impl Suite {
             result = result.and(stopped);
         }
         result
+    }
+}
+
+/// The process name of a service's replica: the service's name for the first, then
+/// `certificates-2`, `certificates-3`.
+fn replica_name(service: &str, replica: usize) -> String {
+    if replica == 0 {
+        service.to_string()
+    } else {
+        format!("{service}-{}", replica + 1)
+    }
+}
+
+/// The service a process name belongs to.
+fn service_of(process: &str) -> &str {
+    match process.rsplit_once('-') {
+        Some((service, n)) if n.parse::<usize>().is_ok() => service,
+        _ => process,
     }
 }
 
