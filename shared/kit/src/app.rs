@@ -53,13 +53,24 @@ enum Command {
     Migrate,
 }
 
+/// The process's async runtime: `EDU_WORKER_THREADS` worker threads, or one per core.
+/// (The variable is read here, before configuration proper, as the runtime runs it.)
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = Env::process()
+        .get(crate::config::WORKER_THREADS)
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+    {
+        builder.worker_threads(threads);
+    }
+    builder.enable_all().build()
+}
+
 /// Parses the command line, runs the service, and reports failure as an exit code.
 pub fn main(service: DatabaseService) -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("{}: cannot start the runtime: {e}", service.name);

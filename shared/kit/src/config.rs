@@ -60,6 +60,9 @@ pub const MAX_MESSAGE_BYTES: &str = "EDU_MAX_MESSAGE_BYTES";
 pub const MAX_CALLS_PER_CONNECTION: &str = "EDU_MAX_CALLS_PER_CONNECTION";
 /// Largest number of concurrent HTTP/2 streams a client may open on one connection.
 pub const MAX_CONCURRENT_STREAMS: &str = "EDU_MAX_CONCURRENT_STREAMS";
+/// Worker threads of the process's async runtime; one per core when unset. A process that
+/// shares its cores with the database may do better with fewer.
+pub const WORKER_THREADS: &str = "EDU_WORKER_THREADS";
 /// Deadline of unary calls that set none, and the longest a unary call may set, in
 /// milliseconds.
 pub const DEFAULT_DEADLINE_MS: &str = "EDU_DEFAULT_DEADLINE_MS";

@@ -45,7 +45,12 @@ pub fn connect_options(
     let mut options = PgConnectOptions::from_str(url)
         .map_err(DbError::Url)?
         .application_name(application_name)
-        .options([("search_path", schema)]);
+        // A service's statements are short and many run at once: parallel workers would
+        // only add process start-ups and contention to each of them.
+        .options([
+            ("search_path", schema),
+            ("max_parallel_workers_per_gather", "0"),
+        ]);
     if !names_a_user(url) {
         options = options.username(schema);
     }

@@ -51,8 +51,8 @@ pub struct PipelineConfig {
     pub max_stream: Duration,
     /// The largest request message accepted.
     pub max_message_bytes: usize,
-    /// Which methods stream, by path.
-    pub methods: MethodKinds,
+    /// The known methods, by path.
+    pub methods: Methods,
     /// Full method paths (`/pkg.Service/Method`) or service prefixes (`/pkg.Service/`) that
     /// may be called without a token. A token, when given, must still be valid.
     pub anonymous_methods: Vec<String>,
@@ -117,20 +117,20 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
 
         let path = request.uri().path().to_owned();
-        let (service, method) = split_path(&path);
         let request_id = incoming_request_id(request.headers())
             .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             request.headers_mut().insert(REQUEST_ID_HEADER, value);
         }
 
+        let known = config.methods.get(&path);
         let span = tracing::info_span!(
             "grpc",
             otel.name = %path.trim_start_matches('/'),
             otel.kind = "server",
             rpc.system = "grpc",
-            rpc.service = %service,
-            rpc.method = %method,
+            rpc.service = known.service,
+            rpc.method = known.method,
             request_id = %request_id,
             trace_id = tracing::field::Empty,
             caller = tracing::field::Empty,
@@ -142,7 +142,7 @@ where
             span.record("trace_id", trace_id.as_str());
         }
 
-        let kind = config.methods.kind(&path);
+        let kind = known.kind;
         let longest = if kind.server_streaming {
             config.max_stream
         } else {
@@ -153,8 +153,8 @@ where
             .unwrap_or(longest);
         let observer = CallObserver {
             metrics: config.metrics.clone(),
-            service: service.to_owned(),
-            method: method.to_owned(),
+            service: known.service,
+            method: known.method,
             started,
             deadline,
             span: span.clone(),
@@ -174,7 +174,9 @@ where
         let context = match config
             .authenticate(&path, request.headers())
             .and_then(|caller| {
-                if let Some(caller) = &caller {
+                if let Some(caller) = &caller
+                    && !span.is_disabled()
+                {
                     span.record("caller", pseudonym(caller.subject()).as_str());
                 }
                 Ok(CallContext::new(
@@ -271,42 +273,98 @@ pub struct MethodKind {
     pub server_streaming: bool,
 }
 
-/// The streaming methods of the suite's contracts (and of the gRPC infrastructure), by
-/// path; every other method is unary.
-#[derive(Debug, Clone, Default)]
-pub struct MethodKinds {
-    streaming: std::collections::HashMap<String, MethodKind>,
+/// A method the process knows, named once for the metrics and the logs.
+#[derive(Debug, Clone, Copy)]
+pub struct Method {
+    /// `edu.competitions.v1.ContestService`.
+    pub service: &'static str,
+    /// `CreateContest`.
+    pub method: &'static str,
+    /// How it streams.
+    pub kind: MethodKind,
 }
 
-impl MethodKinds {
-    /// The methods of `proto/`, read from the descriptor set.
+/// Any path that names no method of the contracts.
+const UNKNOWN: Method = Method {
+    service: "unknown",
+    method: "unknown",
+    kind: MethodKind {
+        client_streaming: false,
+        server_streaming: false,
+    },
+};
+
+/// The methods of the suite's contracts and of the gRPC infrastructure, by path, read once
+/// from the descriptors: every call finds its names here instead of allocating them.
+#[derive(Debug, Clone, Default)]
+pub struct Methods {
+    by_path: std::collections::HashMap<String, Method>,
+}
+
+impl Methods {
+    /// The methods of `proto/`, health and reflection.
     pub fn of_contracts() -> Self {
         use prost::Message;
-        let mut streaming = std::collections::HashMap::new();
+        let mut by_path = std::collections::HashMap::new();
+        // Names live as long as the process; the set is fixed by the contracts.
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        let mut add = |service: &str, method: &str, kind: MethodKind| {
+            let service = leak(service.to_string());
+            let method_name = leak(method.to_string());
+            by_path.insert(
+                format!("/{service}/{method_name}"),
+                Method {
+                    service,
+                    method: method_name,
+                    kind,
+                },
+            );
+        };
         if let Ok(set) = prost_types::FileDescriptorSet::decode(edu_proto::FILE_DESCRIPTOR_SET) {
             for file in &set.file {
                 for service in &file.service {
                     for method in &service.method {
-                        let kind = MethodKind {
-                            client_streaming: method.client_streaming(),
-                            server_streaming: method.server_streaming(),
-                        };
-                        if kind != MethodKind::default() {
-                            streaming.insert(
-                                format!("/{}.{}/{}", file.package(), service.name(), method.name()),
-                                kind,
-                            );
-                        }
+                        add(
+                            &format!("{}.{}", file.package(), service.name()),
+                            method.name(),
+                            MethodKind {
+                                client_streaming: method.client_streaming(),
+                                server_streaming: method.server_streaming(),
+                            },
+                        );
                     }
                 }
             }
         }
-        MethodKinds { streaming }
+        let streaming_both = MethodKind {
+            client_streaming: true,
+            server_streaming: true,
+        };
+        add("grpc.health.v1.Health", "Check", MethodKind::default());
+        add(
+            "grpc.health.v1.Health",
+            "Watch",
+            MethodKind {
+                client_streaming: false,
+                server_streaming: true,
+            },
+        );
+        add(
+            "grpc.reflection.v1.ServerReflection",
+            "ServerReflectionInfo",
+            streaming_both,
+        );
+        add(
+            "grpc.reflection.v1alpha.ServerReflection",
+            "ServerReflectionInfo",
+            streaming_both,
+        );
+        Methods { by_path }
     }
 
-    /// How the method at `path` streams.
-    pub fn kind(&self, path: &str) -> MethodKind {
-        self.streaming.get(path).copied().unwrap_or_default()
+    /// The method at `path`; `unknown` for a path of no known method.
+    pub fn get(&self, path: &str) -> Method {
+        self.by_path.get(path).copied().unwrap_or(UNKNOWN)
     }
 }
 
@@ -433,8 +491,8 @@ pub fn format_grpc_timeout(timeout: Duration) -> String {
 
 struct CallObserver {
     metrics: Metrics,
-    service: String,
-    method: String,
+    service: &'static str,
+    method: &'static str,
     started: Instant,
     deadline: Duration,
     span: tracing::Span,
@@ -455,18 +513,23 @@ impl CallObserver {
         self.finished = true;
         let elapsed = self.started.elapsed();
         self.metrics
-            .record_call(&self.service, &self.method, code, elapsed);
+            .record_call(self.service, self.method, code, elapsed);
         if self.span.is_none() {
             return;
         }
         self.span.record("rpc.grpc.status_code", code as i32);
         let _entered = self.span.enter();
         let millis = elapsed.as_secs_f64() * 1000.0;
+        // A call that succeeds is counted in the metrics and logged only at debug level:
+        // a log line per call would cost more than many a call. Refusals are logged.
         match code {
+            Code::Ok => {
+                tracing::debug!(code = code_name(code), elapsed_ms = millis, "call finished")
+            }
             Code::Internal | Code::Unknown | Code::DataLoss => {
                 tracing::error!(code = code_name(code), elapsed_ms = millis, "call failed")
             }
-            _ => tracing::info!(code = code_name(code), elapsed_ms = millis, "call finished"),
+            _ => tracing::info!(code = code_name(code), elapsed_ms = millis, "call refused"),
         }
     }
 }

@@ -311,7 +311,7 @@ impl Server {
             default_deadline: limits.default_deadline,
             max_stream: limits.max_stream,
             max_message_bytes: limits.max_message_bytes,
-            methods: crate::pipeline::MethodKinds::of_contracts(),
+            methods: crate::pipeline::Methods::of_contracts(),
             anonymous_methods,
         });
         let grpc_server = tonic::transport::Server::builder()

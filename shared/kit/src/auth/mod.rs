@@ -101,9 +101,13 @@ impl fmt::Display for Scope {
     }
 }
 
-/// The verified caller of a request.
+/// The verified caller of a request; cheap to clone (verified tokens are cached and their
+/// callers shared by every call that presents the same token).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
+pub struct Caller(std::sync::Arc<CallerData>);
+
+#[derive(Debug, PartialEq, Eq)]
+struct CallerData {
     subject: String,
     display_name: Option<String>,
     roles: BTreeSet<String>,
@@ -125,27 +129,27 @@ impl Caller {
                 }
             })
             .collect();
-        Caller {
+        Caller(std::sync::Arc::new(CallerData {
             subject: claims.sub,
             display_name: claims.name.filter(|n| !n.trim().is_empty()),
             roles: claims.roles.into_iter().collect(),
             scopes,
-        }
+        }))
     }
 
     /// The subject (`sub`) of the token.
     pub fn subject(&self) -> &str {
-        &self.subject
+        &self.0.subject
     }
 
     /// The display name, when the token carries one.
     pub fn display_name(&self) -> Option<&str> {
-        self.display_name.as_deref()
+        self.0.display_name.as_deref()
     }
 
     /// Whether the token grants `role`.
     pub fn has_role(&self, role: &str) -> bool {
-        self.roles.contains(role)
+        self.0.roles.contains(role)
     }
 
     /// `Ok` when the token grants `role`, else `PERMISSION_DENIED` with reason
@@ -164,17 +168,18 @@ impl Caller {
 
     /// The roles the token grants.
     pub fn roles(&self) -> impl Iterator<Item = &str> {
-        self.roles.iter().map(String::as_str)
+        self.0.roles.iter().map(String::as_str)
     }
 
     /// The tenant scopes the token grants.
     pub fn scopes(&self) -> &[Scope] {
-        &self.scopes
+        &self.0.scopes
     }
 
     /// Whether the caller acts for the whole of `region`.
     pub fn covers_region(&self, region: &RegionCode) -> bool {
-        self.scopes
+        self.0
+            .scopes
             .iter()
             .any(|s| matches!(s, Scope::Region(r) if r == region))
     }
@@ -184,6 +189,7 @@ impl Caller {
     pub fn covers_municipality(&self, region: &RegionCode, code: &str) -> bool {
         self.covers_region(region)
             || self
+                .0
                 .scopes
                 .iter()
                 .any(|s| matches!(s, Scope::Municipality { region: r, code: c } if r == region && c == code))

@@ -103,10 +103,63 @@ impl KeyRing {
     }
 }
 
+/// How many verified tokens are remembered; beyond it the oldest half is forgotten.
+const CACHED_TOKENS: usize = 4_096;
+
+/// Tokens verified already, by their exact text, with their caller and expiry: a caller
+/// presents the same token on every call until it expires, and checking its signature once
+/// is enough. A forged variant of a token is other text, so it is verified on its own; a
+/// reload of the keys forgets everything, so a withdrawn key stops its tokens at once.
+#[derive(Default)]
+struct VerifiedTokens {
+    entries: RwLock<HashMap<Box<str>, (Caller, SystemTime, u64)>>,
+    inserted: std::sync::atomic::AtomicU64,
+}
+
+impl VerifiedTokens {
+    fn get(&self, token: &str, now: SystemTime) -> Option<Caller> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(token)
+            .filter(|(_, expires, _)| now < *expires)
+            .map(|(caller, _, _)| caller.clone())
+    }
+
+    fn put(&self, token: &str, caller: Caller, expires: SystemTime) {
+        let order = self
+            .inserted
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= CACHED_TOKENS {
+            // Forget the older half (and whatever expired), keeping memory bounded.
+            let now = SystemTime::now();
+            let cutoff = order.saturating_sub(CACHED_TOKENS as u64 / 2);
+            entries.retain(|_, (_, expires, at)| *expires > now && *at >= cutoff);
+        }
+        entries.insert(token.into(), (caller, expires, order));
+    }
+
+    fn clear(&self) {
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
+
+/// The claims a token is checked for, with its expiry.
+#[derive(serde::Deserialize)]
+struct TokenClaims {
+    #[serde(flatten)]
+    claims: Claims,
+    exp: u64,
+}
+
 /// Verifies tokens; cheap to clone, shared by every call.
 #[derive(Clone)]
 pub struct TokenVerifier {
     ring: Arc<RwLock<Arc<KeyRing>>>,
+    verified: Arc<VerifiedTokens>,
     issuer: String,
     audience: String,
     leeway: Duration,
@@ -132,6 +185,7 @@ impl TokenVerifier {
     pub fn from_config(config: &AuthConfig) -> Result<Self, KeyLoadError> {
         let verifier = TokenVerifier {
             ring: Arc::default(),
+            verified: Arc::default(),
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             leeway: config.leeway,
@@ -168,6 +222,8 @@ impl TokenVerifier {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         *current = Arc::new(ring);
+        drop(current);
+        self.verified.clear();
         Ok(())
     }
 
@@ -197,8 +253,20 @@ impl TokenVerifier {
         }))
     }
 
-    /// Verifies a compact JWT and returns its caller.
+    /// Verifies a compact JWT and returns its caller: from the cache when this very token
+    /// was verified before and has not expired.
     pub fn verify(&self, token: &str) -> Result<Caller, TokenError> {
+        let now = SystemTime::now();
+        if let Some(caller) = self.verified.get(token, now) {
+            return Ok(caller);
+        }
+        let (caller, exp) = self.verify_signature(token)?;
+        let expires = SystemTime::UNIX_EPOCH + Duration::from_secs(exp);
+        self.verified.put(token, caller.clone(), expires);
+        Ok(caller)
+    }
+
+    fn verify_signature(&self, token: &str) -> Result<(Caller, u64), TokenError> {
         let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
         let ring = Arc::clone(
             &self
@@ -217,8 +285,9 @@ impl TokenVerifier {
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = self.leeway.as_secs();
-        let data = decode::<Claims>(token, &key.key, &validation).map_err(TokenError::Rejected)?;
-        Ok(Caller::from_claims(data.claims))
+        let data =
+            decode::<TokenClaims>(token, &key.key, &validation).map_err(TokenError::Rejected)?;
+        Ok((Caller::from_claims(data.claims.claims), data.claims.exp))
     }
 }
 
@@ -305,6 +374,28 @@ mod tests {
         assert!(caller.has_role("competitions.organiser"));
         assert_eq!(caller.display_name(), Some("Алиса"));
         assert_eq!(caller.scopes().len(), 1);
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_but_a_forged_variant_is_not() {
+        let verifier = TokenVerifier::from_config(&dev_config()).expect("keys");
+        let token = dev::DevToken::new("alice")
+            .role("certificates.parent")
+            .sign();
+        let first = verifier.verify(&token).expect("valid");
+        let second = verifier.verify(&token).expect("remembered");
+        assert_eq!(first, second);
+        // The same header and claims with another signature: other text, verified anew.
+        let (signed, _) = token.rsplit_once('.').expect("three parts");
+        let forged = format!("{signed}.AAAA");
+        assert!(verifier.verify(&forged).is_err());
+        let expired = dev::DevToken::new("bob").expires_in(-120.0).sign();
+        assert!(
+            verifier.verify(&expired).is_err(),
+            "never cached when expired"
+        );
+        verifier.reload().expect("reload");
+        assert_eq!(verifier.verify(&token).expect("verified again"), first);
     }
 
     #[test]
