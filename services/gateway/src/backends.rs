@@ -154,30 +154,23 @@ impl Backend {
     /// none is serving, any endpoint at all.
     pub fn pick_avoiding(&self, avoid: &[SocketAddr]) -> Option<(SocketAddr, Channel)> {
         let endpoints = self.endpoints.read().unwrap_or_else(|p| p.into_inner());
-        let mut serving: Vec<&Arc<Endpoint>> =
-            endpoints.iter().filter(|e| e.is_serving()).collect();
-        if serving.is_empty() {
+        // Counted and chosen without collecting: this runs for every call.
+        let tiers: [&dyn Fn(&Endpoint) -> bool; 3] = [
+            &|e| e.is_serving() && !avoid.contains(&e.addr),
+            &|e| e.is_serving(),
             // None reports SERVING: a replica in its shutdown delay (or one whose database
             // is slow) still answers what it can, which beats refusing every call here.
-            serving = endpoints.iter().collect();
-        }
-        let preferred: Vec<&Arc<Endpoint>> = serving
-            .iter()
-            .copied()
-            .filter(|e| !avoid.contains(&e.addr))
-            .collect();
-        let candidates = if preferred.is_empty() {
-            serving
-        } else {
-            preferred
-        };
-        if candidates.is_empty() {
-            return None;
-        }
+            &|_| true,
+        ];
+        let eligible = tiers.iter().find_map(|tier| {
+            let count = endpoints.iter().filter(|e| tier(e)).count();
+            (count > 0).then_some((tier, count))
+        });
+        let (tier, count) = eligible?;
         let turn = self.next.fetch_add(1, Ordering::Relaxed);
-        let endpoint = candidates[turn % candidates.len()];
+        let endpoint = endpoints.iter().filter(|e| tier(e)).nth(turn % count)?;
         // Consecutive turns visit every endpoint before the next connection of any.
-        let connection = (turn / candidates.len()) % endpoint.channels.len();
+        let connection = (turn / count) % endpoint.channels.len();
         Some((endpoint.addr, endpoint.channels[connection].clone()))
     }
 

@@ -13,9 +13,15 @@ use edu_kit::config::{AuthConfig, Env, ServerConfig, TelemetryConfig};
 use edu_kit::server::Server;
 use edu_proto::edu::gateway::v1::gateway_service_server;
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    match run().await {
+fn main() -> ExitCode {
+    let runtime = match edu_kit::app::runtime() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("{SERVICE_NAME}: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "stopped with an error");
