@@ -71,6 +71,26 @@ fn state_pb(state: CertificateState) -> i32 {
     state as i32
 }
 
+/// A certificate as read in one statement.
+fn view_pb(view: &people::CertificateView) -> pb::Certificate {
+    let certificate = &view.certificate;
+    pb::Certificate {
+        name: format!("certificates/{}", certificate.id),
+        child: format!("children/{}", certificate.child_id),
+        number: certificate.number.clone(),
+        state: state_pb(certificate.state),
+        period: view
+            .period_id
+            .as_ref()
+            .map(|p| format!("periods/{p}"))
+            .unwrap_or_default(),
+        kind: kind_pb(view.kind),
+        balance: Some(balance_pb(&view.balance)),
+        issue_time: Some(wire::timestamp(certificate.issue_time)),
+        etag: etag::of(certificate.version),
+    }
+}
+
 /// A certificate with its current period's kind and balance.
 async fn certificate_pb(
     conn: &mut PgConnection,
@@ -263,7 +283,7 @@ impl CertificatesApi {
     ) -> Result<pb::Child, ApiError> {
         let context = CallContext::of(&request)?;
         let id = resource::parse_name(&request.get_ref().name, "children", "name")?;
-        let mut conn = self.store.begin().await?;
+        let mut conn = self.store.read().await?;
         let child = Self::visible_child(&mut conn, context.caller()?, &id).await?;
         Ok(child_pb(&child))
     }
@@ -278,7 +298,7 @@ impl CertificatesApi {
         };
         let body = request.get_ref();
         let paging = PageRequest::parse(body.page_size, &body.page_token, &["ListChildren"])?;
-        let mut conn = self.store.begin().await?;
+        let mut conn = self.store.read().await?;
         let page =
             people::list_children(&mut conn, &scope, paging.size, paging.after.clone()).await?;
         Ok(pb::ListChildrenResponse {
@@ -322,15 +342,16 @@ impl CertificatesApi {
         request: Request<pb::GetCertificateRequest>,
     ) -> Result<pb::Certificate, ApiError> {
         let context = CallContext::of(&request)?;
-        let mut conn = self.store.begin().await?;
-        let (certificate, child) = Self::visible_certificate(
-            &mut conn,
-            context.caller()?,
-            &request.get_ref().name,
-            "name",
-        )
-        .await?;
-        certificate_pb(&mut conn, &certificate, &child, context.now()).await
+        let caller = context.caller()?;
+        let name = &request.get_ref().name;
+        let id = resource::parse_name(name, "certificates", "name")?;
+        let mut conn = self.store.read().await?;
+        // One statement: the certificate, its child (who may see it), its period and balance.
+        let view = people::certificate_view(&mut conn, &id, context.now())
+            .await?
+            .filter(|v| may_see_child(caller, &v.child))
+            .ok_or_else(|| ApiError::not_found(format!("certificates/{id}")))?;
+        Ok(view_pb(&view))
     }
 
     async fn list_certificates(
@@ -360,7 +381,7 @@ impl CertificatesApi {
             &body.page_token,
             &["ListCertificates", &body.state.to_string()],
         )?;
-        let mut conn = self.store.begin().await?;
+        let mut conn = self.store.read().await?;
         let page =
             people::list_certificates(&mut conn, &scope, state, paging.size, paging.after.clone())
                 .await?;
@@ -417,7 +438,7 @@ impl CertificatesApi {
     ) -> Result<pb::Statement, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let mut conn = self.store.begin().await?;
+        let mut conn = self.store.read().await?;
         let (certificate, child) = Self::visible_certificate(
             &mut conn,
             context.caller()?,

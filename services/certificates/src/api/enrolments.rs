@@ -142,16 +142,21 @@ impl EnrolmentsApi {
         let (enrolment, child) = enrolments::with_child(conn, &id)
             .await?
             .ok_or_else(missing)?;
-        let part = if is_parent_of(caller, &child) {
-            Part::Parent
-        } else if acts_for_provider(caller, &enrolment.provider_id) {
-            Part::Provider
-        } else if operates(caller, &child.region_code, &child.municipality_code) {
-            Part::Operator
-        } else {
-            return Err(missing());
-        };
+        let part = Self::part_of(caller, &enrolment, &child).ok_or_else(missing)?;
         Ok((enrolment, child, part))
+    }
+
+    /// The part `caller` plays for an enrolment; `None` when it is none of theirs.
+    fn part_of(caller: &Caller, enrolment: &Enrolment, child: &Child) -> Option<Part> {
+        if is_parent_of(caller, child) {
+            Some(Part::Parent)
+        } else if acts_for_provider(caller, &enrolment.provider_id) {
+            Some(Part::Provider)
+        } else if operates(caller, &child.region_code, &child.municipality_code) {
+            Some(Part::Operator)
+        } else {
+            None
+        }
     }
 
     fn only(part: Part, allowed: &[Part], what: &str) -> Result<(), ApiError> {
@@ -222,7 +227,7 @@ impl EnrolmentsApi {
         request: Request<pb::GetEnrolmentRequest>,
     ) -> Result<pb::Enrolment, ApiError> {
         let context = CallContext::of(&request)?;
-        let mut conn = self.store.begin().await?;
+        let mut conn = self.store.read().await?;
         let (enrolment, _, _) =
             Self::visible(&mut conn, context.caller()?, &request.get_ref().name).await?;
         let position = enrolments::waiting_position(&mut conn, &enrolment).await?;
@@ -304,7 +309,7 @@ impl EnrolmentsApi {
             programme,
             state,
         };
-        let mut conn = self.store.begin().await?;
+        let mut conn = self.store.read().await?;
         let page = enrolments::list(&mut conn, &filter, paging.size, paging.after.clone()).await?;
         let mut listed = Vec::with_capacity(page.items.len());
         for enrolment in &page.items {
@@ -322,14 +327,22 @@ impl EnrolmentsApi {
         request: Request<pb::AcceptEnrolmentRequest>,
     ) -> Result<pb::Enrolment, ApiError> {
         let context = CallContext::of(&request)?;
+        let caller = context.caller()?;
         let body = request.get_ref();
         required_request_id(&body.request_id)?;
+        let id = resource::parse_name(&body.name, "enrolments", "name")?;
         let key = IdempotencyKey::for_request(context, "AcceptEnrolment", &body.request_id, body)?;
         let mut tx = self.store.begin().await?;
-        let (enrolment, _, part) = Self::visible(&mut tx, context.caller()?, &body.name).await?;
-        Self::only(part, &[Part::Provider], "accepting an enrolment")?;
+        // The hot path: the key is claimed first; then one statement locks and reads what the
+        // acceptance and the caller's authorisation need; a refusal rolls both back.
         let response = once(&mut tx, key.as_ref(), context.now(), async |tx| {
-            let accepted = enrolments::accept_seen(&mut *tx, context, &enrolment).await?;
+            let held = enrolments::hold(&mut *tx, &id)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("enrolments/{id}")))?;
+            let part = Self::part_of(caller, &held.enrolment, &held.child)
+                .ok_or_else(|| ApiError::not_found(format!("enrolments/{id}")))?;
+            Self::only(part, &[Part::Provider], "accepting an enrolment")?;
+            let accepted = enrolments::accept_held(&mut *tx, context, held).await?;
             Ok(enrolment_pb(&accepted, 0))
         })
         .await?;
@@ -510,7 +523,7 @@ impl EnrolmentsApi {
             &body.municipality_code,
         )?;
         let month = month_of(body.month.as_ref(), "month")?;
-        let mut conn = self.store.begin().await?;
+        let mut conn = self.store.read().await?;
         let rows =
             enrolments::payables(&mut conn, &body.region_code, &body.municipality_code, month)
                 .await?;

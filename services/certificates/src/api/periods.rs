@@ -166,7 +166,7 @@ impl PeriodsApi {
         context.caller()?;
         let name = &request.get_ref().name;
         let id = resource::parse_name(name, "periods", "name")?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.read().await?;
         let record = periods::fetch(&mut tx, &id, false)
             .await?
             .ok_or_else(|| ApiError::not_found(name.clone()))?;
@@ -186,7 +186,7 @@ impl PeriodsApi {
             &["ListPeriods", &body.region_code, &body.municipality_code],
         )?;
         let optional = |s: &str| (!s.is_empty()).then(|| s.to_string());
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.read().await?;
         let page = periods::list(
             &mut tx,
             optional(&body.region_code).as_deref(),

@@ -243,7 +243,7 @@ impl ProgrammesApi {
     /// A provider, for its municipality's operator.
     async fn operated_provider(&self, caller: &Caller, name: &str) -> Result<Provider, ApiError> {
         let id = resource::parse_name(name, "providers", "name")?;
-        let mut conn = self.store.begin().await?;
+        let mut conn = self.store.read().await?;
         let provider = programmes::provider(&mut conn, &id)
             .await?
             .ok_or_else(|| ApiError::not_found(name.to_string()))?;
@@ -287,7 +287,7 @@ impl ProgrammesApi {
         context.caller()?;
         let name = &request.get_ref().name;
         let id = resource::parse_name(name, "providers", "name")?;
-        let mut conn = self.store.begin().await?;
+        let mut conn = self.store.read().await?;
         let provider = programmes::provider(&mut conn, &id)
             .await?
             .ok_or_else(|| ApiError::not_found(name.clone()))?;
@@ -307,7 +307,7 @@ impl ProgrammesApi {
             &["ListProviders", &body.region_code, &body.municipality_code],
         )?;
         let optional = |s: &str| (!s.is_empty()).then(|| s.to_string());
-        let mut conn = self.store.begin().await?;
+        let mut conn = self.store.read().await?;
         let page = programmes::list_providers(
             &mut conn,
             optional(&body.region_code).as_deref(),
@@ -392,7 +392,7 @@ impl ProgrammesApi {
         let name = &request.get_ref().name;
         let (provider_id, id) =
             resource::parse_child_name(name, "providers", "programmes", "name")?;
-        let mut conn = self.store.begin().await?;
+        let mut conn = self.store.read().await?;
         let (programme, included) = programmes::fetch(&mut conn, &provider_id, &id, false)
             .await?
             .ok_or_else(|| ApiError::not_found(name.clone()))?;
@@ -486,7 +486,7 @@ impl ProgrammesApi {
                 .then(|| Money::from_kopecks(body.max_monthly_price_kopecks)),
             min_rating: (body.min_rating > 0.0).then_some(body.min_rating),
         };
-        let mut conn = self.store.begin().await?;
+        let mut conn = self.store.read().await?;
         let page = programmes::search(&mut conn, &query, paging.size, paging.after.clone()).await?;
         Ok(pb::SearchProgrammesResponse {
             programmes: page.items.iter().map(programme_pb).collect(),

@@ -65,6 +65,34 @@ pub struct Balance {
     pub available: Money,
 }
 
+/// The totals of a ledger's entries by kind, as a query that sums them returns them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sums {
+    /// Credited.
+    pub credits: Money,
+    /// Ever reserved.
+    pub reserves: Money,
+    /// Ever released.
+    pub releases: Money,
+    /// Ever charged.
+    pub charges: Money,
+}
+
+impl Balance {
+    /// The balance from the totals: reserved (outstanding) = reserves − releases − charges,
+    /// available = credits − charges − reserved.
+    pub fn from_sums(sums: Sums) -> Result<Balance, MoneyOverflow> {
+        let reserved = sums.reserves.minus(sums.releases)?.minus(sums.charges)?;
+        Ok(Balance {
+            credited: sums.credits,
+            reserved,
+            charged: sums.charges,
+            released: sums.releases,
+            available: sums.credits.minus(sums.charges)?.minus(reserved)?,
+        })
+    }
+}
+
 /// The ledger of one certificate in one period.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Ledger {
@@ -84,20 +112,17 @@ impl Ledger {
 
     /// The sums, derived from the entries.
     pub fn balance(&self) -> Result<Balance, MoneyOverflow> {
-        let mut b = Balance::default();
-        let mut reserves = Money::ZERO;
+        let mut sums = Sums::default();
         for entry in &self.entries {
             let sum = match entry.kind {
-                EntryKind::Credit => &mut b.credited,
-                EntryKind::Reserve { .. } => &mut reserves,
-                EntryKind::Release { .. } => &mut b.released,
-                EntryKind::Charge { .. } => &mut b.charged,
+                EntryKind::Credit => &mut sums.credits,
+                EntryKind::Reserve { .. } => &mut sums.reserves,
+                EntryKind::Release { .. } => &mut sums.releases,
+                EntryKind::Charge { .. } => &mut sums.charges,
             };
             *sum = sum.plus(entry.amount)?;
         }
-        b.reserved = reserves.minus(b.released)?.minus(b.charged)?;
-        b.available = b.credited.minus(b.charged)?.minus(b.reserved)?;
-        Ok(b)
+        Balance::from_sums(sums)
     }
 
     /// What is still reserved for one enrolment.

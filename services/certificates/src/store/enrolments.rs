@@ -168,38 +168,163 @@ fn missing(id: &str) -> ApiError {
     ApiError::not_found(format!("enrolments/{id}"))
 }
 
-/// An enrolment with the rows a change of it works under.
-struct Locked {
-    programme: programmes::Programme,
-    provider_included: bool,
-    certificate: people::Certificate,
-    enrolment: Enrolment,
+/// An enrolment with every row a change of it works under: its child (whose parent and
+/// municipality decide who may act), its programme and provider, its certificate, its
+/// period and the certificate's kind in it.
+#[derive(Debug, Clone)]
+pub struct Held {
+    /// The enrolment, locked.
+    pub enrolment: Enrolment,
+    /// The child whose certificate pays.
+    pub child: people::Child,
+    /// The programme, locked.
+    pub programme: programmes::Programme,
+    /// Whether the programme's provider is included in the registry.
+    pub provider_included: bool,
+    /// The certificate, locked.
+    pub certificate: people::Certificate,
+    /// The period the enrolment is paid from.
+    pub period: periods::PeriodRecord,
+    /// Whether the certificate is funded in the period (`None`: not decided, accounting).
+    pub kind: Option<CertificateKind>,
 }
 
-/// Locks an enrolment's programme, then its certificate, then the enrolment itself: the
-/// store's lock order.
-async fn lock(conn: &mut PgConnection, id: &str) -> Result<Locked, ApiError> {
-    let seen = fetch(conn, id, false).await?.ok_or_else(|| missing(id))?;
-    lock_seen(conn, &seen).await
-}
-
-/// [`lock`], for an enrolment the caller has read already (its keys do not change).
-async fn lock_seen(conn: &mut PgConnection, seen: &Enrolment) -> Result<Locked, ApiError> {
-    let id = seen.id.as_str();
-    let (programme, provider_included) =
-        programmes::fetch(conn, &seen.provider_id, &seen.programme_id, true)
-            .await?
-            .ok_or_else(|| corrupt("enrolment without programme", id))?;
-    let certificate = people::certificate(conn, &seen.certificate_id, true)
-        .await?
-        .ok_or_else(|| corrupt("enrolment without certificate", id))?;
-    let enrolment = fetch(conn, id, true).await?.ok_or_else(|| missing(id))?;
-    Ok(Locked {
+/// Reads an enrolment with everything a change of it needs, in one statement that locks,
+/// in the store's order, its programme, its certificate and the enrolment itself: the
+/// locks are taken row mark by row mark in the order of `FOR UPDATE OF`, and under READ
+/// COMMITTED a row changed while we waited is read again in its committed form. The
+/// ledger is read by the next statement, whose snapshot follows the locks.
+pub async fn hold(conn: &mut PgConnection, id: &str) -> Result<Option<Held>, ApiError> {
+    let row = sqlx::query!(
+        r#"SELECT e.id, e.certificate_id, e.provider_id, e.programme_id, e.period_id, e.start_date,
+                  e.end_date, e.state, e.monthly_price, e.reserved, e.rating, e.rating_comment,
+                  e.create_time, e.update_time, e.version,
+                  p.title, p.description, p.direction, p.min_age, p.max_age, p.seats, p.taken,
+                  p.schedule, p.monthly_price AS programme_price, p.certified, p.rating_sum,
+                  p.rating_count, v.region_code AS programme_region, v.municipality_code AS programme_municipality,
+                  p.create_time AS programme_create_time, v.included,
+                  c.child_id, c.number, c.state AS certificate_state, c.issue_time,
+                  c.version AS certificate_version,
+                  ch.display_name, ch.identity_document, ch.birth_date, ch.region_code,
+                  ch.municipality_code, co.parent_subject, co.parent_name, co.give_time,
+                  ch.create_time AS child_create_time,
+                  per.region_code AS period_region, per.municipality_code AS period_municipality,
+                  per.municipality_name, per.time_zone, per.start_date AS period_start,
+                  per.end_date AS period_end, per.nominal, per.quota, per.min_age AS period_min_age,
+                  per.max_age AS period_max_age, per.currency, per.credit_time,
+                  per.create_time AS period_create_time, pc.kind AS "kind?"
+           FROM certificates.programmes p
+           JOIN certificates.enrolments e ON e.provider_id = p.provider_id AND e.programme_id = p.id
+           JOIN certificates.providers v ON v.id = p.provider_id
+           JOIN certificates.certificates c ON c.id = e.certificate_id
+           JOIN certificates.children ch ON ch.id = c.child_id
+           JOIN certificates.consents co ON co.id = ch.consent_id
+           JOIN certificates.periods per ON per.id = e.period_id
+           LEFT JOIN certificates.period_certificates pc
+             ON pc.period_id = e.period_id AND pc.certificate_id = c.id
+           WHERE e.id = $1
+           FOR UPDATE OF p, c, e"#,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    let kind = r.kind.as_deref().map(|k| {
+        if k == "FUNDED" {
+            CertificateKind::Funded
+        } else {
+            CertificateKind::Accounting
+        }
+    });
+    let (programme, provider_included) = programmes::ProgrammeRow {
+        provider_id: r.provider_id.clone(),
+        id: r.programme_id.clone(),
+        title: r.title,
+        description: r.description,
+        direction: r.direction,
+        min_age: r.min_age,
+        max_age: r.max_age,
+        seats: r.seats,
+        taken: r.taken,
+        schedule: r.schedule,
+        monthly_price: r.programme_price,
+        certified: r.certified,
+        rating_sum: r.rating_sum,
+        rating_count: r.rating_count,
+        region_code: r.programme_region,
+        municipality_code: r.programme_municipality,
+        create_time: r.programme_create_time,
+        included: r.included,
+    }
+    .into_domain();
+    let certificate = people::CertificateRow {
+        id: r.certificate_id.clone(),
+        child_id: r.child_id.clone(),
+        number: r.number,
+        state: r.certificate_state,
+        issue_time: r.issue_time,
+        version: r.certificate_version,
+    }
+    .into_domain()?;
+    let child = people::ChildRow {
+        id: r.child_id,
+        display_name: r.display_name,
+        identity_document: r.identity_document,
+        birth_date: r.birth_date,
+        region_code: r.region_code,
+        municipality_code: r.municipality_code,
+        parent_subject: r.parent_subject,
+        parent_name: r.parent_name,
+        give_time: r.give_time,
+        create_time: r.child_create_time,
+    }
+    .into_domain();
+    let period = periods::PeriodRow {
+        id: r.period_id.clone(),
+        region_code: r.period_region,
+        municipality_code: r.period_municipality,
+        municipality_name: r.municipality_name,
+        time_zone: r.time_zone,
+        start_date: r.period_start,
+        end_date: r.period_end,
+        nominal: r.nominal,
+        quota: r.quota,
+        min_age: r.period_min_age,
+        max_age: r.period_max_age,
+        currency: r.currency,
+        credit_time: r.credit_time,
+        create_time: r.period_create_time,
+    }
+    .into_record();
+    let enrolment = EnrolmentRow {
+        id: r.id,
+        certificate_id: r.certificate_id,
+        provider_id: r.provider_id,
+        programme_id: r.programme_id,
+        period_id: r.period_id,
+        start_date: r.start_date,
+        end_date: r.end_date,
+        state: r.state,
+        monthly_price: r.monthly_price,
+        reserved: r.reserved,
+        rating: r.rating,
+        rating_comment: r.rating_comment,
+        create_time: r.create_time,
+        update_time: r.update_time,
+        version: r.version,
+    }
+    .into_domain()?;
+    Ok(Some(Held {
+        enrolment,
+        child,
         programme,
         provider_included,
         certificate,
-        enrolment,
-    })
+        period,
+        kind,
+    }))
 }
 
 /// A parent's request: REQUESTED, or WAITLISTED when every seat is taken or others are
@@ -304,23 +429,28 @@ pub async fn accept(
     context: &CallContext,
     id: &str,
 ) -> Result<Enrolment, ApiError> {
-    let seen = fetch(conn, id, false).await?.ok_or_else(|| missing(id))?;
-    accept_seen(conn, context, &seen).await
+    let held = hold(conn, id).await?.ok_or_else(|| missing(id))?;
+    accept_held(conn, context, held).await
 }
 
-/// [`accept`], for an enrolment the caller has read already.
-pub async fn accept_seen(
+/// [`accept`], for an enrolment the caller holds (and has authorised the call on): the
+/// ledger is read, the domain decides, and the reservation, the seat, the enrolment's new
+/// state and the audit record are written in one statement.
+pub async fn accept_held(
     conn: &mut PgConnection,
     context: &CallContext,
-    seen: &Enrolment,
+    held: Held,
 ) -> Result<Enrolment, ApiError> {
-    let id = seen.id.as_str();
-    let Locked {
+    let Held {
+        mut enrolment,
         programme,
         provider_included: included,
         certificate,
-        mut enrolment,
-    } = lock_seen(conn, seen).await?;
+        period,
+        kind,
+        ..
+    } = held;
+    let id = enrolment.id.clone();
     match enrolment.state {
         EnrolmentState::Accepted => return Ok(enrolment),
         EnrolmentState::Requested => {}
@@ -344,50 +474,62 @@ pub async fn accept_seen(
     certificate.state.ensure_active()?;
     programmes::ensure_open_for_enrolment(&programme, included)?;
     ensure_seat_free(programme.seats, programme.taken)?;
-    let (period, kind) = periods::with_kind(conn, &enrolment.period_id, &certificate.id)
-        .await?
-        .ok_or_else(|| corrupt("enrolment without period", id))?;
-    let kind = kind.unwrap_or(CertificateKind::Accounting);
-    ensure_may_pay(kind, enrolment.monthly_price)?;
-    let start = attendance_starts(enrolment.start_date, period.today(context.now()));
+    ensure_may_pay(
+        kind.unwrap_or(CertificateKind::Accounting),
+        enrolment.monthly_price,
+    )?;
+    let now = context.now();
+    let start = attendance_starts(enrolment.start_date, period.today(now));
     let cost = period
         .period
         .enrolment_cost(start, enrolment.monthly_price)?;
     let mut entries = ledger::load(conn, &certificate.id, &period.id).await?;
-    let before = entries.entries().len();
-    entries.reserve(id, cost)?;
-    let now = context.now();
-    ledger::append(conn, &certificate.id, &period.id, &entries, before, now).await?;
+    entries.reserve(&id, cost)?;
+    let audit = audit::Record::new(
+        context,
+        "enrolment.accepted",
+        &format!("enrolments/{id}"),
+        json!({ "reserved_kopecks": cost.kopecks(), "start": start.to_string() }),
+    );
+    // One statement: the reservation (none for a free programme), the seat, the enrolment
+    // and its audit record (the kit's `audit_log`, in this schema).
     sqlx::query!(
-        "UPDATE certificates.programmes SET taken = taken + 1 WHERE provider_id = $1 AND id = $2",
-        programme.provider_id,
-        programme.id
-    )
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query!(
-        "UPDATE certificates.enrolments
-         SET state = 'ACCEPTED', reserved = $2, start_date = $3, update_time = $4,
+        "WITH reserve AS (
+             INSERT INTO certificates.ledger
+                 (certificate_id, period_id, kind, amount, enrolment_id, record_time)
+             SELECT $2, $3, 'RESERVE', $4::bigint, $1, $6 WHERE $4::bigint > 0
+         ), seat AS (
+             UPDATE certificates.programmes SET taken = taken + 1
+             WHERE provider_id = $7 AND id = $8
+         ), audit AS (
+             INSERT INTO certificates.audit_log
+                 (occurred_at, actor, action, resource, request_id, trace_id, changes)
+             VALUES ($6, $9, $10, $11, $12, $13, $14)
+         )
+         UPDATE certificates.enrolments
+         SET state = 'ACCEPTED', reserved = $4, start_date = $5, update_time = $6,
              version = version + 1
          WHERE id = $1",
         id,
+        certificate.id,
+        period.id,
         cost.kopecks(),
         start.to_sqlx(),
         now.to_sqlx(),
+        programme.provider_id,
+        programme.id,
+        audit.actor,
+        audit.action,
+        audit.resource,
+        audit.request_id,
+        audit.trace_id,
+        audit.changes,
     )
     .execute(&mut *conn)
     .await?;
     if programme.taken + 1 >= programme.seats {
         waitlist_open_requests(conn, &programme.provider_id, &programme.id, now).await?;
     }
-    audit::record(
-        conn,
-        context,
-        "enrolment.accepted",
-        &format!("enrolments/{id}"),
-        json!({ "reserved_kopecks": cost.kopecks(), "start": start.to_string() }),
-    )
-    .await?;
     enrolment.state = EnrolmentState::Accepted;
     enrolment.start_date = start;
     enrolment.reserved = cost;
@@ -458,7 +600,7 @@ pub async fn end(
     id: &str,
     end_date: Date,
 ) -> Result<Enrolment, ApiError> {
-    let enrolment = lock(conn, id).await?.enrolment;
+    let enrolment = hold(conn, id).await?.ok_or_else(|| missing(id))?.enrolment;
     finish(conn, context, enrolment, end_date).await
 }
 

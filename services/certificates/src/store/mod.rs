@@ -23,6 +23,7 @@ pub mod periods;
 pub mod programmes;
 pub mod reports;
 
+use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use edu_kit::ApiError;
@@ -47,6 +48,12 @@ impl Store {
     /// A transaction for one use case.
     pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, ApiError> {
         Ok(self.pool.begin().await?)
+    }
+
+    /// A connection for a read: no transaction, so no BEGIN and ROLLBACK around it (a read
+    /// of several statements that must agree takes [`Store::begin`]).
+    pub async fn read(&self) -> Result<PoolConnection<Postgres>, ApiError> {
+        Ok(self.pool.acquire().await?)
     }
 }
 

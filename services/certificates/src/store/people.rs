@@ -10,7 +10,8 @@ use edu_kit::{ApiError, CallContext, audit};
 
 use super::{corrupt, ledger, periods};
 use crate::domain::enrolment::{CertificateKind, kind_within_quota};
-use crate::domain::{CertificateError, Transition};
+use crate::domain::ledger::Sums;
+use crate::domain::{Balance, CertificateError, Money, Transition};
 
 /// A child in the municipality's register.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,17 +213,17 @@ pub struct Certificate {
     pub version: i64,
 }
 
-struct CertificateRow {
-    id: String,
-    child_id: String,
-    number: String,
-    state: String,
-    issue_time: jiff_sqlx::Timestamp,
-    version: i64,
+pub(super) struct CertificateRow {
+    pub(super) id: String,
+    pub(super) child_id: String,
+    pub(super) number: String,
+    pub(super) state: String,
+    pub(super) issue_time: jiff_sqlx::Timestamp,
+    pub(super) version: i64,
 }
 
 impl CertificateRow {
-    fn into_domain(self) -> Result<Certificate, ApiError> {
+    pub(super) fn into_domain(self) -> Result<Certificate, ApiError> {
         Ok(Certificate {
             state: CertificateState::parse(&self.state)
                 .ok_or_else(|| corrupt("certificate state", &self.state))?,
@@ -261,6 +262,108 @@ pub async fn certificate(
         .await?
     };
     row.map(CertificateRow::into_domain).transpose()
+}
+
+/// A certificate as a caller reads it: with its child (whose parent and municipality decide
+/// who may see it), the period current in the municipality, its kind there and its balance.
+#[derive(Debug, Clone)]
+pub struct CertificateView {
+    /// The certificate.
+    pub certificate: Certificate,
+    /// Its child.
+    pub child: Child,
+    /// The current period's ID, when the municipality has one today.
+    pub period_id: Option<String>,
+    /// Funded or accounting in the current period, when decided.
+    pub kind: Option<CertificateKind>,
+    /// Its money in the current period (zero without one).
+    pub balance: Balance,
+}
+
+/// Reads a certificate with everything a caller sees of it, in one statement: the current
+/// period is the municipality's period containing the day `now` falls on in the period's
+/// zone, and the balance is summed from that period's ledger.
+pub async fn certificate_view(
+    conn: &mut PgConnection,
+    id: &str,
+    now: Timestamp,
+) -> Result<Option<CertificateView>, ApiError> {
+    let row = sqlx::query!(
+        r#"SELECT c.id, c.child_id, c.number, c.state, c.issue_time, c.version,
+                  ch.display_name, ch.identity_document, ch.birth_date, ch.region_code,
+                  ch.municipality_code, co.parent_subject, co.parent_name, co.give_time,
+                  ch.create_time AS child_create_time, per.id AS "period_id?", pc.kind AS "kind?",
+                  COALESCE(s.credits, 0)::bigint AS "credits!", COALESCE(s.reserves, 0)::bigint AS "reserves!",
+                  COALESCE(s.releases, 0)::bigint AS "releases!", COALESCE(s.charges, 0)::bigint AS "charges!"
+           FROM certificates.certificates c
+           JOIN certificates.children ch ON ch.id = c.child_id
+           JOIN certificates.consents co ON co.id = ch.consent_id
+           LEFT JOIN LATERAL (
+               SELECT p.id FROM certificates.periods p
+               WHERE p.region_code = ch.region_code AND p.municipality_code = ch.municipality_code
+                 AND p.start_date <= ($2::timestamptz AT TIME ZONE p.time_zone)::date
+                 AND p.end_date >= ($2::timestamptz AT TIME ZONE p.time_zone)::date
+               LIMIT 1) per ON true
+           LEFT JOIN certificates.period_certificates pc
+             ON pc.period_id = per.id AND pc.certificate_id = c.id
+           LEFT JOIN LATERAL (
+               SELECT sum(l.amount) FILTER (WHERE l.kind = 'CREDIT') AS credits,
+                      sum(l.amount) FILTER (WHERE l.kind = 'RESERVE') AS reserves,
+                      sum(l.amount) FILTER (WHERE l.kind = 'RELEASE') AS releases,
+                      sum(l.amount) FILTER (WHERE l.kind = 'CHARGE') AS charges
+               FROM certificates.ledger l
+               WHERE l.certificate_id = c.id AND l.period_id = per.id) s ON true
+           WHERE c.id = $1"#,
+        id,
+        now.to_sqlx(),
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    let certificate = CertificateRow {
+        id: r.id,
+        child_id: r.child_id.clone(),
+        number: r.number,
+        state: r.state,
+        issue_time: r.issue_time,
+        version: r.version,
+    }
+    .into_domain()?;
+    let child = ChildRow {
+        id: r.child_id,
+        display_name: r.display_name,
+        identity_document: r.identity_document,
+        birth_date: r.birth_date,
+        region_code: r.region_code,
+        municipality_code: r.municipality_code,
+        parent_subject: r.parent_subject,
+        parent_name: r.parent_name,
+        give_time: r.give_time,
+        create_time: r.child_create_time,
+    }
+    .into_domain();
+    let balance = Balance::from_sums(Sums {
+        credits: Money::from_kopecks(r.credits),
+        reserves: Money::from_kopecks(r.reserves),
+        releases: Money::from_kopecks(r.releases),
+        charges: Money::from_kopecks(r.charges),
+    })
+    .map_err(CertificateError::from)?;
+    Ok(Some(CertificateView {
+        certificate,
+        child,
+        period_id: r.period_id,
+        kind: r.kind.as_deref().map(|k| {
+            if k == "FUNDED" {
+                CertificateKind::Funded
+            } else {
+                CertificateKind::Accounting
+            }
+        }),
+        balance,
+    }))
 }
 
 /// Rule 1: issues a child's certificate, once ever. The child must live in a municipality

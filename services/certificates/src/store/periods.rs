@@ -35,25 +35,25 @@ pub struct PeriodRecord {
     pub create_time: Timestamp,
 }
 
-struct PeriodRow {
-    id: String,
-    region_code: String,
-    municipality_code: String,
-    municipality_name: String,
-    time_zone: String,
-    start_date: jiff_sqlx::Date,
-    end_date: jiff_sqlx::Date,
-    nominal: i64,
-    quota: i32,
-    min_age: i16,
-    max_age: i16,
-    currency: String,
-    credit_time: Option<jiff_sqlx::Timestamp>,
-    create_time: jiff_sqlx::Timestamp,
+pub(super) struct PeriodRow {
+    pub(super) id: String,
+    pub(super) region_code: String,
+    pub(super) municipality_code: String,
+    pub(super) municipality_name: String,
+    pub(super) time_zone: String,
+    pub(super) start_date: jiff_sqlx::Date,
+    pub(super) end_date: jiff_sqlx::Date,
+    pub(super) nominal: i64,
+    pub(super) quota: i32,
+    pub(super) min_age: i16,
+    pub(super) max_age: i16,
+    pub(super) currency: String,
+    pub(super) credit_time: Option<jiff_sqlx::Timestamp>,
+    pub(super) create_time: jiff_sqlx::Timestamp,
 }
 
 impl PeriodRow {
-    fn into_record(self) -> PeriodRecord {
+    pub(super) fn into_record(self) -> PeriodRecord {
         PeriodRecord {
             id: self.id,
             region_code: self.region_code,

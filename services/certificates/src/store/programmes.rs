@@ -226,29 +226,30 @@ pub fn name(provider_id: &str, id: &str) -> String {
     format!("providers/{provider_id}/programmes/{id}")
 }
 
-struct ProgrammeRow {
-    provider_id: String,
-    id: String,
-    title: String,
-    description: String,
-    direction: String,
-    min_age: i16,
-    max_age: i16,
-    seats: i32,
-    taken: i32,
-    schedule: String,
-    monthly_price: i64,
-    certified: bool,
-    rating_sum: i32,
-    rating_count: i32,
-    region_code: String,
-    municipality_code: String,
-    create_time: jiff_sqlx::Timestamp,
-    included: bool,
+#[derive(sqlx::FromRow)]
+pub(super) struct ProgrammeRow {
+    pub(super) provider_id: String,
+    pub(super) id: String,
+    pub(super) title: String,
+    pub(super) description: String,
+    pub(super) direction: String,
+    pub(super) min_age: i16,
+    pub(super) max_age: i16,
+    pub(super) seats: i32,
+    pub(super) taken: i32,
+    pub(super) schedule: String,
+    pub(super) monthly_price: i64,
+    pub(super) certified: bool,
+    pub(super) rating_sum: i32,
+    pub(super) rating_count: i32,
+    pub(super) region_code: String,
+    pub(super) municipality_code: String,
+    pub(super) create_time: jiff_sqlx::Timestamp,
+    pub(super) included: bool,
 }
 
 impl ProgrammeRow {
-    fn into_domain(self) -> (Programme, bool) {
+    pub(super) fn into_domain(self) -> (Programme, bool) {
         (
             Programme {
                 provider_id: self.provider_id,
@@ -445,37 +446,53 @@ pub async fn search(
         Some(c) => (Some(c.title), Some(c.key)),
         None => (None, None),
     };
-    let rows = sqlx::query_as!(
-        ProgrammeRow,
-        r#"SELECT p.provider_id, p.id, p.title, p.description, p.direction, p.min_age, p.max_age,
-                  p.seats, p.taken, p.schedule, p.monthly_price, p.certified, p.rating_sum,
-                  p.rating_count, v.region_code, v.municipality_code, p.create_time, v.included
-           FROM certificates.programmes p JOIN certificates.providers v ON v.id = p.provider_id
-           WHERE p.certified AND v.included
-             AND ($1::text IS NULL OR p.direction = $1)
-             AND ($2::smallint IS NULL OR (p.min_age <= $2 AND $2 <= p.max_age))
-             AND ($3::text IS NULL OR v.region_code = $3)
-             AND ($4::text IS NULL OR v.municipality_code = $4)
-             AND (NOT $5 OR p.taken < p.seats)
-             AND ($6::bigint IS NULL OR p.monthly_price <= $6)
-             AND ($7::float8 IS NULL OR (p.rating_count > 0
-                                         AND p.rating_sum::float8 / p.rating_count >= $7))
-             AND ($8::text IS NULL OR (p.title, p.provider_id || '/' || p.id) > ($8, $9::text))
-           ORDER BY p.title, p.provider_id || '/' || p.id
-           LIMIT $10"#,
-        query.direction,
-        query.age,
-        query.region_code,
-        query.municipality_code,
-        query.free_seats_only,
-        query.max_monthly_price.map(|m| m.kopecks()),
-        query.min_rating,
-        after_title,
-        after_key,
-        (size + 1) as i64,
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    // The statement names only the filters given: one generic plan per combination, each
+    // reading the catalogue in title order from `programmes_catalogue` and stopping at a
+    // page. (One statement with `$n IS NULL OR …` for every filter gets a generic plan that
+    // cannot tell a filter given from one absent, and sorts the whole catalogue.)
+    let mut sql = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+        "SELECT p.provider_id, p.id, p.title, p.description, p.direction, p.min_age, p.max_age,
+                p.seats, p.taken, p.schedule, p.monthly_price, p.certified, p.rating_sum,
+                p.rating_count, v.region_code, v.municipality_code, p.create_time, v.included
+         FROM certificates.programmes p JOIN certificates.providers v ON v.id = p.provider_id
+         WHERE p.certified AND v.included",
+    );
+    if let Some(direction) = &query.direction {
+        sql.push(" AND p.direction = ").push_bind(direction.clone());
+    }
+    if let Some(age) = query.age {
+        sql.push(" AND p.min_age <= ")
+            .push_bind(age)
+            .push(" AND p.max_age >= ")
+            .push_bind(age);
+    }
+    if let Some(region) = &query.region_code {
+        sql.push(" AND v.region_code = ").push_bind(region.clone());
+    }
+    if let Some(municipality) = &query.municipality_code {
+        sql.push(" AND v.municipality_code = ")
+            .push_bind(municipality.clone());
+    }
+    if query.free_seats_only {
+        sql.push(" AND p.taken < p.seats");
+    }
+    if let Some(price) = query.max_monthly_price {
+        sql.push(" AND p.monthly_price <= ").push_bind(price.kopecks());
+    }
+    if let Some(rating) = query.min_rating {
+        sql.push(" AND p.rating_count > 0 AND p.rating_sum::float8 / p.rating_count >= ")
+            .push_bind(rating);
+    }
+    if let (Some(title), Some(key)) = (after_title, after_key) {
+        sql.push(" AND (p.title, p.provider_id || '/' || p.id) > (")
+            .push_bind(title)
+            .push(", ")
+            .push_bind(key)
+            .push(")");
+    }
+    sql.push(" ORDER BY p.title, p.provider_id || '/' || p.id LIMIT ")
+        .push_bind((size + 1) as i64);
+    let rows: Vec<ProgrammeRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
     let programmes = rows.into_iter().map(|r| r.into_domain().0).collect();
     Ok(edu_kit::paging::Page::from_overfetch(
         programmes,

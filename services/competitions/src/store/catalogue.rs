@@ -205,46 +205,82 @@ impl Store {
             None => (None, None, None),
         };
         let words = query.words.trim();
-        let rows = sqlx::query_as!(
-            PracticeRow,
-            r#"WITH q AS (SELECT CASE WHEN $1 = '' THEN NULL
-                                      ELSE websearch_to_tsquery('russian', $1) END AS tsquery),
-               found AS (
-                 SELECT p.*, (CASE WHEN q.tsquery IS NULL THEN 0
-                                   ELSE ts_rank(p.search, q.tsquery) END)::real AS relevance
-                 FROM competitions.practices p, q
-                 WHERE (q.tsquery IS NULL OR p.search @@ q.tsquery)
-                   AND ($2::text IS NULL OR p.nomination_id = $2)
-                   AND ($3::text IS NULL OR p.region_code = $3)
-                   AND ($4::text IS NULL OR p.contest_id = $4)
-                   AND ($5::int IS NULL OR p.year = $5))
-               SELECT f.id, f.contest_id, f.application_id, f.title, f.summary, f.description,
-                      f.nomination_id, f.nomination_title, f.region_code, f.team_display_name,
-                      f.year, f.publish_time, f.relevance AS "relevance!",
-                      (SELECT count(*) FROM competitions.replications r WHERE r.practice_id = f.id)
-                          AS "replication_count!",
-                      (SELECT count(DISTINCT r.region_code) FROM competitions.replications r
-                       WHERE r.practice_id = f.id AND r.state = 'IMPLEMENTED')
-                          AS "implemented_region_count!"
-               FROM found f
-               WHERE $6::real IS NULL
-                  OR f.relevance < $6
-                  OR (f.relevance = $6 AND (f.publish_time < $7
-                                            OR (f.publish_time = $7 AND f.id > $8::text)))
-               ORDER BY f.relevance DESC, f.publish_time DESC, f.id
-               LIMIT $9"#,
-            words,
-            query.nomination_id,
-            query.region_code,
-            query.contest_id,
-            query.year,
-            after_relevance,
-            after_time as _,
-            after_id,
-            (size + 1) as i64,
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = if words.is_empty() {
+            // No words: the newest first, read in the order of the listing index, page by
+            // page, however large the catalogue.
+            sqlx::query_as!(
+                PracticeRow,
+                r#"SELECT p.id, p.contest_id, p.application_id, p.title, p.summary, p.description,
+                          p.nomination_id, p.nomination_title, p.region_code, p.team_display_name,
+                          p.year, p.publish_time, 0::real AS "relevance!",
+                          (SELECT count(*) FROM competitions.replications r WHERE r.practice_id = p.id)
+                              AS "replication_count!",
+                          (SELECT count(DISTINCT r.region_code) FROM competitions.replications r
+                           WHERE r.practice_id = p.id AND r.state = 'IMPLEMENTED')
+                              AS "implemented_region_count!"
+                   FROM competitions.practices p
+                   WHERE ($1::text IS NULL OR p.nomination_id = $1)
+                     AND ($2::text IS NULL OR p.region_code = $2)
+                     AND ($3::text IS NULL OR p.contest_id = $3)
+                     AND ($4::int IS NULL OR p.year = $4)
+                     AND ($5::timestamptz IS NULL OR p.publish_time < $5
+                          OR (p.publish_time = $5 AND p.id > $6::text))
+                   ORDER BY p.publish_time DESC, p.id
+                   LIMIT $7"#,
+                query.nomination_id,
+                query.region_code,
+                query.contest_id,
+                query.year,
+                after_time as _,
+                after_id,
+                (size + 1) as i64,
+            )
+            .fetch_all(&self.pool)
+            .await?
+        } else {
+            sqlx::query_as!(
+                PracticeRow,
+                r#"WITH q AS (SELECT websearch_to_tsquery('russian', $1) AS tsquery),
+                   found AS (
+                     SELECT p.id, p.publish_time, ts_rank(p.brief, q.tsquery)::real AS relevance
+                     FROM competitions.practices p, q
+                     WHERE p.search @@ q.tsquery
+                       AND ($2::text IS NULL OR p.nomination_id = $2)
+                       AND ($3::text IS NULL OR p.region_code = $3)
+                       AND ($4::text IS NULL OR p.contest_id = $4)
+                       AND ($5::int IS NULL OR p.year = $5)),
+                   page AS (
+                     SELECT f.* FROM found f
+                     WHERE $6::real IS NULL
+                        OR f.relevance < $6
+                        OR (f.relevance = $6 AND (f.publish_time < $7
+                                                  OR (f.publish_time = $7 AND f.id > $8::text)))
+                     ORDER BY f.relevance DESC, f.publish_time DESC, f.id
+                     LIMIT $9)
+                   -- Ranked on the narrow rows; only the page's entries are read whole.
+                   SELECT p.id, p.contest_id, p.application_id, p.title, p.summary, p.description,
+                          p.nomination_id, p.nomination_title, p.region_code, p.team_display_name,
+                          p.year, p.publish_time, page.relevance AS "relevance!",
+                          (SELECT count(*) FROM competitions.replications r WHERE r.practice_id = p.id)
+                              AS "replication_count!",
+                          (SELECT count(DISTINCT r.region_code) FROM competitions.replications r
+                           WHERE r.practice_id = p.id AND r.state = 'IMPLEMENTED')
+                              AS "implemented_region_count!"
+                   FROM page JOIN competitions.practices p ON p.id = page.id
+                   ORDER BY page.relevance DESC, page.publish_time DESC, page.id"#,
+                words,
+                query.nomination_id,
+                query.region_code,
+                query.contest_id,
+                query.year,
+                after_relevance,
+                after_time as _,
+                after_id,
+                (size + 1) as i64,
+            )
+            .fetch_all(&self.pool)
+            .await?
+        };
         let found = rows.into_iter().map(PracticeRow::into_domain).collect();
         Ok(Page::from_overfetch(found, size, |(p, relevance)| {
             SearchCursor {
