@@ -1,29 +1,47 @@
-//! The certificates benchmark command works end to end on a tiny scale: it seeds, drives
-//! both sides, and reports figures. No figure is judged here: speed is the machine's.
+//! The benchmark command works end to end on a tiny scale: it seeds, drives every side, and
+//! reports figures. No figure is judged here: speed is the machine's.
 
 use edu_devstack::bench::{self, BenchOptions};
 
 use crate::harness::*;
 
 #[tokio::test]
-async fn the_benchmark_seeds_drives_both_sides_and_reports() {
+async fn the_benchmark_seeds_drives_every_side_and_reports() {
     let suite = TestSuite::start().await;
     let admin = suite.database().await;
     let options = BenchOptions {
         children: 500,
         programmes: 20,
+        entries: 300,
         seconds: 1,
         concurrency: 4,
     };
     let report = bench::run(suite.suite(), &admin, suite.gateway().await, options)
         .await
         .expect("the benchmark runs");
-    assert!(report.suite_rate > 0.0, "{report:?}");
-    assert!(report.reference_rate > 0.0, "{report:?}");
-    assert_eq!(report.suite_errors, 0, "{report:?}");
-    assert!(report.p99 >= report.p50);
-    assert_eq!(report.rss_kib.len(), 3, "the gateway and both services");
-    assert!(report.render(&options).contains("ratio (a)/(b)"));
+    let enrolment = &report.enrolment;
+    assert!(enrolment.suite.rate() > 0.0, "{report:?}");
+    assert!(enrolment.reference.rate() > 0.0, "{report:?}");
+    assert_eq!(
+        enrolment.suite.failures + enrolment.reference.failures,
+        0,
+        "{report:?}"
+    );
+    assert!(enrolment.suite.percentile(0.99) >= enrolment.suite.percentile(0.5));
+    for read in &report.reads {
+        for side in [&read.gateway, &read.service, &read.sql] {
+            assert!(side.rate() > 0.0, "{}: {report:?}", read.method);
+            assert_eq!(side.failures, 0, "{}: {report:?}", read.method);
+        }
+    }
+    for search in &report.searches {
+        assert!(search.driven.rate() > 0.0, "{}", search.method);
+        assert_eq!(search.driven.failures, 0, "{}", search.method);
+    }
+    assert_eq!(report.memory.len(), 3, "the gateway and both services");
+    let rendered = report.render(&options);
+    assert!(rendered.contains("ratio (a)/(b)"), "{rendered}");
+    assert!(rendered.contains("statements per acceptance"), "{rendered}");
     admin.close().await;
     suite.stop().await;
 }

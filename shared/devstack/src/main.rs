@@ -42,22 +42,33 @@ enum Command {
         #[arg(long)]
         no_demo: bool,
     },
-    /// The certificates benchmark of issue 5: AcceptEnrolment through the gateway against
-    /// the same work directly over SQL, in a fresh database. Run it with `--release`:
+    /// The suite's benchmarks (issues 5 and 13): AcceptEnrolment through the gateway against
+    /// the same work over SQL, object reads, the public catalogues, memory; in a fresh
+    /// database of a Postgres cluster of its own. Run it with `--release`:
     /// `cargo run --release -p edu-devstack --bin edu-dev -- bench`.
     Bench {
         /// Children with funded certificates.
         #[arg(long, default_value_t = 100_000)]
         children: usize,
-        /// Certified programmes.
+        /// Certified programmes enrolled in.
         #[arg(long, default_value_t = 1_000)]
         programmes: usize,
+        /// Entries of each public catalogue.
+        #[arg(long, default_value_t = 100_000)]
+        entries: usize,
         /// Seconds per side.
         #[arg(long, default_value_t = 20)]
         seconds: u64,
         /// Concurrent callers per side.
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
+        /// Database connections per service (EDU_DATABASE_MAX_CONNECTIONS); as many as
+        /// callers when unset, like the reference.
+        #[arg(long)]
+        connections: Option<usize>,
+        /// Worker threads of each process (EDU_WORKER_THREADS); one per core when unset.
+        #[arg(long)]
+        worker_threads: Option<usize>,
         /// Do not build the binaries first.
         #[arg(long)]
         no_build: bool,
@@ -95,17 +106,23 @@ async fn main() -> ExitCode {
         Command::Bench {
             children,
             programmes,
+            entries,
             seconds,
             concurrency,
+            connections,
+            worker_threads,
             no_build,
         } => {
             bench(
                 edu_devstack::bench::BenchOptions {
                     children,
                     programmes,
+                    entries,
                     seconds,
                     concurrency,
                 },
+                connections,
+                worker_threads,
                 no_build,
             )
             .await
@@ -146,6 +163,25 @@ fn build_binaries() -> anyhow::Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = std::process::Command::new(cargo);
     command.args(["build", "--bins"]);
+    // `cargo run` hands us the variables it sets for the binary it runs; passed on, they
+    // change what some build scripts see, and the dependencies would be rebuilt on every run
+    // (and again by the next `cargo run`).
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().to_string();
+        if name.starts_with("CARGO_PKG_")
+            || matches!(
+                name.as_str(),
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "LD_LIBRARY_PATH"
+            )
+        {
+            command.env_remove(&name);
+        }
+    }
     // The binaries beside us are the ones started: build them in our own profile.
     if !cfg!(debug_assertions) {
         command.arg("--release");
@@ -161,15 +197,28 @@ fn build_binaries() -> anyhow::Result<()> {
 }
 
 /// Runs the certificates benchmark in a database of its own, dropped afterwards.
-async fn bench(options: edu_devstack::bench::BenchOptions, no_build: bool) -> anyhow::Result<()> {
+async fn bench(
+    options: edu_devstack::bench::BenchOptions,
+    connections: Option<usize>,
+    worker_threads: Option<usize>,
+    no_build: bool,
+) -> anyhow::Result<()> {
     if cfg!(debug_assertions) {
         println!("note: a debug build measures debug binaries; run with --release for figures");
     }
     if !no_build {
         build_binaries()?;
     }
-    let data_root = std::env::current_dir()?.join(".local");
-    let postgres = Postgres::find_or_start(&data_root).await?;
+    // A cluster of its own, counting statements, where the server binaries are installed;
+    // otherwise the Postgres `up` would use, without statement counts.
+    let data_root = std::env::current_dir()?.join(".local").join("bench");
+    let postgres = match Postgres::start_counting(&data_root).await {
+        Ok(postgres) => postgres,
+        Err(e) => {
+            println!("note: no private cluster ({e}); statements are not counted");
+            Postgres::find_or_start(&std::env::current_dir()?.join(".local")).await?
+        }
+    };
     let database = format!("edu_bench_{}", uuid::Uuid::new_v4().simple());
     let logs = binaries_dir().join("bench-logs").join(&database);
     println!(
@@ -184,15 +233,19 @@ async fn bench(options: edu_devstack::bench::BenchOptions, no_build: bool) -> an
         fixed_ports: false,
         logs: edu_devstack::process::Logs::Files(logs),
         replicas: 1,
-        // As many database connections as callers, like the reference, and the log level
-        // of production.
-        extra_env: vec![
-            (
+        // As many database connections as callers unless told, like the reference, and
+        // the log level of production.
+        extra_env: [
+            Some((
                 edu_kit::config::DATABASE_MAX_CONNECTIONS.to_string(),
-                options.concurrency.to_string(),
-            ),
-            (edu_kit::config::LOG.to_string(), "warn".to_string()),
-        ],
+                connections.unwrap_or(options.concurrency).to_string(),
+            )),
+            Some((edu_kit::config::LOG.to_string(), "warn".to_string())),
+            worker_threads.map(|n| (edu_kit::config::WORKER_THREADS.to_string(), n.to_string())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
     })
     .await?;
     let admin = edu_devstack::suite::admin_pool(&postgres.admin_url, Some(&database)).await?;
@@ -200,8 +253,8 @@ async fn bench(options: edu_devstack::bench::BenchOptions, no_build: bool) -> an
         .connect()
         .await?;
     println!(
-        "seeding {} children and {} programmes…",
-        options.children, options.programmes
+        "seeding {} children, {} programmes and {} catalogue entries…",
+        options.children, options.programmes, options.entries
     );
     let report = edu_devstack::bench::run(&suite, &admin, channel, options).await;
     admin.close().await;

@@ -76,6 +76,32 @@ impl Postgres {
         })
     }
 
+    /// Starts a fresh private cluster in `data_root` that loads `pg_stat_statements`, for the
+    /// benchmarks, which count the statements each side sends. Stopped (and its data removed)
+    /// by [`Postgres::stop`].
+    pub async fn start_counting(data_root: &Path) -> Result<Postgres, DevError> {
+        let data_dir = data_root.join("postgres");
+        if data_dir.exists() {
+            // A previous run's cluster: stop it if it runs, and start afresh.
+            let _ = PrivateCluster::adopt(data_root).await;
+            std::fs::remove_dir_all(&data_dir).map_err(|e| DevError::Io(data_dir.clone(), e))?;
+        }
+        let mut cluster = PrivateCluster::prepare(data_root)?;
+        cluster.options = "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_utility=on -c max_connections=200".into();
+        cluster.remove_on_stop = true;
+        cluster.initdb().await?;
+        cluster.port = free_port(0)?;
+        cluster.pg_ctl_start().await?;
+        answers(&cluster.admin_url())
+            .await
+            .map_err(|e| DevError::Postgres(format!("the private cluster does not answer: {e}")))?;
+        Ok(Postgres {
+            admin_url: cluster.admin_url(),
+            source: Source::Private(cluster.data_dir.clone()),
+            private: Some(cluster),
+        })
+    }
+
     /// Stops a private cluster we started; other servers are left alone.
     pub async fn stop(self) -> Result<(), DevError> {
         match self.private {
@@ -103,10 +129,15 @@ struct PrivateCluster {
     data_dir: PathBuf,
     port: u16,
     run_as: Option<String>,
+    /// Extra server settings.
+    options: String,
+    /// Whether stopping removes the data folder (a benchmark's throwaway cluster).
+    remove_on_stop: bool,
 }
 
 impl PrivateCluster {
-    async fn start(data_root: &Path) -> Result<Self, DevError> {
+    /// The cluster's description, before anything is started.
+    fn prepare(data_root: &Path) -> Result<Self, DevError> {
         let bin_dir =
             server_binaries().ok_or_else(|| DevError::Postgres(HOW_TO_GET_POSTGRES.to_string()))?;
         let run_as = if is_root() {
@@ -120,13 +151,27 @@ impl PrivateCluster {
             None
         };
         std::fs::create_dir_all(data_root).map_err(|e| DevError::Io(data_root.to_path_buf(), e))?;
-        let data_dir = data_root.join("postgres");
-        let mut cluster = PrivateCluster {
+        Ok(PrivateCluster {
             bin_dir,
-            data_dir,
+            data_dir: data_root.join("postgres"),
             port: 0,
             run_as,
-        };
+            options: String::new(),
+            remove_on_stop: false,
+        })
+    }
+
+    /// Stops the cluster running in `data_root`, if one does.
+    async fn adopt(data_root: &Path) -> Result<(), DevError> {
+        let cluster = PrivateCluster::prepare(data_root)?;
+        if cluster.running_port().is_some() {
+            cluster.stop().await?;
+        }
+        Ok(())
+    }
+
+    async fn start(data_root: &Path) -> Result<Self, DevError> {
+        let mut cluster = PrivateCluster::prepare(data_root)?;
         if !cluster.data_dir.join("PG_VERSION").exists() {
             cluster.initdb().await?;
         }
@@ -209,7 +254,10 @@ impl PrivateCluster {
             .join("server.log")
             .to_string_lossy()
             .to_string();
-        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, dir);
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 {}",
+            self.port, dir, self.options
+        );
         self.as_owner(
             "pg_ctl",
             &[
@@ -233,7 +281,12 @@ impl PrivateCluster {
     async fn stop(self) -> Result<(), DevError> {
         let dir = self.data_dir.to_string_lossy().to_string();
         self.as_owner("pg_ctl", &["-D", &dir, "-m", "fast", "-w", "stop"])
-            .await
+            .await?;
+        if self.remove_on_stop {
+            std::fs::remove_dir_all(&self.data_dir)
+                .map_err(|e| DevError::Io(self.data_dir.clone(), e))?;
+        }
+        Ok(())
     }
 }
 

@@ -1,0 +1,229 @@
+//! The suite's benchmarks (issues 5 and 13), as figures measured side by side in one run,
+//! never as pass or fail: the machine decides them.
+//!
+//! - [`enrolment`]: `AcceptEnrolment` through the gateway against the same database work
+//!   over SQL, with the statements each side sends per acceptance and the CPU each process
+//!   spends on it;
+//! - [`reads`]: one object read through the gateway, straight to the service, and as the
+//!   service's own SELECT over SQL;
+//! - [`search`]: the two public catalogues at 100 000 entries each;
+//! - the resident memory of every process, idle and under load.
+//!
+//! `edu-dev bench` runs them on a fresh database of a Postgres cluster of its own that loads
+//! `pg_stat_statements` (where the server binaries are installed), so that statements are
+//! counted exactly; elsewhere the statement counts are left out.
+
+pub mod drive;
+pub mod enrolment;
+pub mod measure;
+pub mod reads;
+pub mod search;
+
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+use tonic::transport::Channel;
+
+use crate::suite::Suite;
+use drive::Driven;
+use enrolment::{EnrolmentReport, ratio};
+use reads::ReadReport;
+use search::SearchReport;
+
+/// Providers the bench's programmes belong to.
+pub const PROVIDERS: usize = 100;
+
+/// How large a run is.
+#[derive(Debug, Clone, Copy)]
+pub struct BenchOptions {
+    /// Children with funded certificates.
+    pub children: usize,
+    /// Certified programmes enrolled in.
+    pub programmes: usize,
+    /// Entries of each public catalogue searched.
+    pub entries: usize,
+    /// Seconds per side.
+    pub seconds: u64,
+    /// Concurrent callers per side.
+    pub concurrency: usize,
+}
+
+/// What a run measured.
+#[derive(Debug, Clone)]
+pub struct BenchReport {
+    /// The enrolment benchmark.
+    pub enrolment: EnrolmentReport,
+    /// The reads.
+    pub reads: Vec<ReadReport>,
+    /// The searches.
+    pub searches: Vec<SearchReport>,
+    /// Resident memory per process in KiB: idle (before any load) and the most seen under
+    /// load.
+    pub memory: Vec<(String, u64, u64)>,
+    /// Seeding time.
+    pub seeded_in: Duration,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn line(label: &str, driven: &Driven) -> String {
+    format!(
+        "  {label:<44} {:>8.0} /s   p50 {:>6.2} ms   p99 {:>6.2} ms   errors {}\n",
+        driven.rate(),
+        ms(driven.percentile(0.50)),
+        ms(driven.percentile(0.99)),
+        driven.failures
+    )
+}
+
+fn cpu(label: &str, cpu: &[(String, f64)]) -> String {
+    let total: f64 = cpu.iter().map(|(_, v)| v).sum();
+    let mut out = format!("  {label:<44}");
+    for (name, value) in cpu {
+        out += &format!(" {name} {value:.3}");
+    }
+    out + &format!("  (total {total:.3})\n")
+}
+
+fn statements(count: Option<f64>) -> String {
+    count.map_or("not counted (no pg_stat_statements)".to_string(), |n| {
+        format!("{n:.1}")
+    })
+}
+
+impl BenchReport {
+    /// The report as the command prints it.
+    pub fn render(&self, options: &BenchOptions) -> String {
+        let e = &self.enrolment;
+        let mut out = format!(
+            "suite benchmark: {} children, {} programmes, {} catalogue entries, {} callers, {} s per side (seeded in {:.1} s)\n\n",
+            options.children,
+            options.programmes,
+            options.entries,
+            options.concurrency,
+            options.seconds,
+            self.seeded_in.as_secs_f64()
+        );
+        out += "AcceptEnrolment\n";
+        out += &line("(a) through the gateway", &e.suite);
+        out += &format!("  {:<44} refused by a rule {}\n", "", e.suite.refusals);
+        out += &line("(b) the same work directly over SQL", &e.reference);
+        out += &format!("  {:<44} {:>8.2}\n", "ratio (a)/(b)", e.ratio());
+        out += &format!(
+            "  {:<44} (a) {}   (b) {}\n",
+            "statements per acceptance",
+            statements(e.statements.0),
+            statements(e.statements.1)
+        );
+        out += &cpu("CPU ms per acceptance, (a)", &e.suite_cpu);
+        out += &cpu("CPU ms per acceptance, (b)", &e.reference_cpu);
+        for read in &self.reads {
+            out += &format!("\n{}\n", read.method);
+            out += &line("(a) through the gateway", &read.gateway);
+            out += &line("(b) straight to the service", &read.service);
+            out += &line("(c) the same SELECT over SQL", &read.sql);
+            out += &format!(
+                "  {:<44} (a)/(b) {:.2}   (b)/(c) {:.2}\n",
+                "ratios",
+                ratio(read.gateway.rate(), read.service.rate()),
+                ratio(read.service.rate(), read.sql.rate())
+            );
+        }
+        out += &format!(
+            "\nthe public catalogues, {} entries each\n",
+            options.entries
+        );
+        for search in &self.searches {
+            out += &line(search.method, &search.driven);
+        }
+        out += "\nresident memory           idle     under load\n";
+        for (name, idle, load) in &self.memory {
+            out += &format!(
+                "  {name:<20} {:>8.1} MiB {:>8.1} MiB\n",
+                *idle as f64 / 1024.0,
+                *load as f64 / 1024.0
+            );
+        }
+        out
+    }
+}
+
+/// Samples the suite's resident memory until `stop` resolves; returns the most per process.
+async fn peak_memory(
+    suite: &Suite,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) -> Vec<(String, u64)> {
+    let mut peak = measure::suite_rss(suite);
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return peak,
+            () = tokio::time::sleep(Duration::from_millis(200)) => {
+                for ((_, most), (_, now)) in peak.iter_mut().zip(measure::suite_rss(suite)) {
+                    *most = (*most).max(now);
+                }
+            }
+        }
+    }
+}
+
+/// Runs every benchmark against a started suite whose database `admin` administers.
+pub async fn run(
+    suite: &Suite,
+    admin: &PgPool,
+    gateway: Channel,
+    options: BenchOptions,
+) -> anyhow::Result<BenchReport> {
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(admin)
+        .await?;
+    let idle = measure::suite_rss(suite);
+    let seeding = Instant::now();
+    enrolment::seed(admin, &options).await?;
+    search::seed(admin, options.entries).await?;
+    let seeded_in = seeding.elapsed();
+    let statements = measure::Statements::detect(admin).await;
+    let service_addr = suite
+        .service_addr("certificates")
+        .ok_or_else(|| anyhow::anyhow!("the certificates service is not running"))?;
+    let service = edu_kit::client::endpoint(format!("http://{service_addr}"))?
+        .connect()
+        .await?;
+
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let (enrolment, reads, searches, peak) = {
+        let sampler = peak_memory(suite, stopped);
+        let work = async {
+            let enrolment = enrolment::run(
+                suite,
+                admin,
+                &database,
+                &statements,
+                gateway.clone(),
+                &options,
+            )
+            .await?;
+            let reads = reads::run(admin, gateway.clone(), service, &options).await?;
+            let searches = search::run(gateway, &options).await?;
+            let _ = stop.send(());
+            anyhow::Ok((enrolment, reads, searches))
+        };
+        let (peak, done) = tokio::join!(sampler, work);
+        let (enrolment, reads, searches) = done?;
+        (enrolment, reads, searches, peak)
+    };
+    let memory = idle
+        .into_iter()
+        .zip(peak)
+        .map(|((name, idle), (_, peak))| (name, idle, peak))
+        .collect();
+    Ok(BenchReport {
+        enrolment,
+        reads,
+        searches,
+        memory,
+        seeded_in,
+    })
+}
