@@ -352,14 +352,51 @@ fn chown(path: &Path, user: &str) -> Result<(), DevError> {
     }
 }
 
-/// `preferred` when it is free, else any free port.
+/// `preferred` when it is free (and not 0), else a free port below the kernel's ephemeral
+/// range when there is room there, else any free port.
+///
+/// The port is free when we look and is bound by the process we hand it to a moment later.
+/// A port of the ephemeral range can be taken in that moment by any outgoing connection
+/// (tests open hundreds), so it is chosen below the range, where the kernel never hands
+/// out ports by itself; a clash with another suite choosing at the same moment remains
+/// possible, and `Suite::start` starts a process again on other ports when it finds its
+/// address taken.
 pub fn free_port(preferred: u16) -> Result<u16, DevError> {
     let bind =
         |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).and_then(|l| l.local_addr());
-    match bind(preferred) {
-        Ok(addr) => Ok(addr.port()),
-        Err(_) => bind(0)
-            .map(|a| a.port())
-            .map_err(|e| DevError::Io(PathBuf::from("127.0.0.1:0"), e)),
+    if preferred != 0
+        && let Ok(addr) = bind(preferred)
+    {
+        return Ok(addr.port());
     }
+    const LOWEST: u16 = 10_000;
+    if let Some(ephemeral) = ephemeral_ports_start().filter(|start| *start > LOWEST + 1_000) {
+        for _ in 0..64 {
+            let port = LOWEST + (random() % u64::from(ephemeral - LOWEST)) as u16;
+            if let Ok(addr) = bind(port) {
+                return Ok(addr.port());
+            }
+        }
+    }
+    bind(0)
+        .map(|a| a.port())
+        .map_err(|e| DevError::Io(PathBuf::from("127.0.0.1:0"), e))
+}
+
+/// The first port of the kernel's ephemeral range (Linux).
+fn ephemeral_ports_start() -> Option<u16> {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// A random number, from the standard library's randomly seeded hasher.
+fn random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
 }

@@ -97,33 +97,19 @@ impl Suite {
             let env = service_env(&options, service)?;
             migrate(&binary, service.name, &env).await?;
             for replica in 0..options.replicas.max(1) {
-                let grpc = SocketAddr::from((
-                    [127, 0, 0, 1],
-                    if replica == 0 {
-                        port(&options, service.port)?
+                let addrs = || -> Result<(SocketAddr, SocketAddr), DevError> {
+                    Ok(if replica == 0 {
+                        (
+                            local(port(&options, service.port)?),
+                            local(port(&options, 9161 + index as u16)?),
+                        )
                     } else {
-                        any_port()?
-                    },
-                ));
-                let metrics = SocketAddr::from((
-                    [127, 0, 0, 1],
-                    if replica == 0 {
-                        port(&options, 9161 + index as u16)?
-                    } else {
-                        any_port()?
-                    },
-                ));
+                        (local(any_port()?), local(any_port()?))
+                    })
+                };
                 let name = replica_name(service.name, replica);
-                let mut process = Process::spawn(
-                    &name,
-                    &binary,
-                    &["serve"],
-                    &with_addrs(env.clone(), grpc, metrics),
-                    grpc,
-                    metrics,
-                    &options.logs,
-                )?;
-                process.wait_serving("", PATIENCE).await?;
+                let process =
+                    start_serving(&options, &name, &binary, &["serve"], &env, addrs, &[""]).await?;
                 services.push(process);
             }
         }
@@ -140,32 +126,28 @@ impl Suite {
             })
             .collect::<Vec<_>>()
             .join(",");
-        let grpc = SocketAddr::from((
-            [127, 0, 0, 1],
-            if options.gateway_port == 0 {
+        let addrs = || -> Result<(SocketAddr, SocketAddr), DevError> {
+            let grpc = if options.gateway_port == 0 {
                 any_port()?
             } else {
                 options.gateway_port
-            },
-        ));
-        let metrics = SocketAddr::from(([127, 0, 0, 1], port(&options, 9160)?));
+            };
+            Ok((local(grpc), local(port(&options, 9160)?)))
+        };
         let mut env = common_env(&options);
         env.push(("EDU_GATEWAY_BACKENDS".into(), backends));
         env.push(("EDU_GATEWAY_CHECK_INTERVAL_MS".into(), "500".into()));
-        let mut gateway = Process::spawn(
+        let probes: Vec<&str> = SERVICES.iter().map(|s| s.probe_service).collect();
+        let gateway = start_serving(
+            &options,
             "gateway",
             &binary(&options, "gateway")?,
             &[],
-            &with_addrs(env, grpc, metrics),
-            grpc,
-            metrics,
-            &options.logs,
-        )?;
-        for service in SERVICES {
-            gateway
-                .wait_serving(service.probe_service, PATIENCE)
-                .await?;
-        }
+            &env,
+            addrs,
+            &probes,
+        )
+        .await?;
         Ok(Suite { gateway, services })
     }
 
@@ -316,6 +298,59 @@ fn service_env(
     env.push((env::DATABASE_MIGRATE_ON_START.into(), "false".into()));
     env.push((env::DATABASE_MAX_CONNECTIONS.into(), "10".into()));
     Ok(env)
+}
+
+/// A loopback address.
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Starts `binary` on the addresses `addrs` chooses and waits until its health reports
+/// every one of `probes` SERVING. Ports we chose are free when chosen, and another test's
+/// process can bind one before ours does: a process that exits because its address is
+/// taken is started again on newly chosen ones (never with fixed ports, which are the
+/// user's to free).
+async fn start_serving(
+    options: &SuiteOptions,
+    name: &str,
+    binary: &Path,
+    args: &[&str],
+    env: &[(String, String)],
+    addrs: impl Fn() -> Result<(SocketAddr, SocketAddr), DevError>,
+    probes: &[&str],
+) -> Result<Process, DevError> {
+    const ATTEMPTS: usize = 5;
+    let mut attempt = 1;
+    loop {
+        let (grpc, metrics) = addrs()?;
+        let mut process = Process::spawn(
+            name,
+            binary,
+            args,
+            &with_addrs(env.to_vec(), grpc, metrics),
+            grpc,
+            metrics,
+            &options.logs,
+        )?;
+        let mut serving = Ok(());
+        for probe in probes {
+            serving = process.wait_serving(probe, PATIENCE).await;
+            if serving.is_err() {
+                break;
+            }
+        }
+        match serving {
+            Ok(()) => return Ok(process),
+            Err(DevError::Exited(_, _, ref log))
+                if !options.fixed_ports
+                    && attempt < ATTEMPTS
+                    && log.contains("Address already in use") =>
+            {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn with_addrs(
