@@ -27,6 +27,11 @@ async fn the_benchmark_seeds_drives_every_side_and_reports() {
         0,
         "{report:?}"
     );
+    assert_eq!(
+        (enrolment.suite.refusals, enrolment.reference.refusals),
+        (0, 0),
+        "the seed funds every acceptance on both sides: {report:?}"
+    );
     assert!(enrolment.suite.percentile(0.99) >= enrolment.suite.percentile(0.5));
     for read in &report.reads {
         for side in [&read.gateway, &read.service, &read.sql] {
@@ -42,6 +47,12 @@ async fn the_benchmark_seeds_drives_every_side_and_reports() {
     let rendered = report.render(&options);
     assert!(rendered.contains("ratio (a)/(b)"), "{rendered}");
     assert!(rendered.contains("statements per acceptance"), "{rendered}");
+    let explained = report.plans.as_ref().expect("the plans are read");
+    assert!(
+        explained.len() >= 10,
+        "every hot path explained: {rendered}"
+    );
+    assert!(rendered.contains("hot-path plans"), "{rendered}");
     admin.close().await;
     suite.stop().await;
 }

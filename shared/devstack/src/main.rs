@@ -69,6 +69,9 @@ enum Command {
         /// Worker threads of each process (EDU_WORKER_THREADS); one per core when unset.
         #[arg(long)]
         worker_threads: Option<usize>,
+        /// Print the plan of every hot-path statement as well.
+        #[arg(long)]
+        plans: bool,
         /// Do not build the binaries first.
         #[arg(long)]
         no_build: bool,
@@ -111,6 +114,7 @@ async fn main() -> ExitCode {
             concurrency,
             connections,
             worker_threads,
+            plans,
             no_build,
         } => {
             bench(
@@ -123,6 +127,7 @@ async fn main() -> ExitCode {
                 },
                 connections,
                 worker_threads,
+                plans,
                 no_build,
             )
             .await
@@ -201,6 +206,7 @@ async fn bench(
     options: edu_devstack::bench::BenchOptions,
     connections: Option<usize>,
     worker_threads: Option<usize>,
+    plans: bool,
     no_build: bool,
 ) -> anyhow::Result<()> {
     if cfg!(debug_assertions) {
@@ -261,8 +267,13 @@ async fn bench(
     let stopped = suite.stop().await;
     edu_devstack::suite::drop_database(&postgres.admin_url, &database).await?;
     postgres.stop().await?;
+    let report = report?;
     println!();
-    print!("{}", report?.render(&options));
+    print!("{}", report.render(&options));
+    if let (true, Ok(explained)) = (plans, &report.plans) {
+        println!("\nthe hot paths' generic plans");
+        print!("{}", edu_devstack::bench::plans::render(explained));
+    }
     stopped?;
     Ok(())
 }

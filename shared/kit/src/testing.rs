@@ -93,35 +93,7 @@ impl TestDatabase {
             .expect("create test database");
         admin.close().await;
 
-        let options = PgConnectOptions::from_str(&admin_url)
-            .expect("admin URL")
-            .database(&name);
-        let admin_here = PgPoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await
-            .expect("connect");
-        db::provision::role_and_schema(&admin_here, role, None, schema)
-            .await
-            .expect("provision");
-        admin_here.close().await;
-
-        let service_options = options.username(role);
-        let service_url = format!(
-            "postgres://{role}@{}:{}/{name}",
-            service_options.get_host(),
-            service_options.get_port()
-        );
-        let config = DatabaseConfig {
-            url: Secret::new(service_url.clone()),
-            password: None,
-            // Tests run in parallel against one server; keep well under its 100 connections.
-            max_connections: 10,
-            acquire_timeout: std::time::Duration::from_secs(10),
-            migrate_on_start: false,
-        };
-        let pool = db::pool(&config, schema, "edu-test").expect("pool");
-        db::migrate(&pool, migrator).await.expect("migrate");
+        let (service_url, pool) = provision(&admin_url, &name, role, schema, migrator).await;
         TestDatabase {
             name,
             admin_url,
@@ -144,6 +116,70 @@ impl TestDatabase {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// Provisions another service's role and schema in this database and applies its
+    /// migrations, as the suite's database holds every service; returns that service's pool.
+    pub async fn add_service(&self, role: &str, schema: &str, migrator: &Migrator) -> PgPool {
+        provision(&self.admin_url, &self.name, role, schema, migrator)
+            .await
+            .1
+    }
+
+    /// A pool of the server's superuser in this database, for seeding what no service
+    /// would write and for asking the planner.
+    #[allow(clippy::expect_used)]
+    pub async fn admin_pool(&self) -> PgPool {
+        let options = PgConnectOptions::from_str(&self.admin_url)
+            .expect("admin URL")
+            .database(&self.name);
+        PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await
+            .expect("connect as the superuser")
+    }
+}
+
+/// Provisions `role` and `schema` in database `name` and migrates them as that role;
+/// returns the role's URL and a pool confined to its schema.
+#[allow(clippy::expect_used)]
+async fn provision(
+    admin_url: &str,
+    name: &str,
+    role: &str,
+    schema: &str,
+    migrator: &Migrator,
+) -> (String, PgPool) {
+    let options = PgConnectOptions::from_str(admin_url)
+        .expect("admin URL")
+        .database(name);
+    let admin_here = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.clone())
+        .await
+        .expect("connect");
+    db::provision::role_and_schema(&admin_here, role, None, schema)
+        .await
+        .expect("provision");
+    admin_here.close().await;
+
+    let service_options = options.username(role);
+    let service_url = format!(
+        "postgres://{role}@{}:{}/{name}",
+        service_options.get_host(),
+        service_options.get_port()
+    );
+    let config = DatabaseConfig {
+        url: Secret::new(service_url.clone()),
+        password: None,
+        // Tests run in parallel against one server; keep well under its 100 connections.
+        max_connections: 10,
+        acquire_timeout: std::time::Duration::from_secs(10),
+        migrate_on_start: false,
+    };
+    let pool = db::pool(&config, schema, "edu-test").expect("pool");
+    db::migrate(&pool, migrator).await.expect("migrate");
+    (service_url, pool)
 }
 
 impl Drop for TestDatabase {

@@ -196,7 +196,8 @@ pub struct Held {
 /// ledger is read by the next statement, whose snapshot follows the locks.
 pub async fn hold(conn: &mut PgConnection, id: &str) -> Result<Option<Held>, ApiError> {
     let row = sqlx::query!(
-        r#"SELECT e.id, e.certificate_id, e.provider_id, e.programme_id, e.period_id, e.start_date,
+        r#"-- hot path: AcceptEnrolment (hold)
+                  SELECT e.id, e.certificate_id, e.provider_id, e.programme_id, e.period_id, e.start_date,
                   e.end_date, e.state, e.monthly_price, e.reserved, e.rating, e.rating_comment,
                   e.create_time, e.update_time, e.version,
                   p.title, p.description, p.direction, p.min_age, p.max_age, p.seats, p.taken,
@@ -359,7 +360,8 @@ pub async fn request(
         .ok_or_else(|| ApiError::not_found(programmes::name(provider_id, programme_id)))?;
     programmes::ensure_open_for_enrolment(&programme, included)?;
     let someone_waits = sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM certificates.enrolments
+        r#"-- hot path: RequestEnrolment (waiting list)
+           SELECT EXISTS (SELECT 1 FROM certificates.enrolments
                           WHERE provider_id = $1 AND programme_id = $2 AND state = 'WAITLISTED')
            AS "waits!""#,
         provider_id,
@@ -391,7 +393,8 @@ pub async fn request(
         version: 1,
     };
     sqlx::query!(
-        "INSERT INTO certificates.enrolments
+        "-- hot path: RequestEnrolment (write)
+         INSERT INTO certificates.enrolments
             (id, certificate_id, provider_id, programme_id, period_id, start_date, state,
              monthly_price, create_time, update_time)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
@@ -494,7 +497,8 @@ pub async fn accept_held(
     // One statement: the reservation (none for a free programme), the seat, the enrolment
     // and its audit record (the kit's `audit_log`, in this schema).
     sqlx::query!(
-        "WITH reserve AS (
+        "-- hot path: AcceptEnrolment (write)
+         WITH reserve AS (
              INSERT INTO certificates.ledger
                  (certificate_id, period_id, kind, amount, enrolment_id, record_time)
              SELECT $2, $3, 'RESERVE', $4::bigint, $1, $6 WHERE $4::bigint > 0
@@ -549,7 +553,8 @@ async fn waitlist_open_requests(
     now: Timestamp,
 ) -> Result<(), ApiError> {
     sqlx::query!(
-        "UPDATE certificates.enrolments
+        "-- hot path: AcceptEnrolment (last seat)
+         UPDATE certificates.enrolments
          SET state = 'WAITLISTED', update_time = $3, version = version + 1
          WHERE provider_id = $1 AND programme_id = $2 AND state = 'REQUESTED'",
         provider_id,

@@ -26,7 +26,8 @@ pub async fn load(
 ) -> Result<Ledger, ApiError> {
     let rows = sqlx::query_as!(
         EntryRow,
-        "SELECT kind, amount, enrolment_id, month FROM certificates.ledger
+        "-- hot path: AcceptEnrolment (ledger)
+         SELECT kind, amount, enrolment_id, month FROM certificates.ledger
          WHERE certificate_id = $1 AND period_id = $2 ORDER BY id",
         certificate_id,
         period_id

@@ -289,7 +289,8 @@ pub async fn certificate_view(
     now: Timestamp,
 ) -> Result<Option<CertificateView>, ApiError> {
     let row = sqlx::query!(
-        r#"SELECT c.id, c.child_id, c.number, c.state, c.issue_time, c.version,
+        r#"-- hot path: GetCertificate
+                  SELECT c.id, c.child_id, c.number, c.state, c.issue_time, c.version,
                   ch.display_name, ch.identity_document, ch.birth_date, ch.region_code,
                   ch.municipality_code, co.parent_subject, co.parent_name, co.give_time,
                   ch.create_time AS child_create_time, per.id AS "period_id?", pc.kind AS "kind?",

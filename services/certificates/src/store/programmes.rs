@@ -300,7 +300,8 @@ pub async fn fetch(
     } else {
         sqlx::query_as!(
             ProgrammeRow,
-            "SELECT p.provider_id, p.id, p.title, p.description, p.direction, p.min_age, p.max_age,
+            "-- hot path: GetProgramme
+                    SELECT p.provider_id, p.id, p.title, p.description, p.direction, p.min_age, p.max_age,
                     p.seats, p.taken, p.schedule, p.monthly_price, p.certified, p.rating_sum,
                     p.rating_count, v.region_code, v.municipality_code, p.create_time, v.included
              FROM certificates.programmes p JOIN certificates.providers v ON v.id = p.provider_id
@@ -442,16 +443,32 @@ pub async fn search(
     size: usize,
     after: Option<TitleCursor>,
 ) -> Result<edu_kit::paging::Page<Programme, TitleCursor>, ApiError> {
-    let (after_title, after_key) = match after {
-        Some(c) => (Some(c.title), Some(c.key)),
-        None => (None, None),
-    };
+    let mut sql = search_statement(query, size, after);
+    let rows: Vec<ProgrammeRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
+    let programmes = rows.into_iter().map(|r| r.into_domain().0).collect();
+    Ok(edu_kit::paging::Page::from_overfetch(
+        programmes,
+        size,
+        |p: &Programme| TitleCursor {
+            title: p.title.clone(),
+            key: format!("{}/{}", p.provider_id, p.id),
+        },
+    ))
+}
+
+/// The statement of [`search`]: public, so that the benchmark can ask Postgres for its plan.
+pub fn search_statement(
+    query: &ProgrammeQuery,
+    size: usize,
+    after: Option<TitleCursor>,
+) -> sqlx::QueryBuilder<sqlx::Postgres> {
     // The statement names only the filters given: one generic plan per combination, each
     // reading the catalogue in title order from `programmes_catalogue` and stopping at a
     // page. (One statement with `$n IS NULL OR …` for every filter gets a generic plan that
     // cannot tell a filter given from one absent, and sorts the whole catalogue.)
     let mut sql = sqlx::QueryBuilder::<sqlx::Postgres>::new(
-        "SELECT p.provider_id, p.id, p.title, p.description, p.direction, p.min_age, p.max_age,
+        "-- hot path: SearchProgrammes
+         SELECT p.provider_id, p.id, p.title, p.description, p.direction, p.min_age, p.max_age,
                 p.seats, p.taken, p.schedule, p.monthly_price, p.certified, p.rating_sum,
                 p.rating_count, v.region_code, v.municipality_code, p.create_time, v.included
          FROM certificates.programmes p JOIN certificates.providers v ON v.id = p.provider_id
@@ -477,13 +494,14 @@ pub async fn search(
         sql.push(" AND p.taken < p.seats");
     }
     if let Some(price) = query.max_monthly_price {
-        sql.push(" AND p.monthly_price <= ").push_bind(price.kopecks());
+        sql.push(" AND p.monthly_price <= ")
+            .push_bind(price.kopecks());
     }
     if let Some(rating) = query.min_rating {
         sql.push(" AND p.rating_count > 0 AND p.rating_sum::float8 / p.rating_count >= ")
             .push_bind(rating);
     }
-    if let (Some(title), Some(key)) = (after_title, after_key) {
+    if let Some(TitleCursor { title, key }) = after {
         sql.push(" AND (p.title, p.provider_id || '/' || p.id) > (")
             .push_bind(title)
             .push(", ")
@@ -492,14 +510,5 @@ pub async fn search(
     }
     sql.push(" ORDER BY p.title, p.provider_id || '/' || p.id LIMIT ")
         .push_bind((size + 1) as i64);
-    let rows: Vec<ProgrammeRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
-    let programmes = rows.into_iter().map(|r| r.into_domain().0).collect();
-    Ok(edu_kit::paging::Page::from_overfetch(
-        programmes,
-        size,
-        |p: &Programme| TitleCursor {
-            title: p.title.clone(),
-            key: format!("{}/{}", p.provider_id, p.id),
-        },
-    ))
+    sql
 }

@@ -2,7 +2,7 @@
 //!
 //! Search uses Postgres full-text search with the `russian` configuration (stemming, case
 //! folding) over a generated `tsvector` with a GIN index; results come by relevance
-//! (`ts_rank`), then newest, then ID, and a page token carries that triple, so paging is
+//! (`ts_rank` over the title and summary, `brief`), then newest, then ID, and a page token carries that triple, so paging is
 //! stable: every practice appears exactly once across the pages of one query. A
 //! replication's moves lock its row.
 
@@ -210,7 +210,8 @@ impl Store {
             // page, however large the catalogue.
             sqlx::query_as!(
                 PracticeRow,
-                r#"SELECT p.id, p.contest_id, p.application_id, p.title, p.summary, p.description,
+                r#"-- hot path: SearchPractices (newest)
+                          SELECT p.id, p.contest_id, p.application_id, p.title, p.summary, p.description,
                           p.nomination_id, p.nomination_title, p.region_code, p.team_display_name,
                           p.year, p.publish_time, 0::real AS "relevance!",
                           (SELECT count(*) FROM competitions.replications r WHERE r.practice_id = p.id)
@@ -240,7 +241,8 @@ impl Store {
         } else {
             sqlx::query_as!(
                 PracticeRow,
-                r#"WITH q AS (SELECT websearch_to_tsquery('russian', $1) AS tsquery),
+                r#"-- hot path: SearchPractices (words)
+                   WITH q AS (SELECT websearch_to_tsquery('russian', $1) AS tsquery),
                    found AS (
                      SELECT p.id, p.publish_time, ts_rank(p.brief, q.tsquery)::real AS relevance
                      FROM competitions.practices p, q

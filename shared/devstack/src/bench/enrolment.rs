@@ -47,6 +47,9 @@ pub fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 { a / b } else { 0.0 }
 }
 
+/// Every programme's monthly price, in kopecks.
+const MONTHLY_PRICE: i64 = 30_000;
+
 /// Enrolments seeded per side; more than either side accepts in a run.
 pub fn seeded_per_side(options: &BenchOptions) -> usize {
     (options.seconds as usize * 8_000).max(2_000)
@@ -78,15 +81,21 @@ pub async fn seed(admin: &PgPool, options: &BenchOptions) -> Result<(), sqlx::Er
     let n = options.children as i64;
     let m = options.programmes as i64;
     let per_side = seeded_per_side(options) as i64;
-    let (start, end, _) = period_bounds();
+    let (start, end, months) = period_bounds();
     let today = jiff::Zoned::now().date();
+    // Enough on every certificate for twice the acceptances it can expect from both sides,
+    // so that neither side is refused for money: a refusal writes nothing and is cheaper
+    // than an acceptance, and would flatter the side refused more often.
+    let per_certificate = 2 * 2 * per_side / n.max(1) + 8;
+    // (A period's nominal is at most a billion kopecks.)
+    let credit = (i64::from(months) * MONTHLY_PRICE * per_certificate).min(1_000_000_000);
     let statements = [
         format!(
             "INSERT INTO certificates.periods (id, region_code, municipality_code, municipality_name,
                 time_zone, start_date, end_date, nominal, quota, min_age, max_age, currency,
                 credit_time, create_time)
              VALUES ('bench', 'RU-ALT', 'bench', 'Бенчмарк', 'Asia/Barnaul', '{start}',
-                     '{end}', 1200000, 10000000, 5, 18, 'RUB', now(), now())"
+                     '{end}', {credit}, 10000000, 5, 18, 'RUB', now(), now())"
         ),
         format!(
             "INSERT INTO certificates.consents (id, parent_subject, parent_name, give_time, record_time)
@@ -108,7 +117,7 @@ pub async fn seed(admin: &PgPool, options: &BenchOptions) -> Result<(), sqlx::Er
         ),
         format!(
             "INSERT INTO certificates.ledger (certificate_id, period_id, kind, amount, record_time)
-             SELECT 'c' || i, 'bench', 'CREDIT', 1200000, now() FROM generate_series(1, {n}) i"
+             SELECT 'c' || i, 'bench', 'CREDIT', {credit}, now() FROM generate_series(1, {n}) i"
         ),
         format!(
             "INSERT INTO certificates.providers (id, display_name, tax_id, region_code,
@@ -120,7 +129,7 @@ pub async fn seed(admin: &PgPool, options: &BenchOptions) -> Result<(), sqlx::Er
             "INSERT INTO certificates.programmes (provider_id, id, title, direction, min_age,
                 max_age, seats, monthly_price, certified, create_time)
              SELECT 'p' || (1 + i % {PROVIDERS}), 'g' || i, 'Программа ' || i, 'TECHNICAL', 5, 18,
-                    1000000, 30000, true, now()
+                    1000000, {MONTHLY_PRICE}, true, now()
              FROM generate_series(1, {m}) i"
         ),
         format!(
@@ -128,11 +137,10 @@ pub async fn seed(admin: &PgPool, options: &BenchOptions) -> Result<(), sqlx::Er
                 period_id, start_date, state, monthly_price, create_time, update_time)
              SELECT side || i, 'c' || (1 + floor(random() * {n}))::bigint,
                     'p' || (1 + g % {PROVIDERS}), 'g' || g, 'bench', date '{today}',
-                    'REQUESTED', 30000, now(), now()
+                    'REQUESTED', {MONTHLY_PRICE}, now(), now()
              FROM (VALUES ('a'), ('b')) AS s(side), generate_series(1, {per_side}) i,
                   LATERAL (SELECT 1 + floor(random() * {m})::bigint + i * 0 AS g) r"
         ),
-        "ANALYZE".to_string(),
     ];
     for sql in statements {
         sqlx::query(AssertSqlSafe(sql)).execute(admin).await?;

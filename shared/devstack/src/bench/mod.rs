@@ -15,7 +15,9 @@
 
 pub mod drive;
 pub mod enrolment;
+pub mod hot_paths;
 pub mod measure;
+pub mod plans;
 pub mod reads;
 pub mod search;
 
@@ -62,6 +64,9 @@ pub struct BenchReport {
     pub memory: Vec<(String, u64, u64)>,
     /// Seeding time.
     pub seeded_in: Duration,
+    /// The hot paths' plans on the benchmark's data, after the runs, or why they could
+    /// not be read.
+    pub plans: Result<Vec<plans::QueryPlan>, String>,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -108,8 +113,11 @@ impl BenchReport {
         );
         out += "AcceptEnrolment\n";
         out += &line("(a) through the gateway", &e.suite);
-        out += &format!("  {:<44} refused by a rule {}\n", "", e.suite.refusals);
         out += &line("(b) the same work directly over SQL", &e.reference);
+        out += &format!(
+            "  {:<44} (a) {}   (b) {}\n",
+            "refused by a rule (balance, seats)", e.suite.refusals, e.reference.refusals
+        );
         out += &format!("  {:<44} {:>8.2}\n", "ratio (a)/(b)", e.ratio());
         out += &format!(
             "  {:<44} (a) {}   (b) {}\n",
@@ -138,6 +146,29 @@ impl BenchReport {
         for search in &self.searches {
             out += &line(search.method, &search.driven);
         }
+        match &self.plans {
+            Ok(explained) => {
+                let scans: Vec<String> = explained
+                    .iter()
+                    .flat_map(|plan| {
+                        plan.large_scans.iter().map(move |(table, rows)| {
+                            format!("{} reads {table} ({rows:.0} rows) whole", plan.use_case)
+                        })
+                    })
+                    .collect();
+                out += &format!(
+                    "\nhot-path plans (generic)  {} statements, sequential scans of tables over {:.0} rows: {}\n",
+                    explained.len(),
+                    plans::LARGE_TABLE_ROWS,
+                    if scans.is_empty() {
+                        "none".to_string()
+                    } else {
+                        scans.join("; ")
+                    }
+                );
+            }
+            Err(e) => out += &format!("\nhot-path plans            not read: {e}\n"),
+        }
         out += "\nresident memory           idle     under load\n";
         for (name, idle, load) in &self.memory {
             out += &format!(
@@ -148,6 +179,17 @@ impl BenchReport {
         }
         out
     }
+}
+
+/// Brings the freshly seeded tables to the state a long-lived database keeps them in:
+/// vacuumed (every page visible to all, so reads neither set hint bits nor prune), analysed,
+/// and written out, so that neither side pays for the seed's leftovers.
+pub async fn settle(admin: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("VACUUM (FREEZE, ANALYZE)")
+        .execute(admin)
+        .await?;
+    sqlx::query("CHECKPOINT").execute(admin).await?;
+    Ok(())
 }
 
 /// Samples the suite's resident memory until `stop` resolves; returns the most per process.
@@ -183,6 +225,7 @@ pub async fn run(
     let seeding = Instant::now();
     enrolment::seed(admin, &options).await?;
     search::seed(admin, options.entries).await?;
+    settle(admin).await?;
     let seeded_in = seeding.elapsed();
     let statements = measure::Statements::detect(admin).await;
     let service_addr = suite
@@ -219,11 +262,17 @@ pub async fn run(
         .zip(peak)
         .map(|((name, idle), (_, peak))| (name, idle, peak))
         .collect();
+    // The plans are read from this checkout's statements; a suite of another version may
+    // not know them, which leaves the figures standing.
+    let plans = plans::explain_all(admin)
+        .await
+        .map_err(|e| format!("{e:#}"));
     Ok(BenchReport {
         enrolment,
         reads,
         searches,
         memory,
         seeded_in,
+        plans,
     })
 }

@@ -20,11 +20,46 @@ use super::drive::{Driven, Outcome, drive, pick};
 
 /// Stems the vocabulary is made of.
 const STEMS: [&str; 40] = [
-    "семь", "школ", "наставник", "волонтёр", "музе", "театр", "спорт", "краевед", "экологи",
-    "робот", "шахмат", "хор", "танц", "поход", "библиотек", "лагер", "фестивал", "проект",
-    "клуб", "студи", "мастерск", "олимпиад", "конкурс", "форум", "практик", "инклюзи",
-    "здоров", "медиа", "истори", "культур", "природ", "техник", "наук", "чтени", "дворов",
-    "сельск", "город", "родител", "педагог", "подрост",
+    "семь",
+    "школ",
+    "наставник",
+    "волонтёр",
+    "музе",
+    "театр",
+    "спорт",
+    "краевед",
+    "экологи",
+    "робот",
+    "шахмат",
+    "хор",
+    "танц",
+    "поход",
+    "библиотек",
+    "лагер",
+    "фестивал",
+    "проект",
+    "клуб",
+    "студи",
+    "мастерск",
+    "олимпиад",
+    "конкурс",
+    "форум",
+    "практик",
+    "инклюзи",
+    "здоров",
+    "медиа",
+    "истори",
+    "культур",
+    "природ",
+    "техник",
+    "наук",
+    "чтени",
+    "дворов",
+    "сельск",
+    "город",
+    "родител",
+    "педагог",
+    "подрост",
 ];
 /// Words in the vocabulary.
 const VOCABULARY: usize = 20_000;
@@ -33,7 +68,9 @@ const TAILS: usize = VOCABULARY / STEMS.len();
 
 /// The `i`-th tail: consonant, vowel, consonant.
 fn tail(i: usize) -> String {
-    const CONSONANTS: [char; 13] = ['б', 'в', 'г', 'д', 'з', 'к', 'л', 'м', 'н', 'п', 'р', 'с', 'т'];
+    const CONSONANTS: [char; 13] = [
+        'б', 'в', 'г', 'д', 'з', 'к', 'л', 'м', 'н', 'п', 'р', 'с', 'т',
+    ];
     const VOWELS: [char; 5] = ['а', 'е', 'и', 'о', 'у'];
     [
         CONSONANTS[i % 13],
@@ -46,7 +83,11 @@ fn tail(i: usize) -> String {
 
 /// The `k`-th word of the vocabulary.
 fn word(k: usize) -> String {
-    format!("{}{}", STEMS[k % STEMS.len()], tail((k / STEMS.len()) % TAILS))
+    format!(
+        "{}{}",
+        STEMS[k % STEMS.len()],
+        tail((k / STEMS.len()) % TAILS)
+    )
 }
 
 /// Seeds `entries` practices and `entries` programmes. Practices point at applications the
@@ -109,14 +150,7 @@ pub async fn seed(admin: &PgPool, entries: usize) -> Result<(), sqlx::Error> {
     .bind(&tails)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
-    sqlx::query("ANALYZE competitions.practices")
-        .execute(admin)
-        .await?;
-    sqlx::query("ANALYZE certificates.programmes")
-        .execute(admin)
-        .await?;
-    Ok(())
+    tx.commit().await
 }
 
 /// One catalogue's search.
