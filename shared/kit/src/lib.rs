@@ -3,7 +3,7 @@
 //! ([`metrics`]), token verification ([`auth`]), the per-call pipeline ([`pipeline`]) and the
 //! context it gives handlers ([`context`]), errors as gRPC statuses with details ([`error`]),
 //! the database ([`db`]), the clock ([`clock`]), idempotent creation ([`idempotency`]), the
-//! audit log ([`audit`]), resource names ([`resource`]), pagination ([`paging`]), outgoing
+//! audit log ([`audit`]), the outbox of change events and its stream ([`outbox`]), resource names ([`resource`]), pagination ([`paging`]), outgoing
 //! calls ([`client`]), Russian text for refusals ([`russian`]), and the process runner
 //! ([`server`]).
 
@@ -20,6 +20,7 @@ pub mod etag;
 pub mod framing;
 pub mod idempotency;
 pub mod metrics;
+pub mod outbox;
 pub mod paging;
 pub mod pipeline;
 pub mod region;

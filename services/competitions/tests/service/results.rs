@@ -248,8 +248,10 @@ async fn rule_7_twenty_concurrent_announcements_make_exactly_one() {
         2
     );
     assert_eq!(
-        fx.count("SELECT count(*) FROM competitions.outbox WHERE event_type = 'WINNERS_ANNOUNCED'")
-            .await,
+        fx.count(
+            "SELECT count(*) FROM competitions.event_outbox WHERE event_type = 'WINNERS_ANNOUNCED'"
+        )
+        .await,
         1
     );
     let announced = fx
