@@ -1,11 +1,38 @@
 //! Time on the wire: protobuf timestamps and `google.type.Date` to and from jiff, the one
-//! time library of the suite.
+//! time library of the suite; and update masks.
 
 use edu_proto::google::r#type::Date as PbDate;
 use jiff::Timestamp;
 use jiff::civil::Date;
 
-use crate::error::{ApiError, reason};
+use crate::error::{ApiError, quote, reason};
+
+/// The paths of an update mask, each one of `allowed`; `INVALID_ARGUMENT` for an empty mask
+/// or a field that cannot change.
+pub fn mask_paths(
+    mask: Option<&prost_types::FieldMask>,
+    allowed: &[&str],
+) -> Result<Vec<String>, ApiError> {
+    let paths = mask.map(|m| m.paths.clone()).unwrap_or_default();
+    if paths.is_empty() {
+        return Err(ApiError::invalid_field(
+            reason::INVALID_FIELDS,
+            "update_mask",
+            "name the fields to change",
+        ));
+    }
+    if let Some(bad) = paths.iter().find(|p| !allowed.contains(&p.as_str())) {
+        return Err(ApiError::invalid_field(
+            reason::INVALID_FIELDS,
+            "update_mask",
+            format!(
+                "{} cannot change; changeable fields are {allowed:?}",
+                quote(bad)
+            ),
+        ));
+    }
+    Ok(paths)
+}
 
 /// An instant as a protobuf timestamp.
 pub fn timestamp(t: Timestamp) -> prost_types::Timestamp {

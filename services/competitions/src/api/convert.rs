@@ -16,32 +16,8 @@ use crate::domain::{
     TeamMemberRole,
 };
 
-/// The paths of an update mask, each one of `allowed`; `INVALID_ARGUMENT` for an empty mask
-/// or a field that cannot change.
-pub fn mask_paths(
-    mask: Option<&prost_types::FieldMask>,
-    allowed: &[&str],
-) -> Result<Vec<String>, ApiError> {
-    let paths = mask.map(|m| m.paths.clone()).unwrap_or_default();
-    if paths.is_empty() {
-        return Err(ApiError::invalid_field(
-            kit_reason::INVALID_FIELDS,
-            "update_mask",
-            "name the fields to change",
-        ));
-    }
-    if let Some(bad) = paths.iter().find(|p| !allowed.contains(&p.as_str())) {
-        return Err(ApiError::invalid_field(
-            kit_reason::INVALID_FIELDS,
-            "update_mask",
-            format!(
-                "{} cannot change; changeable fields are {allowed:?}",
-                quote(bad)
-            ),
-        ));
-    }
-    Ok(paths)
-}
+/// Update masks, as everywhere in the suite.
+pub use edu_kit::wire::mask_paths;
 
 fn raw_date(d: Option<&PbDate>) -> RawDate {
     d.map(|d| RawDate {
