@@ -557,6 +557,21 @@ impl Rehearsal {
                         .await
                         .expect("SearchProgrammes through the gateway");
                 }
+                "partnerships" => {
+                    use edu_proto::edu::partnerships::v1 as pb;
+                    let ministry = DevToken::new("rehearsal")
+                        .role("partnerships.ministry")
+                        .sign();
+                    pb::programme_year_service_client::ProgrammeYearServiceClient::new(
+                        gateway.clone(),
+                    )
+                    .list_programme_years(edu_kit::client::with_bearer(
+                        tonic::Request::new(pb::ListProgrammeYearsRequest::default()),
+                        &ministry,
+                    ))
+                    .await
+                    .expect("ListProgrammeYears through the gateway");
+                }
                 other => panic!("add a call to {other} through the gateway to the rehearsal"),
             }
         }

@@ -332,7 +332,12 @@ async fn up(port: u16, database: String, no_build: bool, no_demo: bool) -> anyho
         let contest =
             edu_competitions::demo::load(channel.clone(), &organiser, jiff::Timestamp::now())
                 .await?;
-        let period = edu_certificates::demo::load(channel).await?;
+        let period = edu_certificates::demo::load(channel.clone()).await?;
+        let group = edu_partnerships::demo::load(channel).await?;
+        println!(
+            "demo: «Иновации в действие» 2023/2024 with six fictional schools in four \
+             regions; {group} is approved with both mobilities planned"
+        );
         println!(
             "demo: {period}, the Mikhailovsky district's school year 2024/25, with providers, \
              programmes in six directions, certificates and September charged"

@@ -29,7 +29,7 @@ pub struct ServiceSpec {
 }
 
 /// The domain services; a new one is one more line.
-pub const SERVICES: [ServiceSpec; 2] = [
+pub const SERVICES: [ServiceSpec; 3] = [
     ServiceSpec {
         name: "competitions",
         probe_service: "edu.competitions.v1.ContestService",
@@ -39,6 +39,11 @@ pub const SERVICES: [ServiceSpec; 2] = [
         name: "certificates",
         probe_service: "edu.certificates.v1.CertificateService",
         port: 50062,
+    },
+    ServiceSpec {
+        name: "partnerships",
+        probe_service: "edu.partnerships.v1.ProgrammeYearService",
+        port: 50063,
     },
 ];
 

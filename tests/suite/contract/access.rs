@@ -29,7 +29,7 @@ pub struct World {
 /// their tenant sees (a type missing from the private list is public or shared with every
 /// signed-in caller: periods, providers, replications, practices). A new resource type
 /// needs a line here, or the test says so.
-const SOURCES: [(&str, &str, bool); 22] = [
+const SOURCES: [(&str, &str, bool); 31] = [
     (
         "competitions.edu/Contest",
         "SELECT 'contests/' || id FROM competitions.contests",
@@ -142,6 +142,53 @@ const SOURCES: [(&str, &str, bool); 22] = [
         "SELECT 'enrolments/' || id FROM certificates.enrolments",
         false,
     ),
+    (
+        "partnerships.edu/ProgrammeYear",
+        "SELECT 'years/' || id FROM partnerships.years",
+        false,
+    ),
+    (
+        "partnerships.edu/School",
+        "SELECT 'schools/' || id FROM partnerships.schools",
+        false,
+    ),
+    (
+        "partnerships.edu/Innovation",
+        "SELECT 'schools/' || school_id || '/innovations/' || id FROM partnerships.innovations",
+        false,
+    ),
+    // Applications, interests, contracts, groups, mobilities and forums are their schools',
+    // their regional offices' and the ministry's.
+    (
+        "partnerships.edu/Application",
+        "SELECT 'years/' || year_id || '/applications/' || id FROM partnerships.applications",
+        true,
+    ),
+    (
+        "partnerships.edu/Interest",
+        "SELECT 'years/' || year_id || '/interests/' || id FROM partnerships.interests",
+        true,
+    ),
+    (
+        "partnerships.edu/Contract",
+        "SELECT 'years/' || year_id || '/contracts/' || id FROM partnerships.contracts",
+        true,
+    ),
+    (
+        "partnerships.edu/Group",
+        "SELECT 'years/' || year_id || '/groups/' || id FROM partnerships.groups",
+        true,
+    ),
+    (
+        "partnerships.edu/Mobility",
+        "SELECT 'years/' || year_id || '/groups/' || group_id || '/mobilities/' || id FROM partnerships.mobilities",
+        true,
+    ),
+    (
+        "partnerships.edu/Forum",
+        "SELECT 'regions/' || region_code || '/forums/' || id FROM partnerships.forums",
+        true,
+    ),
 ];
 
 fn organiser() -> String {
@@ -175,6 +222,9 @@ impl World {
         edu_certificates::demo::load(channel.clone())
             .await
             .expect("the certificates demo");
+        edu_partnerships::demo::load(channel.clone())
+            .await
+            .expect("the partnerships demo");
 
         let mut contests = comp::contest_service_client::ContestServiceClient::new(channel.clone());
         contests
@@ -303,6 +353,8 @@ impl World {
             "certificates.operator",
             "certificates.provider",
             "certificates.parent",
+            "partnerships.ministry",
+            "partnerships.event_consumer",
             "gateway.operator",
         ] {
             token = token.role(role);
@@ -396,6 +448,17 @@ fn strangers(method: &MethodDescriptor) -> Vec<Stranger> {
             Some("provider:another-provider"),
         ));
         out.push(tenant("another parent", "certificates.parent", None));
+    } else if package.starts_with("edu.partnerships") {
+        out.push(tenant(
+            "another region's office",
+            "partnerships.regional_office",
+            Some("region:BG-28"),
+        ));
+        out.push(tenant(
+            "another school",
+            "partnerships.school",
+            Some("school:another-school"),
+        ));
     } else if package.starts_with("edu.competitions") {
         out.push(tenant(
             "a team of another region",

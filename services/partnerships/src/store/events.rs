@@ -1,0 +1,57 @@
+//! The events this service publishes on the suite's resumable stream, recorded in the
+//! transaction of the change through the kit's outbox ([`edu_kit::outbox`]).
+
+use jiff::Timestamp;
+use sqlx::PgConnection;
+
+use edu_kit::ApiError;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A contract was signed.
+    ContractSigned,
+    /// A group of four formed.
+    GroupFormed,
+    /// The ministry approved a group.
+    GroupApproved,
+    /// A host filed the annex of its mobility.
+    AnnexFiled,
+}
+
+impl EventKind {
+    /// Every kind.
+    pub const ALL: [EventKind; 4] = [
+        EventKind::ContractSigned,
+        EventKind::GroupFormed,
+        EventKind::GroupApproved,
+        EventKind::AnnexFiled,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::ContractSigned => "CONTRACT_SIGNED",
+            EventKind::GroupFormed => "GROUP_FORMED",
+            EventKind::GroupApproved => "GROUP_APPROVED",
+            EventKind::AnnexFiled => "ANNEX_FILED",
+        }
+    }
+
+    /// The kind a stored name stands for.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == raw)
+    }
+}
+
+/// Records `kind` about `resource` of year `year`, published when the transaction commits.
+pub async fn record(
+    conn: &mut PgConnection,
+    kind: EventKind,
+    resource: &str,
+    year: &str,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    edu_kit::outbox::record(conn, kind.as_str(), resource, &format!("years/{year}"), now).await?;
+    Ok(())
+}
