@@ -6,6 +6,7 @@ mod competitions;
 mod contract;
 mod gateway;
 mod harness;
+mod partnerships;
 mod privacy;
 mod robustness;
 mod story;

@@ -113,6 +113,11 @@ pub mod reason {
         "SCHOOL_IN_CONTRACT",
         "Школа участвует в действующем договоре.",
     );
+    /// Deleting an innovation something names.
+    pub const INNOVATION_IN_USE: Reason = Reason::new(
+        "INNOVATION_IN_USE",
+        "На эту инновацию ссылаются заявления об интересе; измените её описание вместо удаления.",
+    );
     /// Acting for another school or region.
     pub const SCOPE_REQUIRED: Reason = Reason::new(
         "SCOPE_REQUIRED",
@@ -266,6 +271,9 @@ impl From<PartnershipError> for ApiError {
             }
             PartnershipError::SchoolInContract { contract } => {
                 precondition(reason::SCHOOL_IN_CONTRACT).with_metadata("contract", contract)
+            }
+            PartnershipError::InnovationInUse { resource } => {
+                precondition(reason::INNOVATION_IN_USE).with_metadata("resource", resource)
             }
             PartnershipError::NotTheHost => {
                 ApiError::permission_denied(reason::NOT_THE_HOST, message)

@@ -14,7 +14,9 @@ use super::convert::{self, MAX_NAME_CHARS};
 use super::respond;
 use crate::domain::PartnershipError;
 use crate::domain::directory;
-use crate::store::schools::{self, DirectoryQuery, NewInnovation, NewSchool};
+use crate::store::schools::{
+    self, DirectoryQuery, InnovationChange, NewInnovation, NewSchool, SchoolChange,
+};
 use crate::store::{Store, applications};
 
 /// The school service.
@@ -159,6 +161,131 @@ impl SchoolsApi {
             schools: page.items.iter().map(convert::school).collect(),
             next_page_token: paging.next_token(page.next.as_ref()),
         })
+    }
+
+    async fn update(
+        &self,
+        request: Request<pb::UpdateSchoolRequest>,
+    ) -> Result<pb::School, ApiError> {
+        let context = CallContext::of(&request)?;
+        Viewer::of(context.caller()?)?.require_ministry()?;
+        let body = request.get_ref();
+        let from = body.school.clone().unwrap_or_default();
+        let id = convert::school_id(&from.name, "school.name")?;
+        let mask = convert::mask_paths(
+            body.update_mask.as_ref(),
+            &[
+                "display_name",
+                "municipality_code",
+                "municipality_name",
+                "official_email",
+            ],
+        )?;
+        let mut problems = FieldProblems::new();
+        let mut change = SchoolChange::default();
+        for path in &mask {
+            match path.as_str() {
+                "display_name" => {
+                    change.display_name = Some(convert::text(
+                        &mut problems,
+                        "school.display_name",
+                        &from.display_name,
+                        MAX_NAME_CHARS,
+                        true,
+                    ))
+                }
+                "municipality_code" => {
+                    change.municipality_code = Some(convert::text(
+                        &mut problems,
+                        "school.municipality_code",
+                        &from.municipality_code,
+                        20,
+                        true,
+                    ))
+                }
+                "municipality_name" => {
+                    change.municipality_name = Some(convert::text(
+                        &mut problems,
+                        "school.municipality_name",
+                        &from.municipality_name,
+                        MAX_NAME_CHARS,
+                        true,
+                    ))
+                }
+                _ => {
+                    if !is_email(from.official_email.trim()) {
+                        problems.add("school.official_email", "an e-mail address");
+                    }
+                    change.official_email = Some(from.official_email.trim().to_string());
+                }
+            }
+        }
+        problems.finish()?;
+        let mut tx = self.store.begin().await?;
+        let school = schools::update(&mut tx, context, &id, &from.etag, &change).await?;
+        tx.commit().await?;
+        Ok(convert::school(&school))
+    }
+
+    async fn update_innovation(
+        &self,
+        request: Request<pb::UpdateInnovationRequest>,
+    ) -> Result<pb::Innovation, ApiError> {
+        let context = CallContext::of(&request)?;
+        Viewer::of(context.caller()?)?.require_ministry()?;
+        let body = request.get_ref();
+        let from = body.innovation.clone().unwrap_or_default();
+        let (school, id) = convert::innovation_id(&from.name, "innovation.name")?;
+        let mask =
+            convert::mask_paths(body.update_mask.as_ref(), &["area", "title", "description"])?;
+        let mut problems = FieldProblems::new();
+        let mut change = InnovationChange::default();
+        for path in &mask {
+            match path.as_str() {
+                "area" => match convert::area_from(from.area) {
+                    Some(area) => change.area = Some(area.to_string()),
+                    None => problems.add("innovation.area", "one of the five areas"),
+                },
+                "title" => {
+                    change.title = Some(convert::text(
+                        &mut problems,
+                        "innovation.title",
+                        &from.title,
+                        MAX_NAME_CHARS,
+                        true,
+                    ))
+                }
+                _ => {
+                    change.description = Some(convert::text(
+                        &mut problems,
+                        "innovation.description",
+                        &from.description,
+                        5000,
+                        false,
+                    ))
+                }
+            }
+        }
+        problems.finish()?;
+        let mut tx = self.store.begin().await?;
+        let innovation =
+            schools::update_innovation(&mut tx, context, &school, &id, &from.etag, &change).await?;
+        tx.commit().await?;
+        Ok(convert::innovation(&innovation))
+    }
+
+    async fn delete_innovation(
+        &self,
+        request: Request<pb::DeleteInnovationRequest>,
+    ) -> Result<(), ApiError> {
+        let context = CallContext::of(&request)?;
+        Viewer::of(context.caller()?)?.require_ministry()?;
+        let body = request.get_ref();
+        let (school, id) = convert::innovation_id(&body.name, "name")?;
+        let mut tx = self.store.begin().await?;
+        schools::delete_innovation(&mut tx, context, &school, &id, &body.etag).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn set_listed(
@@ -434,6 +561,27 @@ impl SchoolService for SchoolsApi {
         request: Request<pb::ListSchoolsRequest>,
     ) -> Result<Response<pb::ListSchoolsResponse>, Status> {
         respond(self.list(request).await)
+    }
+
+    async fn update_school(
+        &self,
+        request: Request<pb::UpdateSchoolRequest>,
+    ) -> Result<Response<pb::School>, Status> {
+        respond(self.update(request).await)
+    }
+
+    async fn update_innovation(
+        &self,
+        request: Request<pb::UpdateInnovationRequest>,
+    ) -> Result<Response<pb::Innovation>, Status> {
+        respond(self.update_innovation(request).await)
+    }
+
+    async fn delete_innovation(
+        &self,
+        request: Request<pb::DeleteInnovationRequest>,
+    ) -> Result<Response<()>, Status> {
+        respond(self.delete_innovation(request).await)
     }
 
     async fn add_school_to_innovative_list(

@@ -133,6 +133,12 @@ pub enum PartnershipError {
         /// The contract.
         contract: String,
     },
+    /// An innovation named by an interest declaration is not deleted.
+    #[error("{resource} names this innovation; change its text instead")]
+    InnovationInUse {
+        /// The interest declaration that names it.
+        resource: String,
+    },
     /// Only the host changes its mobility.
     #[error("only the host school changes this mobility")]
     NotTheHost,

@@ -380,6 +380,197 @@ pub async fn set_innovative(
         .ok_or_else(|| ApiError::not_found(format!("schools/{id}")))
 }
 
+/// What UpdateSchool changes: each `Some` field.
+#[derive(Debug, Clone, Default)]
+pub struct SchoolChange {
+    /// New display name.
+    pub display_name: Option<String>,
+    /// New municipality code.
+    pub municipality_code: Option<String>,
+    /// New municipality name.
+    pub municipality_name: Option<String>,
+    /// New official e-mail.
+    pub official_email: Option<String>,
+}
+
+/// Changes a school's details; another school's e-mail is `ALREADY_EXISTS` (field
+/// `official_email`), also when a concurrent change took it first.
+pub async fn update(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    id: &str,
+    supplied_etag: &str,
+    change: &SchoolChange,
+) -> Result<School, ApiError> {
+    let name = format!("schools/{id}");
+    let school = fetch(conn, id, true)
+        .await?
+        .ok_or_else(|| ApiError::not_found(name.clone()))?;
+    etag::check(supplied_etag, school.version, &name)?;
+    let email_taken =
+        || ApiError::already_exists(name.clone()).with_metadata("field", "official_email");
+    let updated = sqlx::query!(
+        "UPDATE partnerships.schools
+         SET display_name = $2, municipality_code = $3, municipality_name = $4,
+             official_email = $5, update_time = $6, version = version + 1
+         WHERE id = $1",
+        id,
+        change.display_name.as_ref().unwrap_or(&school.display_name),
+        change
+            .municipality_code
+            .as_ref()
+            .unwrap_or(&school.municipality_code),
+        change
+            .municipality_name
+            .as_ref()
+            .unwrap_or(&school.municipality_name),
+        change
+            .official_email
+            .as_ref()
+            .unwrap_or(&school.official_email),
+        context.now().to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await;
+    match updated {
+        Ok(_) => {}
+        // The e-mail index is the only unique one this statement can break.
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23505") => {
+            return Err(email_taken());
+        }
+        Err(e) => return Err(e.into()),
+    }
+    audit::record(
+        conn,
+        context,
+        "school.updated",
+        &name,
+        json!({ "display_name": change.display_name, "municipality_code": change.municipality_code,
+                "municipality_name": change.municipality_name,
+                "official_email_changed": change.official_email.is_some() }),
+    )
+    .await?;
+    fetch(conn, id, false)
+        .await?
+        .ok_or_else(|| ApiError::not_found(name))
+}
+
+/// What UpdateInnovation changes: each `Some` field.
+#[derive(Debug, Clone, Default)]
+pub struct InnovationChange {
+    /// New area, as stored.
+    pub area: Option<String>,
+    /// New title.
+    pub title: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+}
+
+async fn lock_innovation(
+    conn: &mut PgConnection,
+    school_id: &str,
+    id: &str,
+    supplied_etag: &str,
+) -> Result<Innovation, ApiError> {
+    let name = format!("schools/{school_id}/innovations/{id}");
+    sqlx::query!(
+        "SELECT 1 AS found FROM partnerships.innovations WHERE school_id = $1 AND id = $2 FOR UPDATE",
+        school_id,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let current = innovation(conn, school_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(name.clone()))?;
+    etag::check(supplied_etag, current.version, &name)?;
+    Ok(current)
+}
+
+/// Changes an innovation's area, title or description (and so what the directory finds).
+pub async fn update_innovation(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    school_id: &str,
+    id: &str,
+    supplied_etag: &str,
+    change: &InnovationChange,
+) -> Result<Innovation, ApiError> {
+    let current = lock_innovation(conn, school_id, id, supplied_etag).await?;
+    let title = change.title.clone().unwrap_or(current.title);
+    let description = change.description.clone().unwrap_or(current.description);
+    let area = change.area.clone().unwrap_or(current.area);
+    let search_text = directory::fold(&format!("{title} {description}"));
+    sqlx::query!(
+        "UPDATE partnerships.innovations
+         SET area = $3, title = $4, description = $5, search_text = $6, update_time = $7,
+             version = version + 1
+         WHERE school_id = $1 AND id = $2",
+        school_id,
+        id,
+        area,
+        title,
+        description,
+        search_text,
+        context.now().to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    let name = format!("schools/{school_id}/innovations/{id}");
+    audit::record(
+        conn,
+        context,
+        "innovation.updated",
+        &name,
+        json!({ "area": area, "title": title }),
+    )
+    .await?;
+    innovation(conn, school_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(name))
+}
+
+/// Deletes an innovation no interest declaration names (contracts name one only through
+/// an interest).
+pub async fn delete_innovation(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    school_id: &str,
+    id: &str,
+    supplied_etag: &str,
+) -> Result<(), ApiError> {
+    lock_innovation(conn, school_id, id, supplied_etag).await?;
+    let used = sqlx::query_scalar!(
+        r#"SELECT 'years/' || year_id || '/interests/' || id AS "name!"
+           FROM partnerships.interests
+           WHERE innovation_school_id = $1 AND innovation_id = $2
+           LIMIT 1"#,
+        school_id,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(resource) = used {
+        return Err(PartnershipError::InnovationInUse { resource }.into());
+    }
+    sqlx::query!(
+        "DELETE FROM partnerships.innovations WHERE school_id = $1 AND id = $2",
+        school_id,
+        id
+    )
+    .execute(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        context,
+        "innovation.deleted",
+        &format!("schools/{school_id}/innovations/{id}"),
+        json!({}),
+    )
+    .await?;
+    Ok(())
+}
+
 /// A new innovation of a school on the List.
 #[derive(Debug, Clone)]
 pub struct NewInnovation {

@@ -7,4 +7,6 @@ mod common;
 mod contracts;
 mod directory;
 mod forums;
+mod lifecycle;
+mod registry;
 mod years;
