@@ -615,6 +615,19 @@ impl FieldProblems {
         }
     }
 
+    /// A text field, trimmed: recorded as wrong when `required` and blank, or longer than
+    /// `max` characters. Returns the trimmed text either way, so that parsing goes on and
+    /// every problem is reported at once.
+    pub fn text(&mut self, field: &str, value: &str, max: usize, required: bool) -> String {
+        let trimmed = value.trim();
+        if required && trimmed.is_empty() {
+            self.add(field, "required");
+        } else if value.chars().count() > max {
+            self.add(field, format!("at most {max} characters"));
+        }
+        trimmed.to_string()
+    }
+
     /// Whether nothing is wrong so far.
     pub fn is_empty(&self) -> bool {
         self.problems.is_empty()

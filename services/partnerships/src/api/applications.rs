@@ -41,13 +41,7 @@ impl ApplicationsApi {
         let school = convert::school_id(&draft.school, "application.school")?;
         viewer.require_school(&school)?;
         let mut problems = FieldProblems::new();
-        let motivation = convert::text(
-            &mut problems,
-            "application.motivation",
-            &draft.motivation,
-            5000,
-            false,
-        );
+        let motivation = problems.text("application.motivation", &draft.motivation, 5000, false);
         if draft.modules.is_empty() {
             problems.add("application.modules", "at least one module");
         }
@@ -198,7 +192,7 @@ impl ApplicationsApi {
         let (innovation_school, innovation) =
             convert::innovation_id(&draft.innovation, "interest.innovation")?;
         let mut problems = FieldProblems::new();
-        let note = convert::text(&mut problems, "interest.note", &draft.note, 2000, false);
+        let note = problems.text("interest.note", &draft.note, 2000, false);
         problems.finish()?;
         let year = self.store.year(&year_id).await?;
         let new = NewInterest {

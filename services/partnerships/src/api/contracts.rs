@@ -63,7 +63,7 @@ impl ContractsApi {
                 "contract.innovation",
             ))
         };
-        let note = convert::text(&mut problems, "contract.note", &draft.note, 2000, false);
+        let note = problems.text("contract.note", &draft.note, 2000, false);
         problems.finish()?;
         let (Some(proposer), Some(counterparty)) = (proposer, counterparty) else {
             return Err(ApiError::invalid_field(
@@ -194,7 +194,7 @@ impl ContractsApi {
         let viewer = Viewer::of(context.caller()?)?;
         let body = request.get_ref();
         let mut problems = FieldProblems::new();
-        let reason = convert::text(&mut problems, "reason", &body.reason, 2000, false);
+        let reason = problems.text("reason", &body.reason, 2000, false);
         problems.finish()?;
         let current = self.readable(&viewer, &body.name).await?;
         let by = [&current.proposer_id, &current.counterparty_id]

@@ -15,23 +15,6 @@ use crate::store::years::YearRecord;
 /// Longest display names and titles.
 pub const MAX_NAME_CHARS: usize = 300;
 
-/// Checks that `value` has 1 to `max` characters (or 0 to `max` when not `required`).
-pub fn text(
-    problems: &mut FieldProblems,
-    field: &str,
-    value: &str,
-    max: usize,
-    required: bool,
-) -> String {
-    let chars = value.trim().chars().count();
-    if required && chars == 0 {
-        problems.add(field, "required");
-    } else if value.chars().count() > max {
-        problems.add(field, format!("at most {max} characters"));
-    }
-    value.trim().to_string()
-}
-
 /// A year's ID from its name, `years/{year}`. Any well-formed ID is taken (a name of a
 /// year that cannot exist is simply not found, like any other missing one); only
 /// CreateProgrammeYear insists on the `yyyy-yyyy` form.
@@ -187,13 +170,8 @@ pub fn year_spec(
         version: 0,
     });
     if take("display_name") {
-        year.display_name = text(
-            &mut problems,
-            &f("display_name"),
-            &from.display_name,
-            MAX_NAME_CHARS,
-            true,
-        );
+        year.display_name =
+            problems.text(&f("display_name"), &from.display_name, MAX_NAME_CHARS, true);
     }
     if take("time_zone") {
         if jiff::tz::TimeZone::get(&from.time_zone).is_err() || from.time_zone.is_empty() {
@@ -286,8 +264,7 @@ fn modules(problems: &mut FieldProblems, from: &[pb::ProgrammeModule]) -> Vec<Mo
                 format!("module {number} is listed twice"),
             );
         }
-        let name = text(
-            problems,
+        let name = problems.text(
             &format!("{field}.display_name"),
             &m.display_name,
             MAX_NAME_CHARS,

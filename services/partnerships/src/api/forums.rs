@@ -157,15 +157,13 @@ fn topics(from: &[pb::ForumTopic]) -> Result<Vec<Topic>, ApiError> {
         .iter()
         .enumerate()
         .map(|(i, t)| Topic {
-            title: convert::text(
-                &mut problems,
+            title: problems.text(
                 &format!("topics[{i}].title"),
                 &t.title,
                 convert::MAX_NAME_CHARS,
                 true,
             ),
-            description: convert::text(
-                &mut problems,
+            description: problems.text(
                 &format!("topics[{i}].description"),
                 &t.description,
                 MAX_DESCRIPTION_CHARS,
@@ -351,8 +349,7 @@ impl ForumsApi {
         if !(1..=MAX_CAPACITY).contains(&draft.capacity) {
             problems.add("forum.capacity", format!("must be 1 to {MAX_CAPACITY}"));
         }
-        let experience = convert::text(
-            &mut problems,
+        let experience = problems.text(
             "forum.experience",
             &draft.experience,
             MAX_EXPERIENCE_CHARS,
@@ -521,13 +518,7 @@ impl ForumsApi {
         let body = request.get_ref();
         let (region, id) = forum_name(&body.name, "name")?;
         let mut problems = FieldProblems::new();
-        let programme = convert::text(
-            &mut problems,
-            "programme",
-            &body.programme,
-            MAX_PROGRAMME_CHARS,
-            true,
-        );
+        let programme = problems.text("programme", &body.programme, MAX_PROGRAMME_CHARS, true);
         let day = problems.field(wire::civil_date(body.forum_date.as_ref(), "forum_date"));
         problems.finish()?;
         let Some(day) = day else {

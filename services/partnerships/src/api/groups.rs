@@ -257,13 +257,8 @@ impl GroupsApi {
                     })
                 }
                 _ => {
-                    change.programme = Some(convert::text(
-                        &mut problems,
-                        "mobility.programme",
-                        &changes.programme,
-                        20_000,
-                        false,
-                    ))
+                    change.programme =
+                        Some(problems.text("mobility.programme", &changes.programme, 20_000, false))
                 }
             }
         }
@@ -322,7 +317,7 @@ impl GroupsApi {
         let body = request.get_ref();
         let ids = self.hosted_ids(&viewer, &body.name).await?;
         let mut problems = FieldProblems::new();
-        let report = convert::text(&mut problems, "report", &body.report, 5000, false);
+        let report = problems.text("report", &body.report, 5000, false);
         problems.finish()?;
         let mut tx = self.store.begin().await?;
         let m = groups::mark_held(

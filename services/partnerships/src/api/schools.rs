@@ -41,8 +41,7 @@ fn is_email(email: &str) -> bool {
 
 fn new_school(id: String, from: &pb::School) -> Result<NewSchool, ApiError> {
     let mut problems = FieldProblems::new();
-    let display_name = convert::text(
-        &mut problems,
+    let display_name = problems.text(
         "school.display_name",
         &from.display_name,
         MAX_NAME_CHARS,
@@ -57,15 +56,13 @@ fn new_school(id: String, from: &pb::School) -> Result<NewSchool, ApiError> {
     if !crate::domain::regions::is_bulgarian(&from.region_code) {
         problems.add("school.region_code", "a Bulgarian region, BG-01 to BG-28");
     }
-    let municipality_code = convert::text(
-        &mut problems,
+    let municipality_code = problems.text(
         "school.municipality_code",
         &from.municipality_code,
         20,
         true,
     );
-    let municipality_name = convert::text(
-        &mut problems,
+    let municipality_name = problems.text(
         "school.municipality_name",
         &from.municipality_name,
         MAX_NAME_CHARS,
@@ -186,8 +183,7 @@ impl SchoolsApi {
         for path in &mask {
             match path.as_str() {
                 "display_name" => {
-                    change.display_name = Some(convert::text(
-                        &mut problems,
+                    change.display_name = Some(problems.text(
                         "school.display_name",
                         &from.display_name,
                         MAX_NAME_CHARS,
@@ -195,8 +191,7 @@ impl SchoolsApi {
                     ))
                 }
                 "municipality_code" => {
-                    change.municipality_code = Some(convert::text(
-                        &mut problems,
+                    change.municipality_code = Some(problems.text(
                         "school.municipality_code",
                         &from.municipality_code,
                         20,
@@ -204,8 +199,7 @@ impl SchoolsApi {
                     ))
                 }
                 "municipality_name" => {
-                    change.municipality_name = Some(convert::text(
-                        &mut problems,
+                    change.municipality_name = Some(problems.text(
                         "school.municipality_name",
                         &from.municipality_name,
                         MAX_NAME_CHARS,
@@ -247,17 +241,11 @@ impl SchoolsApi {
                     None => problems.add("innovation.area", "one of the five areas"),
                 },
                 "title" => {
-                    change.title = Some(convert::text(
-                        &mut problems,
-                        "innovation.title",
-                        &from.title,
-                        MAX_NAME_CHARS,
-                        true,
-                    ))
+                    change.title =
+                        Some(problems.text("innovation.title", &from.title, MAX_NAME_CHARS, true))
                 }
                 _ => {
-                    change.description = Some(convert::text(
-                        &mut problems,
+                    change.description = Some(problems.text(
                         "innovation.description",
                         &from.description,
                         5000,
@@ -299,7 +287,7 @@ impl SchoolsApi {
         Viewer::of(context.caller()?)?.require_ministry()?;
         let id = convert::school_id(name, "name")?;
         let mut problems = FieldProblems::new();
-        let basis = convert::text(&mut problems, "basis", basis, 2000, true);
+        let basis = problems.text("basis", basis, 2000, true);
         problems.finish()?;
         let mut tx = self.store.begin().await?;
         let school =
@@ -325,20 +313,8 @@ impl SchoolsApi {
         if area.is_none() {
             problems.add("innovation.area", "one of the five areas");
         }
-        let title = convert::text(
-            &mut problems,
-            "innovation.title",
-            &draft.title,
-            MAX_NAME_CHARS,
-            true,
-        );
-        let description = convert::text(
-            &mut problems,
-            "innovation.description",
-            &draft.description,
-            5000,
-            false,
-        );
+        let title = problems.text("innovation.title", &draft.title, MAX_NAME_CHARS, true);
+        let description = problems.text("innovation.description", &draft.description, 5000, false);
         problems.finish()?;
         let new = NewInnovation {
             school_id,
