@@ -71,10 +71,13 @@ pub fn generate(pool: &DescriptorPool) -> Result<String, String> {
         )
         .map_err(|e| e.to_string())?;
         for field in message.fields() {
-            if is_output_only(&field, &behaviour) {
+            if is_output_only(&field, &behaviour) || in_real_oneof(&field) {
                 continue;
             }
             out.push_str(&field_check(message, &field, &max_length)?);
+        }
+        for oneof in message.oneofs().filter(|o| !o.is_synthetic()) {
+            out.push_str(&oneof_check(message, &oneof, &max_length));
         }
         out.push_str("    }\n}\n\n");
     }
@@ -97,6 +100,67 @@ pub fn generate(pool: &DescriptorPool) -> Result<String, String> {
     Ok(out)
 }
 
+/// Whether `field` is a member of a real (not proto3-`optional`) oneof.
+fn in_real_oneof(field: &FieldDescriptor) -> bool {
+    field
+        .containing_oneof()
+        .is_some_and(|oneof| !oneof.is_synthetic())
+}
+
+/// The limit of a string or bytes field.
+fn limit_of(field: &FieldDescriptor, max_length: &ExtensionDescriptor) -> i64 {
+    field
+        .options()
+        .get_extension(max_length)
+        .as_i32()
+        .map(i64::from)
+        .filter(|_| field.options().has_extension(max_length))
+        .unwrap_or(DEFAULT_MAX_LENGTH)
+}
+
+/// The checks of a oneof: prost holds it as an `Option` of an enum with one variant per
+/// member, in a module named after the message; each variant's value is checked as its
+/// field would be, at the member's name.
+fn oneof_check(
+    message: &MessageDescriptor,
+    oneof: &prost_reflect::OneofDescriptor,
+    max_length: &ExtensionDescriptor,
+) -> String {
+    let message_path = rust_type(message);
+    let module = match message_path.rsplit_once("::") {
+        Some((parent, _)) => format!("{parent}::{}", sanitize(&message.name().to_snake_case())),
+        None => message_path.clone(),
+    };
+    let enum_path = format!(
+        "{module}::{}",
+        sanitize(&oneof.name().to_upper_camel_case())
+    );
+    let mut arms = String::new();
+    for field in oneof.fields() {
+        let name = field.name();
+        let at = format!("&crate::limits::At::Field(at, \"{name}\")");
+        let check = match field.kind() {
+            Kind::String => format!("out.text({at}, value, {});", limit_of(&field, max_length)),
+            Kind::Bytes => format!("out.bytes({at}, value, {});", limit_of(&field, max_length)),
+            Kind::Enum(e) => format!(
+                "out.known({at}, {}::try_from(*value).is_ok(), \"{}\");",
+                rust_type_named(e.parent_file().package_name(), e.full_name()),
+                e.full_name()
+            ),
+            Kind::Message(_) => format!("crate::limits::Walk::walk(value, {at}, out);"),
+            _ => "let _ = value;".to_string(),
+        };
+        let variant = sanitize(&name.to_upper_camel_case());
+        arms.push_str(&format!(
+            "            {enum_path}::{variant}(value) => {{ {check} }}\n"
+        ));
+    }
+    let ident = sanitize(&oneof.name().to_snake_case());
+    format!(
+        "        if let Some(part) = &self.{ident} {{\n        match part {{\n{arms}        }}\n        }}\n"
+    )
+}
+
 fn field_check(
     message: &MessageDescriptor,
     field: &FieldDescriptor,
@@ -104,21 +168,7 @@ fn field_check(
 ) -> Result<String, String> {
     let name = field.name();
     let ident = sanitize(&name.to_snake_case());
-    if let Some(oneof) = field.containing_oneof()
-        && !oneof.is_synthetic()
-    {
-        return Err(format!(
-            "{}.{name}: oneof fields are not supported by the request checks yet; extend shared/proto/build/limits.rs",
-            message.full_name()
-        ));
-    }
-    let limit = field
-        .options()
-        .get_extension(max_length)
-        .as_i32()
-        .map(i64::from)
-        .filter(|_| field.options().has_extension(max_length))
-        .unwrap_or(DEFAULT_MAX_LENGTH);
+    let limit = limit_of(field, max_length);
     let optional = field.supports_presence() && !matches!(field.kind(), Kind::Message(_));
     let check = |value: &str, at: &str| -> Option<String> {
         match field.kind() {
