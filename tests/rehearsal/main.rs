@@ -572,6 +572,19 @@ impl Rehearsal {
                     .await
                     .expect("ListProgrammeYears through the gateway");
                 }
+                "aid" => {
+                    use edu_proto::edu::aid::v1 as pb;
+                    let coordinator = DevToken::new("rehearsal")
+                        .role("aid.national_coordinator")
+                        .sign();
+                    pb::campaign_service_client::CampaignServiceClient::new(gateway.clone())
+                        .list_campaigns(edu_kit::client::with_bearer(
+                            tonic::Request::new(pb::ListCampaignsRequest::default()),
+                            &coordinator,
+                        ))
+                        .await
+                        .expect("ListCampaigns through the gateway");
+                }
                 other => panic!("add a call to {other} through the gateway to the rehearsal"),
             }
         }

@@ -1,5 +1,6 @@
 //! The suite as a client sees it: real processes, real gRPC, through the gateway.
 
+mod aid;
 mod bench;
 mod certificates;
 mod competitions;

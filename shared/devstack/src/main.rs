@@ -333,7 +333,12 @@ async fn up(port: u16, database: String, no_build: bool, no_demo: bool) -> anyho
             edu_competitions::demo::load(channel.clone(), &organiser, jiff::Timestamp::now())
                 .await?;
         let period = edu_certificates::demo::load(channel.clone()).await?;
-        let group = edu_partnerships::demo::load(channel).await?;
+        let group = edu_partnerships::demo::load(channel.clone()).await?;
+        let campaign = edu_aid::demo::load(channel).await?;
+        println!(
+            "demo: {campaign}, «Дорога в школу» 2023 in Almaty, Astana and the Almaty region: \
+             fictional children, needs, a donation received and delivered, appeals"
+        );
         println!(
             "demo: «Иновации в действие» 2023/2024 with six fictional schools in four \
              regions; {group} is approved with both mobilities planned"

@@ -29,7 +29,7 @@ pub struct ServiceSpec {
 }
 
 /// The domain services; a new one is one more line.
-pub const SERVICES: [ServiceSpec; 3] = [
+pub const SERVICES: [ServiceSpec; 4] = [
     ServiceSpec {
         name: "competitions",
         probe_service: "edu.competitions.v1.ContestService",
@@ -44,6 +44,11 @@ pub const SERVICES: [ServiceSpec; 3] = [
         name: "partnerships",
         probe_service: "edu.partnerships.v1.ProgrammeYearService",
         port: 50063,
+    },
+    ServiceSpec {
+        name: "aid",
+        probe_service: "edu.aid.v1.CampaignService",
+        port: 50064,
     },
 ];
 

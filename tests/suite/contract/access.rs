@@ -29,7 +29,7 @@ pub struct World {
 /// their tenant sees (a type missing from the private list is public or shared with every
 /// signed-in caller: periods, providers, replications, practices). A new resource type
 /// needs a line here, or the test says so.
-const SOURCES: [(&str, &str, bool); 31] = [
+const SOURCES: [(&str, &str, bool); 42] = [
     (
         "competitions.edu/Contest",
         "SELECT 'contests/' || id FROM competitions.contests",
@@ -189,6 +189,63 @@ const SOURCES: [(&str, &str, bool); 31] = [
         "SELECT 'regions/' || region_code || '/forums/' || id FROM partnerships.forums",
         true,
     ),
+    (
+        "aid.edu/Campaign",
+        "SELECT 'campaigns/' || id FROM aid.campaigns",
+        false,
+    ),
+    (
+        "aid.edu/Headquarters",
+        "SELECT 'campaigns/' || campaign_id || '/headquarters/' || id FROM aid.headquarters",
+        false,
+    ),
+    (
+        "aid.edu/Activity",
+        "SELECT 'campaigns/' || campaign_id || '/headquarters/' || headquarters_id || '/activities/' || id FROM aid.activities",
+        false,
+    ),
+    // Schools, children and what concerns them are their staff's and their region's;
+    // donations and allocations their donor's and their region's; appeals their region's.
+    (
+        "aid.edu/School",
+        "SELECT 'schools/' || id FROM aid.schools",
+        true,
+    ),
+    (
+        "aid.edu/Child",
+        "SELECT 'campaigns/' || campaign_id || '/children/' || id FROM aid.children",
+        true,
+    ),
+    (
+        "aid.edu/ProbableDuplicate",
+        "SELECT 'campaigns/' || campaign_id || '/probableDuplicates/' || id FROM aid.probable_duplicates",
+        true,
+    ),
+    (
+        "aid.edu/Need",
+        "SELECT 'campaigns/' || campaign_id || '/children/' || child_id || '/needs/' || id FROM aid.needs",
+        true,
+    ),
+    (
+        "aid.edu/HelpDelivery",
+        "SELECT 'campaigns/' || h.campaign_id || '/children/' || n.child_id || '/needs/' || h.need_id || '/helpDeliveries/' || h.id FROM aid.help_deliveries h JOIN aid.needs n ON n.id = h.need_id",
+        true,
+    ),
+    (
+        "aid.edu/Donation",
+        "SELECT 'campaigns/' || campaign_id || '/donations/' || id FROM aid.donations",
+        true,
+    ),
+    (
+        "aid.edu/Allocation",
+        "SELECT 'campaigns/' || campaign_id || '/donations/' || donation_id || '/allocations/' || id FROM aid.allocations",
+        true,
+    ),
+    (
+        "aid.edu/Appeal",
+        "SELECT 'campaigns/' || campaign_id || '/appeals/' || id FROM aid.appeals",
+        true,
+    ),
 ];
 
 fn organiser() -> String {
@@ -225,6 +282,9 @@ impl World {
         edu_partnerships::demo::load(channel.clone())
             .await
             .expect("the partnerships demo");
+        edu_aid::demo::load(channel.clone())
+            .await
+            .expect("the aid demo");
 
         let mut contests = comp::contest_service_client::ContestServiceClient::new(channel.clone());
         contests
@@ -355,6 +415,12 @@ impl World {
             "certificates.parent",
             "partnerships.ministry",
             "partnerships.event_consumer",
+            "aid.national_coordinator",
+            "aid.regional_staff",
+            "aid.school_staff",
+            "aid.operator",
+            "aid.donor",
+            "aid.event_consumer",
             "gateway.operator",
         ] {
             token = token.role(role);
@@ -363,6 +429,8 @@ impl World {
             "region:RU-ALT",
             "municipality:RU-ALT/mikhailovsky",
             "provider:demo-ddt",
+            "region:KZ-75",
+            "school:demo-almaty-12",
         ] {
             token = token.scope(scope);
         }
@@ -448,6 +516,18 @@ fn strangers(method: &MethodDescriptor) -> Vec<Stranger> {
             Some("provider:another-provider"),
         ));
         out.push(tenant("another parent", "certificates.parent", None));
+    } else if package.starts_with("edu.aid") {
+        out.push(tenant(
+            "another region's staff",
+            "aid.regional_staff",
+            Some("region:KZ-79"),
+        ));
+        out.push(tenant(
+            "another school's staff",
+            "aid.school_staff",
+            Some("school:another-school"),
+        ));
+        out.push(tenant("another donor", "aid.donor", None));
     } else if package.starts_with("edu.partnerships") {
         out.push(tenant(
             "another region's office",

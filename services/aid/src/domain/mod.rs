@@ -1,0 +1,11 @@
+//! The rules of «Дорога в школу» as pure Rust: no I/O, no proto types. The store runs them
+//! under the locks that make them hold for concurrent callers.
+
+pub mod appeal;
+pub mod campaign;
+pub mod error;
+pub mod iin;
+pub mod names;
+pub mod regions;
+
+pub use error::AidError;

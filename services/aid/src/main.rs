@@ -1,0 +1,17 @@
+//! The aid service binary: `aid serve` (the default) or
+//! `aid migrate`. Configuration comes from `EDU_*` variables (see edu_kit::config).
+
+use std::process::ExitCode;
+
+use edu_aid::{MIGRATOR, SERVICE_NAME, api, store::Store};
+use edu_kit::app::{self, DatabaseService};
+
+fn main() -> ExitCode {
+    app::main(DatabaseService {
+        name: SERVICE_NAME,
+        migrator: &MIGRATOR,
+        grpc_services: &api::SERVICE_NAMES,
+        anonymous_methods: edu_proto::PUBLIC_METHODS,
+        routes: |pool, limits| api::routes(Store::new(pool), limits),
+    })
+}
