@@ -16,11 +16,13 @@ use edu_kit::auth::dev::DevToken;
 use edu_kit::client::{at_instant, with_bearer};
 use edu_proto::edu::aid::v1 as pb;
 use edu_proto::edu::aid::v1::appeal_service_client::AppealServiceClient;
+use edu_proto::edu::aid::v1::attendance_service_client::AttendanceServiceClient;
 use edu_proto::edu::aid::v1::campaign_service_client::CampaignServiceClient;
 use edu_proto::edu::aid::v1::child_service_client::ChildServiceClient;
 use edu_proto::edu::aid::v1::donation_service_client::DonationServiceClient;
 use edu_proto::edu::aid::v1::headquarters_service_client::HeadquartersServiceClient;
 use edu_proto::edu::aid::v1::need_service_client::NeedServiceClient;
+use edu_proto::edu::aid::v1::price_service_client::PriceServiceClient;
 use edu_proto::edu::aid::v1::school_service_client::SchoolServiceClient;
 use edu_proto::google::r#type::Date;
 
@@ -220,6 +222,7 @@ pub async fn load(channel: Channel) -> Result<String, Status> {
     let mut children = ChildServiceClient::new(channel.clone());
     let mut needs = NeedServiceClient::new(channel.clone());
     let mut uniform_needs = Vec::new();
+    let mut listed = Vec::new();
     for (id, school_id, iin, given_name, (y, m, d), category) in CHILDREN {
         let child = children
             .create_child(call(
@@ -252,6 +255,7 @@ pub async fn load(channel: Channel) -> Result<String, Status> {
             // The probable duplicate waits for a decision before anything is recorded.
             continue;
         }
+        listed.push((school_id, child.name.clone()));
         for (item, value, description) in [
             (pb::NeedItem::Uniform, 2_500_000, "Школьная форма"),
             (pb::NeedItem::Backpack, 1_200_000, "Рюкзак"),
@@ -280,7 +284,80 @@ pub async fn load(channel: Channel) -> Result<String, Status> {
     }
     donations(&channel, &uniform_needs).await?;
     appeals(&channel).await?;
+    prices(&channel).await?;
+    attendance(&channel, &listed).await?;
     Ok(CAMPAIGN.into())
+}
+
+/// Monitors' observations of the boys' uniform in Almaty and Astana over three weeks.
+async fn prices(channel: &Channel) -> Result<(), Status> {
+    let mut prices = PriceServiceClient::new(channel.clone());
+    for (i, (region, day, price)) in [
+        ("KZ-75", 3, 1_850_000),
+        ("KZ-75", 10, 1_900_000),
+        ("KZ-75", 17, 1_990_000),
+        ("KZ-71", 4, 2_100_000),
+        ("KZ-71", 11, 2_150_000),
+        ("KZ-71", 18, 2_150_000),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        prices
+            .record_price_observation(call(
+                &operator(region),
+                LATER,
+                pb::RecordPriceObservationRequest {
+                    parent: CAMPAIGN.into(),
+                    price_observation: Some(pb::PriceObservation {
+                        item: pb::PriceItem::UniformBoys as i32,
+                        region_code: region.into(),
+                        place_kind: pb::PlaceKind::Market as i32,
+                        place_name: "Городской рынок (демо)".into(),
+                        price_tiyn: price,
+                        observe_date: date(2023, 8, day),
+                        ..Default::default()
+                    }),
+                    request_id: format!("demo-price-{i}"),
+                },
+            ))
+            .await?;
+    }
+    Ok(())
+}
+
+/// When school starts: every listed child attends but Talgar's Тимур, whose family lacks
+/// his supplies, awaiting follow-up.
+async fn attendance(channel: &Channel, listed: &[(&str, String)]) -> Result<(), Status> {
+    let mut attendance = AttendanceServiceClient::new(channel.clone());
+    for (i, (school_id, child)) in listed.iter().enumerate() {
+        let absent = *school_id == "demo-talgar-3";
+        attendance
+            .record_attendance_check(call(
+                &school(school_id),
+                "2023-09-05T10:00:00+06:00",
+                pb::RecordAttendanceCheckRequest {
+                    parent: child.clone(),
+                    attendance_check: Some(pb::AttendanceCheck {
+                        check_date: date(2023, 9, 5),
+                        outcome: if absent {
+                            pb::AttendanceOutcome::DoesNotAttend
+                        } else {
+                            pb::AttendanceOutcome::Attends
+                        } as i32,
+                        absence_reason: if absent {
+                            pb::AbsenceReason::LacksClothesOrSupplies as i32
+                        } else {
+                            0
+                        },
+                        ..Default::default()
+                    }),
+                    request_id: format!("demo-attendance-{i}"),
+                },
+            ))
+            .await?;
+    }
+    Ok(())
 }
 
 /// Almaty's action plan: a school fair, held, and a raid to come; approved.

@@ -152,7 +152,9 @@ where
         }
 
         let kind = known.kind;
-        let longest = if kind.server_streaming {
+        // Streams, an upload as much as a feed, may last up to the stream cap; a unary call
+        // up to the default deadline.
+        let longest = if kind.server_streaming || kind.client_streaming {
             config.max_stream
         } else {
             config.default_deadline

@@ -29,7 +29,7 @@ pub struct World {
 /// their tenant sees (a type missing from the private list is public or shared with every
 /// signed-in caller: periods, providers, replications, practices). A new resource type
 /// needs a line here, or the test says so.
-const SOURCES: [(&str, &str, bool); 42] = [
+const SOURCES: [(&str, &str, bool); 44] = [
     (
         "competitions.edu/Contest",
         "SELECT 'contests/' || id FROM competitions.contests",
@@ -239,6 +239,17 @@ const SOURCES: [(&str, &str, bool); 42] = [
     (
         "aid.edu/Allocation",
         "SELECT 'campaigns/' || campaign_id || '/donations/' || donation_id || '/allocations/' || id FROM aid.allocations",
+        true,
+    ),
+    // Price observations are read by every region's staff and operators and the coordinator.
+    (
+        "aid.edu/PriceObservation",
+        "SELECT 'campaigns/' || campaign_id || '/priceObservations/' || id FROM aid.price_observations",
+        false,
+    ),
+    (
+        "aid.edu/AttendanceCheck",
+        "SELECT 'campaigns/' || a.campaign_id || '/children/' || a.child_id || '/attendanceChecks/' || a.id FROM aid.attendance_checks a",
         true,
     ),
     (

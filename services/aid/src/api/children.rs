@@ -6,9 +6,9 @@
 //! child is listed. School staff read their school's children, regional staff their
 //! region's; to anyone else a child does not exist, and other roles are refused.
 //!
-//! Not yet joined to the modules being built beside this one: a child's needs figures are
-//! 0, its attendance NOT_CHECKED without a follow-up, and ListChildren's needs and
-//! attendance filters answer as if no need or check were recorded.
+//! A child's needs figures and attendance come from the needs and attendance modules
+//! (`with_totals`); ListChildren's uncovered-needs filter still answers as if no need were
+//! recorded.
 
 use edu_kit::error::{ErrorKind, FieldProblems, reason as kit_reason};
 use edu_kit::idempotency::{self, IdempotencyKey};
@@ -182,7 +182,17 @@ async fn with_totals(
     ids: &[String],
 ) -> Result<Vec<pb::Child>, ApiError> {
     let totals = crate::store::needs::totals_for_children(conn, ids).await?;
+    let attendance = crate::store::attendance::latest_for_children(conn, ids).await?;
     for (answer, id) in answers.iter_mut().zip(ids) {
+        if let Some((state, open)) = attendance.get(id) {
+            use crate::store::attendance::ChildAttendanceState as A;
+            answer.attendance = match state {
+                A::NotChecked => pb::ChildAttendance::NotChecked,
+                A::Attends => pb::ChildAttendance::Attends,
+                A::DoesNotAttend => pb::ChildAttendance::DoesNotAttend,
+            } as i32;
+            answer.attendance_follow_up_open = *open;
+        }
         if let Some((estimated, committed, delivered)) = totals.get(id) {
             answer.needs_estimated_tiyn = *estimated;
             answer.needs_committed_tiyn = *committed;
@@ -220,7 +230,7 @@ fn child_pb(c: &Child) -> pb::Child {
             .map(|m| children::name(&c.campaign_id, m))
             .unwrap_or_default(),
         probable_duplicate: c.probable_duplicate,
-        // Filled in by `with_totals` where the answer is read; attendance is not built yet.
+        // Filled in by `with_totals` where the answer is read.
         needs_estimated_tiyn: 0,
         needs_committed_tiyn: 0,
         help_delivered_tiyn: 0,
@@ -638,10 +648,16 @@ impl ChildrenApi {
             })?,
             without_iin_only: body.without_iin_only,
             probable_duplicate_only: body.probable_duplicate_only,
+            attendance: convert::enum_filter(body.attendance, "attendance", |raw| {
+                match pb::ChildAttendance::try_from(raw).ok()? {
+                    pb::ChildAttendance::Unspecified => None,
+                    pb::ChildAttendance::NotChecked => Some("NOT_CHECKED"),
+                    pb::ChildAttendance::Attends => Some("ATTENDS"),
+                    pb::ChildAttendance::DoesNotAttend => Some("DOES_NOT_ATTEND"),
+                }
+            })?,
+            follow_up_open_only: body.follow_up_open_only,
         };
-        let attendance = convert::enum_filter(body.attendance, "attendance", |raw| {
-            pb::ChildAttendance::try_from(raw).ok()
-        })?;
         let fingerprint = [
             "ListChildren".to_string(),
             body.parent.clone(),
@@ -659,11 +675,8 @@ impl ChildrenApi {
         let paging = PageRequest::<String>::parse(body.page_size, &body.page_token, &parts)?;
         let mut conn = self.store.read().await?;
         campaigns::get(&mut conn, &campaign_id, false).await?;
-        // No need or attendance check is recorded yet: every child is NOT_CHECKED, none has
-        // an uncovered need or an open follow-up.
-        let nothing_yet = body.uncovered_needs_only
-            || body.follow_up_open_only
-            || attendance.is_some_and(|a| a != pb::ChildAttendance::NotChecked);
+        // No uncovered need is recorded yet.
+        let nothing_yet = body.uncovered_needs_only;
         if nothing_yet {
             return Ok(pb::ListChildrenResponse::default());
         }

@@ -5,6 +5,7 @@
 
 pub mod access;
 mod appeals;
+mod attendance;
 mod campaigns;
 mod children;
 pub mod convert;
@@ -13,34 +14,39 @@ pub mod errors;
 mod events;
 mod headquarters;
 mod needs;
+mod prices;
 mod schools;
 
 use edu_kit::config::Limits;
 // Handlers answer through the kit's one mapping of results to tonic.
 use edu_kit::error::respond;
 use edu_proto::edu::aid::v1::appeal_service_server::{self, AppealServiceServer};
+use edu_proto::edu::aid::v1::attendance_service_server::{self, AttendanceServiceServer};
 use edu_proto::edu::aid::v1::campaign_service_server::{self, CampaignServiceServer};
 use edu_proto::edu::aid::v1::child_service_server::{self, ChildServiceServer};
 use edu_proto::edu::aid::v1::donation_service_server::{self, DonationServiceServer};
 use edu_proto::edu::aid::v1::event_service_server::{self, EventServiceServer};
 use edu_proto::edu::aid::v1::headquarters_service_server::{self, HeadquartersServiceServer};
 use edu_proto::edu::aid::v1::need_service_server::{self, NeedServiceServer};
+use edu_proto::edu::aid::v1::price_service_server::{self, PriceServiceServer};
 use edu_proto::edu::aid::v1::school_service_server::{self, SchoolServiceServer};
 use tonic::service::Routes;
 
 use crate::store::Store;
 
 pub use appeals::AppealsApi;
+pub use attendance::AttendanceApi;
 pub use campaigns::CampaignsApi;
 pub use children::ChildrenApi;
 pub use donations::DonationsApi;
 pub use events::EventsApi;
 pub use headquarters::HeadquartersApi;
 pub use needs::NeedsApi;
+pub use prices::PricesApi;
 pub use schools::SchoolsApi;
 
 /// The gRPC services this process serves, by full name.
-pub const SERVICE_NAMES: [&str; 8] = [
+pub const SERVICE_NAMES: [&str; 10] = [
     campaign_service_server::SERVICE_NAME,
     headquarters_service_server::SERVICE_NAME,
     school_service_server::SERVICE_NAME,
@@ -48,6 +54,8 @@ pub const SERVICE_NAMES: [&str; 8] = [
     need_service_server::SERVICE_NAME,
     donation_service_server::SERVICE_NAME,
     appeal_service_server::SERVICE_NAME,
+    price_service_server::SERVICE_NAME,
+    attendance_service_server::SERVICE_NAME,
     event_service_server::SERVICE_NAME,
 ];
 
@@ -87,6 +95,16 @@ pub fn routes(store: Store, limits: &Limits) -> Routes {
     .add_service(edu_kit::served!(
         AppealServiceServer<_>,
         AppealsApi::new(store.clone()),
+        max
+    ))
+    .add_service(edu_kit::served!(
+        PriceServiceServer<_>,
+        PricesApi::new(store.clone()),
+        max
+    ))
+    .add_service(edu_kit::served!(
+        AttendanceServiceServer<_>,
+        AttendanceApi::new(store.clone()),
         max
     ))
     .add_service(edu_kit::served!(

@@ -1058,6 +1058,11 @@ pub struct ChildFilter {
     pub without_iin_only: bool,
     /// Only in an OPEN probable duplicate not superseded.
     pub probable_duplicate_only: bool,
+    /// Only children whose latest attendance check found this (`NOT_CHECKED`, `ATTENDS`,
+    /// `DOES_NOT_ATTEND`).
+    pub attendance: Option<&'static str>,
+    /// Only children with an attendance follow-up still open.
+    pub follow_up_open_only: bool,
 }
 
 /// Children of campaign `campaign` that `vis` reads, by the school's name, the grade, the
@@ -1110,6 +1115,13 @@ pub async fn list(
                                COALESCE(c2.patronymic, '') COLLATE "kk-x-icu", c2.id
                         FROM aid.children c2 JOIN aid.schools s2 ON s2.id = c2.school_id
                         WHERE c2.campaign_id = $1 AND c2.id = $11))
+             AND ($13::text IS NULL OR $13 = COALESCE(
+                     (SELECT k.outcome FROM aid.attendance_checks k WHERE k.child_id = c.id
+                      ORDER BY k.check_date DESC, k.create_time DESC, k.id DESC LIMIT 1),
+                     'NOT_CHECKED'))
+             AND (NOT $14::boolean OR EXISTS (
+                     SELECT 1 FROM aid.attendance_checks k
+                      WHERE k.child_id = c.id AND k.follow_up_state = 'AWAITING'))
            ORDER BY s.display_name COLLATE "kk-x-icu", COALESCE(c.grade, -1),
                     COALESCE(c.family_name, '') COLLATE "kk-x-icu",
                     COALESCE(c.given_name, '') COLLATE "kk-x-icu",
@@ -1127,6 +1139,8 @@ pub async fn list(
         filter.probable_duplicate_only,
         after,
         (size + 1) as i64,
+        filter.attendance,
+        filter.follow_up_open_only,
     )
     .fetch_all(&mut *conn)
     .await?;

@@ -14,12 +14,14 @@
 //! claim an idempotency key in the same transaction before calling them.
 
 pub mod appeals;
+pub mod attendance;
 pub mod campaigns;
 pub mod children;
 pub mod donations;
 pub mod events;
 pub mod headquarters;
 pub mod needs;
+pub mod prices;
 pub mod schools;
 
 use sqlx::pool::PoolConnection;

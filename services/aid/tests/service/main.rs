@@ -4,9 +4,11 @@
 //! and the races the store's locking is there for.
 
 mod appeals;
+mod attendance;
 mod campaigns;
 mod children;
 mod common;
 mod donations;
 mod headquarters;
 mod needs;
+mod prices;
