@@ -134,10 +134,10 @@ async fn the_demo_campaign_runs_through_the_gateway_and_a_donor_sees_no_child() 
         assert!(!seen.contains(secret), "a donor's answers hold {secret}");
     }
 
-    // The stream: five children listed, the donation received, three deliveries, one
-    // appeal answered.
+    // The stream: five children listed and one imported, the donation received, three
+    // deliveries, one appeal answered.
     let mut counts = std::collections::BTreeMap::new();
-    while counts.values().sum::<usize>() < 10 {
+    while counts.values().sum::<usize>() < 11 {
         let event = tokio::time::timeout(Duration::from_secs(60), events.next())
             .await
             .expect("the events arrive")
@@ -147,7 +147,7 @@ async fn the_demo_campaign_runs_through_the_gateway_and_a_donor_sees_no_child() 
         *counts.entry(event.r#type).or_insert(0) += 1;
     }
     use pb::EventType::*;
-    assert_eq!(counts.get(&(ChildListed as i32)), Some(&5));
+    assert_eq!(counts.get(&(ChildListed as i32)), Some(&6));
     assert_eq!(counts.get(&(DonationReceived as i32)), Some(&1));
     assert_eq!(counts.get(&(HelpDelivered as i32)), Some(&3));
     assert_eq!(counts.get(&(AppealAnswered as i32)), Some(&1));

@@ -21,6 +21,7 @@ use edu_proto::edu::aid::v1::campaign_service_client::CampaignServiceClient;
 use edu_proto::edu::aid::v1::child_service_client::ChildServiceClient;
 use edu_proto::edu::aid::v1::donation_service_client::DonationServiceClient;
 use edu_proto::edu::aid::v1::headquarters_service_client::HeadquartersServiceClient;
+use edu_proto::edu::aid::v1::import_service_client::ImportServiceClient;
 use edu_proto::edu::aid::v1::need_service_client::NeedServiceClient;
 use edu_proto::edu::aid::v1::price_service_client::PriceServiceClient;
 use edu_proto::edu::aid::v1::school_service_client::SchoolServiceClient;
@@ -286,7 +287,44 @@ pub async fn load(channel: Channel) -> Result<String, Status> {
     appeals(&channel).await?;
     prices(&channel).await?;
     attendance(&channel, &listed).await?;
+    import(&channel).await?;
     Ok(CAMPAIGN.into())
+}
+
+/// Talgar's school uploads its social passport: one new child, one already listed, and a
+/// row with a mistyped IIN.
+async fn import(channel: &Channel) -> Result<(), Status> {
+    let file = "iin,family_name,given_name,birth_date,grade,categories,representative_name,consent_date\n\
+                160130501061,Демо,Аружан,30.01.2016,1,LARGE_FAMILY,Законный представитель (демо),04.08.2023\n\
+                130507501043,Демо,Тимур,07.05.2013,4,ORPHAN,Законный представитель (демо),04.08.2023\n\
+                160130501062,Демо,Ерасыл,30.01.2016,1,LOW_INCOME,Законный представитель (демо),04.08.2023\n";
+    let messages = vec![
+        pb::ImportChildrenRequest {
+            part: Some(pb::import_children_request::Part::Header(
+                pb::ImportHeader {
+                    parent: CAMPAIGN.into(),
+                    school: "schools/demo-talgar-3".into(),
+                    format: pb::ImportFormat::Csv as i32,
+                    file_name: "social-passport.csv".into(),
+                    size_bytes: i64::try_from(file.len()).unwrap_or(i64::MAX),
+                    request_id: "demo-import-talgar".into(),
+                },
+            )),
+        },
+        pb::ImportChildrenRequest {
+            part: Some(pb::import_children_request::Part::Chunk(
+                file.as_bytes().to_vec(),
+            )),
+        },
+    ];
+    ImportServiceClient::new(channel.clone())
+        .import_children(call(
+            &school("demo-talgar-3"),
+            LATER,
+            futures::stream::iter(messages),
+        ))
+        .await?;
+    Ok(())
 }
 
 /// Monitors' observations of the boys' uniform in Almaty and Astana over three weeks.

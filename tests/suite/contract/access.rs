@@ -29,7 +29,7 @@ pub struct World {
 /// their tenant sees (a type missing from the private list is public or shared with every
 /// signed-in caller: periods, providers, replications, practices). A new resource type
 /// needs a line here, or the test says so.
-const SOURCES: [(&str, &str, bool); 44] = [
+const SOURCES: [(&str, &str, bool); 45] = [
     (
         "competitions.edu/Contest",
         "SELECT 'contests/' || id FROM competitions.contests",
@@ -246,6 +246,11 @@ const SOURCES: [(&str, &str, bool); 44] = [
         "aid.edu/PriceObservation",
         "SELECT 'campaigns/' || campaign_id || '/priceObservations/' || id FROM aid.price_observations",
         false,
+    ),
+    (
+        "aid.edu/ChildImport",
+        "SELECT 'campaigns/' || campaign_id || '/childImports/' || id FROM aid.child_imports",
+        true,
     ),
     (
         "aid.edu/AttendanceCheck",

@@ -13,6 +13,7 @@ mod donations;
 pub mod errors;
 mod events;
 mod headquarters;
+mod imports;
 mod needs;
 mod prices;
 mod schools;
@@ -27,6 +28,7 @@ use edu_proto::edu::aid::v1::child_service_server::{self, ChildServiceServer};
 use edu_proto::edu::aid::v1::donation_service_server::{self, DonationServiceServer};
 use edu_proto::edu::aid::v1::event_service_server::{self, EventServiceServer};
 use edu_proto::edu::aid::v1::headquarters_service_server::{self, HeadquartersServiceServer};
+use edu_proto::edu::aid::v1::import_service_server::{self, ImportServiceServer};
 use edu_proto::edu::aid::v1::need_service_server::{self, NeedServiceServer};
 use edu_proto::edu::aid::v1::price_service_server::{self, PriceServiceServer};
 use edu_proto::edu::aid::v1::school_service_server::{self, SchoolServiceServer};
@@ -41,16 +43,18 @@ pub use children::ChildrenApi;
 pub use donations::DonationsApi;
 pub use events::EventsApi;
 pub use headquarters::HeadquartersApi;
+pub use imports::{ImportsApi, UploadLimits};
 pub use needs::NeedsApi;
 pub use prices::PricesApi;
 pub use schools::SchoolsApi;
 
 /// The gRPC services this process serves, by full name.
-pub const SERVICE_NAMES: [&str; 10] = [
+pub const SERVICE_NAMES: [&str; 11] = [
     campaign_service_server::SERVICE_NAME,
     headquarters_service_server::SERVICE_NAME,
     school_service_server::SERVICE_NAME,
     child_service_server::SERVICE_NAME,
+    import_service_server::SERVICE_NAME,
     need_service_server::SERVICE_NAME,
     donation_service_server::SERVICE_NAME,
     appeal_service_server::SERVICE_NAME,
@@ -80,6 +84,11 @@ pub fn routes(store: Store, limits: &Limits) -> Routes {
     .add_service(edu_kit::served!(
         ChildServiceServer<_>,
         ChildrenApi::new(store.clone()),
+        max
+    ))
+    .add_service(edu_kit::served!(
+        ImportServiceServer<_>,
+        ImportsApi::new(store.clone()),
         max
     ))
     .add_service(edu_kit::served!(

@@ -20,6 +20,7 @@ pub mod children;
 pub mod donations;
 pub mod events;
 pub mod headquarters;
+pub mod imports;
 pub mod needs;
 pub mod prices;
 pub mod schools;

@@ -10,5 +10,6 @@ mod children;
 mod common;
 mod donations;
 mod headquarters;
+mod imports;
 mod needs;
 mod prices;
