@@ -6,12 +6,13 @@
 
 use std::time::Duration;
 
-use edu_aid::demo::{CAMPAIGN, donor, regional, school};
+use edu_aid::demo::{CAMPAIGN, coordinator, donor, regional, school};
 use edu_kit::auth::dev::DevToken;
 use edu_proto::edu::aid::v1 as pb;
 use edu_proto::edu::aid::v1::child_service_client::ChildServiceClient;
 use edu_proto::edu::aid::v1::donation_service_client::DonationServiceClient;
 use edu_proto::edu::aid::v1::event_service_client::EventServiceClient;
+use edu_proto::edu::aid::v1::report_service_client::ReportServiceClient;
 use futures::StreamExt;
 use prost::Message;
 
@@ -134,6 +135,67 @@ async fn the_demo_campaign_runs_through_the_gateway_and_a_donor_sees_no_child() 
         assert!(!seen.contains(secret), "a donor's answers hold {secret}");
     }
 
+    // The coordinator's report counts what the demo did, and names no child.
+    let mut reports = ReportServiceClient::new(channel.clone());
+    let report = reports
+        .get_campaign_report(call(
+            &coordinator(),
+            pb::GetCampaignReportRequest {
+                campaign: CAMPAIGN.into(),
+                region_code: String::new(),
+            },
+        ))
+        .await
+        .expect("the national report")
+        .into_inner();
+    assert_eq!(report.regions.len(), 3);
+    let figures = report.figures.clone().unwrap_or_default();
+    let children = figures.children.unwrap_or_default();
+    assert!(
+        children.identified >= 5 && children.helped >= 2,
+        "{children:?}"
+    );
+    assert_eq!(figures.donations.unwrap_or_default().donations_received, 1);
+    let appeals = figures.appeals.unwrap_or_default();
+    assert!(appeals.answered >= 1 && appeals.median_time_to_first_response.is_some());
+    let seen = String::from_utf8_lossy(&report.encode_to_vec()).into_owned();
+    for secret in ["Әлия", "Нұрлан", "Демо", "160314601016", "150902501024"] {
+        assert!(!seen.contains(secret), "the report holds {secret}");
+    }
+
+    // Almaty's school prints its fair list as a PDF, streamed through the gateway.
+    let mut printed = reports
+        .export_fair_list(call(
+            &school("demo-almaty-12"),
+            pb::ExportFairListRequest {
+                campaign: CAMPAIGN.into(),
+                school: "schools/demo-almaty-12".into(),
+                format: pb::FairListFormat::Pdf as i32,
+                include_covered: true,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("the fair list")
+        .into_inner();
+    let mut pdf = Vec::new();
+    let mut content_type = String::new();
+    while let Some(chunk) = printed.next().await {
+        let chunk = chunk.expect("a chunk");
+        if content_type.is_empty() {
+            content_type = chunk.content_type;
+        }
+        assert!(chunk.data.len() <= 64 * 1024);
+        pdf.extend_from_slice(&chunk.data);
+    }
+    assert_eq!(content_type, "application/pdf");
+    let text = pdf_extract::extract_text_from_mem(&pdf).expect("text in the PDF");
+    assert!(
+        text.contains("Әлия"),
+        "the list names the school's children"
+    );
+    assert!(!text.contains("160314601016"), "and never their IIN");
+
     // The stream: five children listed and one imported, the donation received, three
     // deliveries, one appeal answered.
     let mut counts = std::collections::BTreeMap::new();
@@ -144,6 +206,10 @@ async fn the_demo_campaign_runs_through_the_gateway_and_a_donor_sees_no_child() 
             .expect("the stream stays open")
             .expect("an event");
         assert_eq!(event.campaign, CAMPAIGN);
+        assert!(
+            ["KZ-75", "KZ-71", "KZ-19"].contains(&event.region_code.as_str()),
+            "each event names its region: {event:?}"
+        );
         *counts.entry(event.r#type).or_insert(0) += 1;
     }
     use pb::EventType::*;

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod demo;
 pub mod domain;
+pub mod print;
 pub mod store;
 
 /// The service's name in telemetry, its Postgres schema, and its login role.

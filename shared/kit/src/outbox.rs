@@ -89,6 +89,8 @@ pub struct Event {
     pub resource: String,
     /// The resource it belongs to.
     pub parent: String,
+    /// The region it happened in, for services whose events carry one.
+    pub region_code: Option<String>,
     /// When the change happened.
     pub time: Timestamp,
 }
@@ -105,18 +107,20 @@ pub async fn record(
     event_type: &str,
     resource: &str,
     parent: &str,
+    region_code: Option<&str>,
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "WITH recorded AS (
-             INSERT INTO event_outbox (event_type, resource, parent, event_time)
-             VALUES ($1, $2, $3, $4)
+             INSERT INTO event_outbox (event_type, resource, parent, region_code, event_time)
+             VALUES ($1, $2, $3, $4, $5)
          )
          SELECT pg_notify(current_schema() || '_event_outbox', '')",
     )
     .bind(event_type)
     .bind(resource)
     .bind(parent)
+    .bind(region_code)
     .bind(now.to_sqlx())
     .execute(&mut *conn)
     .await?;
@@ -133,7 +137,7 @@ pub async fn events_after(
 ) -> Result<Vec<Event>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT (o.xid::text)::bigint AS xid, o.position, o.event_type, o.resource, o.parent,
-                o.event_time
+                o.region_code, o.event_time
          FROM event_outbox o
          WHERE (o.xid, o.position) > (($1::bigint)::text::xid8, $2)
            AND o.xid < pg_snapshot_xmin(pg_current_snapshot())
@@ -158,6 +162,7 @@ pub async fn events_after(
                 event_type: row.try_get("event_type")?,
                 resource: row.try_get("resource")?,
                 parent: row.try_get("parent")?,
+                region_code: row.try_get("region_code")?,
                 time: time.to_jiff(),
             })
         })

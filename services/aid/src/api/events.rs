@@ -46,8 +46,7 @@ fn event_pb(e: &Event) -> pb::WatchEventsResponse {
         resource: e.resource.clone(),
         event_time: Some(convert::timestamp(e.time)),
         campaign: e.parent.clone(),
-        // The outbox keeps no region yet; consumers read it from the resource.
-        region_code: String::new(),
+        region_code: e.region_code.clone().unwrap_or_default(),
     }
 }
 

@@ -16,6 +16,7 @@ mod headquarters;
 mod imports;
 mod needs;
 mod prices;
+mod reports;
 mod schools;
 
 use edu_kit::config::Limits;
@@ -31,6 +32,7 @@ use edu_proto::edu::aid::v1::headquarters_service_server::{self, HeadquartersSer
 use edu_proto::edu::aid::v1::import_service_server::{self, ImportServiceServer};
 use edu_proto::edu::aid::v1::need_service_server::{self, NeedServiceServer};
 use edu_proto::edu::aid::v1::price_service_server::{self, PriceServiceServer};
+use edu_proto::edu::aid::v1::report_service_server::{self, ReportServiceServer};
 use edu_proto::edu::aid::v1::school_service_server::{self, SchoolServiceServer};
 use tonic::service::Routes;
 
@@ -46,10 +48,11 @@ pub use headquarters::HeadquartersApi;
 pub use imports::{ImportsApi, UploadLimits};
 pub use needs::NeedsApi;
 pub use prices::PricesApi;
+pub use reports::ReportsApi;
 pub use schools::SchoolsApi;
 
 /// The gRPC services this process serves, by full name.
-pub const SERVICE_NAMES: [&str; 11] = [
+pub const SERVICE_NAMES: [&str; 12] = [
     campaign_service_server::SERVICE_NAME,
     headquarters_service_server::SERVICE_NAME,
     school_service_server::SERVICE_NAME,
@@ -60,6 +63,7 @@ pub const SERVICE_NAMES: [&str; 11] = [
     appeal_service_server::SERVICE_NAME,
     price_service_server::SERVICE_NAME,
     attendance_service_server::SERVICE_NAME,
+    report_service_server::SERVICE_NAME,
     event_service_server::SERVICE_NAME,
 ];
 
@@ -114,6 +118,11 @@ pub fn routes(store: Store, limits: &Limits) -> Routes {
     .add_service(edu_kit::served!(
         AttendanceServiceServer<_>,
         AttendanceApi::new(store.clone()),
+        max
+    ))
+    .add_service(edu_kit::served!(
+        ReportServiceServer<_>,
+        ReportsApi::new(store.clone()),
         max
     ))
     .add_service(edu_kit::served!(

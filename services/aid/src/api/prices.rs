@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status};
 use super::access::{Viewer, role_required, scope_required};
 use super::{convert, respond};
 use crate::store::headquarters::{self, ActivityKind};
-use crate::store::prices::{self, ITEMS, MAX_PRICE_TIYN, NewObservation, Observation};
+use crate::store::prices::{self, ITEMS, MAX_PRICE_TIYN, NewObservation, Observation, TrendPoint};
 use crate::store::{Store, campaigns};
 
 /// Reasons of the price service. It has none of its own: it answers with the kit's
@@ -91,6 +91,20 @@ fn observation_pb(o: &Observation) -> pb::PriceObservation {
             .map(|(hq, a)| headquarters::activity_name(&o.campaign_id, hq, a))
             .unwrap_or_default(),
         create_time: Some(convert::timestamp(o.create_time)),
+    }
+}
+
+/// One week of a price series on the wire.
+pub(super) fn trend_point_pb(p: &TrendPoint) -> pb::PriceTrendPoint {
+    pb::PriceTrendPoint {
+        item: item_pb(p.item),
+        region_code: p.region_code.clone().unwrap_or_default(),
+        week_start_date: Some(convert::date(p.week_start)),
+        observations: i32::try_from(p.observations).unwrap_or(i32::MAX),
+        median_tiyn: p.median_tiyn,
+        min_tiyn: p.min_tiyn,
+        max_tiyn: p.max_tiyn,
+        change_from_first_week_tiyn: p.change_tiyn,
     }
 }
 
@@ -323,19 +337,7 @@ impl PricesApi {
         let points = prices::trend(&mut conn, &campaign_id, region.as_deref(), item).await?;
         Ok(pb::PriceTrend {
             campaign: campaigns::name(&campaign_id),
-            points: points
-                .iter()
-                .map(|p| pb::PriceTrendPoint {
-                    item: item_pb(p.item),
-                    region_code: p.region_code.clone().unwrap_or_default(),
-                    week_start_date: Some(convert::date(p.week_start)),
-                    observations: i32::try_from(p.observations).unwrap_or(i32::MAX),
-                    median_tiyn: p.median_tiyn,
-                    min_tiyn: p.min_tiyn,
-                    max_tiyn: p.max_tiyn,
-                    change_from_first_week_tiyn: p.change_tiyn,
-                })
-                .collect(),
+            points: points.iter().map(trend_point_pb).collect(),
             read_time: Some(convert::timestamp(context.now())),
         })
     }

@@ -403,6 +403,7 @@ pub async fn answer(
         EventKind::AppealAnswered,
         &appeal.name(),
         &appeal.campaign_id,
+        &appeal.region_code,
         context.now(),
     )
     .await?;

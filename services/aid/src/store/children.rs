@@ -628,28 +628,6 @@ pub async fn hold_campaign(conn: &mut PgConnection, id: &str) -> Result<(), ApiE
     Ok(())
 }
 
-/// The normalised full name the data bank compares (child.proto): Unicode NFKC (by the
-/// database, which has the tables), hyphens as spaces, then [`names::normalise`].
-pub async fn normalised_name(
-    conn: &mut PgConnection,
-    family_name: &str,
-    given_name: &str,
-    patronymic: &str,
-) -> Result<String, ApiError> {
-    let full = format!("{family_name} {given_name} {patronymic}");
-    let nfkc = sqlx::query_scalar!(r#"SELECT normalize($1::text, NFKC) AS "n!""#, full)
-        .fetch_one(&mut *conn)
-        .await?;
-    let spaced: String = nfkc
-        .chars()
-        .map(|c| match c {
-            '-' | '\u{2010}' | '\u{2011}' => ' ',
-            c => c,
-        })
-        .collect();
-    Ok(names::normalise(&spaced))
-}
-
 /// Serialises, until the transaction ends, every listing and correction of campaign
 /// `campaign` with this normalised name and birth date.
 async fn lock_identity(
@@ -740,13 +718,8 @@ pub async fn create(
     draft: &ChildDraft,
 ) -> Result<Listed, ApiError> {
     let now = context.now();
-    let normalised = normalised_name(
-        conn,
-        &draft.family_name,
-        &draft.given_name,
-        &draft.patronymic,
-    )
-    .await?;
+    let normalised =
+        names::normalise_parts(&draft.family_name, &draft.given_name, &draft.patronymic);
     lock_identity(conn, campaign, &normalised, draft.birth_date).await?;
     if draft.iin.is_none() {
         let same = sqlx::query!(
@@ -832,7 +805,15 @@ pub async fn create(
     )
     .await?;
     let resource = name(campaign, &id);
-    events::record(conn, EventKind::ChildListed, &resource, campaign, now).await?;
+    events::record(
+        conn,
+        EventKind::ChildListed,
+        &resource,
+        campaign,
+        region,
+        now,
+    )
+    .await?;
     audit::record(
         conn,
         context,
@@ -870,8 +851,7 @@ pub async fn update(
     let iin_changed = locked.iin != next.iin;
     let identity_changed =
         names_changed || iin_changed || current.birth_date != Some(next.birth_date);
-    let normalised =
-        normalised_name(conn, &next.family_name, &next.given_name, &next.patronymic).await?;
+    let normalised = names::normalise_parts(&next.family_name, &next.given_name, &next.patronymic);
     if identity_changed {
         lock_identity(conn, campaign, &normalised, next.birth_date).await?;
     }

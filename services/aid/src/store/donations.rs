@@ -291,8 +291,8 @@ pub async fn fetch(
                       d.donor_subject, d.pledged_tiyn, d.goods_description, d.state,
                       d.received_tiyn, d.receive_date, d.receive_time, d.allocated_tiyn,
                       d.delivered_tiyn, d.cancel_reason, d.create_time, d.update_time, d.version,
-                      (SELECT count(DISTINCT COALESCE(c.merged_into, c.id))
-                       FROM aid.allocations a JOIN aid.children c ON c.id = a.child_id
+                      (SELECT count(DISTINCT aid.child_root(a.child_id))
+                       FROM aid.allocations a
                        WHERE a.donation_id = d.id AND a.value_tiyn > a.released_tiyn)
                           AS "beneficiaries!"
                FROM aid.donations d
@@ -310,8 +310,8 @@ pub async fn fetch(
                       d.donor_subject, d.pledged_tiyn, d.goods_description, d.state,
                       d.received_tiyn, d.receive_date, d.receive_time, d.allocated_tiyn,
                       d.delivered_tiyn, d.cancel_reason, d.create_time, d.update_time, d.version,
-                      (SELECT count(DISTINCT COALESCE(c.merged_into, c.id))
-                       FROM aid.allocations a JOIN aid.children c ON c.id = a.child_id
+                      (SELECT count(DISTINCT aid.child_root(a.child_id))
+                       FROM aid.allocations a
                        WHERE a.donation_id = d.id AND a.value_tiyn > a.released_tiyn)
                           AS "beneficiaries!"
                FROM aid.donations d
@@ -455,6 +455,7 @@ pub async fn receive(
         EventKind::DonationReceived,
         &key.name(),
         &key.campaign,
+        &donation.region_code,
         now,
     )
     .await?;
@@ -1140,8 +1141,8 @@ impl Store {
                       d.donor_subject, d.pledged_tiyn, d.goods_description, d.state,
                       d.received_tiyn, d.receive_date, d.receive_time, d.allocated_tiyn,
                       d.delivered_tiyn, d.cancel_reason, d.create_time, d.update_time, d.version,
-                      (SELECT count(DISTINCT COALESCE(c.merged_into, c.id))
-                       FROM aid.allocations a JOIN aid.children c ON c.id = a.child_id
+                      (SELECT count(DISTINCT aid.child_root(a.child_id))
+                       FROM aid.allocations a
                        WHERE a.donation_id = d.id AND a.value_tiyn > a.released_tiyn)
                           AS "beneficiaries!"
                FROM aid.donations d
@@ -1262,10 +1263,9 @@ impl Store {
         .await?;
         let helped = sqlx::query!(
             r#"SELECT d.region_code AS "region_code?",
-                      count(DISTINCT COALESCE(c.merged_into, c.id)) AS "children!"
+                      count(DISTINCT aid.child_root(a.child_id)) AS "children!"
                FROM aid.allocations a
                JOIN aid.donations d ON d.id = a.donation_id
-               JOIN aid.children c ON c.id = a.child_id
                WHERE d.campaign_id = $1 AND d.donor_subject = $2
                  AND a.value_tiyn > a.released_tiyn
                GROUP BY GROUPING SETS ((d.region_code), ())"#,
@@ -1330,10 +1330,9 @@ impl Store {
             r#"SELECT
                  (SELECT count(*) FROM aid.children
                   WHERE campaign_id = $1 AND state = 'ACTIVE') AS "identified!",
-                 (SELECT count(DISTINCT COALESCE(c.merged_into, c.id))
-                  FROM aid.needs n JOIN aid.children c ON c.id = n.child_id
-                  WHERE n.campaign_id = $1 AND n.delivered_tiyn > 0
-                    AND c.state <> 'REMOVED') AS "helped!",
+                 (SELECT count(DISTINCT r.root_id)
+                  FROM aid.needs n JOIN aid.child_roots($1) r ON r.child_id = n.child_id
+                  WHERE n.campaign_id = $1 AND n.delivered_tiyn > 0) AS "helped!",
                  (SELECT COALESCE(sum(received_tiyn), 0)::bigint FROM aid.donations
                   WHERE campaign_id = $1 AND kind = 'MONEY') AS "money!",
                  (SELECT COALESCE(sum(received_tiyn), 0)::bigint FROM aid.donations

@@ -44,13 +44,14 @@ impl EventKind {
     }
 }
 
-/// Records `kind` about `resource` of campaign `campaign`, published when the transaction
-/// commits. The resource is a name, never a child's personal data.
+/// Records `kind` about `resource` of campaign `campaign` in `region`, published when the
+/// transaction commits. The resource is a name, never a child's personal data.
 pub async fn record(
     conn: &mut PgConnection,
     kind: EventKind,
     resource: &str,
     campaign: &str,
+    region: &str,
     now: Timestamp,
 ) -> Result<(), ApiError> {
     edu_kit::outbox::record(
@@ -58,6 +59,7 @@ pub async fn record(
         kind.as_str(),
         resource,
         &format!("campaigns/{campaign}"),
+        Some(region),
         now,
     )
     .await?;

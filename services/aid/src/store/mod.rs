@@ -23,6 +23,7 @@ pub mod headquarters;
 pub mod imports;
 pub mod needs;
 pub mod prices;
+pub mod reports;
 pub mod schools;
 
 use sqlx::pool::PoolConnection;

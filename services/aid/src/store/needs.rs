@@ -1002,6 +1002,7 @@ pub async fn record_help(
         EventKind::HelpDelivered,
         &name,
         &delivery.campaign_id,
+        &delivery.region_code,
         now,
     )
     .await?;

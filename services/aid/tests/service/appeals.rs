@@ -360,11 +360,17 @@ async fn appeals_move_open_in_progress_then_answered_or_redirected() {
         1,
         "one event, from the answer's transaction"
     );
-    let resource: String = sqlx::query_scalar("SELECT resource FROM aid.event_outbox")
-        .fetch_one(fx.db.pool())
-        .await
-        .expect("event");
+    let (resource, region): (String, Option<String>) =
+        sqlx::query_as("SELECT resource, region_code FROM aid.event_outbox")
+            .fetch_one(fx.db.pool())
+            .await
+            .expect("event");
     assert_eq!(resource, a.name);
+    assert_eq!(
+        region.as_deref(),
+        Some(a.region_code.as_str()),
+        "the appeal's region"
+    );
 
     let closed = appeals
         .redirect(&op, after(6, 0), &a.name, "Повторно")

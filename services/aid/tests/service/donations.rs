@@ -34,7 +34,7 @@ fn two_regions() -> Caller {
     )
 }
 
-fn money(region: &str, value: i64) -> pb::Donation {
+pub fn money(region: &str, value: i64) -> pb::Donation {
     pb::Donation {
         kind: pb::DonationKind::Money as i32,
         region_code: region.into(),
@@ -44,7 +44,7 @@ fn money(region: &str, value: i64) -> pb::Donation {
     }
 }
 
-async fn pledge(
+pub async fn pledge(
     api: &DonationsApi,
     caller: &Caller,
     now: Timestamp,
@@ -84,7 +84,7 @@ async fn receive(
 }
 
 /// A donation of `value` tiyn to `region` pledged by `donor` and received in full.
-async fn received(
+pub async fn received(
     api: &DonationsApi,
     donor_subject: &str,
     region: &str,
@@ -125,7 +125,7 @@ fn allocation_request(
     }
 }
 
-async fn allocate(
+pub async fn allocate(
     api: &DonationsApi,
     caller: &Caller,
     donation: &str,
@@ -172,7 +172,7 @@ async fn allocations(
     .map(|r| r.into_inner().allocations)
 }
 
-fn donation_help(
+pub fn donation_help(
     need: &str,
     allocation: &str,
     value: i64,

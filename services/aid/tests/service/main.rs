@@ -13,3 +13,4 @@ mod headquarters;
 mod imports;
 mod needs;
 mod prices;
+mod reports;

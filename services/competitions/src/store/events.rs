@@ -51,6 +51,7 @@ pub(crate) async fn record(
         kind.as_str(),
         resource,
         &format!("contests/{contest_id}"),
+        None,
         now,
     )
     .await

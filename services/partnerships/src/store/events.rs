@@ -52,6 +52,14 @@ pub async fn record(
     year: &str,
     now: Timestamp,
 ) -> Result<(), ApiError> {
-    edu_kit::outbox::record(conn, kind.as_str(), resource, &format!("years/{year}"), now).await?;
+    edu_kit::outbox::record(
+        conn,
+        kind.as_str(),
+        resource,
+        &format!("years/{year}"),
+        None,
+        now,
+    )
+    .await?;
     Ok(())
 }
