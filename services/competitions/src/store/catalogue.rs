@@ -192,6 +192,13 @@ pub struct ReplicationFilter {
     pub state: Option<ReplicationState>,
 }
 
+/// Whether `words` is one word as the text parser reads it (letters and digits only), so
+/// that its search is the one lexeme `to_tsvector` makes of it (none for a stop word, which
+/// finds nothing on either path).
+fn is_one_word(words: &str) -> bool {
+    !words.is_empty() && words.chars().all(char::is_alphanumeric)
+}
+
 impl Store {
     /// One page of the catalogue for `query` (see the module doc for the order).
     pub async fn search_practices(
@@ -232,6 +239,51 @@ impl Store {
                 query.region_code,
                 query.contest_id,
                 query.year,
+                after_time as _,
+                after_id,
+                (size + 1) as i64,
+            )
+            .fetch_all(&self.pool)
+            .await?
+        } else if is_one_word(words) {
+            // One word: the page is a range of the index of each entry's rank for it
+            // (migration 20261127000001), in the order the full-text path would give.
+            sqlx::query_as!(
+                PracticeRow,
+                r#"-- hot path: SearchPractices (one word)
+                   WITH page AS (
+                     SELECT t.practice_id AS id, t.publish_time, t.relevance
+                     FROM competitions.practice_terms t
+                     WHERE t.lexeme = (SELECT l.lexeme
+                                       FROM unnest(to_tsvector('russian', $1)) AS l
+                                       LIMIT 1)
+                       AND ($2::text IS NULL OR t.nomination_id = $2)
+                       AND ($3::text IS NULL OR t.region_code = $3)
+                       AND ($4::text IS NULL OR t.contest_id = $4)
+                       AND ($5::int IS NULL OR t.year = $5)
+                       AND ($6::real IS NULL
+                            OR t.relevance < $6
+                            OR (t.relevance = $6 AND (t.publish_time < $7
+                                                      OR (t.publish_time = $7
+                                                          AND t.practice_id > $8::text))))
+                     ORDER BY t.relevance DESC, t.publish_time DESC, t.practice_id
+                     LIMIT $9)
+                   SELECT p.id, p.contest_id, p.application_id, p.title, p.summary, p.description,
+                          p.nomination_id, p.nomination_title, p.region_code, p.team_display_name,
+                          p.year, p.publish_time, page.relevance AS "relevance!",
+                          (SELECT count(*) FROM competitions.replications r WHERE r.practice_id = p.id)
+                              AS "replication_count!",
+                          (SELECT count(DISTINCT r.region_code) FROM competitions.replications r
+                           WHERE r.practice_id = p.id AND r.state = 'IMPLEMENTED')
+                              AS "implemented_region_count!"
+                   FROM page JOIN competitions.practices p ON p.id = page.id
+                   ORDER BY page.relevance DESC, page.publish_time DESC, page.id"#,
+                words,
+                query.nomination_id,
+                query.region_code,
+                query.contest_id,
+                query.year,
+                after_relevance,
                 after_time as _,
                 after_id,
                 (size + 1) as i64,

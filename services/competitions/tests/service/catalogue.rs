@@ -166,6 +166,76 @@ async fn rule_9_paging_returns_every_practice_exactly_once() {
     assert_status(&wrong, Code::InvalidArgument, "PAGE_TOKEN_INVALID");
 }
 
+/// The order the full-text path gives a query, straight from the catalogue table.
+async fn ranked_by_full_text(fx: &Fixture, query: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT 'practices/' || p.id
+         FROM competitions.practices p, websearch_to_tsquery('russian', $1) q
+         WHERE p.search @@ q
+         ORDER BY ts_rank(p.brief, q)::real DESC, p.publish_time DESC, p.id",
+    )
+    .bind(query)
+    .fetch_all(fx.db.pool())
+    .await
+    .expect("reference order")
+}
+
+#[tokio::test]
+async fn a_one_word_search_ranks_and_pages_as_the_full_text_search_does() {
+    let fx = Fixture::new().await;
+    let teams: Vec<(String, String)> = (0..9)
+        .map(|i| (format!("team-{i:02}"), format!("RU-T{i:02}")))
+        .collect();
+    // The word in the title once or twice, in another form, or not at all (then only the
+    // description, written from the title, may hold it).
+    let titles = [
+        "Клуб выходного дня",
+        "Клуб клубов: семейный клуб",
+        "Семейные клубы района",
+        "Школа юного эколога",
+        "Клуб юных экологов",
+        "Экология в каждом доме",
+        "Клубное движение школ",
+        "Дворовый клуб «Ромашка»",
+        "Семья и школа вместе",
+    ];
+    let applications: Vec<(&str, &str, &str, &str)> = teams
+        .iter()
+        .zip(titles)
+        .enumerate()
+        .map(|(i, ((team, region), title))| {
+            let nomination = if i % 2 == 0 { "family" } else { "health" };
+            (team.as_str(), region.as_str(), nomination, title)
+        })
+        .collect();
+    announced(&fx, &applications).await;
+    for word in ["клуб", "КЛУБЫ", "эколог", "школа", "и", "космос"] {
+        let mut seen = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = search(&fx, word, 2, &token).await;
+            seen.extend(page.practices.into_iter().map(|p| p.name));
+            token = page.next_page_token;
+            if token.is_empty() {
+                break;
+            }
+        }
+        assert_eq!(seen, ranked_by_full_text(&fx, word).await, "{word:?}");
+    }
+    assert!(
+        !ranked_by_full_text(&fx, "клуб").await.is_empty(),
+        "the reference finds something"
+    );
+    // Two words take the full-text path, and agree with it too.
+    let both: Vec<String> = search(&fx, "семейный клуб", 20, "")
+        .await
+        .practices
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(both, ranked_by_full_text(&fx, "семейный клуб").await);
+}
+
 fn replication_request(practice: &str, region: &str) -> pb::CreateReplicationRequest {
     pb::CreateReplicationRequest {
         parent: practice.into(),
