@@ -6,7 +6,9 @@
 //! other finds the child already listed; setting an IIN on a record runs its `UPDATE` in a
 //! savepoint, so that losing the same race is an answer, not a failure. A record's
 //! normalised name and birth date are compared with the campaign's ACTIVE records under a
-//! transaction-scoped advisory lock on (campaign, normalised name, birth date): listings
+//! lock on that identity's row of `child_identity_locks` (a row lock, held to the end of the
+//! transaction, so an import of 100 000 children holds 100 000 of them without exhausting
+//! Postgres's shared lock table, as advisory locks did): listings
 //! and corrections of the same name and date happen one after another and each sees the
 //! others, so a probable duplicate is never missed and a school's record without an IIN is
 //! never listed twice.
@@ -636,12 +638,25 @@ async fn lock_identity(
     normalised: &str,
     birth_date: Date,
 ) -> Result<(), ApiError> {
-    let key = format!("aid.children\u{1f}{campaign}\u{1f}{normalised}\u{1f}{birth_date}");
+    // A new identity's row is inserted: a concurrent insert of the same key waits for this
+    // transaction on the primary key. A known identity's row is locked FOR UPDATE. Either
+    // way the second listing of an identity runs after the first has committed, and sees
+    // its record. (In one statement, the SELECT does not see the row its INSERT adds; the
+    // insert's own lock covers that case.)
     sqlx::query!(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))",
-        key
+        "WITH added AS (
+             INSERT INTO aid.child_identity_locks (campaign_id, normalised_name, birth_date)
+             VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING
+         )
+         SELECT 1 AS locked FROM aid.child_identity_locks
+         WHERE campaign_id = $1 AND normalised_name = $2 AND birth_date = $3
+         FOR UPDATE",
+        campaign,
+        normalised,
+        birth_date.to_sqlx() as _,
     )
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
     Ok(())
 }

@@ -1550,7 +1550,7 @@ async fn a_listing_waits_for_an_uncommitted_one_of_the_same_iin_and_finds_it() {
         tx.commit().await.expect("commit");
         listed
     });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    wait_for_a_lock_wait(&fx).await;
     assert!(
         !second.is_finished(),
         "the second listing waits on the unique index"
@@ -1634,4 +1634,97 @@ async fn setting_an_iin_a_concurrent_listing_takes_first_is_an_answer_not_a_fail
             .await,
         1
     );
+}
+
+/// Locks this backend holds in Postgres's shared lock table (row locks live in the rows).
+async fn shared_locks(tx: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid()")
+        .fetch_one(tx)
+        .await
+        .expect("pg_locks")
+}
+
+#[tokio::test]
+async fn a_transaction_listing_many_children_holds_no_more_shared_locks_than_one_listing() {
+    // An import lists every row of an upload (up to 200 000) in one transaction; a lock per
+    // child in the shared lock table ran it out of memory past about 12 700 rows.
+    let (fx, _api) = setup().await;
+    let mut tx = fx.store.begin().await.expect("transaction");
+    let mut listed = Vec::new();
+    for i in 0..60u32 {
+        let mut child = draft("almaty-12", &format!("Ребёнок{i:03}"));
+        child.iin = Some(Iin::parse(&iin_for(2015, 3, 13, i * 101)).expect("valid"));
+        children::create(&mut tx, &context("almaty-12"), CAMPAIGN_ID, "KZ-75", &child)
+            .await
+            .expect("listed");
+        if i == 4 || i == 59 {
+            listed.push(shared_locks(&mut tx).await);
+        }
+    }
+    assert_eq!(listed[0], listed[1], "locks after 5 and after 60 children");
+    tx.commit().await.expect("commit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_without_an_iin_waits_for_an_uncommitted_one_of_the_same_name_and_date() {
+    let (fx, _api) = setup().await;
+    let without_iin = |school: &str| ChildDraft {
+        iin: None,
+        ..draft(school, "Жұмабекова")
+    };
+    let mut first = fx.store.begin().await.expect("first transaction");
+    let Listed::New(created) = children::create(
+        &mut first,
+        &context("almaty-12"),
+        CAMPAIGN_ID,
+        "KZ-75",
+        &without_iin("almaty-12"),
+    )
+    .await
+    .expect("first listing") else {
+        panic!("a new record")
+    };
+    let store = fx.store.clone();
+    let second_draft = without_iin("almaty-12");
+    let second = tokio::spawn(async move {
+        let mut tx = store.begin().await.expect("second transaction");
+        let listed = children::create(
+            &mut tx,
+            &context("almaty-12"),
+            CAMPAIGN_ID,
+            "KZ-75",
+            &second_draft,
+        )
+        .await
+        .expect("answered");
+        tx.commit().await.expect("commit");
+        listed
+    });
+    // The second listing waits for the first, which holds the identity.
+    wait_for_a_lock_wait(&fx).await;
+    assert!(!second.is_finished());
+    first.commit().await.expect("commit the first");
+    match second.await.expect("the second listing") {
+        Listed::Existing(holder) => assert!(holder.name.ends_with(&created.id)),
+        Listed::New(_) => panic!("the same school listed the same child twice"),
+    }
+}
+
+/// Returns once another session of the test's database waits for a lock (the second of
+/// two racing listings), so the first commits only after the race has really happened.
+async fn wait_for_a_lock_wait(fx: &Fixture) {
+    for _ in 0..2_000 {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(fx.db.pool())
+        .await
+        .expect("pg_stat_activity");
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("no listing ever waited for the other");
 }
