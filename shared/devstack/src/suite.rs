@@ -306,7 +306,15 @@ fn service_env(
     let mut env = common_env(options);
     env.push((env::DATABASE_URL.into(), url));
     env.push((env::DATABASE_MIGRATE_ON_START.into(), "false".into()));
-    env.push((env::DATABASE_MAX_CONNECTIONS.into(), "10".into()));
+    // Ten connections unless the caller chose (the benchmark gives as many as callers): a
+    // default pushed after the caller's value would override it.
+    if !options
+        .extra_env
+        .iter()
+        .any(|(name, _)| name == env::DATABASE_MAX_CONNECTIONS)
+    {
+        env.push((env::DATABASE_MAX_CONNECTIONS.into(), "10".into()));
+    }
     Ok(env)
 }
 

@@ -7,7 +7,10 @@
 //! - [`reads`]: one object read through the gateway, straight to the service, and as the
 //!   service's own SELECT over SQL;
 //! - [`search`]: the two public catalogues at 100 000 entries each;
-//! - the resident memory of every process, idle and under load.
+//! - the resident memory of every process, idle and under load;
+//! - [`import`]: the aid service's import of a generated CSV through the gateway (issue
+//!   15), rows per second and the aid process's peak memory per file size, run on its own
+//!   by `edu-dev bench-import`.
 //!
 //! `edu-dev bench` runs them on a fresh database of a Postgres cluster of its own that loads
 //! `pg_stat_statements` (where the server binaries are installed), so that statements are
@@ -16,6 +19,7 @@
 pub mod drive;
 pub mod enrolment;
 pub mod hot_paths;
+pub mod import;
 pub mod measure;
 pub mod plans;
 pub mod reads;
