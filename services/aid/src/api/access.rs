@@ -121,6 +121,16 @@ impl Viewer {
         }
     }
 
+    /// The caller must be school or regional staff, who work with children's records:
+    /// `ROLE_REQUIRED` for the coordinator, operators, donors and event consumers.
+    pub fn require_staff(&self) -> Result<(), ApiError> {
+        if self.schools.is_empty() && self.regional.is_empty() {
+            Err(role_required())
+        } else {
+            Ok(())
+        }
+    }
+
     /// Children's records the caller sees in listings: by region as regional staff, by
     /// school as school staff; nothing otherwise.
     pub fn children(&self) -> Visibility {

@@ -11,7 +11,7 @@ use edu_proto::edu::aid::v1 as pb;
 use edu_proto::edu::aid::v1::attendance_service_server::AttendanceService;
 use tonic::{Request, Response, Status};
 
-use super::access::{Viewer, role_required};
+use super::access::Viewer;
 use super::prices::date_out_of_range;
 use super::{convert, respond};
 use crate::store::attendance::{
@@ -108,15 +108,6 @@ fn check_pb(k: &Check) -> pb::AttendanceCheck {
     }
 }
 
-/// School and regional staff only; `ROLE_REQUIRED` for everyone else.
-fn require_staff(viewer: &Viewer) -> Result<(), ApiError> {
-    if viewer.schools.is_empty() && viewer.regional.is_empty() {
-        Err(role_required())
-    } else {
-        Ok(())
-    }
-}
-
 /// The check's fields, each checked under `attendance_check.`.
 fn new_check(from: &pb::AttendanceCheck) -> Result<NewCheck, ApiError> {
     let mut problems = FieldProblems::new();
@@ -200,7 +191,7 @@ impl AttendanceApi {
     ) -> Result<pb::AttendanceCheck, ApiError> {
         let context = CallContext::of(&request)?;
         let viewer = Viewer::of(context.caller()?)?;
-        require_staff(&viewer)?;
+        viewer.require_staff()?;
         let body = request.get_ref();
         let (campaign_id, child_id) = convert::campaign_child(&body.parent, "children", "parent")?;
         let new = new_check(&body.attendance_check.clone().unwrap_or_default())?;
@@ -240,7 +231,7 @@ impl AttendanceApi {
     ) -> Result<pb::ListAttendanceChecksResponse, ApiError> {
         let context = CallContext::of(&request)?;
         let viewer = Viewer::of(context.caller()?)?;
-        require_staff(&viewer)?;
+        viewer.require_staff()?;
         let body = request.get_ref();
         let (campaign_id, child) = match body.parent.strip_suffix("/children/-") {
             Some(campaign) => (convert::campaign_id(campaign, "parent")?, None),
@@ -307,7 +298,7 @@ impl AttendanceApi {
     ) -> Result<pb::AttendanceCheck, ApiError> {
         let context = CallContext::of(&request)?;
         let viewer = Viewer::of(context.caller()?)?;
-        require_staff(&viewer)?;
+        viewer.require_staff()?;
         let body = request.get_ref();
         let [campaign_id, child_id, id] = edu_kit::resource::parse_nested(
             &body.name,

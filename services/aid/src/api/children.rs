@@ -289,16 +289,6 @@ fn duplicate_pb(d: &Duplicate) -> pb::ProbableDuplicate {
     }
 }
 
-/// Children are read by school staff and regional staff only: `ROLE_REQUIRED` for the
-/// coordinator, operators, donors and event consumers.
-fn require_child_reader(viewer: &Viewer) -> Result<(), ApiError> {
-    if viewer.regional.is_empty() && viewer.schools.is_empty() {
-        Err(role_required())
-    } else {
-        Ok(())
-    }
-}
-
 /// Probable duplicates are decided by regional staff only.
 fn require_regional_staff(viewer: &Viewer) -> Result<(), ApiError> {
     if viewer.regional.is_empty() {
@@ -552,7 +542,7 @@ impl ChildrenApi {
     ) -> Result<pb::Child, ApiError> {
         let context = CallContext::of(&request)?;
         let viewer = Viewer::of(context.caller()?)?;
-        require_child_reader(&viewer)?;
+        viewer.require_staff()?;
         let body = request.get_ref();
         let now = context.now();
         let campaign_id = convert::campaign_id(&body.parent, "parent")?;
@@ -606,7 +596,7 @@ impl ChildrenApi {
     async fn get(&self, request: Request<pb::GetChildRequest>) -> Result<pb::Child, ApiError> {
         let context = CallContext::of(&request)?;
         let viewer = Viewer::of(context.caller()?)?;
-        require_child_reader(&viewer)?;
+        viewer.require_staff()?;
         let name = &request.get_ref().name;
         let (campaign, id) = convert::campaign_child(name, "children", "name")?;
         let mut conn = self.store.read().await?;
@@ -629,7 +619,7 @@ impl ChildrenApi {
     ) -> Result<pb::ListChildrenResponse, ApiError> {
         let context = CallContext::of(&request)?;
         let viewer = Viewer::of(context.caller()?)?;
-        require_child_reader(&viewer)?;
+        viewer.require_staff()?;
         let body = request.get_ref();
         let campaign_id = convert::campaign_id(&body.parent, "parent")?;
         let school = if body.school.is_empty() {
@@ -706,7 +696,7 @@ impl ChildrenApi {
     ) -> Result<pb::Child, ApiError> {
         let context = CallContext::of(&request)?;
         let viewer = Viewer::of(context.caller()?)?;
-        require_child_reader(&viewer)?;
+        viewer.require_staff()?;
         let body = request.get_ref();
         let from = body.child.clone().unwrap_or_default();
         let (campaign_id, id) = convert::campaign_child(&from.name, "children", "child.name")?;
@@ -765,7 +755,7 @@ impl ChildrenApi {
     ) -> Result<pb::Child, ApiError> {
         let context = CallContext::of(&request)?;
         let viewer = Viewer::of(context.caller()?)?;
-        require_child_reader(&viewer)?;
+        viewer.require_staff()?;
         let body = request.get_ref();
         let (campaign_id, id) = convert::campaign_child(&body.name, "children", "name")?;
         let reason = required_reason(&body.reason)?;

@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::access::{Viewer, role_required, scope_required};
+use super::access::{Viewer, scope_required};
 use super::{convert, respond};
 use crate::domain::iin::Iin;
 use crate::store::children::{self, Category, ChildDraft, Consent, Listed, Source};
@@ -726,15 +726,6 @@ fn import_pb(i: &Import) -> pb::ChildImport {
     }
 }
 
-/// Imports are made and read by school staff and regional staff only.
-fn require_importer(viewer: &Viewer) -> Result<(), ApiError> {
-    if viewer.regional.is_empty() && viewer.schools.is_empty() {
-        Err(role_required())
-    } else {
-        Ok(())
-    }
-}
-
 impl ImportsApi {
     /// The service on `store`, its upload limits from `EDU_AID_MAX_UPLOAD_BYTES` and
     /// `EDU_AID_MAX_UPLOAD_ROWS` (the defaults when unset or unreadable, with a warning;
@@ -821,7 +812,7 @@ impl ImportsApi {
     {
         let caller = context.caller()?;
         let viewer = Viewer::of(caller)?;
-        require_importer(&viewer)?;
+        viewer.require_staff()?;
         let actor = caller.subject().to_string();
         let now = context.now();
         let first = messages
@@ -1008,7 +999,7 @@ impl ImportsApi {
         body: &pb::ListChildImportRowsRequest,
     ) -> Result<pb::ListChildImportRowsResponse, ApiError> {
         let viewer = Viewer::of(context.caller()?)?;
-        require_importer(&viewer)?;
+        viewer.require_staff()?;
         let (campaign, id) = convert::campaign_child(&body.parent, "childImports", "parent")?;
         let outcome = convert::enum_filter(body.outcome, "outcome", |raw| {
             [

@@ -254,15 +254,6 @@ pub(super) fn need_key(name: &str, field: &str) -> Result<NeedKey, ApiError> {
     })
 }
 
-/// Only school and regional staff work with needs.
-fn require_staff(viewer: &Viewer) -> Result<(), ApiError> {
-    if viewer.schools.is_empty() && viewer.regional.is_empty() {
-        Err(role_required())
-    } else {
-        Ok(())
-    }
-}
-
 /// Whether the caller sees the children of `need`'s school.
 fn sees(viewer: &Viewer, need: &Need) -> bool {
     viewer.sees_children_of(&need.school_id, &need.region_code)
@@ -290,7 +281,7 @@ impl NeedsApi {
     async fn create(&self, request: Request<pb::CreateNeedRequest>) -> Result<pb::Need, ApiError> {
         let context = CallContext::of(&request)?;
         let viewer = Viewer::of(context.caller()?)?;
-        require_staff(&viewer)?;
+        viewer.require_staff()?;
         let body = request.get_ref();
         let from = body.need.clone().unwrap_or_default();
         let mut problems = FieldProblems::new();
@@ -347,7 +338,7 @@ impl NeedsApi {
     async fn get(&self, request: Request<pb::GetNeedRequest>) -> Result<pb::Need, ApiError> {
         let context = CallContext::of(&request)?;
         let viewer = Viewer::of(context.caller()?)?;
-        require_staff(&viewer)?;
+        viewer.require_staff()?;
         let key = need_key(&request.get_ref().name, "name")?;
         let need = self.store.need(&key, |n| sees(&viewer, n)).await?;
         Ok(need_pb(&need))
@@ -359,7 +350,7 @@ impl NeedsApi {
     ) -> Result<pb::ListNeedsResponse, ApiError> {
         let context = CallContext::of(&request)?;
         let viewer = Viewer::of(context.caller()?)?;
-        require_staff(&viewer)?;
+        viewer.require_staff()?;
         let body = request.get_ref();
         let (campaign, child) = match body.parent.strip_suffix("/children/-") {
             Some(campaign) => (convert::campaign_id(campaign, "parent")?, None),
@@ -439,7 +430,7 @@ impl NeedsApi {
     async fn update(&self, request: Request<pb::UpdateNeedRequest>) -> Result<pb::Need, ApiError> {
         let context = CallContext::of(&request)?;
         let viewer = Viewer::of(context.caller()?)?;
-        require_staff(&viewer)?;
+        viewer.require_staff()?;
         let body = request.get_ref();
         let from = body.need.clone().unwrap_or_default();
         let key = need_key(&from.name, "need.name")?;
@@ -490,7 +481,7 @@ impl NeedsApi {
     ) -> Result<pb::Need, ApiError> {
         let context = CallContext::of(&request)?;
         let viewer = Viewer::of(context.caller()?)?;
-        require_staff(&viewer)?;
+        viewer.require_staff()?;
         let body = request.get_ref();
         let mut problems = FieldProblems::new();
         let key = problems.field(need_key(&body.name, "name"));
@@ -539,7 +530,7 @@ impl NeedsApi {
     ) -> Result<pb::HelpDelivery, ApiError> {
         let context = CallContext::of(&request)?;
         let viewer = Viewer::of(context.caller()?)?;
-        require_staff(&viewer)?;
+        viewer.require_staff()?;
         let body = request.get_ref();
         let from = body.help_delivery.clone().unwrap_or_default();
         let mut problems = FieldProblems::new();
@@ -663,7 +654,7 @@ impl NeedsApi {
     ) -> Result<pb::ListHelpDeliveriesResponse, ApiError> {
         let context = CallContext::of(&request)?;
         let viewer = Viewer::of(context.caller()?)?;
-        require_staff(&viewer)?;
+        viewer.require_staff()?;
         let body = request.get_ref();
         let (campaign, need) = match body.parent.strip_suffix("/children/-/needs/-") {
             Some(campaign) => (convert::campaign_id(campaign, "parent")?, None),

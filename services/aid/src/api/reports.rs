@@ -411,9 +411,7 @@ impl ReportsApi {
     ) -> Result<Vec<pb::ExportFairListResponse>, ApiError> {
         let context = CallContext::of(&request)?;
         let viewer = Viewer::of(context.caller()?)?;
-        if viewer.schools.is_empty() && viewer.regional.is_empty() {
-            return Err(role_required());
-        }
+        viewer.require_staff()?;
         let asked = fair_list_request(request.get_ref())?;
         let body = request.get_ref();
         // School staff learn nothing of another school, not even whether it exists.
