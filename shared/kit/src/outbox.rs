@@ -28,10 +28,10 @@ use jiff::Timestamp;
 use jiff_sqlx::ToSqlx;
 use sqlx::{PgConnection, PgPool, Row};
 use tokio::sync::{mpsc, watch};
-use tonic::Status;
+use tonic::{Request, Status};
 
-use crate::ApiError;
 use crate::error::reason;
+use crate::{ApiError, CallContext};
 
 /// Events read per query.
 const BATCH: usize = 500;
@@ -169,6 +169,37 @@ pub async fn events_after(
         .collect()
 }
 
+/// A service's event types: the name each is stored under (what [`record`] writes) and its
+/// value in the service's wire enum `EventType` (whose zero is `UNSPECIFIED`). One table per
+/// service, so the stored names and the contract's values cannot drift apart.
+#[derive(Debug, Clone, Copy)]
+pub struct EventTypes(pub &'static [(&'static str, i32)]);
+
+impl EventTypes {
+    /// The wire value of a stored name; unspecified (0) for one this build does not know.
+    pub fn wire(&self, stored: &str) -> i32 {
+        self.0
+            .iter()
+            .find(|(name, _)| *name == stored)
+            .map_or(0, |(_, wire)| *wire)
+    }
+
+    /// The stored names of the requested wire values (none requested: every type), or
+    /// `INVALID_FIELDS` naming each value that is not one of the service's types.
+    pub fn requested(&self, types: &[i32]) -> Result<Vec<String>, ApiError> {
+        let mut names = Vec::with_capacity(types.len());
+        let mut problems = crate::error::FieldProblems::new();
+        for (i, raw) in types.iter().enumerate() {
+            match self.0.iter().find(|(_, wire)| wire == raw) {
+                Some((name, _)) => names.push((*name).to_string()),
+                None => problems.add(format!("types[{i}]"), format!("{raw} is not an event type")),
+            }
+        }
+        problems.finish()?;
+        Ok(names)
+    }
+}
+
 /// A service's event streams: one listener for the schema's notifications, started with
 /// the first stream, shared by all.
 #[derive(Debug, Clone)]
@@ -201,6 +232,30 @@ impl Feed {
                 receiver
             })
             .clone()
+    }
+
+    /// Serves a service's `WatchEvents`: the caller must hold `role`; the stream starts
+    /// after `after_cursor` (empty: from the beginning) with the requested `types` of the
+    /// service's `table` (none: all), each event turned into the service's message by
+    /// `message`.
+    pub fn serve<B, T, F>(
+        &self,
+        request: &Request<B>,
+        role: &str,
+        after_cursor: &str,
+        types: &[i32],
+        table: EventTypes,
+        message: F,
+    ) -> Result<EventStream<T>, Status>
+    where
+        T: Send + 'static,
+        F: Fn(&Event) -> T + Send + 'static,
+    {
+        let start = CallContext::of(request)
+            .and_then(|context| context.caller()?.require_role(role))
+            .and_then(|()| Ok((Cursor::from_request(after_cursor)?, table.requested(types)?)));
+        let (after, names) = start.map_err(Status::from)?;
+        Ok(self.watch(after, names, message))
     }
 
     /// The events after `after` of `types` (all when empty), each turned into the
@@ -304,6 +359,34 @@ mod tests {
         for bad in ["", "5", "a-b", "-1-2", "3-"] {
             assert_eq!(Cursor::decode(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn event_types_map_stored_names_and_wire_values_both_ways() {
+        let table = EventTypes(&[("PAIR_ACTIVATED", 1), ("CONSENT_REVOKED", 2)]);
+        assert_eq!(table.wire("CONSENT_REVOKED"), 2);
+        assert_eq!(
+            table.wire("SOMETHING_NEWER"),
+            0,
+            "unknown names are unspecified"
+        );
+        assert_eq!(
+            table.requested(&[2, 1]).ok(),
+            Some(vec![
+                "CONSENT_REVOKED".to_string(),
+                "PAIR_ACTIVATED".to_string()
+            ])
+        );
+        assert_eq!(
+            table.requested(&[]).ok(),
+            Some(vec![]),
+            "none requested: all"
+        );
+        let refused = table
+            .requested(&[1, 0, 9])
+            .expect_err("0 and 9 are not types");
+        let fields: Vec<&str> = refused.fields().iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["types[1]", "types[2]"]);
     }
 
     #[test]

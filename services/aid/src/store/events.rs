@@ -20,27 +20,14 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    /// Every kind.
-    pub const ALL: [EventKind; 4] = [
-        EventKind::ChildListed,
-        EventKind::HelpDelivered,
-        EventKind::DonationReceived,
-        EventKind::AppealAnswered,
-    ];
-
     /// The stored name.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             EventKind::ChildListed => "CHILD_LISTED",
             EventKind::HelpDelivered => "HELP_DELIVERED",
             EventKind::DonationReceived => "DONATION_RECEIVED",
             EventKind::AppealAnswered => "APPEAL_ANSWERED",
         }
-    }
-
-    /// The kind a stored name stands for.
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == raw)
     }
 }
 

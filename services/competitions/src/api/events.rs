@@ -1,9 +1,7 @@
 //! `EventService`: the change-event stream, served by the kit's outbox feed
 //! ([`edu_kit::outbox`] explains the ordering and the waiting).
 
-use edu_kit::error::reason as kit_reason;
-use edu_kit::outbox::{Cursor, Event, EventStream, Feed};
-use edu_kit::{ApiError, CallContext};
+use edu_kit::outbox::{Event, EventStream, EventTypes, Feed};
 use edu_proto::edu::competitions::v1 as pb;
 use edu_proto::edu::competitions::v1::event_service_server::EventService;
 use tonic::{Request, Response, Status};
@@ -12,6 +10,22 @@ use super::access::EVENT_CONSUMER;
 use super::convert;
 use crate::store::Store;
 use crate::store::events::EventKind;
+
+/// The event types this service publishes, as stored and on the wire.
+const TYPES: EventTypes = EventTypes(&[
+    (
+        EventKind::ApplicationSubmitted.as_str(),
+        pb::EventType::ApplicationSubmitted as i32,
+    ),
+    (
+        EventKind::ReviewCompleted.as_str(),
+        pb::EventType::ReviewCompleted as i32,
+    ),
+    (
+        EventKind::WinnersAnnounced.as_str(),
+        pb::EventType::WinnersAnnounced as i32,
+    ),
+]);
 
 /// The event service.
 #[derive(Debug, Clone)]
@@ -29,40 +43,13 @@ impl EventsApi {
 }
 
 fn event_pb(e: &Event) -> pb::WatchEventsResponse {
-    let r#type = match EventKind::parse(&e.event_type) {
-        Some(EventKind::ApplicationSubmitted) => pb::EventType::ApplicationSubmitted,
-        Some(EventKind::ReviewCompleted) => pb::EventType::ReviewCompleted,
-        Some(EventKind::WinnersAnnounced) => pb::EventType::WinnersAnnounced,
-        None => pb::EventType::Unspecified,
-    };
     pb::WatchEventsResponse {
         cursor: e.cursor.encode(),
-        r#type: r#type as i32,
+        r#type: TYPES.wire(&e.event_type),
         resource: e.resource.clone(),
         event_time: Some(convert::timestamp(e.time)),
         contest: e.parent.clone(),
     }
-}
-
-fn parse(body: &pb::WatchEventsRequest) -> Result<(Cursor, Vec<String>), ApiError> {
-    let cursor = Cursor::from_request(&body.after_cursor)?;
-    let kinds = body
-        .types
-        .iter()
-        .enumerate()
-        .map(|(i, raw)| match pb::EventType::try_from(*raw) {
-            Ok(pb::EventType::ApplicationSubmitted) => Ok(EventKind::ApplicationSubmitted),
-            Ok(pb::EventType::ReviewCompleted) => Ok(EventKind::ReviewCompleted),
-            Ok(pb::EventType::WinnersAnnounced) => Ok(EventKind::WinnersAnnounced),
-            _ => Err(ApiError::invalid_field(
-                kit_reason::INVALID_FIELDS,
-                format!("types[{i}]"),
-                format!("{raw} is not an event type"),
-            )),
-        })
-        .map(|kind| kind.map(|k| k.as_str().to_string()))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((cursor, kinds))
 }
 
 #[tonic::async_trait]
@@ -73,10 +60,15 @@ impl EventService for EventsApi {
         &self,
         request: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
-        let start = CallContext::of(&request)
-            .and_then(|context| context.caller()?.require_role(EVENT_CONSUMER))
-            .and_then(|()| parse(request.get_ref()));
-        let (cursor, kinds) = start.map_err(Status::from)?;
-        Ok(Response::new(self.feed.watch(cursor, kinds, event_pb)))
+        let body = request.get_ref();
+        let stream = self.feed.serve(
+            &request,
+            EVENT_CONSUMER,
+            &body.after_cursor,
+            &body.types,
+            TYPES,
+            event_pb,
+        )?;
+        Ok(Response::new(stream))
     }
 }

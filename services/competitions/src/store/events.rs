@@ -17,23 +17,12 @@ pub enum EventKind {
 
 impl EventKind {
     /// The stored name.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             EventKind::ApplicationSubmitted => "APPLICATION_SUBMITTED",
             EventKind::ReviewCompleted => "REVIEW_COMPLETED",
             EventKind::WinnersAnnounced => "WINNERS_ANNOUNCED",
         }
-    }
-
-    /// The kind a stored name stands for.
-    pub fn parse(raw: &str) -> Option<Self> {
-        [
-            EventKind::ApplicationSubmitted,
-            EventKind::ReviewCompleted,
-            EventKind::WinnersAnnounced,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == raw)
     }
 }
 

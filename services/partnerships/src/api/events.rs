@@ -1,9 +1,7 @@
 //! `EventService`: the change-event stream, served by the kit's outbox feed
 //! ([`edu_kit::outbox`] explains the ordering and the waiting).
 
-use edu_kit::error::reason as kit_reason;
-use edu_kit::outbox::{Cursor, Event, EventStream, Feed};
-use edu_kit::{ApiError, CallContext};
+use edu_kit::outbox::{Event, EventStream, EventTypes, Feed};
 use edu_proto::edu::partnerships::v1 as pb;
 use edu_proto::edu::partnerships::v1::event_service_server::EventService;
 use tonic::{Request, Response, Status};
@@ -12,6 +10,26 @@ use super::access::EVENT_CONSUMER;
 use super::convert;
 use crate::store::Store;
 use crate::store::events::EventKind;
+
+/// The event types this service publishes, as stored and on the wire.
+const TYPES: EventTypes = EventTypes(&[
+    (
+        EventKind::ContractSigned.as_str(),
+        pb::EventType::ContractSigned as i32,
+    ),
+    (
+        EventKind::GroupFormed.as_str(),
+        pb::EventType::GroupFormed as i32,
+    ),
+    (
+        EventKind::GroupApproved.as_str(),
+        pb::EventType::GroupApproved as i32,
+    ),
+    (
+        EventKind::AnnexFiled.as_str(),
+        pb::EventType::AnnexFiled as i32,
+    ),
+]);
 
 /// The event service.
 #[derive(Debug, Clone)]
@@ -28,48 +46,14 @@ impl EventsApi {
     }
 }
 
-fn wire(kind: EventKind) -> pb::EventType {
-    match kind {
-        EventKind::ContractSigned => pb::EventType::ContractSigned,
-        EventKind::GroupFormed => pb::EventType::GroupFormed,
-        EventKind::GroupApproved => pb::EventType::GroupApproved,
-        EventKind::AnnexFiled => pb::EventType::AnnexFiled,
-    }
-}
-
 fn event_pb(e: &Event) -> pb::WatchEventsResponse {
     pb::WatchEventsResponse {
         cursor: e.cursor.encode(),
-        r#type: EventKind::parse(&e.event_type)
-            .map(wire)
-            .unwrap_or(pb::EventType::Unspecified) as i32,
+        r#type: TYPES.wire(&e.event_type),
         resource: e.resource.clone(),
         event_time: Some(convert::timestamp(e.time)),
         year: e.parent.clone(),
     }
-}
-
-fn parse(body: &pb::WatchEventsRequest) -> Result<(Cursor, Vec<String>), ApiError> {
-    let cursor = Cursor::from_request(&body.after_cursor)?;
-    let kinds = body
-        .types
-        .iter()
-        .enumerate()
-        .map(|(i, raw)| {
-            EventKind::ALL
-                .into_iter()
-                .find(|k| wire(*k) as i32 == *raw)
-                .map(|k| k.as_str().to_string())
-                .ok_or_else(|| {
-                    ApiError::invalid_field(
-                        kit_reason::INVALID_FIELDS,
-                        format!("types[{i}]"),
-                        format!("{raw} is not an event type"),
-                    )
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((cursor, kinds))
 }
 
 #[tonic::async_trait]
@@ -80,10 +64,15 @@ impl EventService for EventsApi {
         &self,
         request: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
-        let start = CallContext::of(&request)
-            .and_then(|context| context.caller()?.require_role(EVENT_CONSUMER))
-            .and_then(|()| parse(request.get_ref()));
-        let (cursor, kinds) = start.map_err(Status::from)?;
-        Ok(Response::new(self.feed.watch(cursor, kinds, event_pb)))
+        let body = request.get_ref();
+        let stream = self.feed.serve(
+            &request,
+            EVENT_CONSUMER,
+            &body.after_cursor,
+            &body.types,
+            TYPES,
+            event_pb,
+        )?;
+        Ok(Response::new(stream))
     }
 }

@@ -20,27 +20,14 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    /// Every kind.
-    pub const ALL: [EventKind; 4] = [
-        EventKind::ContractSigned,
-        EventKind::GroupFormed,
-        EventKind::GroupApproved,
-        EventKind::AnnexFiled,
-    ];
-
     /// The stored name.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             EventKind::ContractSigned => "CONTRACT_SIGNED",
             EventKind::GroupFormed => "GROUP_FORMED",
             EventKind::GroupApproved => "GROUP_APPROVED",
             EventKind::AnnexFiled => "ANNEX_FILED",
         }
-    }
-
-    /// The kind a stored name stands for.
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == raw)
     }
 }
 
