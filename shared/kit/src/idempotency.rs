@@ -96,6 +96,20 @@ pub async fn claim<R: prost::Message + Default>(
         return Ok(Claim::New);
     }
     // The conflicting row has committed (ON CONFLICT waited for it): read what it stored.
+    match read_stored(conn, key).await? {
+        Some(response) => Ok(Claim::Replay(response)),
+        None => Err(ApiError::internal(&std::io::Error::other(
+            "idempotency key conflicted but cannot be read",
+        ))),
+    }
+}
+
+/// The response stored under `key`, if a committed call stored one; `REQUEST_ID_REUSED` when
+/// the key was used for a different request.
+async fn read_stored<R: prost::Message + Default>(
+    conn: &mut PgConnection,
+    key: &IdempotencyKey,
+) -> Result<Option<R>, ApiError> {
     let row = sqlx::query(
         "SELECT request_hash, response FROM idempotency_keys
          WHERE caller = $1 AND method = $2 AND request_id = $3",
@@ -103,15 +117,14 @@ pub async fn claim<R: prost::Message + Default>(
     .bind(&key.caller)
     .bind(key.method)
     .bind(&key.request_id)
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
     let stored_hash: Vec<u8> = row.try_get("request_hash")?;
     if stored_hash != key.request_hash {
-        return Err(ApiError::invalid_field(
-            reason::REQUEST_ID_REUSED,
-            "request_id",
-            "was already used for a different request; choose a new request_id",
-        ));
+        return Err(reused());
     }
     let response: Option<Vec<u8>> = row.try_get("response")?;
     let bytes = response.ok_or_else(|| {
@@ -120,8 +133,17 @@ pub async fn claim<R: prost::Message + Default>(
         ))
     })?;
     R::decode(bytes.as_slice())
-        .map(Claim::Replay)
+        .map(Some)
         .map_err(|e| ApiError::internal(&e))
+}
+
+/// The refusal of a `request_id` already used for a different request.
+pub fn reused() -> ApiError {
+    ApiError::invalid_field(
+        reason::REQUEST_ID_REUSED,
+        "request_id",
+        "was already used for a different request; choose a new request_id",
+    )
 }
 
 /// Stores the response of a call that claimed `key`, in the same transaction as its work.
@@ -190,6 +212,77 @@ where
     let response = work(conn).await?;
     remember(conn, key, &response).await?;
     Ok(response)
+}
+
+/// Lock-first idempotency, for a hot use case whose work begins by locking the one row that
+/// every repeat of the request locks too (the request names it, and the key's hash covers the
+/// request). Called right after that lock, in the same transaction: `Some(response)` when the
+/// same request was done before (return it and change nothing), `None` when the work is to be
+/// done. The work then stores its response with [`KeyRecord`] in its own write statement.
+///
+/// It saves [`once`]'s two writes of the key (claimed, then answered) and a round trip:
+/// repeats of one request are serialised by the row lock, and a statement after the lock
+/// sees what the previous holder committed; a different request under the same id holds
+/// another lock and is caught when the key's insert conflicts (see [`KeyRecord`]).
+pub async fn stored<R: prost::Message + Default>(
+    conn: &mut PgConnection,
+    key: Option<&IdempotencyKey>,
+) -> Result<Option<R>, ApiError> {
+    match key {
+        None => Ok(None),
+        Some(key) => read_stored(conn, key).await,
+    }
+}
+
+/// The row a lock-first use case (see [`stored`]) inserts for its key, with its response, in
+/// the statement that writes its work:
+///
+/// ```sql
+/// key AS (INSERT INTO idempotency_keys (caller, method, request_id, request_hash, response, created_at)
+///         SELECT $caller, $method, $request_id, $request_hash, $response, $now
+///         WHERE $caller::text IS NOT NULL
+///         ON CONFLICT DO NOTHING RETURNING 1)
+/// ```
+///
+/// and the statement returns `(SELECT count(*) FROM key)`: when a key was given and nothing
+/// was inserted, another request took the id first, and the call answers [`reused`] (its
+/// transaction rolls back).
+#[derive(Debug, Clone, Default)]
+pub struct KeyRecord {
+    /// The caller's subject, `None` when the call has no key.
+    pub caller: Option<String>,
+    /// The method.
+    pub method: Option<&'static str>,
+    /// The caller's request id.
+    pub request_id: Option<String>,
+    /// The SHA-256 of the request.
+    pub request_hash: Option<Vec<u8>>,
+    /// The encoded response.
+    pub response: Option<Vec<u8>>,
+}
+
+impl KeyRecord {
+    /// The record of `response` under the optional `key`; all `None` without a key.
+    pub fn of<R: prost::Message>(key: Option<&IdempotencyKey>, response: &R) -> Self {
+        match key {
+            None => KeyRecord::default(),
+            Some(key) => KeyRecord {
+                caller: Some(key.caller.clone()),
+                method: Some(key.method),
+                request_id: Some(key.request_id.clone()),
+                request_hash: Some(key.request_hash.clone()),
+                response: Some(response.encode_to_vec()),
+            },
+        }
+    }
+
+    /// Checks the count of rows the write statement's `key` inserted.
+    pub fn check_inserted(&self, inserted: i64) -> Result<(), ApiError> {
+        if self.caller.is_some() && inserted == 0 {
+            return Err(reused());
+        }
+        Ok(())
+    }
 }
 
 /// Deletes keys older than [`RETENTION`] every hour, for as long as the process runs.

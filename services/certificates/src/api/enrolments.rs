@@ -10,7 +10,7 @@ use std::pin::Pin;
 
 use edu_kit::auth::{Caller, Scope};
 use edu_kit::error::{FieldProblems, reason as kit_reason};
-use edu_kit::idempotency::{IdempotencyKey, once};
+use edu_kit::idempotency::{self, IdempotencyKey, KeyRecord, once};
 use edu_kit::paging::PageRequest;
 use edu_kit::{ApiError, CallContext, etag, resource, wire};
 use edu_proto::edu::certificates::v1 as pb;
@@ -333,21 +333,25 @@ impl EnrolmentsApi {
         let id = resource::parse_name(&body.name, "enrolments", "name")?;
         let key = IdempotencyKey::for_request(context, "AcceptEnrolment", &body.request_id, body)?;
         let mut tx = self.store.begin().await?;
-        // The hot path: the key is claimed first; then one statement locks and reads what the
-        // acceptance and the caller's authorisation need; a refusal rolls both back.
-        let response = once(&mut tx, key.as_ref(), context.now(), async |tx| {
-            let held = enrolments::hold(&mut *tx, &id)
-                .await?
-                .ok_or_else(|| ApiError::not_found(format!("enrolments/{id}")))?;
-            let part = Self::part_of(caller, &held.enrolment, &held.child)
-                .ok_or_else(|| ApiError::not_found(format!("enrolments/{id}")))?;
-            Self::only(part, &[Part::Provider], "accepting an enrolment")?;
-            let accepted = enrolments::accept_held(&mut *tx, context, held).await?;
-            Ok(enrolment_pb(&accepted, 0))
+        // The hot path, with the kit's lock-first idempotency: one statement locks and reads
+        // what the acceptance and the caller's authorisation need, so repeats of this request
+        // (which name this enrolment) wait here; then the key is looked up, and the one write
+        // statement stores the key with its response. A refusal rolls everything back.
+        let held = enrolments::hold(&mut tx, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("enrolments/{id}")))?;
+        let part = Self::part_of(caller, &held.enrolment, &held.child)
+            .ok_or_else(|| ApiError::not_found(format!("enrolments/{id}")))?;
+        Self::only(part, &[Part::Provider], "accepting an enrolment")?;
+        if let Some(done) = idempotency::stored(&mut tx, key.as_ref()).await? {
+            return Ok(done);
+        }
+        let accepted = enrolments::accept_held(&mut tx, context, held, |accepted| {
+            KeyRecord::of(key.as_ref(), &enrolment_pb(accepted, 0))
         })
         .await?;
         tx.commit().await?;
-        Ok(response)
+        Ok(enrolment_pb(&accepted, 0))
     }
 
     async fn decline(

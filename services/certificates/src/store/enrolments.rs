@@ -9,6 +9,7 @@ use jiff_sqlx::ToSqlx;
 use serde_json::json;
 use sqlx::PgConnection;
 
+use edu_kit::idempotency::KeyRecord;
 use edu_kit::{ApiError, CallContext, audit};
 
 use super::{corrupt, ledger, people, periods, programmes};
@@ -433,16 +434,19 @@ pub async fn accept(
     id: &str,
 ) -> Result<Enrolment, ApiError> {
     let held = hold(conn, id).await?.ok_or_else(|| missing(id))?;
-    accept_held(conn, context, held).await
+    accept_held(conn, context, held, |_| KeyRecord::default()).await
 }
 
 /// [`accept`], for an enrolment the caller holds (and has authorised the call on): the
 /// ledger is read, the domain decides, and the reservation, the seat, the enrolment's new
-/// state and the audit record are written in one statement.
+/// state, the audit record and the call's idempotency key with its response (`key_record`
+/// of the accepted enrolment; see the kit's lock-first idempotency) are written in one
+/// statement.
 pub async fn accept_held(
     conn: &mut PgConnection,
     context: &CallContext,
     held: Held,
+    key_record: impl FnOnce(&Enrolment) -> KeyRecord,
 ) -> Result<Enrolment, ApiError> {
     let Held {
         mut enrolment,
@@ -494,9 +498,16 @@ pub async fn accept_held(
         &format!("enrolments/{id}"),
         json!({ "reserved_kopecks": cost.kopecks(), "start": start.to_string() }),
     );
-    // One statement: the reservation (none for a free programme), the seat, the enrolment
-    // and its audit record (the kit's `audit_log`, in this schema).
-    sqlx::query!(
+    enrolment.state = EnrolmentState::Accepted;
+    enrolment.start_date = start;
+    enrolment.reserved = cost;
+    enrolment.update_time = now;
+    enrolment.version += 1;
+    let key = key_record(&enrolment);
+    // One statement: the reservation (none for a free programme), the seat, the enrolment,
+    // its audit record and the call's key (the kit's `audit_log` and `idempotency_keys`, in
+    // this schema).
+    let keys_recorded = sqlx::query_scalar!(
         "-- hot path: AcceptEnrolment (write)
          WITH reserve AS (
              INSERT INTO certificates.ledger
@@ -509,11 +520,18 @@ pub async fn accept_held(
              INSERT INTO certificates.audit_log
                  (occurred_at, actor, action, resource, request_id, trace_id, changes)
              VALUES ($6, $9, $10, $11, $12, $13, $14)
+         ), key AS (
+             INSERT INTO certificates.idempotency_keys
+                 (caller, method, request_id, request_hash, response, created_at)
+             SELECT $15, $16, $17, $18, $19, $6 WHERE $15::text IS NOT NULL
+             ON CONFLICT DO NOTHING
+             RETURNING 1
          )
          UPDATE certificates.enrolments
          SET state = 'ACCEPTED', reserved = $4, start_date = $5, update_time = $6,
              version = version + 1
-         WHERE id = $1",
+         WHERE id = $1
+         RETURNING (SELECT count(*) FROM key) AS \"keys_recorded!\"",
         id,
         certificate.id,
         period.id,
@@ -528,17 +546,18 @@ pub async fn accept_held(
         audit.request_id,
         audit.trace_id,
         audit.changes,
+        key.caller,
+        key.method,
+        key.request_id,
+        key.request_hash,
+        key.response,
     )
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
+    key.check_inserted(keys_recorded)?;
     if programme.taken + 1 >= programme.seats {
         waitlist_open_requests(conn, &programme.provider_id, &programme.id, now).await?;
     }
-    enrolment.state = EnrolmentState::Accepted;
-    enrolment.start_date = start;
-    enrolment.reserved = cost;
-    enrolment.update_time = now;
-    enrolment.version += 1;
     Ok(enrolment)
 }
 

@@ -694,6 +694,132 @@ mod enrolments {
         (apis, certificate.name)
     }
 
+    /// Another certified programme of the provider `ddt`, at a price the period's nominal
+    /// covers several times over.
+    async fn cheap_programme(fx: &Fixture, id: &str) {
+        let programmes = ProgrammesApi::new(fx.store.clone());
+        programmes
+            .create_programme(request(
+                &provider_caller("ddt"),
+                pb::CreateProgrammeRequest {
+                    parent: "providers/ddt".into(),
+                    programme: Some(pb::Programme {
+                        title: format!("Кружок {id}"),
+                        direction: pb::Direction::Technical as i32,
+                        min_age: 7,
+                        max_age: 14,
+                        seats: 15,
+                        monthly_price_kopecks: 100,
+                        ..Default::default()
+                    }),
+                    programme_id: id.into(),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .expect("programme");
+        programmes
+            .certify_programme(request(
+                &mikhailovsky_operator(),
+                pb::CertifyProgrammeRequest {
+                    name: format!("providers/ddt/programmes/{id}"),
+                },
+            ))
+            .await
+            .expect("certified");
+    }
+
+    /// Issue 13: AcceptEnrolment checks its request id after locking the enrolment and
+    /// stores it with the acceptance's own write. Repeats that race get the one answer and
+    /// make one reservation; a retry later reads the stored answer; the id used again for
+    /// another enrolment is refused and changes nothing, also when the two race.
+    #[tokio::test]
+    async fn an_acceptance_happens_once_per_request_id_and_a_reused_id_changes_nothing() {
+        let fx = Fixture::new().await;
+        let (_apis, certificate) = world(&fx).await;
+        for programme in ["chess", "drawing", "music"] {
+            cheap_programme(&fx, programme).await;
+        }
+        let api = EnrolmentsApi::new(fx.store.clone());
+        let mut requested = Vec::new();
+        for programme in ["chess", "drawing", "music"] {
+            let enrolment = api
+                .request_enrolment(request(
+                    &parent("maria"),
+                    pb::RequestEnrolmentRequest {
+                        enrolment: Some(pb::Enrolment {
+                            certificate: certificate.clone(),
+                            programme: format!("providers/ddt/programmes/{programme}"),
+                            start_date: Some(wire::date(date(2024, 9, 2))),
+                            ..Default::default()
+                        }),
+                        request_id: format!("ask-{programme}"),
+                    },
+                ))
+                .await
+                .expect("requested")
+                .into_inner();
+            requested.push(enrolment.name);
+        }
+        let accept = |name: &str, request_id: &str| {
+            api.accept_enrolment(request(
+                &provider_caller("ddt"),
+                pb::AcceptEnrolmentRequest {
+                    name: name.into(),
+                    request_id: request_id.into(),
+                },
+            ))
+        };
+        let reservations =
+            || fx.scalar("SELECT count(*) FROM certificates.ledger WHERE kind = 'RESERVE'");
+
+        let repeats =
+            futures::future::join_all((0..8).map(|_| accept(&requested[0], "acc-1"))).await;
+        let answers: Vec<pb::Enrolment> = repeats
+            .into_iter()
+            .map(|r| r.expect("the one answer").into_inner())
+            .collect();
+        assert_eq!(answers[0].state, pb::EnrolmentState::Accepted as i32);
+        assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
+        assert_eq!(reservations().await, 1, "one reservation for eight calls");
+        assert_eq!(
+            fx.scalar(
+                "SELECT count(*) FROM certificates.audit_log WHERE action = 'enrolment.accepted'"
+            )
+            .await,
+            1
+        );
+        let retry = accept(&requested[0], "acc-1").await.expect("replayed");
+        assert_eq!(retry.into_inner(), answers[0], "the stored answer");
+
+        let reused = accept(&requested[1], "acc-1")
+            .await
+            .expect_err("the id of another request");
+        assert_eq!(reason(&reused), "REQUEST_ID_REUSED");
+        assert_eq!(reservations().await, 1);
+
+        // Two enrolments under one new id at once: each locks its own enrolment, so they
+        // meet at the key's insert, where the second waits for the first and is refused.
+        let (drawing, music) = futures::join!(
+            accept(&requested[1], "acc-2"),
+            accept(&requested[2], "acc-2")
+        );
+        let outcomes = [&drawing, &music].map(|r| match r {
+            Ok(_) => "accepted".to_string(),
+            Err(status) => reason(status),
+        });
+        let mut sorted = outcomes.clone();
+        sorted.sort();
+        assert_eq!(sorted, ["REQUEST_ID_REUSED", "accepted"], "{outcomes:?}");
+        assert_eq!(reservations().await, 2, "the refused one reserved nothing");
+        assert_eq!(
+            fx.scalar("SELECT count(*) FROM certificates.enrolments WHERE state = 'REQUESTED'")
+                .await,
+            1,
+            "the refused one is still requested"
+        );
+    }
+
     /// Issue 11, defects 3, 2 and 9: an enrolment listed twice in one report, an end date
     /// out of any calendar, and a list by someone with no role of the service.
     #[tokio::test]
