@@ -239,3 +239,53 @@ async fn a_stopped_service_turns_not_serving_at_the_gateway_and_calls_fail_fast(
     );
     suite.stop().await;
 }
+
+/// Issue 17, item 3: a caller over its rate gets RESOURCE_EXHAUSTED with a RetryInfo at the
+/// gateway, counted in the gateway's metrics, while another caller goes on unaffected.
+#[tokio::test]
+async fn a_caller_over_its_rate_limit_is_refused_with_retry_info_and_others_are_not() {
+    let suite = TestSuite::start_with(vec![
+        ("EDU_RATE_LIMIT_PER_SECOND".into(), "1".into()),
+        ("EDU_RATE_LIMIT_BURST".into(), "3".into()),
+    ])
+    .await;
+    let mut client = ContestServiceClient::new(suite.gateway().await);
+    let token = |subject: &str| DevToken::new(subject).role("competitions.organiser").sign();
+    let (busy, calm) = (token("e2e-busy-system"), token("e2e-calm-system"));
+
+    let started = std::time::Instant::now();
+    let mut answered = 0u64;
+    let refused = loop {
+        match client
+            .list_contests(authorised(&busy, pb::ListContestsRequest::default()))
+            .await
+        {
+            Ok(_) => answered += 1,
+            Err(status) => break status,
+        }
+        assert!(answered <= 10, "never refused");
+    };
+    // A burst of three, plus one call a second for the time the loop took.
+    let allowed = 3 + started.elapsed().as_secs();
+    assert!(
+        (3..=allowed).contains(&answered),
+        "{answered} calls answered"
+    );
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+    assert_eq!(edu_kit::testing::reason(&refused), "RATE_LIMITED");
+    let retry = tonic_types::StatusExt::get_details_retry_info(&refused)
+        .and_then(|info| info.retry_delay)
+        .expect("a RetryInfo with a delay");
+    assert!(retry <= Duration::from_secs(1), "{retry:?}");
+
+    client
+        .list_contests(authorised(&calm, pb::ListContestsRequest::default()))
+        .await
+        .expect("another caller has its own allowance");
+    let gateway = edu_suite_tests::scrape_metrics(suite.gateway_metrics_addr()).await;
+    assert!(
+        gateway.contains(r#"edu_grpc_server_calls_total{service="edu.competitions.v1.ContestService",method="ListContests",code="RESOURCE_EXHAUSTED"} 1"#),
+        "the refusal is counted: {gateway}"
+    );
+    suite.stop().await;
+}

@@ -55,9 +55,16 @@ pub const LOG: &str = "EDU_LOG";
 pub const LOG_FORMAT: &str = "EDU_LOG_FORMAT";
 /// Largest accepted or sent gRPC message, in bytes.
 pub const MAX_MESSAGE_BYTES: &str = "EDU_MAX_MESSAGE_BYTES";
-/// Largest number of calls in flight on one connection; calls beyond it are shed with
-/// `RESOURCE_EXHAUSTED`.
-pub const MAX_CALLS_PER_CONNECTION: &str = "EDU_MAX_CALLS_PER_CONNECTION";
+/// Largest number of calls the process handles at once; calls beyond it are shed with
+/// `RESOURCE_EXHAUSTED` (reason `OVERLOADED`) and counted in the per-RPC metrics. 0 for no
+/// ceiling.
+pub const MAX_CALLS_IN_FLIGHT: &str = "EDU_MAX_CALLS_IN_FLIGHT";
+/// Calls a second allowed to one caller (the token's subject, else the peer's address);
+/// beyond it, `RESOURCE_EXHAUSTED` (reason `RATE_LIMITED`) with `google.rpc.RetryInfo`.
+/// 0 (the default) for no rate limit; the gateway's deployment sets one.
+pub const RATE_LIMIT_PER_SECOND: &str = "EDU_RATE_LIMIT_PER_SECOND";
+/// Calls one caller may make at once before its rate applies; twice the rate by default.
+pub const RATE_LIMIT_BURST: &str = "EDU_RATE_LIMIT_BURST";
 /// Largest number of concurrent HTTP/2 streams a client may open on one connection.
 pub const MAX_CONCURRENT_STREAMS: &str = "EDU_MAX_CONCURRENT_STREAMS";
 /// Worker threads of the process's async runtime; one per core when unset. A process that
@@ -231,8 +238,8 @@ pub struct ServerConfig {
 pub struct Limits {
     /// Largest gRPC message accepted or sent.
     pub max_message_bytes: usize,
-    /// Calls in flight per connection before shedding.
-    pub max_calls_per_connection: usize,
+    /// The ceiling of calls handled at once and the rate limit per caller.
+    pub protection: crate::protection::ProtectionLimits,
     /// HTTP/2 streams per connection.
     pub max_concurrent_streams: u32,
     /// Deadline of unary calls that set none.
@@ -272,7 +279,15 @@ impl ServerConfig {
             )?,
             limits: Limits {
                 max_message_bytes: env.parse_or(MAX_MESSAGE_BYTES, 4 * 1024 * 1024)?,
-                max_calls_per_connection: env.parse_or(MAX_CALLS_PER_CONNECTION, 256)?,
+                protection: {
+                    let rate_per_second = env.parse_or(RATE_LIMIT_PER_SECOND, 0)?;
+                    crate::protection::ProtectionLimits {
+                        max_calls_in_flight: env.parse_or(MAX_CALLS_IN_FLIGHT, 1024)?,
+                        rate_per_second,
+                        rate_burst: env
+                            .parse_or(RATE_LIMIT_BURST, rate_per_second.saturating_mul(2))?,
+                    }
+                },
                 max_concurrent_streams: env.parse_or(MAX_CONCURRENT_STREAMS, 512)?,
                 default_deadline: env.millis_or(DEFAULT_DEADLINE_MS, 10_000)?,
                 max_stream: env.millis_or(MAX_STREAM_MS, 3_600_000)?,

@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod paging;
 pub mod pipeline;
+pub mod protection;
 pub mod region;
 pub mod resource;
 pub mod russian;

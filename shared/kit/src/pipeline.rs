@@ -22,6 +22,7 @@ use crate::context::{CallContext, REQUEST_ID_HEADER};
 use crate::error::{ApiError, ErrorKind, reason};
 use crate::framing::{BufferedBody, read_one_message};
 use crate::metrics::{Metrics, code_name};
+use crate::protection::{CallerKey, Protection};
 use crate::telemetry;
 
 /// Methods every process serves without a token: health checks and reflection.
@@ -65,6 +66,8 @@ pub struct PipelineConfig {
     /// Full method paths (`/pkg.Service/Method`) or service prefixes (`/pkg.Service/`) that
     /// may be called without a token. A token, when given, must still be valid.
     pub anonymous_methods: Vec<String>,
+    /// The ceiling of calls handled at once and the rate limit per caller.
+    pub protection: Protection,
 }
 
 /// The pipeline as a tower layer.
@@ -182,23 +185,42 @@ where
             });
         }
 
-        let context = match config
-            .authenticate(&path, request.headers())
-            .and_then(|caller| {
-                if let Some(caller) = &caller
-                    && !span.is_disabled()
-                {
-                    span.record("caller", pseudonym(caller.subject()).as_str());
-                }
-                Ok(CallContext::new(
-                    caller,
-                    request_id.clone(),
-                    trace_id,
-                    config.now_for(request.headers())?,
-                )
-                .with_deadline(started + deadline))
-            }) {
-            Ok(context) => context,
+        // Shed before any work, the token check included, when the process is full; then
+        // count the call against its caller's rate. Both refusals are answers like any
+        // other, counted in the metrics below.
+        let peer = request
+            .extensions()
+            .get::<tonic::transport::server::TcpConnectInfo>()
+            .and_then(|info| info.remote_addr())
+            .map(|addr| addr.ip());
+        let admitted = config.protection.enter().and_then(|admitted| {
+            let context = config
+                .authenticate(&path, request.headers())
+                .and_then(|caller| {
+                    if let Some(caller) = &caller
+                        && !span.is_disabled()
+                    {
+                        span.record("caller", pseudonym(caller.subject()).as_str());
+                    }
+                    Ok(CallContext::new(
+                        caller,
+                        request_id.clone(),
+                        trace_id,
+                        config.now_for(request.headers())?,
+                    )
+                    .with_deadline(started + deadline))
+                })?;
+            if config.protection.limits_rate() {
+                let key = match context.caller_if_any() {
+                    Some(caller) => CallerKey::Subject(caller.subject().to_string()),
+                    None => peer.map_or(CallerKey::Unknown, CallerKey::Peer),
+                };
+                config.protection.check_rate(&key)?;
+            }
+            Ok((admitted, context))
+        });
+        let (admitted, context) = match admitted {
+            Ok(admitted) => admitted,
             Err(error) => {
                 let status = Status::from(error);
                 let mut observer = observer;
@@ -234,7 +256,10 @@ where
                     tonic::body::Body::new(http_body_util::Full::new(bytes)),
                 );
             }
-            inner.call(request).await.map(Ok)
+            let answered = inner.call(request).await.map(Ok);
+            // The place under the ceiling is held until the handler has answered.
+            drop(admitted);
+            answered
         };
         let future = tokio::time::timeout_at(ends_at, handled.instrument(span));
         Box::pin(async move {

@@ -303,6 +303,19 @@ impl Server {
             .add_service(reflection_v1alpha(&listed)?);
 
         let limits = config.limits;
+        // Shedding and rate limits run inside the pipeline, not as tonic's per-connection
+        // limit around it, so every refused call is counted in the metrics.
+        let protection = crate::protection::Protection::new(limits.protection);
+        let _forget_idle_callers = AbortOnDrop(protection.limits_rate().then(|| {
+            let protection = protection.clone();
+            tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    ticker.tick().await;
+                    protection.forget_idle();
+                }
+            })
+        }));
         let pipeline = CallPipeline::new(PipelineConfig {
             verifier,
             clock,
@@ -313,10 +326,9 @@ impl Server {
             max_message_bytes: limits.max_message_bytes,
             methods: crate::pipeline::Methods::of_contracts(),
             anonymous_methods,
+            protection: protection.clone(),
         });
         let grpc_server = tonic::transport::Server::builder()
-            .concurrency_limit_per_connection(limits.max_calls_per_connection)
-            .load_shed(true)
             .max_concurrent_streams(limits.max_concurrent_streams)
             .initial_stream_window_size(1024 * 1024)
             .initial_connection_window_size(8 * 1024 * 1024)
@@ -498,4 +510,15 @@ macro_rules! served {
             .max_decoding_message_size($max)
             .max_encoding_message_size($max)
     };
+}
+
+/// Aborts a background task when the server stops, however it stops.
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! The server runner's promises, proven with a handler that blocks until the test lets it
-//! go: calls beyond the per-connection limit are shed, the caller's deadline is honoured by
+//! go: calls beyond the ceiling are shed (and counted), the caller's deadline is honoured by
 //! the server, and shutdown reports NOT_SERVING first and then drains the call in flight
 //! rather than cutting it.
 
@@ -49,12 +49,12 @@ struct Running {
     metrics: edu_kit::metrics::Metrics,
 }
 
-async fn start(calls_per_connection: usize, shutdown_delay: Duration) -> Running {
-    start_with(calls_per_connection, shutdown_delay, None).await
+async fn start(calls_in_flight: usize, shutdown_delay: Duration) -> Running {
+    start_with(calls_in_flight, shutdown_delay, None).await
 }
 
 async fn start_with(
-    calls_per_connection: usize,
+    calls_in_flight: usize,
     shutdown_delay: Duration,
     readiness: Option<edu_kit::server::DatabaseReadiness>,
 ) -> Running {
@@ -64,7 +64,11 @@ async fn start_with(
         metrics_addr: "127.0.0.1:0".parse().expect("addr"),
         limits: Limits {
             max_message_bytes: 1024 * 1024,
-            max_calls_per_connection: calls_per_connection,
+            protection: edu_kit::protection::ProtectionLimits {
+                max_calls_in_flight: calls_in_flight,
+                rate_per_second: 0,
+                rate_burst: 0,
+            },
             max_concurrent_streams: 100,
             default_deadline: Duration::from_secs(10),
             max_stream: Duration::from_secs(60),
@@ -121,7 +125,7 @@ async fn health(channel: &Channel) -> ServingStatus {
 }
 
 #[tokio::test]
-async fn a_call_beyond_the_per_connection_limit_is_shed_with_resource_exhausted() {
+async fn a_call_beyond_the_ceiling_is_shed_with_resource_exhausted_and_counted() {
     let running = start(1, Duration::ZERO).await;
     let mut first = GatewayServiceClient::new(running.channel.clone());
     let in_flight = tokio::spawn(async move { first.list_backends(call()).await });
@@ -129,10 +133,21 @@ async fn a_call_beyond_the_per_connection_limit_is_shed_with_resource_exhausted(
 
     let shed = GatewayServiceClient::new(running.channel.clone())
         .list_backends(call())
-        .await;
-    assert_eq!(
-        shed.expect_err("over the limit").code(),
-        Code::ResourceExhausted
+        .await
+        .expect_err("over the ceiling");
+    assert_eq!(shed.code(), Code::ResourceExhausted);
+    assert_eq!(edu_kit::testing::reason(&shed), "OVERLOADED");
+    assert!(
+        tonic_types::StatusExt::get_details_retry_info(&shed).is_some(),
+        "the caller is told when to retry"
+    );
+    assert!(
+        running
+            .metrics
+            .render()
+            .contains(r#"method="ListBackends",code="RESOURCE_EXHAUSTED"} 1"#),
+        "the shed call is counted: {}",
+        running.metrics.render()
     );
 
     running.service.release.notify_one();
