@@ -287,15 +287,23 @@ impl Rehearsal {
         }
         let gateway_service = rendered.service("gateway").expect("the gateway's Service");
         assert!(gateway_service.selects(gateway));
+        // Every port of the gateway's Service reaches a container port; callers use the one
+        // that reaches gRPC (the other is metrics).
         for (port, _) in &gateway_service.ports {
             let target = gateway_service
                 .target(*port, gateway.server())
                 .expect("the gateway Service reaches a container port");
-            services.insert(
-                "gateway".into(),
-                SocketAddr::from((pods["gateway"], target)),
-            );
+            if target == gateway.server().ports["grpc"] {
+                services.insert(
+                    "gateway".into(),
+                    SocketAddr::from((pods["gateway"], target)),
+                );
+            }
         }
+        assert!(
+            services.contains_key("gateway"),
+            "the gateway's Service has a port reaching gRPC"
+        );
 
         let scratch = edu_devstack::binaries_dir()
             .join("rehearsal")

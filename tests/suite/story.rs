@@ -184,5 +184,6 @@ async fn a_contest_from_opening_to_replication_through_the_gateway() {
         ])
     );
     drop(stream);
+    crate::telemetry::assert_dashboard_series_exist(&suite).await;
     suite.stop().await;
 }

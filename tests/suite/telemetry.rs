@@ -18,6 +18,69 @@ use tonic::metadata::MetadataValue;
 
 use crate::harness::*;
 
+/// Issue 17, item 6: every series the operators' dashboard
+/// (`deploy/components/monitoring/edu-suite-dashboard.json`) queries exists in the scrapes of
+/// the running suite, so a renamed metric breaks a test rather than a panel. Called at the
+/// end of the end-to-end story, when every kind of series has been written.
+pub async fn assert_dashboard_series_exist(suite: &TestSuite) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/components/monitoring/edu-suite-dashboard.json");
+    let text = std::fs::read_to_string(&path).expect("the dashboard");
+    let dashboard: serde_json::Value = serde_json::from_str(&text).expect("the dashboard is JSON");
+    let expressions: Vec<String> = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|panel| panel["targets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|target| target["expr"].as_str().map(str::to_string))
+        .collect();
+    let series: BTreeSet<String> = expressions
+        .iter()
+        .flat_map(|expr| metric_names(expr))
+        .collect();
+    assert!(series.len() >= 4, "the dashboard queries {series:?}");
+
+    let mut scrapes = vec![(
+        "gateway".to_string(),
+        edu_suite_tests::scrape_metrics(suite.gateway_metrics_addr()).await,
+    )];
+    for process in suite.suite().services() {
+        scrapes.push((
+            process.name().to_string(),
+            edu_suite_tests::scrape_metrics(process.metrics_addr).await,
+        ));
+    }
+    for name in &series {
+        let found: Vec<&str> = scrapes
+            .iter()
+            .filter(|(_, text)| {
+                text.lines()
+                    .any(|line| line.starts_with(&format!("{name}{{")))
+            })
+            .map(|(process, _)| process.as_str())
+            .collect();
+        assert!(
+            !found.is_empty(),
+            "the dashboard's {name} is in no process's metrics"
+        );
+    }
+    // The per-process panels need every service, not just one, to report.
+    for (process, text) in scrapes.iter().filter(|(p, _)| p != "gateway") {
+        assert!(
+            text.contains("edu_db_pool_connections{"),
+            "{process} reports no pool"
+        );
+    }
+}
+
+/// The metric names (`edu_…`) a PromQL expression reads.
+fn metric_names(expr: &str) -> Vec<String> {
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.starts_with("edu_"))
+        .map(str::to_string)
+        .collect()
+}
+
 #[tokio::test]
 async fn metrics_count_calls_by_method_and_code_and_show_the_pool() {
     let suite = TestSuite::start().await;

@@ -4,6 +4,8 @@
 //! addresses and over several HTTP/2 connections to each — one connection is one stream
 //! set, and a busy gateway needs more than one per backend.
 
+use edu_kit::metrics::Metrics;
+use prometheus_client::encoding::EncodeLabelSet;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -278,6 +280,41 @@ impl Backends {
     /// Every backend, ordered by name.
     pub fn all(&self) -> impl Iterator<Item = &Arc<Backend>> {
         self.by_name.values()
+    }
+
+    /// Reports each backend's endpoints by the state of their last health check as
+    /// `edu_gateway_backend_endpoints{backend, state}` (`serving`, `not_serving`), read at
+    /// each scrape: the dashboard's backend health, and an alert when a backend has no
+    /// serving endpoint.
+    pub fn register_metrics(self: &Arc<Self>, metrics: &Metrics) {
+        #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+        struct EndpointLabels {
+            backend: String,
+            state: &'static str,
+        }
+        let backends = Arc::clone(self);
+        metrics.register_gauges::<EndpointLabels>(
+            "gateway_backend_endpoints",
+            "Endpoints of each backend by the state of their last health check",
+            move |family| {
+                for backend in backends.all() {
+                    let endpoints = backend.endpoints();
+                    let serving = endpoints.iter().filter(|e| e.is_serving()).count();
+                    for (state, count) in [
+                        ("serving", serving),
+                        ("not_serving", endpoints.len() - serving),
+                    ] {
+                        let labels = EndpointLabels {
+                            backend: backend.name().to_string(),
+                            state,
+                        };
+                        family
+                            .get_or_create(&labels)
+                            .set(i64::try_from(count).unwrap_or(i64::MAX));
+                    }
+                }
+            },
+        );
     }
 
     /// Every service the gateway routes, for reflection.

@@ -49,6 +49,7 @@ async fn run() -> anyhow::Result<()> {
     for service in backends.routed_services() {
         server = server.reflect(&service);
     }
+    backends.register_metrics(server.metrics());
     Arc::clone(&backends).spawn_monitor(server.health(), gateway.check_interval);
     server
         .run_until_signalled(routes(backends, &limits))
