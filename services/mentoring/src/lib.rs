@@ -3,7 +3,17 @@
 //! mentors and mentees, run by a curator, fixed by the director's order, monitored twice a
 //! year and reported yearly; nothing about a person is kept before their consent.
 //!
-//! Rooms: the [`domain`] (the rules as pure Rust); the store and the API follow the shape of
-//! the other services as they are built (the contract is in `contract-pending/`).
+//! Rooms: the [`domain`] (the rules as pure Rust), the [`store`] (the use cases as
+//! Postgres transactions, with the concurrency design in its module doc) and the [`api`]
+//! (so far the mapping of the rules' refusals to gRPC; the contract is in
+//! `contract-pending/`).
 
+pub mod api;
 pub mod domain;
+pub mod store;
+
+/// The service's name in telemetry, its Postgres schema, and its login role.
+pub const SERVICE_NAME: &str = "mentoring";
+
+/// The service's migrations, applied after the kit's.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

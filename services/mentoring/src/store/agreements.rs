@@ -1,0 +1,567 @@
+//! Agreements (rule 6; App. 3; choice 10): recorded once signed by the pair's members (or a
+//! minor's representative), extended by mutual agreement, violations recorded, terminated
+//! by agreement or unilaterally after three violations of the other party. Lock order:
+//! the members, then the pair, then the agreement.
+
+use jiff::civil::Date;
+use jiff_sqlx::ToSqlx;
+use serde_json::json;
+use sqlx::PgConnection;
+
+use edu_kit::{ApiError, CallContext, audit};
+
+use super::institutions::{self, Setting};
+use super::pairs::{self, CompletionDraft};
+use super::participants::{self, Lock};
+use super::{agreement_name, parsed, participant_name};
+use crate::domain::agreement::{
+    AgreementState, Term, Termination, check_termination, ensure_day_in_term, ensure_tasks,
+};
+use crate::domain::completion::CompletionReason;
+use crate::domain::consent::{ConsentPurpose, GuardianRelation};
+use crate::domain::redaction::{PersonView, pair_redacted, shown_text};
+use crate::domain::{MentoringError, PairSide, PairState};
+
+/// A representative who signed for a party.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Representative {
+    /// The party's participant ID.
+    pub participant: String,
+    /// The representative's names in one line.
+    pub name: String,
+    /// How they are related.
+    pub relation: GuardianRelation,
+}
+
+/// An agreement as signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgreementDraft {
+    /// The tasks.
+    pub tasks: Vec<String>,
+    /// Its months.
+    pub duration_months: u32,
+    /// The day the parties signed.
+    pub sign_date: Date,
+    /// Representatives who signed for parties.
+    pub representatives: Vec<Representative>,
+}
+
+/// A termination as asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TerminationDraft<'a> {
+    /// By agreement of the parties.
+    Mutual,
+    /// By one side against `violator` of the other side.
+    Unilateral {
+        /// The terminating side.
+        by: PairSide,
+        /// The other party's participant ID.
+        violator: &'a str,
+    },
+}
+
+/// An extension as agreed by the parties.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionDraft {
+    /// The months added.
+    pub months: u32,
+    /// The supplementary agreement it rests on.
+    pub basis: String,
+    /// The day the parties agreed.
+    pub agree_date: Date,
+}
+
+/// A violation as reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViolationDraft {
+    /// The party who violated the agreement, by participant ID.
+    pub violator: String,
+    /// What happened.
+    pub description: String,
+    /// The day it happened.
+    pub occur_date: Date,
+}
+
+/// An agreement as shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agreement {
+    /// The ID.
+    pub id: String,
+    /// The resource name.
+    pub name: String,
+    /// The parties as shown, with their side.
+    pub parties: Vec<(PersonView, PairSide)>,
+    /// The tasks; empty when the pair is redacted.
+    pub tasks: Vec<String>,
+    /// SIGNED or ENDED.
+    pub state: AgreementState,
+    /// The term.
+    pub term: Term,
+    /// The last day in force.
+    pub end_date: Date,
+    /// Violations recorded, by violator ID.
+    pub violations: Vec<String>,
+    /// Whether the pair is redacted.
+    pub redacted: bool,
+}
+
+/// Records a signed agreement of an open pair (`CreateAgreement`): every member's consent
+/// in force (`CONSENT_MISSING`), one in force per pair (`ALREADY_EXISTS`), tasks and months
+/// by the domain.
+pub async fn create(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    institution: &str,
+    pair: &str,
+    draft: &AgreementDraft,
+) -> Result<Agreement, ApiError> {
+    let setting = institutions::setting(conn, institution, context.now()).await?;
+    let tasks: Vec<&str> = draft.tasks.iter().map(String::as_str).collect();
+    ensure_tasks(&tasks)?;
+    let term = Term::signed(draft.sign_date, draft.duration_months)?;
+    if draft.sign_date > setting.today {
+        return Err(MentoringError::invalid_field(
+            "agreement.sign_date",
+            "must not be after today",
+        )
+        .into());
+    }
+    let members = pairs::current_members(conn, institution, pair).await?;
+    let ids: Vec<&str> = members.iter().map(|(m, _)| m.as_str()).collect();
+    participants::lock(conn, institution, &ids, Lock::Share).await?;
+    let state = pairs::lock_pair(conn, institution, pair).await?;
+    if state.is_closed() {
+        return Err(MentoringError::PairClosed { state }.into());
+    }
+    let facts = participants::facts(conn, institution, &ids).await?;
+    if let Some(missing) = ids
+        .iter()
+        .find(|m| !facts.iter().any(|f| &f.id == *m && f.consent_in_force))
+    {
+        return Err(MentoringError::ConsentMissing {
+            participant: participant_name(institution, missing),
+            purpose: ConsentPurpose::PersonalData,
+        }
+        .into());
+    }
+    if let Some(existing) = signed_of(conn, institution, pair).await? {
+        let name = agreement_name(institution, pair, &existing);
+        return Err(ApiError::already_exists(name.clone()).with_metadata("agreement", name));
+    }
+    let id = edu_kit::resource::new_id();
+    let now = context.now();
+    sqlx::query!(
+        "INSERT INTO mentoring.agreements
+             (institution_id, id, pair_id, tasks, duration_months, sign_date, end_date,
+              create_time, update_time)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+        institution,
+        id,
+        pair,
+        &draft.tasks,
+        i32::try_from(term.duration_months).unwrap_or(i32::MAX),
+        term.sign_date.to_sqlx(),
+        term.end_date().to_sqlx(),
+        now.to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    for (member, mentor) in &members {
+        let representative = draft
+            .representatives
+            .iter()
+            .find(|r| &r.participant == member);
+        sqlx::query!(
+            "INSERT INTO mentoring.agreement_parties
+                 (institution_id, agreement_id, participant_id, side, representative_name,
+                  representative_relation)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            institution,
+            id,
+            member,
+            if *mentor { "MENTOR" } else { "MENTEE" },
+            representative.map(|r| r.name.clone()).unwrap_or_default(),
+            representative.map(|r| r.relation.as_str()),
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    let name = agreement_name(institution, pair, &id);
+    audit::record(
+        conn,
+        context,
+        "agreement.created",
+        &name,
+        json!({ "months": term.duration_months, "sign_date": term.sign_date.to_string() }),
+    )
+    .await?;
+    get(conn, &setting, pair, &id).await
+}
+
+/// Extends a SIGNED agreement by `months` (`ExtendAgreement`), by the domain's term rules.
+pub async fn extend(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    institution: &str,
+    pair: &str,
+    id: &str,
+    extension: &ExtensionDraft,
+) -> Result<Agreement, ApiError> {
+    let (months, basis, agree_date) = (
+        extension.months,
+        extension.basis.as_str(),
+        extension.agree_date,
+    );
+    let setting = institutions::setting(conn, institution, context.now()).await?;
+    pairs::lock_pair(conn, institution, pair).await?;
+    let (state, term) = lock_agreement(conn, institution, pair, id).await?;
+    state.ensure_signed()?;
+    ensure_day_in_term(
+        "extension.agree_date",
+        agree_date,
+        term.sign_date,
+        setting.today,
+    )?;
+    if basis.trim().is_empty() {
+        return Err(MentoringError::invalid_field("extension.basis", "is required").into());
+    }
+    let extended = term.extend(months)?;
+    let now = context.now();
+    let months_i32 = i32::try_from(months).unwrap_or(i32::MAX);
+    sqlx::query!(
+        "INSERT INTO mentoring.agreement_extensions
+             (institution_id, agreement_id, seq, months, basis, agree_date, record_time)
+         SELECT $1, $2, coalesce(max(seq), 0) + 1, $3, $4, $5, $6
+         FROM mentoring.agreement_extensions WHERE institution_id = $1 AND agreement_id = $2",
+        institution,
+        id,
+        months_i32,
+        basis,
+        agree_date.to_sqlx(),
+        now.to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "UPDATE mentoring.agreements
+         SET extension_months = $3, end_date = $4, update_time = $5, version = version + 1
+         WHERE institution_id = $1 AND id = $2",
+        institution,
+        id,
+        i32::try_from(extended.extension_months).unwrap_or(i32::MAX),
+        extended.end_date().to_sqlx(),
+        now.to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        context,
+        "agreement.extended",
+        &agreement_name(institution, pair, id),
+        json!({ "months": months, "total_months": extended.total_months() }),
+    )
+    .await?;
+    get(conn, &setting, pair, id).await
+}
+
+/// Records a violation by a current party of a SIGNED agreement.
+pub async fn record_violation(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    institution: &str,
+    pair: &str,
+    id: &str,
+    violation: &ViolationDraft,
+) -> Result<Agreement, ApiError> {
+    let (violator, description, occur_date) = (
+        violation.violator.as_str(),
+        violation.description.as_str(),
+        violation.occur_date,
+    );
+    let setting = institutions::setting(conn, institution, context.now()).await?;
+    participants::lock(conn, institution, &[violator], Lock::Share).await?;
+    pairs::lock_pair(conn, institution, pair).await?;
+    let (state, term) = lock_agreement(conn, institution, pair, id).await?;
+    state.ensure_signed()?;
+    let side = sqlx::query_scalar!(
+        "SELECT side FROM mentoring.agreement_parties
+         WHERE institution_id = $1 AND agreement_id = $2 AND participant_id = $3 AND NOT left_party",
+        institution,
+        id,
+        violator
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| {
+        ApiError::from(MentoringError::invalid_field(
+            "violation.violator",
+            "is not a current party of the agreement",
+        ))
+    })?;
+    if description.trim().is_empty() {
+        return Err(MentoringError::invalid_field("violation.description", "is required").into());
+    }
+    ensure_day_in_term(
+        "violation.occur_date",
+        occur_date,
+        term.sign_date,
+        setting.today,
+    )?;
+    let facts = participants::one_fact(conn, institution, violator).await?;
+    if !facts.consent_in_force {
+        return Err(MentoringError::ConsentMissing {
+            participant: participant_name(institution, violator),
+            purpose: ConsentPurpose::PersonalData,
+        }
+        .into());
+    }
+    let now = context.now();
+    sqlx::query!(
+        "INSERT INTO mentoring.agreement_violations
+             (institution_id, agreement_id, seq, violator_id, violator_side, description,
+              occur_date, record_time)
+         SELECT $1, $2, coalesce(max(seq), 0) + 1, $3, $4, $5, $6, $7
+         FROM mentoring.agreement_violations WHERE institution_id = $1 AND agreement_id = $2",
+        institution,
+        id,
+        violator,
+        side,
+        description,
+        occur_date.to_sqlx(),
+        now.to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        context,
+        "agreement.violation_recorded",
+        &agreement_name(institution, pair, id),
+        json!({ "violator": participant_name(institution, violator), "side": side }),
+    )
+    .await?;
+    get(conn, &setting, pair, id).await
+}
+
+/// Terminates a SIGNED agreement (`TerminateAgreement`) by the domain's check; the pair, if
+/// ACTIVE or SUSPENDED, completes with AGREEMENT_TERMINATED and the initiator the domain
+/// answers (`PAIR_COMPLETED`).
+pub async fn terminate(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    institution: &str,
+    pair: &str,
+    id: &str,
+    termination: TerminationDraft<'_>,
+    explanation: &str,
+) -> Result<Agreement, ApiError> {
+    let setting = institutions::setting(conn, institution, context.now()).await?;
+    let pair_state = pairs::lock_pair(conn, institution, pair).await?;
+    let (state, _) = lock_agreement(conn, institution, pair, id).await?;
+    let violator_name;
+    let asked = match termination {
+        TerminationDraft::Mutual => Termination::Mutual,
+        TerminationDraft::Unilateral { by, violator } => {
+            let side = sqlx::query_scalar!(
+                "SELECT side FROM mentoring.agreement_parties
+                 WHERE institution_id = $1 AND agreement_id = $2 AND participant_id = $3",
+                institution,
+                id,
+                violator
+            )
+            .fetch_optional(&mut *conn)
+            .await?;
+            if side.as_deref() != Some(by.other().as_str()) {
+                return Err(MentoringError::invalid_field(
+                    "violator",
+                    "is not a party of the other side",
+                )
+                .into());
+            }
+            let violations = sqlx::query_scalar!(
+                r#"SELECT count(*) AS "n!" FROM mentoring.agreement_violations
+                   WHERE institution_id = $1 AND agreement_id = $2 AND violator_id = $3"#,
+                institution,
+                id,
+                violator
+            )
+            .fetch_one(&mut *conn)
+            .await?;
+            violator_name = participant_name(institution, violator);
+            Termination::Unilateral {
+                by,
+                violator: &violator_name,
+                violations: u32::try_from(violations).unwrap_or(u32::MAX),
+            }
+        }
+    };
+    let initiator = check_termination(state, asked)?;
+    let now = context.now();
+    let by = match termination {
+        TerminationDraft::Unilateral { by, .. } => Some(by.as_str()),
+        TerminationDraft::Mutual => None,
+    };
+    sqlx::query!(
+        "UPDATE mentoring.agreements
+         SET state = 'ENDED', end_reason = $3, terminated_by = $4, end_explanation = $5,
+             end_time = $6, update_time = $6, version = version + 1
+         WHERE institution_id = $1 AND id = $2",
+        institution,
+        id,
+        asked.end_reason().as_str(),
+        by,
+        explanation,
+        now.to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        context,
+        "agreement.terminated",
+        &agreement_name(institution, pair, id),
+        json!({ "mode": asked.mode(), "by": by }),
+    )
+    .await?;
+    if pair_state.may_become(PairState::Completed) {
+        pairs::close_as_completed(
+            conn,
+            context,
+            &setting,
+            pair,
+            pair_state,
+            &CompletionDraft {
+                reason: CompletionReason::AgreementTerminated,
+                initiator,
+                explanation: explanation.to_string(),
+                complete_date: setting.today,
+            },
+        )
+        .await?;
+    }
+    get(conn, &setting, pair, id).await
+}
+
+async fn signed_of(
+    conn: &mut PgConnection,
+    institution: &str,
+    pair: &str,
+) -> Result<Option<String>, ApiError> {
+    Ok(sqlx::query_scalar!(
+        "SELECT id FROM mentoring.agreements
+         WHERE institution_id = $1 AND pair_id = $2 AND state = 'SIGNED'",
+        institution,
+        pair
+    )
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+async fn lock_agreement(
+    conn: &mut PgConnection,
+    institution: &str,
+    pair: &str,
+    id: &str,
+) -> Result<(AgreementState, Term), ApiError> {
+    let row = sqlx::query!(
+        "SELECT state, sign_date, duration_months, extension_months FROM mentoring.agreements
+         WHERE institution_id = $1 AND pair_id = $2 AND id = $3 FOR UPDATE",
+        institution,
+        pair,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| ApiError::not_found(agreement_name(institution, pair, id)))?;
+    Ok((
+        parsed("agreement state", &row.state, AgreementState::parse)?,
+        Term {
+            sign_date: row.sign_date.to_jiff(),
+            duration_months: u32::try_from(row.duration_months).unwrap_or(0),
+            extension_months: u32::try_from(row.extension_months).unwrap_or(0),
+        },
+    ))
+}
+
+/// One agreement as shown.
+pub async fn get(
+    conn: &mut PgConnection,
+    setting: &Setting,
+    pair: &str,
+    id: &str,
+) -> Result<Agreement, ApiError> {
+    list(conn, setting, pair)
+        .await?
+        .into_iter()
+        .find(|a| a.id == id)
+        .ok_or_else(|| ApiError::not_found(agreement_name(&setting.id, pair, id)))
+}
+
+/// A pair's agreements as shown, the latest signed first; the parties through the one read
+/// of people, the tasks hidden when the pair is redacted.
+pub async fn list(
+    conn: &mut PgConnection,
+    setting: &Setting,
+    pair: &str,
+) -> Result<Vec<Agreement>, ApiError> {
+    let institution = setting.id.as_str();
+    let pair_shown = pairs::get(conn, setting, pair).await?;
+    let rows = sqlx::query!(
+        "SELECT id, tasks, state, sign_date, duration_months, extension_months, end_date
+         FROM mentoring.agreements WHERE institution_id = $1 AND pair_id = $2
+         ORDER BY sign_date DESC, create_time DESC, id",
+        institution,
+        pair
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut shown = Vec::with_capacity(rows.len());
+    for row in rows {
+        let parties = sqlx::query!(
+            "SELECT participant_id, side FROM mentoring.agreement_parties
+             WHERE institution_id = $1 AND agreement_id = $2
+             ORDER BY side = 'MENTOR' DESC, participant_id",
+            institution,
+            row.id
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let ids: Vec<String> = parties.iter().map(|p| p.participant_id.clone()).collect();
+        let people = participants::people(conn, institution, &ids, setting.today).await?;
+        let redacted = pair_shown.redacted || pair_redacted(people.iter().map(|p| p.redacted));
+        let mut with_sides = Vec::with_capacity(people.len());
+        for (person, party) in people.into_iter().zip(&parties) {
+            with_sides.push((person, parsed("side", &party.side, PairSide::parse)?));
+        }
+        let violations = sqlx::query_scalar!(
+            "SELECT violator_id FROM mentoring.agreement_violations
+             WHERE institution_id = $1 AND agreement_id = $2 ORDER BY seq",
+            institution,
+            row.id
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        shown.push(Agreement {
+            name: agreement_name(institution, pair, &row.id),
+            parties: with_sides,
+            tasks: row
+                .tasks
+                .iter()
+                .map(|t| shown_text(t, redacted).to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
+            state: parsed("agreement state", &row.state, AgreementState::parse)?,
+            term: Term {
+                sign_date: row.sign_date.to_jiff(),
+                duration_months: u32::try_from(row.duration_months).unwrap_or(0),
+                extension_months: u32::try_from(row.extension_months).unwrap_or(0),
+            },
+            end_date: row.end_date.to_jiff(),
+            violations,
+            redacted,
+            id: row.id,
+        });
+    }
+    Ok(shown)
+}

@@ -1,0 +1,127 @@
+//! The mentoring schema through sqlx: the only room that knows SQL. Each use case is a
+//! function over one transaction (`&mut PgConnection`); the rules are the domain's, run
+//! here on what the store found under the locks that make them hold for concurrent callers.
+//!
+//! Concurrency design. Lock order is always **participants first** (row locks in ID
+//! order), **then pairs** (in ID order), then a pair's agreement, then the receipt serial
+//! of the institution; no use case takes a lock of an earlier kind after one of a later
+//! kind, so no two can deadlock.
+//! - Revoking a consent to PERSONAL_DATA locks the person `FOR UPDATE`, then their consent,
+//!   then their open pairs, and suspends the ACTIVE ones in the same transaction.
+//! - Activating a pair locks every member `FOR SHARE` (in ID order), then the pair, and
+//!   only then reads the members' consents, the agreement and the order. `FOR SHARE`
+//!   conflicts with the revocation's `FOR UPDATE`, so the two never interleave: an activation
+//!   that wins commits ACTIVE before the revocation reads the person's pairs (and is then
+//!   suspended by it); one that loses waits, and its next statement (READ COMMITTED: a new
+//!   snapshot) sees the consent revoked and answers `CONSENT_MISSING`.
+//! - Forming a pair locks each mentee `FOR UPDATE` and the mentor `FOR SHARE` (in ID
+//!   order) before it looks for the mentees' open pairs, so of two pairs claiming one mentee
+//!   the second waits and then finds the first (`MENTEE_ALREADY_PAIRED`). The partial unique
+//!   index `pair_members_one_open_pair_per_mentee` holds the same rule in the database.
+//! - Changing a participant (data, role, bank entries, training) or giving a consent locks
+//!   the participant `FOR UPDATE`; changes to a pair (order, completion, cancellation) and
+//!   to its agreement lock the pair `FOR UPDATE` first.
+//!
+//! Personal data. A person is read in one place only, [`participants::fetch`], which shows
+//! a person whose consent to PERSONAL_DATA is not in force as the domain's redacted view;
+//! every read that returns people (participants, consents, pairs, agreements) goes through
+//! it.
+
+pub mod agreements;
+pub mod consents;
+pub mod events;
+pub mod institutions;
+pub mod pairs;
+pub mod participants;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres, Transaction};
+
+use edu_kit::ApiError;
+
+/// The mentoring database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    /// A store on `pool` (the service's role, confined to its schema).
+    pub fn new(pool: PgPool) -> Self {
+        Store { pool }
+    }
+
+    /// The pool, for readiness, metrics and the event feed.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// A transaction for one use case.
+    pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, ApiError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// A connection for a read, without a transaction.
+    pub async fn read(&self) -> Result<PoolConnection<Postgres>, ApiError> {
+        Ok(self.pool.acquire().await?)
+    }
+}
+
+/// A stored value that the domain does not recognise: a bug or a manual edit, never a
+/// caller's mistake.
+pub(crate) fn corrupt(what: &str, value: &str) -> ApiError {
+    ApiError::internal(&std::io::Error::other(format!(
+        "stored {what} {value:?} is not valid"
+    )))
+}
+
+/// A stored enum value through its domain parser.
+pub(crate) fn parsed<T>(
+    what: &str,
+    raw: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, ApiError> {
+    parse(raw).ok_or_else(|| corrupt(what, raw))
+}
+
+/// The day `now` falls on in the zone named `zone`.
+pub(crate) fn day_in(zone: &str, now: Timestamp) -> Result<Date, ApiError> {
+    let zone = TimeZone::get(zone).map_err(|_| corrupt("time zone", zone))?;
+    Ok(now.to_zoned(zone).date())
+}
+
+/// `institutions/{institution}`.
+pub fn institution_name(institution: &str) -> String {
+    format!("institutions/{institution}")
+}
+
+/// `institutions/{institution}/participants/{id}`.
+pub fn participant_name(institution: &str, id: &str) -> String {
+    format!("institutions/{institution}/participants/{id}")
+}
+
+/// `institutions/{institution}/participants/{participant}/consents/{id}`.
+pub fn consent_name(institution: &str, participant: &str, id: &str) -> String {
+    format!("institutions/{institution}/participants/{participant}/consents/{id}")
+}
+
+/// `institutions/{institution}/pairs/{id}`.
+pub fn pair_name(institution: &str, id: &str) -> String {
+    format!("institutions/{institution}/pairs/{id}")
+}
+
+/// `institutions/{institution}/pairs/{pair}/agreements/{id}`.
+pub fn agreement_name(institution: &str, pair: &str, id: &str) -> String {
+    format!("institutions/{institution}/pairs/{pair}/agreements/{id}")
+}
+
+/// IDs sorted and without repeats: the order rows are locked in.
+pub(crate) fn lock_order(ids: &[&str]) -> Vec<String> {
+    let mut sorted: Vec<String> = ids.iter().map(|id| (*id).to_string()).collect();
+    sorted.sort();
+    sorted.dedup();
+    sorted
+}

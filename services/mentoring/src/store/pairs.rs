@@ -1,0 +1,633 @@
+//! Pairs and groups (rules 3–5, 8; choice 1: one resource with a `kind`): formed with the
+//! domain's checks under the members' locks, fixed by the director's order, activated
+//! through the domain's check on what the store found, completed or cancelled.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff_sqlx::ToSqlx;
+use serde_json::json;
+use sqlx::PgConnection;
+
+use edu_kit::{ApiError, CallContext, audit};
+
+use super::events::{self, EventKind};
+use super::institutions::{self, Setting};
+use super::participants::{self, Lock};
+use super::{lock_order, pair_name, parsed, participant_name};
+use crate::domain::agreement::{AgreementEndReason, AgreementState};
+use crate::domain::completion::{
+    CompletionInitiator, CompletionReason, CompletionRequest, PlanProgress, check_completion,
+};
+use crate::domain::pairs::{
+    ActivationFacts, AgreementOnFile, Candidate, MemberConsent, check_activation, check_forming,
+};
+use crate::domain::redaction::{PersonView, pair_redacted, shown_text};
+use crate::domain::{MentoringForm, PairKind, PairState, PairType, Transition};
+
+/// A pair or group as asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairDraft {
+    /// The ID; a new one when empty.
+    pub id: String,
+    /// The pair type.
+    pub pair_type: PairType,
+    /// The form.
+    pub form: MentoringForm,
+    /// The mentor's ID.
+    pub mentor: String,
+    /// The mentees' IDs.
+    pub mentees: Vec<String>,
+    /// The goal.
+    pub goal: String,
+}
+
+/// The director's order fixing a pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectorOrder {
+    /// Its number.
+    pub number: String,
+    /// Its date.
+    pub date: Date,
+}
+
+/// A pair or group as shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pair {
+    /// The ID.
+    pub id: String,
+    /// The resource name.
+    pub name: String,
+    /// The pair type.
+    pub pair_type: PairType,
+    /// The form.
+    pub form: MentoringForm,
+    /// PAIR or GROUP.
+    pub kind: PairKind,
+    /// The state.
+    pub state: PairState,
+    /// The mentor as shown.
+    pub mentor_person: PersonView,
+    /// The current mentees as shown.
+    pub mentee_people: Vec<PersonView>,
+    /// The goal; empty when the pair is redacted.
+    pub goal: String,
+    /// The director's order.
+    pub order: Option<DirectorOrder>,
+    /// When it became ACTIVE last.
+    pub activate_time: Option<Timestamp>,
+    /// When it was suspended, and by whose revocations (resource names).
+    pub suspension: Option<(Timestamp, Vec<String>)>,
+    /// How it was completed.
+    pub completion: Option<(CompletionReason, CompletionInitiator)>,
+    /// Whether a member is redacted: its texts are then empty.
+    pub redacted: bool,
+    /// Its version, for etags.
+    pub version: i64,
+}
+
+/// Forms a pair or group (`CreatePair`): the members locked in ID order (mentees
+/// `FOR UPDATE`, the mentor `FOR SHARE`), then the domain's checks on what was found, in
+/// the contract's order, then the pair FORMING.
+pub async fn create(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    institution: &str,
+    draft: &PairDraft,
+) -> Result<Pair, ApiError> {
+    let setting = institutions::setting(conn, institution, context.now()).await?;
+    let mut all: Vec<&str> = vec![draft.mentor.as_str()];
+    all.extend(draft.mentees.iter().map(String::as_str));
+    for id in lock_order(&all) {
+        let mode = if draft.mentees.contains(&id) {
+            Lock::Update
+        } else {
+            Lock::Share
+        };
+        participants::lock_one(conn, institution, &id, mode).await?;
+    }
+    let found = participants::facts(conn, institution, &all).await?;
+    let names: Vec<String> = all
+        .iter()
+        .map(|id| participant_name(institution, id))
+        .collect();
+    let candidate = |i: usize, mentor: bool| -> Result<Candidate<'_>, ApiError> {
+        let f = found
+            .iter()
+            .find(|f| f.id == all[i])
+            .ok_or_else(|| ApiError::not_found(names[i].clone()))?;
+        Ok(Candidate {
+            participant: &names[i],
+            role: f.role,
+            consent_in_force: f.consent_in_force,
+            in_bank: if mentor {
+                f.in_mentor_bank
+            } else {
+                f.in_mentee_bank
+            },
+            trained: f.training_recorded,
+            mentee_pair: if mentor {
+                None
+            } else {
+                f.mentee_pair.as_deref()
+            },
+        })
+    };
+    let mentor = candidate(0, true)?;
+    let mentees = (1..all.len())
+        .map(|i| candidate(i, false))
+        .collect::<Result<Vec<_>, _>>()?;
+    let kind = check_forming(draft.pair_type, draft.form, &mentor, &mentees)?;
+    let id = if draft.id.is_empty() {
+        edu_kit::resource::new_id()
+    } else {
+        draft.id.clone()
+    };
+    let now = context.now();
+    let inserted = sqlx::query!(
+        "INSERT INTO mentoring.pairs
+             (institution_id, id, pair_type, form, kind, goal, create_time, update_time)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+         ON CONFLICT DO NOTHING",
+        institution,
+        id,
+        draft.pair_type.as_str(),
+        draft.form.as_str(),
+        kind.as_str(),
+        draft.goal,
+        now.to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(ApiError::already_exists(pair_name(institution, &id)));
+    }
+    let sides: Vec<String> = (0..all.len())
+        .map(|i| if i == 0 { "MENTOR" } else { "MENTEE" }.to_string())
+        .collect();
+    let members: Vec<String> = all.iter().map(|m| (*m).to_string()).collect();
+    sqlx::query!(
+        "INSERT INTO mentoring.pair_members
+             (institution_id, pair_id, participant_id, side, join_time)
+         SELECT $1, $2, member, side, $5
+         FROM unnest($3::text[], $4::text[]) AS m (member, side)",
+        institution,
+        id,
+        &members,
+        &sides,
+        now.to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        context,
+        "pair.created",
+        &pair_name(institution, &id),
+        json!({ "pair_type": draft.pair_type.as_str(), "form": draft.form.as_str(),
+                "kind": kind.as_str(), "mentor": names[0], "mentees": &names[1..] }),
+    )
+    .await?;
+    get(conn, &setting, &id).await
+}
+
+/// Records the director's order fixing a FORMING pair (`UpdatePair` `order`).
+pub async fn record_order(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    institution: &str,
+    id: &str,
+    order: &DirectorOrder,
+) -> Result<Pair, ApiError> {
+    let setting = institutions::setting(conn, institution, context.now()).await?;
+    let state = lock_pair(conn, institution, id).await?;
+    state.ensure_order_recordable()?;
+    let now = context.now();
+    sqlx::query!(
+        "UPDATE mentoring.pairs
+         SET order_number = $3, order_date = $4, order_record_time = $5, update_time = $5,
+             version = version + 1
+         WHERE institution_id = $1 AND id = $2",
+        institution,
+        id,
+        order.number,
+        order.date.to_sqlx(),
+        now.to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        context,
+        "pair.order_recorded",
+        &pair_name(institution, id),
+        json!({ "number": order.number, "date": order.date.to_string() }),
+    )
+    .await?;
+    get(conn, &setting, id).await
+}
+
+/// Activates a FORMING pair or resumes a SUSPENDED one (`ActivatePair`): the members
+/// locked `FOR SHARE` in ID order, then the pair, then the domain's check on their consents,
+/// the agreement and the order. Emits `PAIR_ACTIVATED`.
+pub async fn activate(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    institution: &str,
+    id: &str,
+) -> Result<Pair, ApiError> {
+    let setting = institutions::setting(conn, institution, context.now()).await?;
+    let members = current_members(conn, institution, id).await?;
+    if members.is_empty() {
+        return Err(ApiError::not_found(pair_name(institution, id)));
+    }
+    let ids: Vec<&str> = members.iter().map(|(m, _)| m.as_str()).collect();
+    participants::lock(conn, institution, &ids, Lock::Share).await?;
+    let state = lock_pair(conn, institution, id).await?;
+    if current_members(conn, institution, id).await? != members {
+        return Err(ApiError::new(
+            edu_kit::error::ErrorKind::Aborted,
+            edu_kit::error::reason::CONCURRENT_CHANGE,
+            "the pair's members changed; retry",
+        ));
+    }
+    let found = participants::facts(conn, institution, &ids).await?;
+    let names: Vec<String> = ids
+        .iter()
+        .map(|m| participant_name(institution, m))
+        .collect();
+    let consents: Vec<MemberConsent<'_>> = ids
+        .iter()
+        .zip(&names)
+        .map(|(m, name)| MemberConsent {
+            participant: name,
+            in_force: found.iter().any(|f| &f.id == m && f.consent_in_force),
+        })
+        .collect();
+    let agreement = sqlx::query!(
+        "SELECT id, state, end_date FROM mentoring.agreements
+         WHERE institution_id = $1 AND pair_id = $2
+         ORDER BY (state = 'SIGNED') DESC, sign_date DESC, create_time DESC, id
+         LIMIT 1",
+        institution,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let agreement_name = agreement
+        .as_ref()
+        .map(|a| super::agreement_name(institution, id, &a.id));
+    let on_file = match (&agreement, &agreement_name) {
+        (Some(a), Some(name)) => Some(AgreementOnFile {
+            name,
+            state: parsed("agreement state", &a.state, AgreementState::parse)?,
+            end_date: a.end_date.to_jiff(),
+        }),
+        _ => None,
+    };
+    let order_recorded = sqlx::query_scalar!(
+        r#"SELECT order_number IS NOT NULL AS "recorded!" FROM mentoring.pairs
+           WHERE institution_id = $1 AND id = $2"#,
+        institution,
+        id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    check_activation(&ActivationFacts {
+        state,
+        members: &consents,
+        agreement: on_file,
+        order_recorded,
+        today: setting.today,
+    })?;
+    let now = context.now();
+    sqlx::query!(
+        "UPDATE mentoring.pairs
+         SET state = 'ACTIVE', activate_time = $3, suspend_time = NULL, suspended_by = '{}',
+             update_time = $3, version = version + 1
+         WHERE institution_id = $1 AND id = $2",
+        institution,
+        id,
+        now.to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    let name = pair_name(institution, id);
+    audit::record(
+        conn,
+        context,
+        "pair.activated",
+        &name,
+        json!({ "from": state.as_str(), "to": "ACTIVE" }),
+    )
+    .await?;
+    events::record(
+        conn,
+        EventKind::PairActivated,
+        &name,
+        institution,
+        &setting.region_code,
+        now,
+    )
+    .await?;
+    get(conn, &setting, id).await
+}
+
+/// A completion as asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletionDraft {
+    /// Why.
+    pub reason: CompletionReason,
+    /// On whose initiative.
+    pub initiator: CompletionInitiator,
+    /// The circumstances.
+    pub explanation: String,
+    /// The day it ended.
+    pub complete_date: Date,
+}
+
+/// Completes an ACTIVE or SUSPENDED pair (`CompletePair`) through the domain's check; its
+/// agreement in force ends (PROGRAMME_COMPLETED). Emits `PAIR_COMPLETED`. The plan room is
+/// not built yet, so a pair has no plan activities: PLAN_COMPLETED is refused
+/// (`PLAN_NOT_COMPLETED`) until it is.
+pub async fn complete(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    institution: &str,
+    id: &str,
+    draft: &CompletionDraft,
+) -> Result<Pair, ApiError> {
+    let setting = institutions::setting(conn, institution, context.now()).await?;
+    let state = lock_pair(conn, institution, id).await?;
+    check_completion(
+        state,
+        &CompletionRequest {
+            reason: draft.reason,
+            initiator: draft.initiator,
+            explanation: &draft.explanation,
+            one_mentee: false,
+        },
+        PlanProgress::default(),
+    )?;
+    close_as_completed(conn, context, &setting, id, state, draft).await?;
+    get(conn, &setting, id).await
+}
+
+/// Marks a locked pair COMPLETED, ends its agreement in force, audits and emits
+/// `PAIR_COMPLETED` (for [`complete`] and an agreement's termination).
+pub(crate) async fn close_as_completed(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    setting: &Setting,
+    id: &str,
+    from: PairState,
+    draft: &CompletionDraft,
+) -> Result<(), ApiError> {
+    let institution = setting.id.as_str();
+    let now = context.now();
+    sqlx::query!(
+        "UPDATE mentoring.pairs
+         SET state = 'COMPLETED', suspend_time = NULL, completion_reason = $3,
+             completion_initiator = $4, completion_explanation = $5, complete_date = $6,
+             complete_time = $7, update_time = $7, version = version + 1
+         WHERE institution_id = $1 AND id = $2",
+        institution,
+        id,
+        draft.reason.as_str(),
+        draft.initiator.as_str(),
+        draft.explanation,
+        draft.complete_date.to_sqlx(),
+        now.to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    end_agreement_in_force(
+        conn,
+        institution,
+        id,
+        AgreementEndReason::ProgrammeCompleted,
+        now,
+    )
+    .await?;
+    let name = pair_name(institution, id);
+    audit::record(
+        conn,
+        context,
+        "pair.completed",
+        &name,
+        json!({ "from": from.as_str(), "reason": draft.reason.as_str(),
+                "initiator": draft.initiator.as_str() }),
+    )
+    .await?;
+    events::record(
+        conn,
+        EventKind::PairCompleted,
+        &name,
+        institution,
+        &setting.region_code,
+        now,
+    )
+    .await
+}
+
+/// Cancels a FORMING pair (`CancelPair`); a CANCELLED one is answered unchanged. Its
+/// agreement in force ends (PAIR_CANCELLED); the mentees are free again.
+pub async fn cancel(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    institution: &str,
+    id: &str,
+    reason: &str,
+) -> Result<Pair, ApiError> {
+    let setting = institutions::setting(conn, institution, context.now()).await?;
+    let state = lock_pair(conn, institution, id).await?;
+    if state.cancel()? == Transition::Changed {
+        let now = context.now();
+        sqlx::query!(
+            "UPDATE mentoring.pairs
+             SET state = 'CANCELLED', cancel_reason = $3, update_time = $4, version = version + 1
+             WHERE institution_id = $1 AND id = $2",
+            institution,
+            id,
+            reason,
+            now.to_sqlx(),
+        )
+        .execute(&mut *conn)
+        .await?;
+        end_agreement_in_force(
+            conn,
+            institution,
+            id,
+            AgreementEndReason::PairCancelled,
+            now,
+        )
+        .await?;
+        audit::record(
+            conn,
+            context,
+            "pair.cancelled",
+            &pair_name(institution, id),
+            json!({ "from": state.as_str() }),
+        )
+        .await?;
+    }
+    get(conn, &setting, id).await
+}
+
+/// Ends the pair's SIGNED agreement, if any, with `reason` (the pair is locked).
+async fn end_agreement_in_force(
+    conn: &mut PgConnection,
+    institution: &str,
+    pair: &str,
+    reason: AgreementEndReason,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    sqlx::query!(
+        "UPDATE mentoring.agreements
+         SET state = 'ENDED', end_reason = $3, end_time = $4, update_time = $4,
+             version = version + 1
+         WHERE institution_id = $1 AND pair_id = $2 AND state = 'SIGNED'",
+        institution,
+        pair,
+        reason.as_str(),
+        now.to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Locks a pair's row (after its members' rows, by the module doc's order) and answers its
+/// state; `NOT_FOUND` when missing.
+pub(crate) async fn lock_pair(
+    conn: &mut PgConnection,
+    institution: &str,
+    id: &str,
+) -> Result<PairState, ApiError> {
+    let state = sqlx::query_scalar!(
+        "SELECT state FROM mentoring.pairs WHERE institution_id = $1 AND id = $2 FOR UPDATE",
+        institution,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| ApiError::not_found(pair_name(institution, id)))?;
+    parsed("pair state", &state, PairState::parse)
+}
+
+/// The pair's current members, mentor first, then the mentees by ID, with their side
+/// (`true` for the mentor).
+pub(crate) async fn current_members(
+    conn: &mut PgConnection,
+    institution: &str,
+    pair: &str,
+) -> Result<Vec<(String, bool)>, ApiError> {
+    let rows = sqlx::query!(
+        r#"SELECT participant_id, side = 'MENTOR' AS "mentor!" FROM mentoring.pair_members
+           WHERE institution_id = $1 AND pair_id = $2 AND left_time IS NULL
+           ORDER BY side = 'MENTOR' DESC, participant_id"#,
+        institution,
+        pair
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.participant_id, r.mentor))
+        .collect())
+}
+
+/// One pair as shown, its people through the one read of people.
+pub async fn get(conn: &mut PgConnection, setting: &Setting, id: &str) -> Result<Pair, ApiError> {
+    list_where(conn, setting, Some(id))
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::not_found(pair_name(&setting.id, id)))
+}
+
+/// The institution's pairs and groups as shown, by ID.
+pub async fn list(conn: &mut PgConnection, setting: &Setting) -> Result<Vec<Pair>, ApiError> {
+    list_where(conn, setting, None).await
+}
+
+async fn list_where(
+    conn: &mut PgConnection,
+    setting: &Setting,
+    only: Option<&str>,
+) -> Result<Vec<Pair>, ApiError> {
+    let institution = setting.id.as_str();
+    let rows = sqlx::query!(
+        "SELECT id, pair_type, form, kind, state, goal, order_number, order_date, activate_time,
+                suspend_time, suspended_by, completion_reason, completion_initiator, version
+         FROM mentoring.pairs
+         WHERE institution_id = $1 AND ($2::text IS NULL OR id = $2)
+         ORDER BY id",
+        institution,
+        only,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut pairs = Vec::with_capacity(rows.len());
+    for row in rows {
+        let members = current_members(conn, institution, &row.id).await?;
+        let ids: Vec<String> = members.iter().map(|(m, _)| m.clone()).collect();
+        let mut people = participants::people(conn, institution, &ids, setting.today).await?;
+        let former = sqlx::query_scalar!(
+            "SELECT participant_id FROM mentoring.pair_members
+             WHERE institution_id = $1 AND pair_id = $2 AND left_time IS NOT NULL
+             ORDER BY participant_id",
+            institution,
+            row.id
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let former_people = participants::people(conn, institution, &former, setting.today).await?;
+        let redacted = pair_redacted(people.iter().chain(&former_people).map(|p| p.redacted));
+        if people.is_empty() {
+            return Err(super::corrupt("pair without members", &row.id));
+        }
+        let mentor_person = people.remove(0);
+        let completion = match (&row.completion_reason, &row.completion_initiator) {
+            (Some(reason), Some(initiator)) => Some((
+                parsed("completion reason", reason, CompletionReason::parse)?,
+                parsed(
+                    "completion initiator",
+                    initiator,
+                    CompletionInitiator::parse,
+                )?,
+            )),
+            _ => None,
+        };
+        pairs.push(Pair {
+            name: pair_name(institution, &row.id),
+            pair_type: parsed("pair type", &row.pair_type, PairType::parse)?,
+            form: parsed("form", &row.form, MentoringForm::parse)?,
+            kind: parsed("pair kind", &row.kind, PairKind::parse)?,
+            state: parsed("pair state", &row.state, PairState::parse)?,
+            mentor_person,
+            mentee_people: people,
+            goal: shown_text(&row.goal, redacted).to_string(),
+            order: row
+                .order_number
+                .zip(row.order_date)
+                .map(|(number, date)| DirectorOrder {
+                    number,
+                    date: date.to_jiff(),
+                }),
+            activate_time: row.activate_time.map(|t| t.to_jiff()),
+            suspension: row.suspend_time.map(|t| {
+                (
+                    t.to_jiff(),
+                    row.suspended_by
+                        .iter()
+                        .map(|p| participant_name(institution, p))
+                        .collect(),
+                )
+            }),
+            completion,
+            redacted,
+            version: row.version,
+            id: row.id,
+        });
+    }
+    Ok(pairs)
+}
