@@ -641,3 +641,12 @@ async fn appeals(channel: &Channel) -> Result<(), Status> {
         .await?;
     Ok(())
 }
+
+/// The `demo` subcommand: [`load`], and what it loaded, for the developer.
+pub async fn describe(channel: Channel) -> Result<Vec<String>, Status> {
+    let campaign = load(channel).await?;
+    Ok(vec![format!(
+        "{campaign}, «Дорога в школу» 2023 in Almaty, Astana and the Almaty region: \
+         fictional children, needs, a donation received and delivered, appeals"
+    )])
+}

@@ -1,5 +1,6 @@
-//! The aid service binary: `aid serve` (the default) or
-//! `aid migrate`. Configuration comes from `EDU_*` variables (see edu_kit::config).
+//! The aid service binary: `aid serve` (the default), `aid migrate`, or
+//! `aid demo` (its demo data through a running gateway). Configuration comes from
+//! `EDU_*` variables (see edu_kit::config).
 
 use std::process::ExitCode;
 
@@ -13,5 +14,6 @@ fn main() -> ExitCode {
         grpc_services: &api::SERVICE_NAMES,
         anonymous_methods: edu_proto::PUBLIC_METHODS,
         routes: |pool, limits| api::routes(Store::new(pool), limits),
+        demo: |channel| Box::pin(edu_aid::demo::describe(channel)),
     })
 }

@@ -370,3 +370,12 @@ pub async fn load(channel: Channel) -> Result<String, Status> {
     }
     Ok(name)
 }
+
+/// The `demo` subcommand: [`load`], and what it loaded, for the developer.
+pub async fn describe(channel: Channel) -> Result<Vec<String>, Status> {
+    let period = load(channel).await?;
+    Ok(vec![format!(
+        "{period}, the Mikhailovsky district's school year 2024/25, with providers, \
+         programmes in six directions, certificates and September charged"
+    )])
+}

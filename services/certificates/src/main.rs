@@ -1,5 +1,6 @@
-//! The certificates service binary: `certificates serve` (the default) or
-//! `certificates migrate`. Configuration comes from `EDU_*` variables (see edu_kit::config).
+//! The certificates service binary: `certificates serve` (the default), `certificates migrate`, or
+//! `certificates demo` (its demo data through a running gateway). Configuration comes from
+//! `EDU_*` variables (see edu_kit::config).
 
 use std::process::ExitCode;
 
@@ -13,5 +14,6 @@ fn main() -> ExitCode {
         grpc_services: &api::SERVICE_NAMES,
         anonymous_methods: edu_proto::PUBLIC_METHODS,
         routes: |pool, limits| api::routes(Store::new(pool), limits),
+        demo: |channel| Box::pin(edu_certificates::demo::describe(channel)),
     })
 }

@@ -1,5 +1,6 @@
-//! The competitions service binary: `competitions serve` (the default) or
-//! `competitions migrate`. Configuration comes from `EDU_*` variables (see edu_kit::config).
+//! The competitions service binary: `competitions serve` (the default), `competitions migrate`, or
+//! `competitions demo` (its demo data through a running gateway). Configuration comes from
+//! `EDU_*` variables (see edu_kit::config).
 
 use std::process::ExitCode;
 
@@ -13,5 +14,6 @@ fn main() -> ExitCode {
         grpc_services: &api::SERVICE_NAMES,
         anonymous_methods: edu_proto::PUBLIC_METHODS,
         routes: |pool, limits| api::routes(Store::new(pool), limits),
+        demo: |channel| Box::pin(edu_competitions::demo::describe(channel)),
     })
 }

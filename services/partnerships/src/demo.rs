@@ -439,3 +439,12 @@ async fn existing_group(channel: Channel) -> Result<String, Status> {
         .map(|g| g.name.clone())
         .unwrap_or_default())
 }
+
+/// The `demo` subcommand: [`load`], and what it loaded, for the developer.
+pub async fn describe(channel: Channel) -> Result<Vec<String>, Status> {
+    let group = load(channel).await?;
+    Ok(vec![format!(
+        "«Иновации в действие» 2023/2024 with six fictional schools in four regions; \
+         {group} is approved with both mobilities planned"
+    )])
+}

@@ -1,5 +1,6 @@
-//! The partnerships service binary: `partnerships serve` (the default) or
-//! `partnerships migrate`. Configuration comes from `EDU_*` variables (see edu_kit::config).
+//! The partnerships service binary: `partnerships serve` (the default), `partnerships migrate`, or
+//! `partnerships demo` (its demo data through a running gateway). Configuration comes from
+//! `EDU_*` variables (see edu_kit::config).
 
 use std::process::ExitCode;
 
@@ -13,5 +14,6 @@ fn main() -> ExitCode {
         grpc_services: &api::SERVICE_NAMES,
         anonymous_methods: edu_proto::PUBLIC_METHODS,
         routes: |pool, limits| api::routes(Store::new(pool), limits),
+        demo: |channel| Box::pin(edu_partnerships::demo::describe(channel)),
     })
 }

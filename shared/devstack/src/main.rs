@@ -6,6 +6,7 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use edu_devstack::binaries_dir;
@@ -41,6 +42,10 @@ enum Command {
         /// Do not load the demo programmes.
         #[arg(long)]
         no_demo: bool,
+        /// Show every process's log in this terminal instead of in files under
+        /// `.local/logs/`.
+        #[arg(long)]
+        logs_here: bool,
     },
     /// The suite's benchmarks (issues 5 and 13): AcceptEnrolment through the gateway against
     /// the same work over SQL, object reads, the public catalogues, memory; in a fresh
@@ -121,7 +126,8 @@ async fn main() -> ExitCode {
             database,
             no_build,
             no_demo,
-        } => up(port, database, no_build, no_demo).await,
+            logs_here,
+        } => up(port, database, no_build, no_demo, logs_here).await,
         Command::Bench {
             children,
             programmes,
@@ -382,12 +388,23 @@ async fn bench_import(rows: Vec<usize>, chunk_bytes: usize, no_build: bool) -> a
     stopped
 }
 
-async fn up(port: u16, database: String, no_build: bool, no_demo: bool) -> anyhow::Result<()> {
+async fn up(
+    port: u16,
+    database: String,
+    no_build: bool,
+    no_demo: bool,
+    logs_here: bool,
+) -> anyhow::Result<()> {
     if !no_build {
         build_binaries()?;
     }
     let started = Instant::now();
     let data_root = std::env::current_dir()?.join(".local");
+    let logs = if logs_here {
+        Logs::Terminal
+    } else {
+        Logs::Files(data_root.join("logs"))
+    };
     let postgres = Postgres::find_or_start(&data_root).await?;
     match &postgres.source {
         Source::Configured => println!("Postgres: DATABASE_URL"),
@@ -400,7 +417,7 @@ async fn up(port: u16, database: String, no_build: bool, no_demo: bool) -> anyho
         bin_dir: binaries_dir(),
         gateway_port: port,
         fixed_ports: true,
-        logs: Logs::Terminal,
+        logs: logs.clone(),
         extra_env: Vec::new(),
         replicas: 1,
     })
@@ -412,7 +429,6 @@ async fn up(port: u16, database: String, no_build: bool, no_demo: bool) -> anyho
             return Err(e.into());
         }
     };
-    let gateway = suite.gateway_addr();
     let organiser = DevToken::new("dev-organiser")
         .role("competitions.organiser")
         .name("Организатор АСИ")
@@ -423,42 +439,9 @@ async fn up(port: u16, database: String, no_build: bool, no_demo: bool) -> anyho
         .name("Руководитель команды Алтайского края")
         .sign();
     if !no_demo {
-        let channel = edu_kit::client::endpoint(format!("http://{gateway}"))?
-            .connect()
-            .await?;
-        let previous = edu_competitions::demo::announced::load(
-            channel.clone(),
-            &organiser,
-            jiff::Timestamp::now(),
-        )
-        .await?;
-        println!("demo: {previous} is announced; its winners are in the catalogue");
-        let contest =
-            edu_competitions::demo::load(channel.clone(), &organiser, jiff::Timestamp::now())
-                .await?;
-        let period = edu_certificates::demo::load(channel.clone()).await?;
-        let group = edu_partnerships::demo::load(channel.clone()).await?;
-        let campaign = edu_aid::demo::load(channel).await?;
-        println!(
-            "demo: {campaign}, «Дорога в школу» 2023 in Almaty, Astana and the Almaty region: \
-             fictional children, needs, a donation received and delivered, appeals"
-        );
-        println!(
-            "demo: «Иновации в действие» 2023/2024 with six fictional schools in four \
-             regions; {group} is approved with both mobilities planned"
-        );
-        println!(
-            "demo: {period}, the Mikhailovsky district's school year 2024/25, with providers, \
-             programmes in six directions, certificates and September charged"
-        );
-        println!(
-            "demo: {} «{}» is {}",
-            contest.name,
-            contest.title,
-            state_name(contest.state)
-        );
+        load_demos(&suite).await?;
     }
-    print_banner(&suite, started.elapsed(), &organiser, &team);
+    print_banner(&suite, started.elapsed(), &organiser, &team, &logs);
 
     edu_kit::server::shutdown_signal().await;
     println!("stopping…");
@@ -469,13 +452,34 @@ async fn up(port: u16, database: String, no_build: bool, no_demo: bool) -> anyho
     Ok(())
 }
 
-fn state_name(state: i32) -> &'static str {
-    edu_proto::edu::competitions::v1::ContestState::try_from(state)
-        .map(|s| s.as_str_name())
-        .unwrap_or("UNKNOWN")
+/// Runs each service binary's `demo` subcommand against the running gateway, in the order
+/// of the suite's list, and shows what each loaded: the local suite knows the services only
+/// as binaries.
+async fn load_demos(suite: &Suite) -> anyhow::Result<()> {
+    let gateway = format!("http://{}", suite.gateway_addr());
+    for service in SERVICES {
+        let binary = binaries_dir().join(service.name);
+        let output = tokio::process::Command::new(&binary)
+            .args(["demo", "--gateway", &gateway])
+            .env_remove("EDU_DEMO_GATEWAY")
+            .kill_on_drop(true)
+            .output()
+            .await
+            .with_context(|| format!("running {} demo", binary.display()))?;
+        anyhow::ensure!(
+            output.status.success(),
+            "{} demo failed: {}",
+            service.name,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            println!("demo: {line}");
+        }
+    }
+    Ok(())
 }
 
-fn print_banner(suite: &Suite, took: Duration, organiser: &str, team: &str) {
+fn print_banner(suite: &Suite, took: Duration, organiser: &str, team: &str, logs: &Logs) {
     let gateway = suite.gateway_addr();
     println!();
     println!("The suite is up in {:.1} s.", took.as_secs_f64());
@@ -490,6 +494,13 @@ fn print_banner(suite: &Suite, took: Duration, organiser: &str, team: &str) {
             service.grpc_addr,
             service.metrics_addr
         );
+    }
+    match logs {
+        Logs::Files(dir) => println!(
+            "  logs: {}/<process>.log (cargo suite up --logs-here shows them in this terminal)",
+            dir.display()
+        ),
+        Logs::Terminal => println!("  logs: in this terminal, each line after its process's name"),
     }
     println!();
     println!("Development tokens (valid 12 h; services accept them only in development mode):");

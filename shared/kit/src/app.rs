@@ -1,7 +1,11 @@
 //! The start-up every database-backed service shares, so that a service's `main` only says
 //! what it is: `<binary> serve` (the default) runs it, `<binary> migrate` applies its
-//! migrations and exits (for a Kubernetes Job, so replicas never race on start-up).
+//! migrations and exits (for a Kubernetes Job, so replicas never race on start-up), and
+//! `<binary> demo` loads the service's demo programme through a running gateway (what
+//! `cargo suite up` runs for each service, so the local suite needs no service's code).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -34,7 +38,17 @@ pub struct DatabaseService {
     pub anonymous_methods: &'static [&'static str],
     /// Builds its routes on its pool.
     pub routes: fn(PgPool, &Limits) -> Routes,
+    /// Loads its demo programme through the gateway on the channel, answering a line or two
+    /// that say what was loaded.
+    pub demo: DemoLoader,
 }
+
+/// What a service's `demo` subcommand runs: its demo data, created through the gateway the
+/// channel reaches, as any caller would; the answer is what to tell the developer.
+pub type DemoLoader =
+    fn(
+        tonic::transport::Channel,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<String>, tonic::Status>> + Send>>;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -51,6 +65,17 @@ enum Command {
     Serve,
     /// Apply pending migrations and exit.
     Migrate,
+    /// Load the demo programme through a running gateway (development tokens, so the
+    /// services must run in development mode), print what was loaded, and exit.
+    Demo {
+        /// The gateway's address.
+        #[arg(
+            long,
+            env = "EDU_DEMO_GATEWAY",
+            default_value = "http://127.0.0.1:50051"
+        )]
+        gateway: String,
+    },
 }
 
 /// The process's async runtime: `EDU_WORKER_THREADS` worker threads, or one per core.
@@ -89,17 +114,26 @@ pub fn main(service: DatabaseService) -> ExitCode {
 }
 
 async fn run(service: DatabaseService, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Demo { gateway } => load_demo(service.demo, &gateway).await,
+        Command::Migrate => with_database(service, true).await,
+        Command::Serve => with_database(service, false).await,
+    }
+}
+
+/// `migrate` (when `migrate_only`) or `serve`: the commands that need the database.
+async fn with_database(service: DatabaseService, migrate_only: bool) -> anyhow::Result<()> {
     let env = Env::process();
     let _telemetry = telemetry::init(&TelemetryConfig::from_env(&env, service.name)?)?;
     let database = DatabaseConfig::from_env(&env)?;
     let pool = db::pool(&database, service.name, service.name)?;
-    match command {
-        Command::Migrate => {
+    match migrate_only {
+        true => {
             db::migrate_when_reachable(&pool, service.migrator, DATABASE_PATIENCE).await?;
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::Serve => {
+        false => {
             let config = ServerConfig::from_env(&env, 50051, 9090)?;
             let verifier =
                 TokenVerifier::from_config(&AuthConfig::from_env(&env, config.environment)?)?;
@@ -128,4 +162,21 @@ async fn run(service: DatabaseService, command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `<binary> demo`: the service's demo data through the gateway at `gateway`, and what was
+/// loaded on standard output, for the developer (or `cargo suite up`) to read.
+#[allow(clippy::print_stdout)]
+async fn load_demo(demo: DemoLoader, gateway: &str) -> anyhow::Result<()> {
+    let channel = crate::client::endpoint(gateway.to_string())?
+        .connect()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach the gateway at {gateway}: {e}"))?;
+    let loaded = demo(channel)
+        .await
+        .map_err(|status| anyhow::anyhow!("loading the demo: {status}"))?;
+    for line in loaded {
+        println!("{line}");
+    }
+    Ok(())
 }

@@ -81,7 +81,13 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
             .try_init()?;
     } else {
         registry
-            .with(tracing_subscriber::fmt::layer().compact())
+            // Colour only on a terminal: piped into the local suite's output, a file or a
+            // CI log, escape codes are noise.
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .compact()
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+            )
             .try_init()?;
     }
     Ok(TelemetryGuard { provider })

@@ -160,6 +160,26 @@ pub async fn load(
     Ok(opened.into_inner())
 }
 
+/// The `demo` subcommand: the announced contest of the year before ([`announced::load`])
+/// and this year's ([`load`]), created by the development organiser whose token
+/// `cargo suite up` prints, and what was loaded, for the developer.
+pub async fn describe(channel: Channel) -> Result<Vec<String>, Status> {
+    let organiser = edu_kit::auth::dev::DevToken::new("dev-organiser")
+        .role("competitions.organiser")
+        .name("Организатор АСИ")
+        .sign();
+    let now = Timestamp::now();
+    let previous = announced::load(channel.clone(), &organiser, now).await?;
+    let contest = load(channel, &organiser, now).await?;
+    let state = pb::ContestState::try_from(contest.state)
+        .map(|s| s.as_str_name())
+        .unwrap_or("UNKNOWN");
+    Ok(vec![
+        format!("{previous} is announced; its winners are in the catalogue"),
+        format!("{} «{}» is {state}", contest.name, contest.title),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
