@@ -53,6 +53,13 @@ pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 pub const LOG: &str = "EDU_LOG";
 /// `json` (the default) or `text`.
 pub const LOG_FORMAT: &str = "EDU_LOG_FORMAT";
+/// The PEM certificate chain (leaf first) of the gRPC listener; with [`TLS_KEY_FILE`] it
+/// turns TLS on. Re-read when it changes. The gateway requires it outside development.
+pub const TLS_CERT_FILE: &str = "EDU_TLS_CERT_FILE";
+/// The PEM private key of [`TLS_CERT_FILE`].
+pub const TLS_KEY_FILE: &str = "EDU_TLS_KEY_FILE";
+/// How often the certificate's files are checked for a rotation, in milliseconds (10 s).
+pub const TLS_CHECK_INTERVAL_MS: &str = "EDU_TLS_CHECK_INTERVAL_MS";
 /// Largest accepted or sent gRPC message, in bytes.
 pub const MAX_MESSAGE_BYTES: &str = "EDU_MAX_MESSAGE_BYTES";
 /// Largest number of calls the process handles at once; calls beyond it are shed with
@@ -231,6 +238,8 @@ pub struct ServerConfig {
     pub shutdown_delay: Duration,
     /// How often readiness is re-checked.
     pub health_check_interval: Duration,
+    /// The certificate and key of the gRPC listener; plaintext without them.
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 /// Limits that protect a process from its callers.
@@ -295,6 +304,26 @@ impl ServerConfig {
             shutdown_timeout: Duration::from_secs(env.parse_or(SHUTDOWN_TIMEOUT_SECS, 20)?),
             shutdown_delay: env.millis_or(SHUTDOWN_DELAY_MS, 2_000)?,
             health_check_interval: env.millis_or(HEALTH_CHECK_INTERVAL_MS, 5_000)?,
+            tls: match (env.get(TLS_CERT_FILE), env.get(TLS_KEY_FILE)) {
+                (None, None) => None,
+                (Some(cert), Some(key)) => Some(crate::tls::TlsFiles {
+                    cert: cert.into(),
+                    key: key.into(),
+                    check_every: env.millis_or(TLS_CHECK_INTERVAL_MS, 10_000)?,
+                }),
+                (Some(_), None) => {
+                    return Err(ConfigError {
+                        variable: TLS_KEY_FILE,
+                        problem: format!("is required with {TLS_CERT_FILE}"),
+                    });
+                }
+                (None, Some(_)) => {
+                    return Err(ConfigError {
+                        variable: TLS_CERT_FILE,
+                        problem: format!("is required with {TLS_KEY_FILE}"),
+                    });
+                }
+            },
         })
     }
 }

@@ -30,6 +30,7 @@ pub mod russian;
 pub mod server;
 pub mod telemetry;
 pub mod testing;
+pub mod tls;
 pub mod wire;
 
 pub use context::CallContext;

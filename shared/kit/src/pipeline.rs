@@ -188,9 +188,16 @@ where
         // Shed before any work, the token check included, when the process is full; then
         // count the call against its caller's rate. Both refusals are answers like any
         // other, counted in the metrics below.
-        let peer = request
-            .extensions()
+        let extensions = request.extensions();
+        let peer = extensions
             .get::<tonic::transport::server::TcpConnectInfo>()
+            .or_else(|| {
+                extensions
+                    .get::<tonic::transport::server::TlsConnectInfo<
+                        tonic::transport::server::TcpConnectInfo,
+                    >>()
+                    .map(|tls| tls.get_ref())
+            })
             .and_then(|info| info.remote_addr())
             .map(|addr| addr.ip());
         let admitted = config.protection.enter().and_then(|admitted| {

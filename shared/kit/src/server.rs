@@ -42,6 +42,9 @@ pub enum ServerError {
     /// The metrics server failed.
     #[error("metrics server: {0}")]
     Metrics(std::io::Error),
+    /// The TLS certificate or key could not be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// The health entry that answers SERVING for as long as the process serves gRPC, whatever
@@ -342,11 +345,28 @@ impl Server {
         let drained = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
-        // tonic ignores the server's nodelay setting for a given listener; set it here.
-        let incoming = TcpIncoming::from(grpc).with_nodelay(Some(true));
-        let mut grpc_task = tokio::spawn(
-            grpc_server.serve_with_incoming_shutdown(incoming, drained(drain_rx.clone())),
-        );
+        let (mut grpc_task, _certificate_watch) = match &config.tls {
+            Some(files) => {
+                let certificate = crate::tls::ReloadingCertificate::load(files.clone())?;
+                let watch = AbortOnDrop(Some(certificate.spawn_watch(files.check_every)));
+                let tls = Arc::new(crate::tls::server_config(certificate)?);
+                let incoming = crate::tls::listen(grpc, tls);
+                tracing::info!(cert = %files.cert.display(), "serving gRPC over TLS");
+                let task = tokio::spawn(
+                    grpc_server.serve_with_incoming_shutdown(incoming, drained(drain_rx.clone())),
+                );
+                (task, watch)
+            }
+            None => {
+                // tonic ignores the server's nodelay setting for a given listener; set it
+                // here.
+                let incoming = TcpIncoming::from(grpc).with_nodelay(Some(true));
+                let task = tokio::spawn(
+                    grpc_server.serve_with_incoming_shutdown(incoming, drained(drain_rx.clone())),
+                );
+                (task, AbortOnDrop(None))
+            }
+        };
         let metrics_task = match metrics {
             Some(listener) => {
                 if let Ok(addr) = listener.local_addr() {

@@ -76,6 +76,7 @@ async fn start_with(
         shutdown_timeout: Duration::from_secs(10),
         shutdown_delay,
         health_check_interval: Duration::from_millis(100),
+        tls: None,
     };
     let verifier = TokenVerifier::from_config(&AuthConfig::development()).expect("keys");
     let service = Blocking::default();

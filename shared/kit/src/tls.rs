@@ -1,0 +1,212 @@
+//! TLS for a process's gRPC listener (issue 18): the certificate chain and key come from PEM
+//! files and are read again when the files change, because Kubernetes (and cert-manager)
+//! rotate a mounted Secret in place. A rotation needs no restart and drops no connection:
+//! a connection keeps the session it made, and each new handshake gets the certificate
+//! current at that moment. rustls speaks TLS 1.2 and 1.3 only; ALPN offers `h2` only, as
+//! gRPC needs.
+//!
+//! [`listen`] turns a TCP listener into a stream of finished TLS connections for tonic: every
+//! handshake runs in a task of its own under a deadline, so a slow or hostile client delays
+//! nobody else, and a failed handshake is logged and dropped, never ending the listener.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use rustls::crypto::CryptoProvider;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::{ServerConfig, version};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// How long a client has to finish its handshake.
+const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
+/// Finished connections waiting for the server to take them.
+const ACCEPTED_QUEUE: usize = 64;
+
+/// Why TLS could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file could not be read or holds no usable PEM.
+    #[error("{path}: {problem}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The key does not belong to the certificate, or rustls refused the configuration.
+    #[error("TLS: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// Where the certificate chain (leaf first) and its private key are, both PEM, and how
+/// often they are checked for a rotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first (`tls.crt` of a Kubernetes TLS Secret).
+    pub cert: PathBuf,
+    /// The private key (`tls.key`).
+    pub key: PathBuf,
+    /// How often the files are checked for a change.
+    pub check_every: Duration,
+}
+
+/// The server's certificate, replaced when its files change; what every handshake presents.
+#[derive(Debug)]
+pub struct ReloadingCertificate {
+    files: TlsFiles,
+    provider: Arc<CryptoProvider>,
+    current: RwLock<Arc<CertifiedKey>>,
+    /// The files' modification times when last read.
+    seen: Mutex<(Option<SystemTime>, Option<SystemTime>)>,
+}
+
+impl ReloadingCertificate {
+    /// Reads the files; fails when they are missing, unreadable, or do not match.
+    pub fn load(files: TlsFiles) -> Result<Arc<Self>, TlsError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let seen = modified(&files);
+        let key = read_certified_key(&files, &provider)?;
+        Ok(Arc::new(ReloadingCertificate {
+            files,
+            provider,
+            current: RwLock::new(Arc::new(key)),
+            seen: Mutex::new(seen),
+        }))
+    }
+
+    /// Reads the files again if either changed since the last read. `Ok(true)` when the
+    /// certificate was replaced; on an error the previous certificate stays in use (a
+    /// rotation caught half-written is read on the next check).
+    pub fn reload_if_changed(&self) -> Result<bool, TlsError> {
+        let now = modified(&self.files);
+        {
+            let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            if *seen == now {
+                return Ok(false);
+            }
+        }
+        let key = read_certified_key(&self.files, &self.provider)?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(key);
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = now;
+        Ok(true)
+    }
+
+    /// Checks the files every `every` for as long as the process runs.
+    pub fn spawn_watch(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let certificate = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                match certificate.reload_if_changed() {
+                    Ok(true) => tracing::info!(
+                        cert = %certificate.files.cert.display(),
+                        "reloaded the TLS certificate"
+                    ),
+                    Ok(false) => {}
+                    Err(e) => tracing::error!(
+                        error = %e,
+                        "could not reload the TLS certificate; keeping the previous one"
+                    ),
+                }
+            }
+        })
+    }
+
+    /// The certificate presented now.
+    pub fn current(&self) -> Arc<CertifiedKey> {
+        Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl ResolvesServerCert for ReloadingCertificate {
+    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
+}
+
+/// The rustls configuration of a gRPC server presenting `certificate`: TLS 1.2 and 1.3,
+/// ALPN `h2`, no client certificate asked for.
+pub fn server_config(certificate: Arc<ReloadingCertificate>) -> Result<ServerConfig, TlsError> {
+    let provider = Arc::clone(&certificate.provider);
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&version::TLS13, &version::TLS12])?
+        .with_no_client_auth()
+        .with_cert_resolver(certificate);
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(config)
+}
+
+/// The finished TLS connections of `listener`, for `tonic`'s `serve_with_incoming`. The
+/// stream never yields an error: a connection whose handshake fails or takes longer than
+/// its deadline is dropped and logged at debug level.
+pub fn listen(
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+) -> ReceiverStream<Result<TlsStream<TcpStream>, std::io::Error>> {
+    let acceptor = TlsAcceptor::from(config);
+    let (sender, receiver) = tokio::sync::mpsc::channel(ACCEPTED_QUEUE);
+    tokio::spawn(async move {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            if sender.is_closed() {
+                return;
+            }
+            let _ = stream.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                match tokio::time::timeout(HANDSHAKE_DEADLINE, acceptor.accept(stream)).await {
+                    Ok(Ok(connection)) => {
+                        let _ = sender.send(Ok(connection)).await;
+                    }
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+            });
+        }
+    });
+    ReceiverStream::new(receiver)
+}
+
+fn modified(files: &TlsFiles) -> (Option<SystemTime>, Option<SystemTime>) {
+    let of = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    (of(&files.cert), of(&files.key))
+}
+
+fn read_certified_key(
+    files: &TlsFiles,
+    provider: &CryptoProvider,
+) -> Result<CertifiedKey, TlsError> {
+    let problem = |path: &Path, problem: String| TlsError::File {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let chain = CertificateDer::pem_file_iter(&files.cert)
+        .map_err(|e| problem(&files.cert, e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| problem(&files.cert, e.to_string()))?;
+    if chain.is_empty() {
+        return Err(problem(&files.cert, "no certificate in the file".into()));
+    }
+    let key =
+        PrivateKeyDer::from_pem_file(&files.key).map_err(|e| problem(&files.key, e.to_string()))?;
+    // Checks that the key is the certificate's.
+    Ok(CertifiedKey::from_der(chain, key, provider)?)
+}
