@@ -274,9 +274,12 @@ pub async fn revoke(
     }
     let now = context.now();
     let mut suspended = vec![];
+    let mut withdrawn = 0;
     if purpose == ConsentPurpose::PersonalData {
         suspended = suspend_pairs_of(conn, institution, participant, now).await?;
+        withdrawn = super::monitoring::withdraw_of(conn, institution, participant, now).await?;
     }
+    let flagged = super::publications::flag_featuring(conn, institution, participant, now).await?;
     let number = next_receipt_number(conn, &setting, now).await?;
     let subject = PersonName {
         family_name: row.family_name,
@@ -341,7 +344,9 @@ pub async fn revoke(
         json!({ "purpose": purpose.as_str(),
                 "revoked_by": actor.as_str(),
                 "receipt": receipt.number,
-                "suspended_pairs": suspended }),
+                "suspended_pairs": suspended,
+                "withdrawn_questionnaires": withdrawn,
+                "flagged_publications": flagged }),
     )
     .await?;
     events::record(

@@ -21,6 +21,16 @@
 //! - Changing a participant (data, role, bank entries, training) or giving a consent locks
 //!   the participant `FOR UPDATE`; changes to a pair (order, completion, cancellation) and
 //!   to its agreement lock the pair `FOR UPDATE` first.
+//! - The pair's work (plan activities, meetings, petitions) locks the pair `FOR UPDATE`
+//!   before the sub-resource, so completion counts the plan under the same lock; a
+//!   petition's decision locks the new mentor `FOR SHARE` first (participants first), then
+//!   the pair, then the petition: of two decisions at once the second finds it decided.
+//! - Monitoring: opening a round locks the ACTIVE pairs' members `FOR SHARE`; answering
+//!   locks the respondent `FOR SHARE`, then the round `FOR SHARE`; submitting locks the
+//!   round `FOR UPDATE`. A revocation withdraws the person's open questionnaires and flags
+//!   the publications featuring them in its own transaction, under the person's lock.
+//! - The periods a pair was ACTIVE or SUSPENDED (`pair_periods`, which the yearly report
+//!   counts) are kept by a trigger on the pair's state, in the transaction of the change.
 //!
 //! Personal data. A person is read in one place only, [`participants::fetch`], which shows
 //! a person whose consent to PERSONAL_DATA is not in force as the domain's redacted view;
@@ -31,8 +41,14 @@ pub mod agreements;
 pub mod consents;
 pub mod events;
 pub mod institutions;
+pub mod monitoring;
 pub mod pairs;
 pub mod participants;
+pub mod petitions;
+pub mod plans;
+pub mod publications;
+pub mod reports;
+pub mod road_map;
 
 use jiff::Timestamp;
 use jiff::civil::Date;

@@ -16,7 +16,7 @@ use super::participants::{self, Lock};
 use super::{lock_order, pair_name, parsed, participant_name};
 use crate::domain::agreement::{AgreementEndReason, AgreementState};
 use crate::domain::completion::{
-    CompletionInitiator, CompletionReason, CompletionRequest, PlanProgress, check_completion,
+    CompletionInitiator, CompletionReason, CompletionRequest, check_completion,
 };
 use crate::domain::pairs::{
     ActivationFacts, AgreementOnFile, Candidate, MemberConsent, check_activation, check_forming,
@@ -320,6 +320,7 @@ pub async fn activate(
         json!({ "from": state.as_str(), "to": "ACTIVE" }),
     )
     .await?;
+    super::monitoring::join_open_rounds(conn, &setting, id, now).await?;
     events::record(
         conn,
         EventKind::PairActivated,
@@ -346,9 +347,9 @@ pub struct CompletionDraft {
 }
 
 /// Completes an ACTIVE or SUSPENDED pair (`CompletePair`) through the domain's check; its
-/// agreement in force ends (PROGRAMME_COMPLETED). Emits `PAIR_COMPLETED`. The plan room is
-/// not built yet, so a pair has no plan activities: PLAN_COMPLETED is refused
-/// (`PLAN_NOT_COMPLETED`) until it is.
+/// agreement in force ends (PROGRAMME_COMPLETED) and its pending petitions lapse. Emits
+/// `PAIR_COMPLETED`. PLAN_COMPLETED needs the plan carried out, counted under the pair's
+/// lock (plan changes lock the pair too).
 pub async fn complete(
     conn: &mut PgConnection,
     context: &CallContext,
@@ -366,7 +367,7 @@ pub async fn complete(
             explanation: &draft.explanation,
             one_mentee: false,
         },
-        PlanProgress::default(),
+        super::plans::progress(conn, institution, id).await?,
     )?;
     close_as_completed(conn, context, &setting, id, state, draft).await?;
     get(conn, &setting, id).await
@@ -408,6 +409,7 @@ pub(crate) async fn close_as_completed(
         now,
     )
     .await?;
+    super::petitions::lapse_pending(conn, institution, id, now).await?;
     let name = pair_name(institution, id);
     audit::record(
         conn,
@@ -461,6 +463,7 @@ pub async fn cancel(
             now,
         )
         .await?;
+        super::petitions::lapse_pending(conn, institution, id, now).await?;
         audit::record(
             conn,
             context,
@@ -474,7 +477,7 @@ pub async fn cancel(
 }
 
 /// Ends the pair's SIGNED agreement, if any, with `reason` (the pair is locked).
-async fn end_agreement_in_force(
+pub(crate) async fn end_agreement_in_force(
     conn: &mut PgConnection,
     institution: &str,
     pair: &str,
@@ -574,6 +577,7 @@ async fn list_where(
         let former = sqlx::query_scalar!(
             "SELECT participant_id FROM mentoring.pair_members
              WHERE institution_id = $1 AND pair_id = $2 AND left_time IS NOT NULL
+               AND side = 'MENTEE'
              ORDER BY participant_id",
             institution,
             row.id
@@ -630,4 +634,70 @@ async fn list_where(
         });
     }
     Ok(pairs)
+}
+
+/// What the pair's sub-resources need to know of a pair, read under its lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Locked {
+    pub state: PairState,
+    pub form: MentoringForm,
+    pub pair_type: PairType,
+    pub kind: PairKind,
+    /// The day it was formed, in the institution's zone.
+    pub formed: Date,
+    /// The first instant it was ever ACTIVE.
+    pub first_activation: Option<Timestamp>,
+    pub version: i64,
+}
+
+/// Locks a pair's row (after any participants', by the module doc's order) and reads what
+/// its plan, meetings and petitions need; `NOT_FOUND` when missing.
+pub(crate) async fn lock_for_work(
+    conn: &mut PgConnection,
+    setting: &Setting,
+    id: &str,
+) -> Result<Locked, ApiError> {
+    let institution = setting.id.as_str();
+    let row = sqlx::query!(
+        r#"SELECT p.state, p.form, p.pair_type, p.kind, p.create_time, p.version,
+                  (SELECT min(start_time) FROM mentoring.pair_periods pp
+                   WHERE pp.institution_id = p.institution_id AND pp.pair_id = p.id)
+                      AS first_activation
+           FROM mentoring.pairs p WHERE p.institution_id = $1 AND p.id = $2 FOR UPDATE OF p"#,
+        institution,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| ApiError::not_found(pair_name(institution, id)))?;
+    Ok(Locked {
+        state: parsed("pair state", &row.state, PairState::parse)?,
+        form: parsed("form", &row.form, MentoringForm::parse)?,
+        pair_type: parsed("pair type", &row.pair_type, PairType::parse)?,
+        kind: parsed("pair kind", &row.kind, PairKind::parse)?,
+        formed: super::day_in(&setting.time_zone, row.create_time.to_jiff())?,
+        first_activation: row.first_activation.map(|t| t.to_jiff()),
+        version: row.version,
+    })
+}
+
+/// Whether the pair's texts are hidden: a member, current or former, is redacted (the
+/// domain's [`pair_redacted`]).
+pub(crate) async fn is_redacted(
+    conn: &mut PgConnection,
+    institution: &str,
+    id: &str,
+) -> Result<bool, ApiError> {
+    let flags = sqlx::query_scalar!(
+        r#"SELECT NOT EXISTS (SELECT 1 FROM mentoring.consents c
+                              WHERE c.institution_id = m.institution_id
+                                AND c.participant_id = m.participant_id
+                                AND c.purpose = 'PERSONAL_DATA' AND c.state = 'GIVEN') AS "redacted!"
+           FROM mentoring.pair_members m WHERE m.institution_id = $1 AND m.pair_id = $2"#,
+        institution,
+        id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(pair_redacted(flags))
 }

@@ -471,7 +471,7 @@ pub async fn facts(
                    ORDER BY m.pair_id LIMIT 1) AS mentee_pair,
                   (SELECT m.pair_id FROM mentoring.pair_members m
                    WHERE m.institution_id = p.institution_id AND m.participant_id = p.id
-                     AND m.side = 'MENTOR' AND m.pair_open
+                     AND m.side = 'MENTOR' AND m.pair_open AND m.left_time IS NULL
                    ORDER BY m.pair_id LIMIT 1) AS mentor_pair
            FROM mentoring.participants p
            WHERE p.institution_id = $1 AND p.id = ANY($2)"#,

@@ -6,3 +6,4 @@
 mod common;
 mod concurrency;
 mod rules;
+mod work;
