@@ -118,9 +118,20 @@ fn check_statically(deployment: &Deployment, cluster: &PostgresCluster, dockerfi
     let readiness = server.readiness.clone().expect("a readiness probe");
     let liveness = server.liveness.clone().expect("a liveness probe");
     let startup = server.startup.clone().expect("a startup probe");
+    // The kubelet's gRPC probes cannot speak TLS: they go to the plaintext, health-only
+    // probe listener.
+    let probe_port = *server.ports.get("probe").expect("a port named probe");
     for probe in [&readiness, &liveness, &startup] {
-        assert_eq!(probe.port, grpc, "{name}: probes go to the gRPC port");
+        assert_eq!(
+            probe.port, probe_port,
+            "{name}: probes go to the probe port"
+        );
     }
+    assert_eq!(
+        port_of(&server.env["EDU_PROBE_ADDR"]),
+        probe_port,
+        "{name}: EDU_PROBE_ADDR listens on the declared probe port"
+    );
     assert_eq!(
         readiness.service, "",
         "{name}: readiness is the whole process"
@@ -462,12 +473,10 @@ impl Rehearsal {
         ] {
             let probe = probe.as_ref().expect("declared");
             let addr = SocketAddr::from((pod, probe.port));
-            assert_eq!(
-                addr, process.grpc_addr,
-                "{}: the {kind} probe's address",
-                deployment.name
-            );
-            if let Err(e) = process.wait_serving(&probe.service, PATIENCE).await {
+            if let Err(e) = process
+                .wait_serving_at(addr, &probe.service, PATIENCE)
+                .await
+            {
                 panic!(
                     "{}: the {kind} probe (port {}, service {:?}) is not answered SERVING: {e}",
                     deployment.name, probe.port, probe.service

@@ -289,3 +289,25 @@ async fn a_caller_over_its_rate_limit_is_refused_with_retry_info_and_others_are_
     );
     suite.stop().await;
 }
+
+/// Issue 18, item 1: outside development the gateway serves TLS or does not start, saying
+/// which settings it needs.
+#[tokio::test]
+async fn the_gateway_refuses_to_serve_plaintext_in_production() {
+    let output = tokio::process::Command::new(edu_devstack::binaries_dir().join("gateway"))
+        .env_clear()
+        .env("EDU_ENVIRONMENT", "production")
+        .env("EDU_GRPC_ADDR", "127.0.0.1:0")
+        .env("EDU_METRICS_ADDR", "127.0.0.1:0")
+        .env("EDU_GATEWAY_BACKENDS", "competitions=127.0.0.1:1")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("the gateway binary runs");
+    assert!(!output.status.success(), "it must not start");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("EDU_TLS_CERT_FILE") && said.contains("EDU_TLS_KEY_FILE"),
+        "{said}"
+    );
+}

@@ -35,6 +35,14 @@ async fn run() -> anyhow::Result<()> {
     let env = Env::process();
     let _telemetry = edu_kit::telemetry::init(&TelemetryConfig::from_env(&env, SERVICE_NAME)?)?;
     let config = ServerConfig::from_env(&env, 50051, 9090)?;
+    // The suite's public entry carries children's data: plaintext only on a developer's
+    // machine.
+    anyhow::ensure!(
+        config.tls.is_some() || config.environment.is_development(),
+        "the gateway serves TLS outside development: set {} and {}",
+        edu_kit::config::TLS_CERT_FILE,
+        edu_kit::config::TLS_KEY_FILE
+    );
     let gateway = GatewayConfig::from_env(&env)?;
     let verifier = TokenVerifier::from_config(&AuthConfig::from_env(&env, config.environment)?)?;
     verifier.spawn_reload(std::time::Duration::from_secs(30));

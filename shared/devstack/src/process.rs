@@ -141,8 +141,19 @@ impl Process {
         service: &str,
         patience: Duration,
     ) -> Result<(), DevError> {
+        let addr = self.grpc_addr;
+        self.wait_serving_at(addr, service, patience).await
+    }
+
+    /// [`Process::wait_serving`], asking at `addr` (a probe listener of the process).
+    pub async fn wait_serving_at(
+        &mut self,
+        addr: SocketAddr,
+        service: &str,
+        patience: Duration,
+    ) -> Result<(), DevError> {
         let started = Instant::now();
-        let endpoint = edu_kit::client::endpoint(format!("http://{}", self.grpc_addr))
+        let endpoint = edu_kit::client::endpoint(format!("http://{addr}"))
             .map_err(|e| DevError::NotReady(self.name.clone(), e.to_string()))?;
         let mut last_error = String::from("not started");
         while started.elapsed() < patience {

@@ -53,6 +53,9 @@ pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 pub const LOG: &str = "EDU_LOG";
 /// `json` (the default) or `text`.
 pub const LOG_FORMAT: &str = "EDU_LOG_FORMAT";
+/// A plaintext listener serving only `grpc.health.v1` (the whole process and `liveness`),
+/// for the kubelet's gRPC probes, which cannot speak TLS. Unset: probes use the gRPC port.
+pub const PROBE_ADDR: &str = "EDU_PROBE_ADDR";
 /// The PEM certificate chain (leaf first) of the gRPC listener; with [`TLS_KEY_FILE`] it
 /// turns TLS on. Re-read when it changes. The gateway requires it outside development.
 pub const TLS_CERT_FILE: &str = "EDU_TLS_CERT_FILE";
@@ -240,6 +243,8 @@ pub struct ServerConfig {
     pub health_check_interval: Duration,
     /// The certificate and key of the gRPC listener; plaintext without them.
     pub tls: Option<crate::tls::TlsFiles>,
+    /// The plaintext health-only listener for probes, when set.
+    pub probe_addr: Option<SocketAddr>,
 }
 
 /// Limits that protect a process from its callers.
@@ -304,6 +309,10 @@ impl ServerConfig {
             shutdown_timeout: Duration::from_secs(env.parse_or(SHUTDOWN_TIMEOUT_SECS, 20)?),
             shutdown_delay: env.millis_or(SHUTDOWN_DELAY_MS, 2_000)?,
             health_check_interval: env.millis_or(HEALTH_CHECK_INTERVAL_MS, 5_000)?,
+            probe_addr: match env.get(PROBE_ADDR) {
+                None => None,
+                Some(_) => Some(env.parse_or(PROBE_ADDR, SocketAddr::from(([0, 0, 0, 0], 0)))?),
+            },
             tls: match (env.get(TLS_CERT_FILE), env.get(TLS_KEY_FILE)) {
                 (None, None) => None,
                 (Some(cert), Some(key)) => Some(crate::tls::TlsFiles {

@@ -176,6 +176,8 @@ pub struct Server {
     metrics: Metrics,
     health: Health,
     add_health_service: Box<dyn FnOnce(Routes) -> Routes + Send>,
+    /// The same health service, for the probe listener.
+    probe_routes: Routes,
     advertised: Vec<String>,
     reflected: Vec<String>,
     anonymous_methods: Vec<String>,
@@ -207,6 +209,7 @@ impl Server {
             clock,
             metrics: Metrics::new(),
             health: Health::new(reporter),
+            probe_routes: Routes::new(health_service.clone()),
             add_health_service: Box::new(move |routes| routes.add_service(health_service)),
             advertised: Vec::new(),
             reflected: Vec::new(),
@@ -276,6 +279,7 @@ impl Server {
             metrics: registry,
             health,
             add_health_service,
+            probe_routes,
             advertised,
             reflected,
             anonymous_methods,
@@ -365,6 +369,27 @@ impl Server {
                     grpc_server.serve_with_incoming_shutdown(incoming, drained(drain_rx.clone())),
                 );
                 (task, AbortOnDrop(None))
+            }
+        };
+        // Probes over plaintext, health only: the kubelet's gRPC probes cannot speak TLS.
+        let _probe_task = match config.probe_addr {
+            None => AbortOnDrop(None),
+            Some(addr) => {
+                let listener = bind(addr).await?;
+                if let Ok(local) = listener.local_addr() {
+                    tracing::info!(probe_addr = %local, "serving health probes");
+                }
+                let probes = tonic::transport::Server::builder()
+                    .add_routes(probe_routes)
+                    .serve_with_incoming_shutdown(
+                        TcpIncoming::from(listener),
+                        drained(drain_rx.clone()),
+                    );
+                AbortOnDrop(Some(tokio::spawn(async move {
+                    if let Err(e) = probes.await {
+                        tracing::error!(error = %e, "the probe listener stopped");
+                    }
+                })))
             }
         };
         let metrics_task = match metrics {

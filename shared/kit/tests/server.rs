@@ -77,6 +77,7 @@ async fn start_with(
         shutdown_delay,
         health_check_interval: Duration::from_millis(100),
         tls: None,
+        probe_addr: None,
     };
     let verifier = TokenVerifier::from_config(&AuthConfig::development()).expect("keys");
     let service = Blocking::default();
