@@ -8,7 +8,8 @@ use jiff_sqlx::ToSqlx;
 use serde_json::json;
 use sqlx::PgConnection;
 
-use edu_kit::{ApiError, CallContext, audit};
+use edu_kit::paging::Page;
+use edu_kit::{ApiError, CallContext, audit, etag};
 
 use super::institutions::{self, Setting};
 use super::pairs::{self, CompletionDraft};
@@ -103,6 +104,17 @@ pub struct Agreement {
     pub violations: Vec<String>,
     /// Whether the pair is redacted.
     pub redacted: bool,
+    /// Its version, for etags.
+    pub version: i64,
+}
+
+/// The filters of `ListAgreements`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AgreementFilter {
+    /// This state only.
+    pub state: Option<AgreementState>,
+    /// Only SIGNED agreements that have expired.
+    pub expired_only: bool,
 }
 
 /// Records a signed agreement of an open pair (`CreateAgreement`): every member's consent
@@ -198,7 +210,8 @@ pub async fn create(
     get(conn, &setting, pair, &id).await
 }
 
-/// Extends a SIGNED agreement by `months` (`ExtendAgreement`), by the domain's term rules.
+/// Extends a SIGNED agreement by `months` (`ExtendAgreement`), by the domain's term rules;
+/// a stale `supplied_etag` first (`ETAG_MISMATCH`; empty skips the check).
 pub async fn extend(
     conn: &mut PgConnection,
     context: &CallContext,
@@ -206,6 +219,7 @@ pub async fn extend(
     pair: &str,
     id: &str,
     extension: &ExtensionDraft,
+    supplied_etag: &str,
 ) -> Result<Agreement, ApiError> {
     let (months, basis, agree_date) = (
         extension.months,
@@ -215,6 +229,7 @@ pub async fn extend(
     let setting = institutions::setting(conn, institution, context.now()).await?;
     pairs::lock_pair(conn, institution, pair).await?;
     let (state, term) = lock_agreement(conn, institution, pair, id).await?;
+    check_etag(conn, institution, pair, id, supplied_etag).await?;
     state.ensure_signed()?;
     ensure_day_in_term(
         "extension.agree_date",
@@ -344,9 +359,11 @@ pub async fn record_violation(
     get(conn, &setting, pair, id).await
 }
 
-/// Terminates a SIGNED agreement (`TerminateAgreement`) by the domain's check; the pair, if
+/// Terminates a SIGNED agreement (`TerminateAgreement`) by the domain's check, a stale
+/// `supplied_etag` refused first (`ETAG_MISMATCH`); the pair, if
 /// ACTIVE or SUSPENDED, completes with AGREEMENT_TERMINATED and the initiator the domain
 /// answers (`PAIR_COMPLETED`).
+#[allow(clippy::too_many_arguments)]
 pub async fn terminate(
     conn: &mut PgConnection,
     context: &CallContext,
@@ -355,10 +372,12 @@ pub async fn terminate(
     id: &str,
     termination: TerminationDraft<'_>,
     explanation: &str,
+    supplied_etag: &str,
 ) -> Result<Agreement, ApiError> {
     let setting = institutions::setting(conn, institution, context.now()).await?;
     let pair_state = pairs::lock_pair(conn, institution, pair).await?;
     let (state, _) = lock_agreement(conn, institution, pair, id).await?;
+    check_etag(conn, institution, pair, id, supplied_etag).await?;
     let violator_name;
     let asked = match termination {
         TerminationDraft::Mutual => Termination::Mutual,
@@ -458,6 +477,70 @@ async fn signed_of(
     .await?)
 }
 
+/// A page of `ListAgreements` of one pair, or with `pair` `None` of every pair of the
+/// institution (`pairs/-`): at most `size` after the agreement `after`, the latest signed
+/// first (sign date, then creation, then ID, each descending), each as [`get`] shows it.
+pub async fn list_page(
+    conn: &mut PgConnection,
+    setting: &Setting,
+    pair: Option<&str>,
+    filter: &AgreementFilter,
+    size: usize,
+    after: Option<String>,
+) -> Result<Page<Agreement, String>, ApiError> {
+    if let Some(pair) = pair {
+        pairs::get(conn, setting, pair).await?;
+    }
+    let rows = sqlx::query!(
+        "SELECT a.id, a.pair_id FROM mentoring.agreements a
+         WHERE a.institution_id = $1
+           AND ($2::text IS NULL OR a.pair_id = $2)
+           AND ($3::text IS NULL OR a.state = $3)
+           AND (NOT $4 OR (a.state = 'SIGNED' AND a.end_date < $5))
+           AND ($6::text IS NULL OR (a.sign_date, a.create_time, a.id) < (
+                   SELECT b.sign_date, b.create_time, b.id FROM mentoring.agreements b
+                   WHERE b.institution_id = $1 AND b.id = $6))
+         ORDER BY a.sign_date DESC, a.create_time DESC, a.id DESC
+         LIMIT $7",
+        setting.id,
+        pair,
+        filter.state.map(AgreementState::as_str),
+        filter.expired_only,
+        setting.today.to_sqlx(),
+        after,
+        i64::try_from(size.saturating_add(1)).unwrap_or(i64::MAX),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        items.push(get(conn, setting, &row.pair_id, &row.id).await?);
+    }
+    Ok(Page::from_overfetch(items, size, |a| a.id.clone()))
+}
+
+/// `ETAG_MISMATCH` unless `supplied` is empty or names the agreement's version (locked by
+/// the caller).
+async fn check_etag(
+    conn: &mut PgConnection,
+    institution: &str,
+    pair: &str,
+    id: &str,
+    supplied: &str,
+) -> Result<(), ApiError> {
+    let version = sqlx::query_scalar!(
+        "SELECT version FROM mentoring.agreements
+         WHERE institution_id = $1 AND pair_id = $2 AND id = $3",
+        institution,
+        pair,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| ApiError::not_found(agreement_name(institution, pair, id)))?;
+    etag::check(supplied, version, &agreement_name(institution, pair, id))
+}
+
 async fn lock_agreement(
     conn: &mut PgConnection,
     institution: &str,
@@ -508,7 +591,7 @@ pub async fn list(
     let institution = setting.id.as_str();
     let pair_shown = pairs::get(conn, setting, pair).await?;
     let rows = sqlx::query!(
-        "SELECT id, tasks, state, sign_date, duration_months, extension_months, end_date
+        "SELECT id, tasks, state, sign_date, duration_months, extension_months, end_date, version
          FROM mentoring.agreements WHERE institution_id = $1 AND pair_id = $2
          ORDER BY sign_date DESC, create_time DESC, id",
         institution,
@@ -560,6 +643,7 @@ pub async fn list(
             end_date: row.end_date.to_jiff(),
             violations,
             redacted,
+            version: row.version,
             id: row.id,
         });
     }

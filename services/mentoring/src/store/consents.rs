@@ -10,7 +10,8 @@ use jiff_sqlx::ToSqlx;
 use serde_json::json;
 use sqlx::PgConnection;
 
-use edu_kit::{ApiError, CallContext, audit};
+use edu_kit::paging::Page;
+use edu_kit::{ApiError, CallContext, audit, etag};
 
 use super::events::{self, EventKind};
 use super::institutions::{self, Setting};
@@ -236,7 +237,9 @@ pub(crate) async fn insert(
 /// may revoke (`GUARDIAN_REQUIRED` for a minor alone), REVOKED with its receipt, and for
 /// PERSONAL_DATA the person's ACTIVE pairs and groups SUSPENDED (a SUSPENDED one records
 /// this member too); audited, `CONSENT_REVOKED` emitted. Revoking a REVOKED consent answers
-/// it unchanged.
+/// it unchanged. A stale `supplied_etag` is refused first (`ETAG_MISMATCH`; empty skips the
+/// check).
+#[allow(clippy::too_many_arguments)]
 pub async fn revoke(
     conn: &mut PgConnection,
     context: &CallContext,
@@ -245,6 +248,7 @@ pub async fn revoke(
     id: &str,
     actor: ActorKind,
     statement: &str,
+    supplied_etag: &str,
 ) -> Result<Consent, ApiError> {
     let setting = institutions::setting(conn, institution, context.now()).await?;
     let name = consent_name(institution, participant, id);
@@ -266,6 +270,14 @@ pub async fn revoke(
     .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(|| ApiError::not_found(name.clone()))?;
+    let version = sqlx::query_scalar!(
+        "SELECT version FROM mentoring.consents WHERE institution_id = $1 AND id = $2",
+        institution,
+        id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    etag::check(supplied_etag, version, &name)?;
     let purpose = parsed("consent purpose", &row.purpose, ConsentPurpose::parse)?;
     let state = parsed("consent state", &row.state, ConsentState::parse)?;
     ensure_may_revoke(actor, row.birth_date.to_jiff(), setting.today)?;
@@ -467,6 +479,57 @@ pub async fn get(
         .into_iter()
         .find(|c| c.id == id)
         .ok_or_else(|| ApiError::not_found(consent_name(&setting.id, participant, id)))
+}
+
+/// The filters of `ListConsents`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConsentFilter {
+    /// This purpose only.
+    pub purpose: Option<ConsentPurpose>,
+    /// This state only.
+    pub state: Option<ConsentState>,
+}
+
+/// A page of `ListConsents` of one participant, or with `participant` `None` of every
+/// participant of the institution (`participants/-`): at most `size` after the consent
+/// `after`, the latest given first (give date, then creation, then ID, each descending),
+/// each as [`get`] shows it (the subject through the one read of people).
+pub async fn list_page(
+    conn: &mut PgConnection,
+    setting: &Setting,
+    participant: Option<&str>,
+    filter: &ConsentFilter,
+    size: usize,
+    after: Option<String>,
+) -> Result<Page<Consent, String>, ApiError> {
+    if let Some(participant) = participant {
+        participants::get(conn, &setting.id, participant, setting.today).await?;
+    }
+    let rows = sqlx::query!(
+        "SELECT c.id, c.participant_id FROM mentoring.consents c
+         WHERE c.institution_id = $1
+           AND ($2::text IS NULL OR c.participant_id = $2)
+           AND ($3::text IS NULL OR c.purpose = $3)
+           AND ($4::text IS NULL OR c.state = $4)
+           AND ($5::text IS NULL OR (c.give_date, c.create_time, c.id) < (
+                   SELECT d.give_date, d.create_time, d.id FROM mentoring.consents d
+                   WHERE d.institution_id = $1 AND d.id = $5))
+         ORDER BY c.give_date DESC, c.create_time DESC, c.id DESC
+         LIMIT $6",
+        setting.id,
+        participant,
+        filter.purpose.map(ConsentPurpose::as_str),
+        filter.state.map(ConsentState::as_str),
+        after,
+        i64::try_from(size.saturating_add(1)).unwrap_or(i64::MAX),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        items.push(get(conn, setting, &row.participant_id, &row.id).await?);
+    }
+    Ok(Page::from_overfetch(items, size, |c| c.id.clone()))
 }
 
 /// A participant's consents as shown, oldest first: the subject through the one read of

@@ -8,7 +8,8 @@ use jiff_sqlx::ToSqlx;
 use serde_json::json;
 use sqlx::PgConnection;
 
-use edu_kit::{ApiError, CallContext, audit};
+use edu_kit::paging::Page;
+use edu_kit::{ApiError, CallContext, audit, etag};
 
 use super::events::{self, EventKind};
 use super::institutions::{self, Setting};
@@ -18,10 +19,12 @@ use crate::domain::agreement::{AgreementEndReason, AgreementState};
 use crate::domain::completion::{
     CompletionInitiator, CompletionReason, CompletionRequest, check_completion,
 };
+use crate::domain::pairs::meetings::check_form_change;
 use crate::domain::pairs::{
     ActivationFacts, AgreementOnFile, Candidate, MemberConsent, check_activation, check_forming,
 };
 use crate::domain::redaction::{PersonView, pair_redacted, shown_text};
+use crate::domain::{MentoringError, ParticipantRole};
 use crate::domain::{MentoringForm, PairKind, PairState, PairType, Transition};
 
 /// A pair or group as asked for.
@@ -79,10 +82,49 @@ pub struct Pair {
     pub suspension: Option<(Timestamp, Vec<String>)>,
     /// How it was completed.
     pub completion: Option<(CompletionReason, CompletionInitiator)>,
+    /// The mentees who left the group, in the order they left, with how their part ended
+    /// (`None` for a mentee who left before completions were recorded).
+    pub former_mentees: Vec<FormerMentee>,
     /// Whether a member is redacted: its texts are then empty.
     pub redacted: bool,
     /// Its version, for etags.
     pub version: i64,
+}
+
+/// A mentee who left a group, as shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormerMentee {
+    /// The mentee as shown.
+    pub person: PersonView,
+    /// How their part ended: the reason, the initiator, the day (the explanation is stored
+    /// with them but, as for the pair's own completion, not read here).
+    pub completion: Option<(CompletionReason, CompletionInitiator, Date)>,
+}
+
+/// A change of a pair's form or goal (`UpdatePair` `form`, `goal`); `None` leaves it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PairChange {
+    /// A new form, checked for fit again.
+    pub form: Option<MentoringForm>,
+    /// A new goal.
+    pub goal: Option<String>,
+}
+
+/// The filters of `ListPairs`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PairFilter {
+    /// This state only.
+    pub state: Option<PairState>,
+    /// This pair type only.
+    pub pair_type: Option<PairType>,
+    /// This form only.
+    pub form: Option<MentoringForm>,
+    /// Pairs only, or groups only.
+    pub kind: Option<PairKind>,
+    /// Only those with this member (mentor, current or former mentee), by participant ID.
+    pub member: Option<String>,
+    /// Only those whose agreement in force has expired.
+    pub agreement_expired_only: bool,
 }
 
 /// Forms a pair or group (`CreatePair`): the members locked in ID order (mentees
@@ -190,16 +232,19 @@ pub async fn create(
     get(conn, &setting, &id).await
 }
 
-/// Records the director's order fixing a FORMING pair (`UpdatePair` `order`).
+/// Records the director's order fixing a FORMING pair (`UpdatePair` `order`); a stale
+/// `supplied_etag` is `ETAG_MISMATCH` (empty skips the check).
 pub async fn record_order(
     conn: &mut PgConnection,
     context: &CallContext,
     institution: &str,
     id: &str,
     order: &DirectorOrder,
+    supplied_etag: &str,
 ) -> Result<Pair, ApiError> {
     let setting = institutions::setting(conn, institution, context.now()).await?;
     let state = lock_pair(conn, institution, id).await?;
+    check_etag(conn, institution, id, supplied_etag).await?;
     state.ensure_order_recordable()?;
     let now = context.now();
     sqlx::query!(
@@ -356,9 +401,11 @@ pub async fn complete(
     institution: &str,
     id: &str,
     draft: &CompletionDraft,
+    supplied_etag: &str,
 ) -> Result<Pair, ApiError> {
     let setting = institutions::setting(conn, institution, context.now()).await?;
     let state = lock_pair(conn, institution, id).await?;
+    check_etag(conn, institution, id, supplied_etag).await?;
     check_completion(
         state,
         &CompletionRequest {
@@ -431,6 +478,221 @@ pub(crate) async fn close_as_completed(
     .await
 }
 
+/// Changes a pair's form or goal (`UpdatePair` `form`, `goal`) under the pair's lock: a
+/// stale etag (`ETAG_MISMATCH`), then the domain's form change (FORMING or ACTIVE, the
+/// members' roles fitting the type in the new form, a SPEED pair with at most one meeting);
+/// a goal alone needs FORMING or ACTIVE too. The members' roles cannot change meanwhile: a
+/// role change is refused for anyone in an open pair.
+pub async fn update(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    institution: &str,
+    id: &str,
+    change: &PairChange,
+    supplied_etag: &str,
+) -> Result<Pair, ApiError> {
+    let setting = institutions::setting(conn, institution, context.now()).await?;
+    let locked = lock_for_work(conn, &setting, id).await?;
+    etag::check(supplied_etag, locked.version, &pair_name(institution, id))?;
+    if let Some(form) = change.form {
+        let members = current_members(conn, institution, id).await?;
+        let ids: Vec<&str> = members.iter().map(|(m, _)| m.as_str()).collect();
+        let found = participants::facts(conn, institution, &ids).await?;
+        let names: Vec<String> = ids
+            .iter()
+            .map(|m| participant_name(institution, m))
+            .collect();
+        let mut mentor = None;
+        let mut mentees: Vec<(&str, ParticipantRole)> = vec![];
+        for ((member, is_mentor), name) in members.iter().zip(&names) {
+            let role = found
+                .iter()
+                .find(|f| &f.id == member)
+                .map(|f| f.role)
+                .ok_or_else(|| super::corrupt("pair member", member))?;
+            if *is_mentor {
+                mentor = Some((name.as_str(), role));
+            } else {
+                mentees.push((name.as_str(), role));
+            }
+        }
+        let mentor = mentor.ok_or_else(|| super::corrupt("pair without a mentor", id))?;
+        let meetings = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "n!" FROM mentoring.meetings
+               WHERE institution_id = $1 AND pair_id = $2"#,
+            institution,
+            id
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        check_form_change(
+            locked.state,
+            locked.pair_type,
+            form,
+            mentor,
+            &mentees,
+            u32::try_from(meetings).unwrap_or(u32::MAX),
+        )?;
+    } else if change.goal.is_some() {
+        locked.state.ensure_form_changeable()?;
+    }
+    let now = context.now();
+    sqlx::query!(
+        "UPDATE mentoring.pairs
+         SET form = coalesce($3, form), goal = coalesce($4, goal), update_time = $5,
+             version = version + 1
+         WHERE institution_id = $1 AND id = $2",
+        institution,
+        id,
+        change.form.map(MentoringForm::as_str),
+        change.goal,
+        now.to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        context,
+        "pair.updated",
+        &pair_name(institution, id),
+        json!({ "form": change.form.map(MentoringForm::as_str),
+                "goal": change.goal.is_some() }),
+    )
+    .await?;
+    get(conn, &setting, id).await
+}
+
+/// One mentee leaves a group (`CompletePair` with `mentee`): the mentee locked
+/// `FOR UPDATE` first (participants first; this frees them to be paired again), then the
+/// group; a stale etag (`ETAG_MISMATCH`); `INVALID_FIELDS` (`mentee`) for a pair, or for
+/// someone who is not a current mentee of the group; then the domain's completion rules
+/// for one mentee (a reason of their own, an ACTIVE or SUSPENDED group). Their member row
+/// gets `left_time` and the completion, their unanswered questionnaires of the group are
+/// withdrawn, and the group goes on in its state (a group suspended by their revocation no
+/// longer waits for them). The last mentee leaving completes the group instead, as
+/// [`complete`] does (they stay its mentee, as in a completed pair).
+pub async fn complete_mentee(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    institution: &str,
+    id: &str,
+    mentee: &str,
+    draft: &CompletionDraft,
+    supplied_etag: &str,
+) -> Result<Pair, ApiError> {
+    let setting = institutions::setting(conn, institution, context.now()).await?;
+    let not_a_mentee = || -> ApiError {
+        MentoringError::invalid_field("mentee", "not a current mentee of the group").into()
+    };
+    match participants::lock_one(conn, institution, mentee, Lock::Update).await {
+        Ok(()) => {}
+        Err(e) if e.kind == edu_kit::error::ErrorKind::NotFound => return Err(not_a_mentee()),
+        Err(e) => return Err(e),
+    }
+    let locked = lock_for_work(conn, &setting, id).await?;
+    etag::check(supplied_etag, locked.version, &pair_name(institution, id))?;
+    if locked.kind != PairKind::Group {
+        return Err(MentoringError::invalid_field(
+            "mentee",
+            "a pair has one mentee; complete the pair instead",
+        )
+        .into());
+    }
+    let members = current_members(conn, institution, id).await?;
+    if !members.iter().any(|(m, mentor)| !mentor && m == mentee) {
+        return Err(not_a_mentee());
+    }
+    check_completion(
+        locked.state,
+        &CompletionRequest {
+            reason: draft.reason,
+            initiator: draft.initiator,
+            explanation: &draft.explanation,
+            one_mentee: true,
+        },
+        super::plans::progress(conn, institution, id).await?,
+    )?;
+    let remaining = members.iter().filter(|(_, mentor)| !mentor).count() - 1;
+    if remaining == 0 {
+        close_as_completed(conn, context, &setting, id, locked.state, draft).await?;
+        return get(conn, &setting, id).await;
+    }
+    let now = context.now();
+    sqlx::query!(
+        "UPDATE mentoring.pair_members
+         SET left_time = $4, completion_reason = $5, completion_initiator = $6,
+             completion_explanation = $7, complete_date = $8
+         WHERE institution_id = $1 AND pair_id = $2 AND participant_id = $3",
+        institution,
+        id,
+        mentee,
+        now.to_sqlx(),
+        draft.reason.as_str(),
+        draft.initiator.as_str(),
+        draft.explanation,
+        draft.complete_date.to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "UPDATE mentoring.pairs
+         SET suspended_by = array_remove(suspended_by, $3), update_time = $4,
+             version = version + 1
+         WHERE institution_id = $1 AND id = $2",
+        institution,
+        id,
+        mentee,
+        now.to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    let withdrawn = sqlx::query!(
+        "UPDATE mentoring.questionnaires q
+         SET state = 'WITHDRAWN', update_time = $4, version = q.version + 1
+         FROM mentoring.monitoring_rounds r
+         WHERE q.institution_id = $1 AND q.pair_id = $2 AND q.participant_id = $3
+           AND q.state = 'SENT'
+           AND r.institution_id = q.institution_id AND r.id = q.round_id AND r.state = 'OPEN'",
+        institution,
+        id,
+        mentee,
+        now.to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    audit::record(
+        conn,
+        context,
+        "pair.mentee_left",
+        &pair_name(institution, id),
+        json!({ "mentee": participant_name(institution, mentee),
+                "reason": draft.reason.as_str(), "initiator": draft.initiator.as_str(),
+                "questionnaires_withdrawn": withdrawn }),
+    )
+    .await?;
+    get(conn, &setting, id).await
+}
+
+/// `ETAG_MISMATCH` unless `supplied` is empty or names the pair's version (the pair is
+/// locked by the caller).
+async fn check_etag(
+    conn: &mut PgConnection,
+    institution: &str,
+    id: &str,
+    supplied: &str,
+) -> Result<(), ApiError> {
+    let version = sqlx::query_scalar!(
+        "SELECT version FROM mentoring.pairs WHERE institution_id = $1 AND id = $2",
+        institution,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| ApiError::not_found(pair_name(institution, id)))?;
+    etag::check(supplied, version, &pair_name(institution, id))
+}
+
 /// Cancels a FORMING pair (`CancelPair`); a CANCELLED one is answered unchanged. Its
 /// agreement in force ends (PAIR_CANCELLED); the mentees are free again.
 pub async fn cancel(
@@ -439,9 +701,11 @@ pub async fn cancel(
     institution: &str,
     id: &str,
     reason: &str,
+    supplied_etag: &str,
 ) -> Result<Pair, ApiError> {
     let setting = institutions::setting(conn, institution, context.now()).await?;
     let state = lock_pair(conn, institution, id).await?;
+    check_etag(conn, institution, id, supplied_etag).await?;
     if state.cancel()? == Transition::Changed {
         let now = context.now();
         sqlx::query!(
@@ -547,9 +811,59 @@ pub async fn get(conn: &mut PgConnection, setting: &Setting, id: &str) -> Result
         .ok_or_else(|| ApiError::not_found(pair_name(&setting.id, id)))
 }
 
-/// The institution's pairs and groups as shown, by ID.
+/// The institution's pairs and groups as shown, by ID (every one: for the store's own use
+/// and tests; the API pages with [`list_page`]).
 pub async fn list(conn: &mut PgConnection, setting: &Setting) -> Result<Vec<Pair>, ApiError> {
     list_where(conn, setting, None).await
+}
+
+/// A page of `ListPairs`: at most `size` pairs and groups after the pair `after`, oldest
+/// first, then by ID, each as [`get`] shows it.
+pub async fn list_page(
+    conn: &mut PgConnection,
+    setting: &Setting,
+    filter: &PairFilter,
+    size: usize,
+    after: Option<String>,
+) -> Result<Page<Pair, String>, ApiError> {
+    let ids = sqlx::query_scalar!(
+        "SELECT p.id FROM mentoring.pairs p
+         WHERE p.institution_id = $1
+           AND ($2::text IS NULL OR p.state = $2)
+           AND ($3::text IS NULL OR p.pair_type = $3)
+           AND ($4::text IS NULL OR p.form = $4)
+           AND ($5::text IS NULL OR p.kind = $5)
+           AND ($6::text IS NULL OR EXISTS (
+                   SELECT 1 FROM mentoring.pair_members m
+                   WHERE m.institution_id = p.institution_id AND m.pair_id = p.id
+                     AND m.participant_id = $6))
+           AND (NOT $7 OR EXISTS (
+                   SELECT 1 FROM mentoring.agreements a
+                   WHERE a.institution_id = p.institution_id AND a.pair_id = p.id
+                     AND a.state = 'SIGNED' AND a.end_date < $8))
+           AND ($9::text IS NULL OR (p.create_time, p.id) > (
+                   SELECT q.create_time, q.id FROM mentoring.pairs q
+                   WHERE q.institution_id = $1 AND q.id = $9))
+         ORDER BY p.create_time, p.id
+         LIMIT $10",
+        setting.id,
+        filter.state.map(PairState::as_str),
+        filter.pair_type.map(PairType::as_str),
+        filter.form.map(MentoringForm::as_str),
+        filter.kind.map(PairKind::as_str),
+        filter.member,
+        filter.agreement_expired_only,
+        setting.today.to_sqlx(),
+        after,
+        i64::try_from(size.saturating_add(1)).unwrap_or(i64::MAX),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut items = Vec::with_capacity(ids.len());
+    for id in &ids {
+        items.push(get(conn, setting, id).await?);
+    }
+    Ok(Page::from_overfetch(items, size, |p| p.id.clone()))
 }
 
 async fn list_where(
@@ -574,17 +888,45 @@ async fn list_where(
         let members = current_members(conn, institution, &row.id).await?;
         let ids: Vec<String> = members.iter().map(|(m, _)| m.clone()).collect();
         let mut people = participants::people(conn, institution, &ids, setting.today).await?;
-        let former = sqlx::query_scalar!(
-            "SELECT participant_id FROM mentoring.pair_members
+        let former_rows = sqlx::query!(
+            "SELECT participant_id, completion_reason, completion_initiator, complete_date
+             FROM mentoring.pair_members
              WHERE institution_id = $1 AND pair_id = $2 AND left_time IS NOT NULL
                AND side = 'MENTEE'
-             ORDER BY participant_id",
+             ORDER BY left_time, participant_id",
             institution,
             row.id
         )
         .fetch_all(&mut *conn)
         .await?;
+        let former: Vec<String> = former_rows
+            .iter()
+            .map(|f| f.participant_id.clone())
+            .collect();
         let former_people = participants::people(conn, institution, &former, setting.today).await?;
+        let mut former_mentees = Vec::with_capacity(former_rows.len());
+        for (f, person) in former_rows.iter().zip(&former_people) {
+            let completion = match (
+                &f.completion_reason,
+                &f.completion_initiator,
+                f.complete_date,
+            ) {
+                (Some(reason), Some(initiator), Some(day)) => Some((
+                    parsed("completion reason", reason, CompletionReason::parse)?,
+                    parsed(
+                        "completion initiator",
+                        initiator,
+                        CompletionInitiator::parse,
+                    )?,
+                    day.to_jiff(),
+                )),
+                _ => None,
+            };
+            former_mentees.push(FormerMentee {
+                person: person.clone(),
+                completion,
+            });
+        }
         let redacted = pair_redacted(people.iter().chain(&former_people).map(|p| p.redacted));
         if people.is_empty() {
             return Err(super::corrupt("pair without members", &row.id));
@@ -628,6 +970,7 @@ async fn list_where(
                 )
             }),
             completion,
+            former_mentees,
             redacted,
             version: row.version,
             id: row.id,

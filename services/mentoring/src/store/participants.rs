@@ -9,7 +9,8 @@ use jiff_sqlx::ToSqlx;
 use serde_json::json;
 use sqlx::PgConnection;
 
-use edu_kit::{ApiError, CallContext, audit};
+use edu_kit::paging::Page;
+use edu_kit::{ApiError, CallContext, audit, etag};
 
 use super::consents::{self, ConsentDraft};
 use super::institutions;
@@ -17,7 +18,7 @@ use super::{lock_order, pair_name, parsed, participant_name};
 use crate::domain::MentoringError;
 use crate::domain::MentoringForm;
 use crate::domain::banks::{ensure_may_leave_bank, ensure_training_change, trained};
-use crate::domain::consent::ensure_birth_date_correction;
+use crate::domain::consent::{ConsentState, ensure_birth_date_correction};
 use crate::domain::redaction::{PersonName, PersonView};
 use crate::domain::roles::{ParticipantRole, ensure_role_change_allowed};
 
@@ -138,6 +139,43 @@ pub struct Filter<'a> {
     pub ids: &'a [String],
     /// This role only.
     pub role: Option<ParticipantRole>,
+}
+
+/// Which bank (`Bank`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Bank {
+    /// The bank of mentors: participants with a mentor profile.
+    Mentors,
+    /// The bank of mentees: participants with a mentee profile.
+    Mentees,
+}
+
+impl Bank {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bank::Mentors => "MENTORS",
+            Bank::Mentees => "MENTEES",
+        }
+    }
+}
+
+/// The filters of `ListParticipants`. A bank entry, training and pairing are personal data:
+/// the bank, `trained_only` and `unpaired_only` filters never match a redacted person (their
+/// entries are hidden), so a list never shows a redacted person's entries by inclusion.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    /// This role only.
+    pub role: Option<ParticipantRole>,
+    /// This bank only.
+    pub bank: Option<Bank>,
+    /// Trained mentors only (in the bank of mentors with their training recorded).
+    pub trained_only: bool,
+    /// Only people who are no current mentee of a FORMING, ACTIVE or SUSPENDED pair.
+    pub unpaired_only: bool,
+    /// Only people whose consent to PERSONAL_DATA is in this state: GIVEN for those shown
+    /// in full, REVOKED for the redacted ones.
+    pub consent_state: Option<ConsentState>,
 }
 
 /// How a participant's row is locked.
@@ -268,7 +306,8 @@ pub async fn create(
     get(conn, institution, &id, setting.today).await
 }
 
-/// Changes a participant under their lock: nothing about a redacted person
+/// Changes a participant under their lock: a stale `supplied_etag` first (`ETAG_MISMATCH`;
+/// empty skips the check), nothing about a redacted person
 /// (`CONSENT_MISSING`); a role or a bank entry not under an open pair
 /// (`PARTICIPANT_IN_PAIR`); training only added or replaced; a birth-date correction that
 /// would make a minor of a person who consented alone (`GUARDIAN_CONSENT_REQUIRED`).
@@ -278,11 +317,13 @@ pub async fn update(
     institution: &str,
     id: &str,
     change: &ParticipantChange,
+    supplied_etag: &str,
 ) -> Result<Participant, ApiError> {
     let setting = institutions::setting(conn, institution, context.now()).await?;
     lock(conn, institution, &[id], Lock::Update).await?;
-    let facts = one_fact(conn, institution, id).await?;
     let name = participant_name(institution, id);
+    etag::check(supplied_etag, version(conn, institution, id).await?, &name)?;
+    let facts = one_fact(conn, institution, id).await?;
     if !facts.consent_in_force {
         return Err(MentoringError::ConsentMissing {
             participant: name,
@@ -637,6 +678,100 @@ pub async fn list(
     today: Date,
 ) -> Result<Vec<Participant>, ApiError> {
     fetch(conn, institution, &Filter { ids: &[], role }, today).await
+}
+
+/// A page of `ListParticipants`: at most `size` participants after the participant `after`
+/// (the cursor is an ID, so a page token holds no personal data), in Russian alphabetical
+/// order (`ru` ICU collation) of family name, given name and patronymic, then by ID; the
+/// redacted ones last, by ID only (their hidden names never order anything). The page's
+/// IDs are chosen here; the people are read through [`fetch`], the one read of people.
+pub async fn list_page(
+    conn: &mut PgConnection,
+    institution: &str,
+    filter: &ListFilter,
+    today: Date,
+    size: usize,
+    after: Option<String>,
+) -> Result<Page<Participant, String>, ApiError> {
+    let ids = sqlx::query_scalar!(
+        r#"WITH keyed AS (
+               SELECT p.id, p.role, p.mentor_profile, p.mentee_profile,
+                      p.training_record_time IS NOT NULL AS training_recorded,
+                      NOT EXISTS (SELECT 1 FROM mentoring.consents c
+                                  WHERE c.institution_id = p.institution_id
+                                    AND c.participant_id = p.id
+                                    AND c.purpose = 'PERSONAL_DATA' AND c.state = 'GIVEN')
+                          AS redacted,
+                      EXISTS (SELECT 1 FROM mentoring.pair_members m
+                              WHERE m.institution_id = p.institution_id
+                                AND m.participant_id = p.id AND m.side = 'MENTEE'
+                                AND m.pair_open AND m.left_time IS NULL) AS paired,
+                      p.family_name, p.given_name, p.patronymic
+               FROM mentoring.participants p
+               WHERE p.institution_id = $1),
+           sorted AS (
+               SELECT k.*,
+                      (CASE WHEN k.redacted THEN '' ELSE k.family_name END) COLLATE "ru-x-icu" AS k1,
+                      (CASE WHEN k.redacted THEN '' ELSE k.given_name END) COLLATE "ru-x-icu" AS k2,
+                      (CASE WHEN k.redacted THEN '' ELSE k.patronymic END) COLLATE "ru-x-icu" AS k3,
+                      k.id COLLATE "C" AS k4
+               FROM keyed k)
+           SELECT s.id AS "id!"
+           FROM sorted s
+           WHERE ($2::text IS NULL OR s.role = $2)
+             AND ($3::text IS NULL OR NOT s.redacted)
+             AND ($3::text IS DISTINCT FROM 'MENTORS' OR s.mentor_profile)
+             AND ($3::text IS DISTINCT FROM 'MENTEES' OR s.mentee_profile)
+             AND (NOT $4 OR (s.mentor_profile AND s.training_recorded AND NOT s.redacted))
+             AND (NOT $5 OR (NOT s.paired AND NOT s.redacted))
+             AND ($6::text IS NULL OR s.redacted = ($6 = 'REVOKED'))
+             AND ($7::text IS NULL OR (s.redacted, s.k1, s.k2, s.k3, s.k4) >
+                     (SELECT a.redacted, a.k1, a.k2, a.k3, a.k4 FROM sorted a WHERE a.id = $7))
+           ORDER BY s.redacted, s.k1, s.k2, s.k3, s.k4
+           LIMIT $8"#,
+        institution,
+        filter.role.map(ParticipantRole::as_str),
+        filter.bank.map(Bank::as_str),
+        filter.trained_only,
+        filter.unpaired_only,
+        filter.consent_state.map(ConsentState::as_str),
+        after,
+        i64::try_from(size.saturating_add(1)).unwrap_or(i64::MAX),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let found = fetch(
+        conn,
+        institution,
+        &Filter {
+            ids: &ids,
+            role: None,
+        },
+        today,
+    )
+    .await?;
+    let mut items = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let shown = found
+            .iter()
+            .find(|p| &p.id == id)
+            .cloned()
+            .ok_or_else(|| super::corrupt("participant of a page", id))?;
+        items.push(shown);
+    }
+    Ok(Page::from_overfetch(items, size, |p| p.id.clone()))
+}
+
+/// A participant's version, for the etag check (the row is locked by the caller).
+async fn version(conn: &mut PgConnection, institution: &str, id: &str) -> Result<i64, ApiError> {
+    sqlx::query_scalar!(
+        "SELECT version FROM mentoring.participants WHERE institution_id = $1 AND id = $2",
+        institution,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| ApiError::not_found(participant_name(institution, id)))
 }
 
 /// These people as other resources show them, in the order asked.

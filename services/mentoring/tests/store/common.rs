@@ -244,6 +244,7 @@ pub async fn order(fx: &Fixture, pair: &str) -> Result<Pair, ApiError> {
             number: "17-н".into(),
             date: date(2024, 9, 2),
         },
+        "",
     )
     .await)
 }
@@ -291,6 +292,7 @@ pub async fn revoke(
             &consent.id,
             ActorKind::Staff,
             "заявление об отзыве",
+            "",
         )
         .await
     })

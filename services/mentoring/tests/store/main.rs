@@ -5,5 +5,6 @@
 
 mod common;
 mod concurrency;
+mod lists;
 mod rules;
 mod work;

@@ -108,6 +108,7 @@ async fn a_minors_consent_is_given_and_revoked_by_the_guardian() {
         &listed[0].id,
         ActorKind::Subject,
         "",
+        "",
     )
     .await)
     .expect_err("a minor alone");
@@ -119,6 +120,7 @@ async fn a_minors_consent_is_given_and_revoked_by_the_guardian() {
         "kid",
         &listed[0].id,
         ActorKind::Guardian,
+        "",
         "",
     )
     .await)
@@ -254,7 +256,8 @@ async fn forming_refuses_outside_the_bank_untrained_and_already_paired() {
         &context(),
         INST,
         "a",
-        "передумали"
+        "передумали",
+        ""
     )
     .await)
     .expect("cancelled");
@@ -302,7 +305,8 @@ async fn activation_is_blocked_by_each_missing_piece_in_turn() {
             months: 12,
             basis: "доп. соглашение".into(),
             agree_date: date(2025, 2, 1)
-        }
+        },
+        ""
     )
     .await)
     .expect("extended");
@@ -440,6 +444,7 @@ async fn revocation_suspends_pairs_and_groups_and_redacts_every_read_of_people()
             contact: Some(("".into(), "".into(), "".into())),
             ..Default::default()
         },
+        "",
     )
     .await)
     .expect_err("redacted");
@@ -492,7 +497,8 @@ async fn agreements_extend_record_violations_and_terminate_after_three() {
             months: 49,
             basis: "доп".into(),
             agree_date: TODAY
-        }
+        },
+        ""
     )
     .await)
     .expect_err("over 60");
@@ -512,6 +518,7 @@ async fn agreements_extend_record_violations_and_terminate_after_three() {
                     violator: "kid"
                 },
                 "систематические нарушения",
+                "",
             )
             .await)
         }
@@ -580,6 +587,7 @@ async fn completion_is_checked_by_the_domain_and_emits_an_event() {
                     explanation: "переезд".into(),
                     complete_date: TODAY,
                 },
+                "",
             )
             .await)
         }

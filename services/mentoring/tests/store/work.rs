@@ -98,6 +98,7 @@ async fn complete_plan_completed(
             explanation: String::new(),
             complete_date: TODAY,
         },
+        "",
     )
     .await)
 }
@@ -275,7 +276,8 @@ async fn a_speed_pair_logs_one_meeting_and_only_while_active() {
         &context(),
         INST,
         "f",
-        "не начнётся"
+        "не начнётся",
+        ""
     )
     .await)
     .expect("cancelled");
