@@ -1,7 +1,7 @@
 //! The benchmark command works end to end on a tiny scale: it seeds, drives every side, and
 //! reports figures. No figure is judged here: speed is the machine's.
 
-use edu_devstack::bench::{self, BenchOptions};
+use edu_bench::{self as bench, BenchOptions};
 
 use crate::harness::*;
 

@@ -18,7 +18,7 @@ use edu_proto::edu::certificates::v1::enrolment_service_client::EnrolmentService
 use super::drive::{Driven, Outcome, drive};
 use super::measure::{CpuMeter, Statements, per_call};
 use super::{BenchOptions, PROVIDERS};
-use crate::suite::Suite;
+use edu_devstack::suite::Suite;
 
 /// What the enrolment benchmark measured.
 #[derive(Debug, Clone)]

@@ -10,9 +10,9 @@
 //! - the resident memory of every process, idle and under load;
 //! - [`import`]: the aid service's import of a generated CSV through the gateway (issue
 //!   15), rows per second and the aid process's peak memory per file size, run on its own
-//!   by `edu-dev bench-import`.
+//!   by `edu-bench import`.
 //!
-//! `edu-dev bench` runs them on a fresh database of a Postgres cluster of its own that loads
+//! `edu-bench suite` runs them on a fresh database of a Postgres cluster of its own that loads
 //! `pg_stat_statements` (where the server binaries are installed), so that statements are
 //! counted exactly; elsewhere the statement counts are left out.
 
@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 use sqlx::PgPool;
 use tonic::transport::Channel;
 
-use crate::suite::Suite;
 use drive::Driven;
+use edu_devstack::suite::Suite;
 use enrolment::{EnrolmentReport, ratio};
 use reads::ReadReport;
 use search::SearchReport;

@@ -4,8 +4,8 @@
 //! its index, as the planner knows from the statistics), and each statement's generic plan
 //! is read for sequential scans of tables over a thousand rows.
 
-use edu_devstack::bench::plans::{self, LARGE_TABLE_ROWS};
-use edu_devstack::bench::{BenchOptions, enrolment, search, settle};
+use edu_bench::plans::{self, LARGE_TABLE_ROWS};
+use edu_bench::{BenchOptions, enrolment, search, settle};
 use edu_kit::testing::TestDatabase;
 
 #[tokio::test]

@@ -24,7 +24,7 @@ pub struct HotPath {
 
 /// The workspace's sqlx offline data.
 fn offline_data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.sqlx")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.sqlx")
 }
 
 /// Every marked query of the offline data, ordered by use case.

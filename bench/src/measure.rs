@@ -5,7 +5,7 @@
 
 use sqlx::PgPool;
 
-use crate::suite::Suite;
+use edu_devstack::suite::Suite;
 
 /// Clock ticks per second of `/proc` CPU times (Linux's USER_HZ).
 const TICKS_PER_SECOND: f64 = 100.0;

@@ -25,7 +25,7 @@ use edu_proto::google::r#type::Date as PbDate;
 
 use super::drive::pick;
 use super::measure::{rss_kib, suite_processes};
-use crate::suite::Suite;
+use edu_devstack::suite::Suite;
 
 /// The largest chunk message the service accepts, 1 MiB (import.proto).
 pub const MAX_CHUNK_BYTES: usize = 1024 * 1024;
