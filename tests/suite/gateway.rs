@@ -282,10 +282,32 @@ async fn a_caller_over_its_rate_limit_is_refused_with_retry_info_and_others_are_
         .list_contests(authorised(&calm, pb::ListContestsRequest::default()))
         .await
         .expect("another caller has its own allowance");
+
+    // Tokens that fail their check are counted against the address they come from, so a
+    // flood of them is limited too (each would otherwise cost a signature check).
+    let started = std::time::Instant::now();
+    let mut unauthenticated = 0u64;
+    let limited = loop {
+        let status = client
+            .list_contests(authorised(
+                "not-a-token",
+                pb::ListContestsRequest::default(),
+            ))
+            .await
+            .expect_err("a bad token");
+        match status.code() {
+            Code::Unauthenticated => unauthenticated += 1,
+            _ => break status,
+        }
+        assert!(unauthenticated <= 10, "bad tokens are never limited");
+    };
+    assert!(unauthenticated <= 3 + started.elapsed().as_secs());
+    assert_eq!(edu_kit::testing::reason(&limited), "RATE_LIMITED");
+
     let gateway = edu_suite_tests::scrape_metrics(suite.gateway_metrics_addr()).await;
     assert!(
-        gateway.contains(r#"edu_grpc_server_calls_total{service="edu.competitions.v1.ContestService",method="ListContests",code="RESOURCE_EXHAUSTED"} 1"#),
-        "the refusal is counted: {gateway}"
+        gateway.contains(r#"edu_grpc_server_calls_total{service="edu.competitions.v1.ContestService",method="ListContests",code="RESOURCE_EXHAUSTED"} 2"#),
+        "both refusals are counted: {gateway}"
     );
     suite.stop().await;
 }

@@ -276,6 +276,31 @@ impl KeyRecord {
         }
     }
 
+    /// Stores this record in a statement of its own, for a lock-first use case that ends
+    /// without its write statement (the work was already done by another request): the
+    /// key then answers repeats with this response like any other.
+    pub async fn store(&self, conn: &mut PgConnection, now: Timestamp) -> Result<(), ApiError> {
+        if self.caller.is_none() {
+            return Ok(());
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys
+                 (caller, method, request_id, request_hash, response, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&self.caller)
+        .bind(self.method)
+        .bind(&self.request_id)
+        .bind(&self.request_hash)
+        .bind(&self.response)
+        .bind(now.to_sqlx())
+        .execute(conn)
+        .await?
+        .rows_affected();
+        self.check_inserted(i64::try_from(inserted).unwrap_or(i64::MAX))
+    }
+
     /// Checks the count of rows the write statement's `key` inserted.
     pub fn check_inserted(&self, inserted: i64) -> Result<(), ApiError> {
         if self.caller.is_some() && inserted == 0 {

@@ -185,9 +185,8 @@ where
             });
         }
 
-        // Shed before any work, the token check included, when the process is full; then
-        // count the call against its caller's rate. Both refusals are answers like any
-        // other, counted in the metrics below.
+        // The peer's address, for the rate limit of callers without a (valid) token. Rate
+        // refusals and shed calls are answers like any other, counted in the metrics.
         let extensions = request.extensions();
         let peer = extensions
             .get::<tonic::transport::server::TcpConnectInfo>()
@@ -200,7 +199,12 @@ where
             })
             .and_then(|info| info.remote_addr())
             .map(|addr| addr.ip());
-        let admitted = config.protection.enter().and_then(|admitted| {
+        // Count the call against its caller's rate: the token's subject, else the peer's
+        // address, which also pays for a token that fails its check (so a flood of bad
+        // tokens is limited like any other). The ceiling is taken later, once the request
+        // has arrived, so a caller trickling its body holds no place.
+        let peer_key = || peer.map_or(CallerKey::Unknown, CallerKey::peer);
+        let checked = {
             let context = config
                 .authenticate(&path, request.headers())
                 .and_then(|caller| {
@@ -216,18 +220,28 @@ where
                         config.now_for(request.headers())?,
                     )
                     .with_deadline(started + deadline))
-                })?;
-            if config.protection.limits_rate() {
-                let key = match context.caller_if_any() {
-                    Some(caller) => CallerKey::Subject(caller.subject().to_string()),
-                    None => peer.map_or(CallerKey::Unknown, CallerKey::Peer),
-                };
-                config.protection.check_rate(&key)?;
+                });
+            match context {
+                Ok(context) => {
+                    if config.protection.limits_rate() {
+                        let key = match context.caller_if_any() {
+                            Some(caller) => CallerKey::Subject(caller.subject().to_string()),
+                            None => peer_key(),
+                        };
+                        config.protection.check_rate(&key).map(|()| context)
+                    } else {
+                        Ok(context)
+                    }
+                }
+                Err(refused) => Err(config
+                    .protection
+                    .check_rate(&peer_key())
+                    .err()
+                    .unwrap_or(refused)),
             }
-            Ok((admitted, context))
-        });
-        let (admitted, context) = match admitted {
-            Ok(admitted) => admitted,
+        };
+        let context = match checked {
+            Ok(context) => context,
             Err(error) => {
                 let status = Status::from(error);
                 let mut observer = observer;
@@ -250,6 +264,7 @@ where
             .max(Duration::from_millis(1));
         let ends_at = tokio::time::Instant::now() + budget;
         let max_message = config.max_message_bytes;
+        let protection = config.protection.clone();
         let handled = async move {
             if !kind.client_streaming {
                 let (mut parts, body) = request.into_parts();
@@ -263,6 +278,11 @@ where
                     tonic::body::Body::new(http_body_util::Full::new(bytes)),
                 );
             }
+            // A place under the ceiling, or shed: taken once the request has arrived.
+            let admitted = match protection.enter() {
+                Ok(admitted) => admitted,
+                Err(error) => return Ok(Err(error)),
+            };
             let answered = inner.call(request).await.map(Ok);
             // The place under the ceiling is held until the handler has answered.
             drop(admitted);

@@ -40,11 +40,33 @@ const SHED_RETRY: Duration = Duration::from_millis(100);
 pub enum CallerKey {
     /// A verified token's subject.
     Subject(String),
-    /// An anonymous caller's address.
+    /// An anonymous caller's address (see [`CallerKey::peer`]).
     Peer(IpAddr),
     /// An anonymous caller whose address is unknown (all such share one allowance).
     Unknown,
 }
+
+impl CallerKey {
+    /// The key of a peer address: an IPv4 address as it is, an IPv6 address by its /64
+    /// prefix, the block one site is given, so that rotating through it does not buy a
+    /// fresh allowance per address.
+    pub fn peer(addr: IpAddr) -> Self {
+        match addr {
+            IpAddr::V4(_) => CallerKey::Peer(addr),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => CallerKey::Peer(IpAddr::V4(v4)),
+                None => {
+                    let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                    CallerKey::Peer(IpAddr::V6(prefix.into()))
+                }
+            },
+        }
+    }
+}
+
+/// Callers remembered before idle ones are forgotten at once rather than at the next
+/// minute's sweep: memory stays bounded whatever a flood of new keys does.
+const REMEMBERED_CALLERS: usize = 100_000;
 
 /// The limits, as configured (`EDU_MAX_CALLS_IN_FLIGHT`, `EDU_RATE_LIMIT_PER_SECOND`,
 /// `EDU_RATE_LIMIT_BURST`).
@@ -133,6 +155,9 @@ impl Protection {
         let Some(rate) = &self.rate else {
             return Ok(());
         };
+        if rate.len() > REMEMBERED_CALLERS {
+            rate.retain_recent();
+        }
         rate.check_key(caller).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
             ApiError::new(
@@ -202,8 +227,22 @@ mod tests {
             .check_rate(&CallerKey::Subject("system-b".into()))
             .expect("another caller has its own allowance");
         protection
-            .check_rate(&CallerKey::Peer("10.0.0.7".parse().expect("ip")))
+            .check_rate(&CallerKey::peer("10.0.0.7".parse().expect("ip")))
             .expect("and so has an address");
+    }
+
+    #[test]
+    fn an_ipv6_caller_is_one_caller_across_its_64_block() {
+        let a = CallerKey::peer("2001:db8:1:2:aaaa::1".parse().expect("ip"));
+        let b = CallerKey::peer("2001:db8:1:2:ffff:1:2:3".parse().expect("ip"));
+        let other = CallerKey::peer("2001:db8:1:3::1".parse().expect("ip"));
+        assert_eq!(a, b);
+        assert_ne!(a, other);
+        assert_eq!(
+            CallerKey::peer("::ffff:10.0.0.7".parse().expect("ip")),
+            CallerKey::peer("10.0.0.7".parse().expect("ip")),
+            "an IPv4 caller over IPv6 is the IPv4 caller"
+        );
     }
 
     #[test]

@@ -297,17 +297,30 @@ impl Server {
         for service in &advertised {
             health.set(service, readiness.is_none()).await;
         }
+        // What can fail comes before any task is spawned, so an error leaves nothing running.
+        let listed: Vec<String> = advertised.iter().chain(&reflected).cloned().collect();
+        let routes = add_health_service(routes)
+            .add_service(reflection_v1(&listed)?)
+            .add_service(reflection_v1alpha(&listed)?);
+        let tls = match &config.tls {
+            Some(files) => {
+                let certificate = crate::tls::ReloadingCertificate::load(files.clone())?;
+                let rustls = Arc::new(crate::tls::server_config(Arc::clone(&certificate))?);
+                Some((files.clone(), certificate, rustls))
+            }
+            None => None,
+        };
+        let probe_listener = match config.probe_addr {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
+
         let readiness_task = readiness.map(|probe| {
             let health = health.clone();
             let names = advertised.clone();
             let interval = config.health_check_interval;
             tokio::spawn(watch_readiness(probe, health, names, interval))
         });
-
-        let listed: Vec<String> = advertised.iter().chain(&reflected).cloned().collect();
-        let routes = add_health_service(routes)
-            .add_service(reflection_v1(&listed)?)
-            .add_service(reflection_v1alpha(&listed)?);
 
         let limits = config.limits;
         // Shedding and rate limits run inside the pipeline, not as tonic's per-connection
@@ -349,12 +362,10 @@ impl Server {
         let drained = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
-        let (mut grpc_task, _certificate_watch) = match &config.tls {
-            Some(files) => {
-                let certificate = crate::tls::ReloadingCertificate::load(files.clone())?;
+        let (mut grpc_task, _certificate_watch) = match tls {
+            Some((files, certificate, rustls)) => {
                 let watch = AbortOnDrop(Some(certificate.spawn_watch(files.check_every)));
-                let tls = Arc::new(crate::tls::server_config(certificate)?);
-                let incoming = crate::tls::listen(grpc, tls);
+                let incoming = crate::tls::listen(grpc, rustls);
                 tracing::info!(cert = %files.cert.display(), "serving gRPC over TLS");
                 let task = tokio::spawn(
                     grpc_server.serve_with_incoming_shutdown(incoming, drained(drain_rx.clone())),
@@ -372,10 +383,9 @@ impl Server {
             }
         };
         // Probes over plaintext, health only: the kubelet's gRPC probes cannot speak TLS.
-        let _probe_task = match config.probe_addr {
+        let _probe_task = match probe_listener {
             None => AbortOnDrop(None),
-            Some(addr) => {
-                let listener = bind(addr).await?;
+            Some(listener) => {
                 if let Ok(local) = listener.local_addr() {
                     tracing::info!(probe_addr = %local, "serving health probes");
                 }

@@ -28,6 +28,8 @@ use tokio_stream::wrappers::ReceiverStream;
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 /// Finished connections waiting for the server to take them.
 const ACCEPTED_QUEUE: usize = 64;
+/// Handshakes under way at once; a connection beyond it is closed at once.
+const HANDSHAKES_AT_ONCE: usize = 512;
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -154,9 +156,16 @@ pub fn listen(
 ) -> ReceiverStream<Result<TlsStream<TcpStream>, std::io::Error>> {
     let acceptor = TlsAcceptor::from(config);
     let (sender, receiver) = tokio::sync::mpsc::channel(ACCEPTED_QUEUE);
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(HANDSHAKES_AT_ONCE));
     tokio::spawn(async move {
         loop {
-            let (stream, peer) = match listener.accept().await {
+            // The server dropped the stream (it stopped): stop accepting, which releases
+            // the port.
+            let accepted = tokio::select! {
+                () = sender.closed() => return,
+                accepted = listener.accept() => accepted,
+            };
+            let (stream, peer) = match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: wait a little rather than spin.
@@ -165,14 +174,20 @@ pub fn listen(
                     continue;
                 }
             };
-            if sender.is_closed() {
-                return;
-            }
+            // Too many handshakes under way (clients that connect and say nothing): this
+            // connection is closed at once rather than holding a descriptor for the deadline.
+            let Ok(place) = Arc::clone(&handshakes).try_acquire_owned() else {
+                tracing::debug!(%peer, "too many TLS handshakes under way; connection closed");
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             let acceptor = acceptor.clone();
             let sender = sender.clone();
             tokio::spawn(async move {
-                match tokio::time::timeout(HANDSHAKE_DEADLINE, acceptor.accept(stream)).await {
+                let handshake =
+                    tokio::time::timeout(HANDSHAKE_DEADLINE, acceptor.accept(stream)).await;
+                drop(place);
+                match handshake {
                     Ok(Ok(connection)) => {
                         let _ = sender.send(Ok(connection)).await;
                     }

@@ -69,8 +69,9 @@ impl Authority {
     }
 }
 
-/// Writes a certificate and key where the server reads them, each replaced at once (a new
-/// file renamed over the old, as a Secret's volume swaps its files).
+/// Writes a certificate and key where the server reads them, each file replaced at once (a
+/// new file renamed over the old), the key first: a check between the two renames sees a
+/// key that is not the certificate's and keeps the previous pair, as it must.
 fn install(dir: &Path, cert_pem: &str, key_pem: &str) -> TlsFiles {
     let files = TlsFiles {
         cert: dir.join("tls.crt"),

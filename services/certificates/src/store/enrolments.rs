@@ -459,7 +459,12 @@ pub async fn accept_held(
     } = held;
     let id = enrolment.id.clone();
     match enrolment.state {
-        EnrolmentState::Accepted => return Ok(enrolment),
+        // Accepted before, by another request: this one's id answers with it from now on,
+        // as if it had done the work (and a different request under it is refused).
+        EnrolmentState::Accepted => {
+            key_record(&enrolment).store(conn, context.now()).await?;
+            return Ok(enrolment);
+        }
         EnrolmentState::Requested => {}
         // A full programme says so; with a seat free, the first on the list goes first.
         EnrolmentState::Waitlisted => {

@@ -694,9 +694,9 @@ mod enrolments {
         (apis, certificate.name)
     }
 
-    /// Another certified programme of the provider `ddt`, at a price the period's nominal
-    /// covers several times over.
-    async fn cheap_programme(fx: &Fixture, id: &str) {
+    /// Another certified programme of the provider `ddt`, at `kopecks` a month (a price the
+    /// period's nominal covers several times over, or free).
+    async fn cheap_programme(fx: &Fixture, id: &str, kopecks: i64) {
         let programmes = ProgrammesApi::new(fx.store.clone());
         programmes
             .create_programme(request(
@@ -709,7 +709,7 @@ mod enrolments {
                         min_age: 7,
                         max_age: 14,
                         seats: 15,
-                        monthly_price_kopecks: 100,
+                        monthly_price_kopecks: kopecks,
                         ..Default::default()
                     }),
                     programme_id: id.into(),
@@ -736,13 +736,34 @@ mod enrolments {
     #[tokio::test]
     async fn an_acceptance_happens_once_per_request_id_and_a_reused_id_changes_nothing() {
         let fx = Fixture::new().await;
-        let (_apis, certificate) = world(&fx).await;
-        for programme in ["chess", "drawing", "music"] {
-            cheap_programme(&fx, programme).await;
-        }
+        let (apis, certificate) = world(&fx).await;
+        cheap_programme(&fx, "chess", 100).await;
+        cheap_programme(&fx, "drawing", 100).await;
+        // Free, for the sister's certificate, which has no credit.
+        cheap_programme(&fx, "music", 0).await;
+        let sister = register(&apis, "I-ТО 000055", "maria")
+            .await
+            .expect("child");
+        let sisters_certificate = apis
+            .certificates
+            .issue_certificate(request(
+                &mikhailovsky_operator(),
+                pb::IssueCertificateRequest {
+                    child: sister.name,
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .expect("issued")
+            .into_inner()
+            .name;
         let api = EnrolmentsApi::new(fx.store.clone());
         let mut requested = Vec::new();
-        for programme in ["chess", "drawing", "music"] {
+        for (programme, certificate) in [
+            ("chess", &certificate),
+            ("drawing", &certificate),
+            ("music", &sisters_certificate),
+        ] {
             let enrolment = api
                 .request_enrolment(request(
                     &parent("maria"),
@@ -798,8 +819,10 @@ mod enrolments {
         assert_eq!(reason(&reused), "REQUEST_ID_REUSED");
         assert_eq!(reservations().await, 1);
 
-        // Two enrolments under one new id at once: each locks its own enrolment, so they
-        // meet at the key's insert, where the second waits for the first and is refused.
+        // Two enrolments of different programmes and certificates under one new id at once:
+        // no lock of the acceptance is shared, so they meet at the key's insert (the second
+        // waits for the first's commit and is refused there), or the second finds the key
+        // already stored. Either way one is accepted and the other changes nothing.
         let (drawing, music) = futures::join!(
             accept(&requested[1], "acc-2"),
             accept(&requested[2], "acc-2")
@@ -818,6 +841,23 @@ mod enrolments {
             1,
             "the refused one is still requested"
         );
+
+        // An enrolment accepted before, under a new id: the answer is the accepted enrolment,
+        // and the id now belongs to that request.
+        let again = accept(&requested[0], "acc-3")
+            .await
+            .expect("already accepted")
+            .into_inner();
+        assert_eq!(again.state, pb::EnrolmentState::Accepted as i32);
+        let still_requested = if outcomes[0] == "accepted" {
+            &requested[2]
+        } else {
+            &requested[1]
+        };
+        let taken = accept(still_requested, "acc-3")
+            .await
+            .expect_err("the id answers the earlier request");
+        assert_eq!(reason(&taken), "REQUEST_ID_REUSED");
     }
 
     /// Issue 11, defects 3, 2 and 9: an enrolment listed twice in one report, an end date
