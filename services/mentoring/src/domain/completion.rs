@@ -10,6 +10,8 @@
 
 use std::fmt;
 
+use jiff::civil::Date;
+
 use super::pairs::PairState;
 use super::{FieldError, MentoringError};
 
@@ -178,6 +180,29 @@ pub fn check_completion(
         ensure_plan_completed(plan)?;
     }
     Ok(())
+}
+
+/// The day a pair (or one mentee's part) ended (`completion.complete_date`): not after
+/// `today` in the institution's zone, nor before `first_activation`, the day the pair was
+/// first ACTIVE (`None` for a pair never activated, which completion refuses anyway).
+pub fn ensure_complete_date(
+    day: Date,
+    first_activation: Option<Date>,
+    today: Date,
+) -> Result<(), MentoringError> {
+    if day > today {
+        Err(MentoringError::invalid_field(
+            "completion.complete_date",
+            "must not be after today",
+        ))
+    } else if first_activation.is_some_and(|first| day < first) {
+        Err(MentoringError::invalid_field(
+            "completion.complete_date",
+            "must not be before the pair's first activation",
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 /// The reason and initiator fit, the explanation is there when needed, the reason is one

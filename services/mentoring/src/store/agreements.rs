@@ -141,7 +141,15 @@ pub async fn create(
     let members = pairs::current_members(conn, institution, pair).await?;
     let ids: Vec<&str> = members.iter().map(|(m, _)| m.as_str()).collect();
     participants::lock(conn, institution, &ids, Lock::Share).await?;
-    let state = pairs::lock_pair(conn, institution, pair).await?;
+    let locked = pairs::lock_for_work(conn, &setting, pair).await?;
+    if draft.sign_date < locked.formed {
+        return Err(MentoringError::invalid_field(
+            "agreement.sign_date",
+            "must not be before the pair was formed",
+        )
+        .into());
+    }
+    let state = locked.state;
     if state.is_closed() {
         return Err(MentoringError::PairClosed { state }.into());
     }
@@ -280,7 +288,8 @@ pub async fn extend(
     get(conn, &setting, pair, id).await
 }
 
-/// Records a violation by a current party of a SIGNED agreement.
+/// Records a violation by a current party of a SIGNED agreement; the agreement's version
+/// moves, and a stale `supplied_etag` is `ETAG_MISMATCH` (empty skips the check).
 pub async fn record_violation(
     conn: &mut PgConnection,
     context: &CallContext,
@@ -288,6 +297,7 @@ pub async fn record_violation(
     pair: &str,
     id: &str,
     violation: &ViolationDraft,
+    supplied_etag: &str,
 ) -> Result<Agreement, ApiError> {
     let (violator, description, occur_date) = (
         violation.violator.as_str(),
@@ -298,6 +308,7 @@ pub async fn record_violation(
     participants::lock(conn, institution, &[violator], Lock::Share).await?;
     pairs::lock_pair(conn, institution, pair).await?;
     let (state, term) = lock_agreement(conn, institution, pair, id).await?;
+    check_etag(conn, institution, pair, id, supplied_etag).await?;
     state.ensure_signed()?;
     let side = sqlx::query_scalar!(
         "SELECT side FROM mentoring.agreement_parties
@@ -344,6 +355,15 @@ pub async fn record_violation(
         side,
         description,
         occur_date.to_sqlx(),
+        now.to_sqlx(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "UPDATE mentoring.agreements SET update_time = $3, version = version + 1
+         WHERE institution_id = $1 AND id = $2",
+        institution,
+        id,
         now.to_sqlx(),
     )
     .execute(&mut *conn)

@@ -86,6 +86,33 @@ impl Store {
     }
 }
 
+/// Whose resources a listing covers: one institution's, or, with the parent
+/// `institutions/-` of the regional centre, those of every institution of a region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// One institution, by ID (`NOT_FOUND` when missing).
+    Institution(&'a str),
+    /// Every institution of a region, by its code (`RU-SAR`).
+    Region(&'a str),
+}
+
+impl<'a> Scope<'a> {
+    /// The query parameters, the institution or the region, after checking that the
+    /// institution exists (`NOT_FOUND`); a region without institutions lists nothing.
+    pub(crate) async fn parameters(
+        self,
+        conn: &mut sqlx::PgConnection,
+    ) -> Result<(Option<&'a str>, Option<&'a str>), ApiError> {
+        match self {
+            Scope::Institution(id) => {
+                institutions::get(conn, id).await?;
+                Ok((Some(id), None))
+            }
+            Scope::Region(code) => Ok((None, Some(code))),
+        }
+    }
+}
+
 /// A stored value that the domain does not recognise: a bug or a manual edit, never a
 /// caller's mistake.
 pub(crate) fn corrupt(what: &str, value: &str) -> ApiError {

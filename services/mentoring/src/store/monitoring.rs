@@ -9,6 +9,8 @@
 //! `FOR SHARE`, then the round `FOR SHARE`, then the questionnaire; submitting locks the
 //! round `FOR UPDATE`, so no answer or assessment slips in after the submission.
 
+use std::collections::HashMap;
+
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -16,12 +18,13 @@ use jiff_sqlx::ToSqlx;
 use serde_json::json;
 use sqlx::PgConnection;
 
+use edu_kit::paging::Page;
 use edu_kit::{ApiError, CallContext, audit, etag};
 
 use super::events::{self, EventKind};
 use super::institutions::{self, Setting};
 use super::participants::{self, Lock};
-use super::{corrupt, institution_name, pair_name, parsed, participant_name};
+use super::{Scope, corrupt, institution_name, pair_name, parsed, participant_name};
 use crate::domain::consent::{ActorKind, ConsentPurpose};
 use crate::domain::deadlines;
 use crate::domain::monitoring::{
@@ -826,6 +829,91 @@ pub async fn list_rounds(
     list_rounds_where(conn, setting, None, now).await
 }
 
+/// The filters of `ListMonitoringRounds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RoundFilter {
+    /// Rounds of this year only.
+    pub year: Option<i16>,
+    /// Rounds of this season only.
+    pub season: Option<MonitoringSeason>,
+    /// SUBMITTED ones (`true`) or OPEN ones (`false`) only.
+    pub submitted: Option<bool>,
+    /// Only rounds submitted late, or overdue at the call.
+    pub late_only: bool,
+}
+
+/// A page of `ListMonitoringRounds` of one institution, or of every institution of a region
+/// (`institutions/-` for the regional centre): at most `size` after the round `after`
+/// (institution ID, round ID), the latest due first, then by name, each as [`get_round`]
+/// shows it at `now` (which judges `overdue`, and `late_only` through the domain).
+pub async fn list_rounds_page(
+    conn: &mut PgConnection,
+    scope: Scope<'_>,
+    filter: &RoundFilter,
+    now: Timestamp,
+    size: usize,
+    after: Option<(String, String)>,
+) -> Result<Page<Round, (String, String)>, ApiError> {
+    let (institution, region) = scope.parameters(conn).await?;
+    let mut settings: HashMap<String, Setting> = HashMap::new();
+    let mut items: Vec<(String, Round)> = vec![];
+    let mut from = after;
+    loop {
+        let (after_institution, after_round) = from.clone().unzip();
+        let keys = sqlx::query!(
+            "SELECT r.institution_id, r.id FROM mentoring.monitoring_rounds r
+             JOIN mentoring.institutions i ON i.id = r.institution_id
+             WHERE ($1::text IS NULL OR r.institution_id = $1)
+               AND ($2::text IS NULL OR i.region_code = $2)
+               AND ($3::smallint IS NULL OR r.year = $3)
+               AND ($4::text IS NULL OR r.season = $4)
+               AND ($5::bool IS NULL OR (r.state = 'SUBMITTED') = $5)
+               AND ($7::text IS NULL OR r.id < $7 OR (r.id = $7 AND r.institution_id > $6))
+             ORDER BY r.id DESC, r.institution_id
+             LIMIT $8",
+            institution,
+            region,
+            filter.year,
+            filter.season.map(MonitoringSeason::as_str),
+            filter.submitted,
+            after_institution,
+            after_round,
+            i64::try_from(size.saturating_add(1)).unwrap_or(i64::MAX),
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let exhausted = keys.len() <= size;
+        for key in keys {
+            from = Some((key.institution_id.clone(), key.id.clone()));
+            if !settings.contains_key(&key.institution_id) {
+                let setting = institutions::setting(conn, &key.institution_id, now).await?;
+                settings.insert(key.institution_id.clone(), setting);
+            }
+            let setting = &settings[&key.institution_id];
+            let round = list_rounds_where(conn, setting, Some(&key.id), Some(now))
+                .await?
+                .pop()
+                .ok_or_else(|| ApiError::not_found(round_name(&key.institution_id, &key.id)))?;
+            if !filter.late_only || round.late || round.overdue {
+                items.push((key.institution_id, round));
+                if items.len() > size {
+                    break;
+                }
+            }
+        }
+        if items.len() > size || exhausted {
+            break;
+        }
+    }
+    let page = Page::from_overfetch(items, size, |(institution, round)| {
+        (institution.clone(), round.id.clone())
+    });
+    Ok(Page {
+        items: page.items.into_iter().map(|(_, round)| round).collect(),
+        next: page.next,
+    })
+}
+
 async fn list_rounds_where(
     conn: &mut PgConnection,
     setting: &Setting,
@@ -887,6 +975,73 @@ async fn list_rounds_where(
         });
     }
     Ok(rounds)
+}
+
+/// The filters of `ListQuestionnaires`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QuestionnaireFilter {
+    /// The questionnaires of this pair only, by ID.
+    pub pair: Option<String>,
+    /// In this state only: SENT, ANSWERED or WITHDRAWN.
+    pub state: Option<String>,
+    /// Those of this respondent only, by participant ID (what a participant or guardian
+    /// may answer).
+    pub respondent: Option<String>,
+}
+
+/// A page of `ListQuestionnaires` of a round: at most `size` after the questionnaire
+/// `after`, by pair, mentor first, then by ID, each as [`list_questionnaires`] shows it;
+/// `NOT_FOUND` for a missing round.
+pub async fn list_questionnaires_page(
+    conn: &mut PgConnection,
+    setting: &Setting,
+    round: &str,
+    filter: &QuestionnaireFilter,
+    size: usize,
+    after: Option<String>,
+) -> Result<Page<Questionnaire, String>, ApiError> {
+    let institution = setting.id.as_str();
+    let found = sqlx::query_scalar!(
+        r#"SELECT 1 AS "found!" FROM mentoring.monitoring_rounds
+           WHERE institution_id = $1 AND id = $2"#,
+        institution,
+        round
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if found.is_none() {
+        return Err(ApiError::not_found(round_name(institution, round)));
+    }
+    let ids = sqlx::query_scalar!(
+        "SELECT q.id FROM mentoring.questionnaires q
+         WHERE q.institution_id = $1 AND q.round_id = $2
+           AND ($3::text IS NULL OR q.pair_id = $3)
+           AND ($4::text IS NULL OR q.state = $4)
+           AND ($5::text IS NULL OR q.participant_id = $5)
+           AND ($6::text IS NULL OR (q.pair_id, q.side <> 'MENTOR', q.id) > (
+                   SELECT a.pair_id, a.side <> 'MENTOR', a.id FROM mentoring.questionnaires a
+                   WHERE a.institution_id = $1 AND a.round_id = $2 AND a.id = $6))
+         ORDER BY q.pair_id, q.side <> 'MENTOR', q.id
+         LIMIT $7",
+        institution,
+        round,
+        filter.pair,
+        filter.state,
+        filter.respondent,
+        after,
+        i64::try_from(size.saturating_add(1)).unwrap_or(i64::MAX),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut items = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let shown = list_questionnaires(conn, setting, round, Some(id))
+            .await?
+            .pop()
+            .ok_or_else(|| ApiError::not_found(questionnaire_name(institution, round, id)))?;
+        items.push(shown);
+    }
+    Ok(Page::from_overfetch(items, size, |q| q.id.clone()))
 }
 
 /// The questionnaires of a round by pair, mentor first, then by ID; the answers of a

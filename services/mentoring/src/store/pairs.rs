@@ -18,6 +18,7 @@ use super::{lock_order, pair_name, parsed, participant_name};
 use crate::domain::agreement::{AgreementEndReason, AgreementState};
 use crate::domain::completion::{
     CompletionInitiator, CompletionReason, CompletionRequest, check_completion,
+    ensure_complete_date,
 };
 use crate::domain::pairs::meetings::check_form_change;
 use crate::domain::pairs::{
@@ -243,6 +244,13 @@ pub async fn record_order(
     supplied_etag: &str,
 ) -> Result<Pair, ApiError> {
     let setting = institutions::setting(conn, institution, context.now()).await?;
+    if order.date > setting.today {
+        return Err(MentoringError::invalid_field(
+            "pair.order.order_date",
+            "must not be after today",
+        )
+        .into());
+    }
     let state = lock_pair(conn, institution, id).await?;
     check_etag(conn, institution, id, supplied_etag).await?;
     state.ensure_order_recordable()?;
@@ -273,12 +281,14 @@ pub async fn record_order(
 
 /// Activates a FORMING pair or resumes a SUSPENDED one (`ActivatePair`): the members
 /// locked `FOR SHARE` in ID order, then the pair, then the domain's check on their consents,
-/// the agreement and the order. Emits `PAIR_ACTIVATED`.
+/// the agreement and the order. Emits `PAIR_ACTIVATED`. A stale `supplied_etag` is
+/// `ETAG_MISMATCH` (empty skips the check).
 pub async fn activate(
     conn: &mut PgConnection,
     context: &CallContext,
     institution: &str,
     id: &str,
+    supplied_etag: &str,
 ) -> Result<Pair, ApiError> {
     let setting = institutions::setting(conn, institution, context.now()).await?;
     let members = current_members(conn, institution, id).await?;
@@ -288,6 +298,7 @@ pub async fn activate(
     let ids: Vec<&str> = members.iter().map(|(m, _)| m.as_str()).collect();
     participants::lock(conn, institution, &ids, Lock::Share).await?;
     let state = lock_pair(conn, institution, id).await?;
+    check_etag(conn, institution, id, supplied_etag).await?;
     if current_members(conn, institution, id).await? != members {
         return Err(ApiError::new(
             edu_kit::error::ErrorKind::Aborted,
@@ -404,8 +415,10 @@ pub async fn complete(
     supplied_etag: &str,
 ) -> Result<Pair, ApiError> {
     let setting = institutions::setting(conn, institution, context.now()).await?;
-    let state = lock_pair(conn, institution, id).await?;
-    check_etag(conn, institution, id, supplied_etag).await?;
+    let locked = lock_for_work(conn, &setting, id).await?;
+    let state = locked.state;
+    etag::check(supplied_etag, locked.version, &pair_name(institution, id))?;
+    check_complete_date(&setting, &locked, draft.complete_date)?;
     check_completion(
         state,
         &CompletionRequest {
@@ -418,6 +431,16 @@ pub async fn complete(
     )?;
     close_as_completed(conn, context, &setting, id, state, draft).await?;
     get(conn, &setting, id).await
+}
+
+/// The domain's bounds of a completion day: not after today, not before the pair's first
+/// activation (both in the institution's zone).
+fn check_complete_date(setting: &Setting, locked: &Locked, day: Date) -> Result<(), ApiError> {
+    let first = match locked.first_activation {
+        Some(at) => Some(super::day_in(&setting.time_zone, at)?),
+        None => None,
+    };
+    Ok(ensure_complete_date(day, first, setting.today)?)
 }
 
 /// Marks a locked pair COMPLETED, ends its agreement in force, audits and emits
@@ -602,6 +625,7 @@ pub async fn complete_mentee(
     if !members.iter().any(|(m, mentor)| !mentor && m == mentee) {
         return Err(not_a_mentee());
     }
+    check_complete_date(&setting, &locked, draft.complete_date)?;
     check_completion(
         locked.state,
         &CompletionRequest {

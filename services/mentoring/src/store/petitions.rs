@@ -12,6 +12,7 @@ use jiff_sqlx::ToSqlx;
 use serde_json::json;
 use sqlx::PgConnection;
 
+use edu_kit::paging::Page;
 use edu_kit::{ApiError, CallContext, audit, etag};
 
 use super::institutions::{self, Setting};
@@ -253,6 +254,12 @@ pub async fn decide(
                     "a grant needs the director's order",
                 ));
             }
+            if order.date > setting.today {
+                fields.push(FieldError::new(
+                    "order.order_date",
+                    "must not be after today",
+                ));
+            }
         }
         Decision::Reject { reason } => {
             if reason.trim().is_empty() || reason.chars().count() > 2000 {
@@ -483,6 +490,56 @@ pub async fn list(
     state: Option<PetitionState>,
 ) -> Result<Vec<Petition>, ApiError> {
     list_where(conn, setting, pair, state, None).await
+}
+
+/// The filters of `ListReplacementPetitions`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PetitionFilter {
+    /// This state only (the director's queue: PENDING).
+    pub state: Option<PetitionState>,
+    /// Only the petitions of this mentee, by participant ID (what a mentee or guardian sees).
+    pub mentee: Option<String>,
+}
+
+/// A page of `ListReplacementPetitions` of one pair, or with `pair` `None` of every pair of
+/// the institution (`pairs/-`): at most `size` after the petition `after`, oldest first
+/// (creation, then ID), each as [`get`] shows it.
+pub async fn list_page(
+    conn: &mut PgConnection,
+    setting: &Setting,
+    pair: Option<&str>,
+    filter: &PetitionFilter,
+    size: usize,
+    after: Option<String>,
+) -> Result<Page<Petition, String>, ApiError> {
+    if let Some(pair) = pair {
+        pairs::get(conn, setting, pair).await?;
+    }
+    let rows = sqlx::query!(
+        "SELECT r.id, r.pair_id FROM mentoring.replacement_petitions r
+         WHERE r.institution_id = $1
+           AND ($2::text IS NULL OR r.pair_id = $2)
+           AND ($3::text IS NULL OR r.state = $3)
+           AND ($4::text IS NULL OR r.mentee_id = $4)
+           AND ($5::text IS NULL OR (r.create_time, r.id) > (
+                   SELECT s.create_time, s.id FROM mentoring.replacement_petitions s
+                   WHERE s.institution_id = $1 AND s.id = $5))
+         ORDER BY r.create_time, r.id
+         LIMIT $6",
+        setting.id,
+        pair,
+        filter.state.map(PetitionState::as_str),
+        filter.mentee,
+        after,
+        i64::try_from(size.saturating_add(1)).unwrap_or(i64::MAX),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        items.push(get(conn, setting, &row.pair_id, &row.id).await?);
+    }
+    Ok(Page::from_overfetch(items, size, |p| p.id.clone()))
 }
 
 async fn list_where(

@@ -12,6 +12,7 @@ use jiff_sqlx::ToSqlx;
 use serde_json::json;
 use sqlx::PgConnection;
 
+use edu_kit::paging::Page;
 use edu_kit::{ApiError, CallContext, audit, etag};
 
 use super::institutions::{self, Setting};
@@ -351,6 +352,77 @@ pub async fn list(
     now: Timestamp,
 ) -> Result<Vec<Publication>, ApiError> {
     list_where(conn, setting, None, late_only, now).await
+}
+
+/// The filters of `ListPublications`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PublicationFilter {
+    /// This kind only.
+    pub kind: Option<PublicationKind>,
+    /// This state only.
+    pub state: Option<PublicationState>,
+    /// Only those flagged late (published late, or overdue) at the call.
+    pub late_only: bool,
+    /// Only those flagged `consent_withdrawn`.
+    pub consent_withdrawn_only: bool,
+}
+
+/// A page of `ListPublications`: at most `size` after the publication `after`, by event
+/// day (those without one by the day they were planned, in the institution's zone), the
+/// latest first, then by ID; each as [`get`] shows it at `now`, which also judges
+/// `late_only` through the domain.
+pub async fn list_page(
+    conn: &mut PgConnection,
+    setting: &Setting,
+    filter: &PublicationFilter,
+    now: Timestamp,
+    size: usize,
+    after: Option<String>,
+) -> Result<Page<Publication, String>, ApiError> {
+    let mut items: Vec<Publication> = vec![];
+    let mut from = after;
+    loop {
+        let ids = sqlx::query_scalar!(
+            r#"WITH keyed AS (
+                   SELECT p.id, p.kind, p.state, p.consent_revoked,
+                          coalesce(p.event_date, (p.create_time AT TIME ZONE $2)::date) AS day
+                   FROM mentoring.publications p
+                   WHERE p.institution_id = $1)
+               SELECT k.id AS "id!" FROM keyed k
+               WHERE ($3::text IS NULL OR k.kind = $3)
+                 AND ($4::text IS NULL OR k.state = $4)
+                 AND (NOT $5 OR k.consent_revoked)
+                 AND ($6::text IS NULL OR EXISTS (
+                         SELECT 1 FROM keyed c WHERE c.id = $6
+                           AND (k.day < c.day OR (k.day = c.day AND k.id > c.id))))
+               ORDER BY k.day DESC, k.id
+               LIMIT $7"#,
+            setting.id,
+            setting.time_zone,
+            filter.kind.map(PublicationKind::as_str),
+            filter.state.map(PublicationState::as_str),
+            filter.consent_withdrawn_only,
+            from,
+            i64::try_from(size.saturating_add(1)).unwrap_or(i64::MAX),
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let exhausted = ids.len() <= size;
+        for id in ids {
+            let shown = get(conn, setting, &id, now).await?;
+            from = Some(id);
+            if !filter.late_only || shown.late {
+                items.push(shown);
+                if items.len() > size {
+                    break;
+                }
+            }
+        }
+        if items.len() > size || exhausted {
+            break;
+        }
+    }
+    Ok(Page::from_overfetch(items, size, |p| p.id.clone()))
 }
 
 async fn list_where(

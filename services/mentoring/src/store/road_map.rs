@@ -10,10 +10,11 @@ use jiff_sqlx::ToSqlx;
 use serde_json::json;
 use sqlx::PgConnection;
 
+use edu_kit::paging::Page;
 use edu_kit::{ApiError, CallContext, audit, etag};
 
 use super::institutions::{self, Institution};
-use super::{institution_name, parsed};
+use super::{Scope, institution_name, parsed};
 use crate::domain::road_map::{RoadMapStageKind, StageDates, check_approval};
 use crate::domain::{FieldError, MentoringError, MentoringForm, PairType};
 
@@ -274,6 +275,9 @@ pub async fn stages(
 pub struct Practice {
     /// The ID; a new one when empty.
     pub id: String,
+    /// The resource name, `institutions/{institution}/practices/{id}` (output; ignored when
+    /// recording).
+    pub name: String,
     /// Its title.
     pub title: String,
     /// What it is.
@@ -341,13 +345,14 @@ pub async fn create_practice(
     )
     .execute(&mut *conn)
     .await?;
-    let name = format!("{}/practices/{id}", institution_name(institution));
+    let name = practice_name(institution, &id);
     if inserted.rows_affected() == 0 {
         return Err(ApiError::already_exists(name));
     }
     audit::record(conn, context, "practice.created", &name, json!({})).await?;
     Ok(Practice {
         id,
+        name,
         create_time: Some(now),
         ..practice.clone()
     })
@@ -367,23 +372,148 @@ pub async fn list_practices(
     .await?;
     let mut practices = Vec::with_capacity(rows.len());
     for row in rows {
-        practices.push(Practice {
-            id: row.id,
-            title: row.title,
-            summary: row.summary,
-            results: row.results,
-            form: match row.form.as_deref() {
-                Some(raw) => Some(parsed("form", raw, MentoringForm::parse)?),
-                None => None,
+        practices.push(practice_of(
+            institution,
+            PracticeRow {
+                id: row.id,
+                title: row.title,
+                summary: row.summary,
+                results: row.results,
+                form: row.form,
+                pair_type: row.pair_type,
+                year: row.year,
+                materials_uri: row.materials_uri,
+                create_time: row.create_time.to_jiff(),
             },
-            pair_type: match row.pair_type.as_deref() {
-                Some(raw) => Some(parsed("pair type", raw, PairType::parse)?),
-                None => None,
-            },
-            year: row.year,
-            materials_uri: row.materials_uri,
-            create_time: Some(row.create_time.to_jiff()),
-        });
+        )?);
     }
     Ok(practices)
+}
+
+/// The filters of `ListPractices`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PracticeFilter {
+    /// This form only.
+    pub form: Option<MentoringForm>,
+    /// This pair type only.
+    pub pair_type: Option<PairType>,
+    /// This year only.
+    pub year: Option<i16>,
+}
+
+/// A page of `ListPractices` of one institution, or of every institution of a region
+/// (`institutions/-` for the regional centre's bank): at most `size` after the practice
+/// `after` (institution ID, practice ID), the latest year first, then by title in the `ru`
+/// ICU collation, then by name.
+pub async fn list_practices_page(
+    conn: &mut PgConnection,
+    scope: Scope<'_>,
+    filter: &PracticeFilter,
+    size: usize,
+    after: Option<(String, String)>,
+) -> Result<Page<Practice, (String, String)>, ApiError> {
+    let (institution, region) = scope.parameters(conn).await?;
+    let (after_institution, after_id) = after.unzip();
+    let rows = sqlx::query!(
+        r#"WITH keyed AS (
+               SELECT p.institution_id, p.id, p.title, p.summary, p.results, p.form,
+                      p.pair_type, p.year, p.materials_uri, p.create_time,
+                      -p.year AS k1, p.title COLLATE "ru-x-icu" AS k2,
+                      p.institution_id COLLATE "C" AS k3, p.id COLLATE "C" AS k4
+               FROM mentoring.practices p
+               JOIN mentoring.institutions i ON i.id = p.institution_id
+               WHERE ($1::text IS NULL OR p.institution_id = $1)
+                 AND ($2::text IS NULL OR i.region_code = $2))
+           SELECT k.institution_id AS "institution_id!", k.id AS "id!", k.title AS "title!",
+                  k.summary AS "summary!", k.results AS "results!", k.form, k.pair_type,
+                  k.year AS "year!", k.materials_uri AS "materials_uri!",
+                  k.create_time AS "create_time!"
+           FROM keyed k
+           WHERE ($3::text IS NULL OR k.form = $3)
+             AND ($4::text IS NULL OR k.pair_type = $4)
+             AND ($5::smallint IS NULL OR k.year = $5)
+             AND ($7::text IS NULL OR (k.k1, k.k2, k.k3, k.k4) > (
+                     SELECT c.k1, c.k2, c.k3, c.k4 FROM keyed c
+                     WHERE c.institution_id = $6 AND c.id = $7))
+           ORDER BY k.k1, k.k2, k.k3, k.k4
+           LIMIT $8"#,
+        institution,
+        region,
+        filter.form.map(MentoringForm::as_str),
+        filter.pair_type.map(PairType::as_str),
+        filter.year,
+        after_institution,
+        after_id,
+        i64::try_from(size.saturating_add(1)).unwrap_or(i64::MAX),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        let shown = practice_of(
+            &row.institution_id,
+            PracticeRow {
+                id: row.id,
+                title: row.title,
+                summary: row.summary,
+                results: row.results,
+                form: row.form,
+                pair_type: row.pair_type,
+                year: row.year,
+                materials_uri: row.materials_uri,
+                create_time: row.create_time.to_jiff(),
+            },
+        )?;
+        items.push((row.institution_id, shown));
+    }
+    let page = Page::from_overfetch(items, size, |(institution, practice)| {
+        (institution.clone(), practice.id.clone())
+    });
+    Ok(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|(_, practice)| practice)
+            .collect(),
+        next: page.next,
+    })
+}
+
+/// A practice's stored columns.
+struct PracticeRow {
+    id: String,
+    title: String,
+    summary: String,
+    results: String,
+    form: Option<String>,
+    pair_type: Option<String>,
+    year: i16,
+    materials_uri: String,
+    create_time: Timestamp,
+}
+
+fn practice_of(institution: &str, row: PracticeRow) -> Result<Practice, ApiError> {
+    Ok(Practice {
+        name: practice_name(institution, &row.id),
+        id: row.id,
+        title: row.title,
+        summary: row.summary,
+        results: row.results,
+        form: match row.form.as_deref() {
+            Some(raw) => Some(parsed("form", raw, MentoringForm::parse)?),
+            None => None,
+        },
+        pair_type: match row.pair_type.as_deref() {
+            Some(raw) => Some(parsed("pair type", raw, PairType::parse)?),
+            None => None,
+        },
+        year: row.year,
+        materials_uri: row.materials_uri,
+        create_time: Some(row.create_time),
+    })
+}
+
+/// `institutions/{institution}/practices/{id}`.
+pub fn practice_name(institution: &str, id: &str) -> String {
+    format!("{}/practices/{id}", institution_name(institution))
 }

@@ -73,6 +73,19 @@ pub fn context() -> CallContext {
 
 pub const TODAY: Date = date(2025, 2, 12);
 
+/// The curator on 1 September 2024, when the fixtures' pairs are formed (their agreements
+/// are signed on the 2nd, and a sign date may not come before the pair).
+pub fn forming_context() -> CallContext {
+    let caller = Caller::from_claims(Claims {
+        sub: "curator".into(),
+        name: None,
+        roles: vec!["mentoring.curator".into()],
+        scopes: vec![format!("institution:{INST}")],
+    });
+    let now: Timestamp = "2024-09-01T10:00:00+04:00".parse().expect("instant");
+    CallContext::new(Some(caller), "test", None, now)
+}
+
 /// Runs one use case in its own transaction, committed when it succeeds.
 macro_rules! in_tx {
     ($fx:expr, |$tx:ident| $body:expr) => {{
@@ -203,7 +216,7 @@ pub async fn pair(
 ) -> Result<Pair, ApiError> {
     in_tx!(fx, |tx| pairs::create(
         &mut tx,
-        &context(),
+        &forming_context(),
         INST,
         &PairDraft {
             id: id.into(),
@@ -250,8 +263,14 @@ pub async fn order(fx: &Fixture, pair: &str) -> Result<Pair, ApiError> {
 }
 
 pub async fn activate(fx: &Fixture, pair: &str) -> Result<Pair, ApiError> {
-    in_tx!(fx, |tx| pairs::activate(&mut tx, &context(), INST, pair)
-        .await)
+    in_tx!(fx, |tx| pairs::activate(
+        &mut tx,
+        &context(),
+        INST,
+        pair,
+        ""
+    )
+    .await)
 }
 
 /// A counsellor–pupil pair `id` of `mentor` and `mentee`, FORMING with agreement and order.

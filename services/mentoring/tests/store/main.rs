@@ -6,5 +6,6 @@
 mod common;
 mod concurrency;
 mod lists;
+mod pages;
 mod rules;
 mod work;

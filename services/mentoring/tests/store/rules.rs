@@ -537,7 +537,8 @@ async fn agreements_extend_record_violations_and_terminate_after_three() {
                 violator: "kid".into(),
                 description: "пропуск встречи".into(),
                 occur_date: TODAY
-            }
+            },
+            ""
         )
         .await)
         .expect("violation");
