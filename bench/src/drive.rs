@@ -53,6 +53,20 @@ impl Driven {
     pub fn completed(&self) -> usize {
         self.latencies.len()
     }
+
+    /// Calls made, completed or failed: each took one index.
+    pub fn calls(&self) -> usize {
+        self.latencies.len() + self.failures
+    }
+
+    /// Adds a later round of the same side.
+    pub fn merge(&mut self, round: Driven) {
+        self.latencies.extend(round.latencies);
+        self.latencies.sort();
+        self.refusals += round.refusals;
+        self.failures += round.failures;
+        self.elapsed += round.elapsed;
+    }
 }
 
 /// Runs `concurrency` workers on `work(i)` for `seconds`, `i` counting from 1 up to `limit`
@@ -62,8 +76,24 @@ where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Outcome> + Send,
 {
+    drive_from(1, concurrency, seconds, limit, work).await
+}
+
+/// [`drive`], with `i` counting from `first`: a later round of a side that must not repeat
+/// the objects of the earlier ones.
+pub async fn drive_from<F, Fut>(
+    first: usize,
+    concurrency: usize,
+    seconds: f64,
+    limit: usize,
+    work: F,
+) -> Driven
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Outcome> + Send,
+{
     let work = Arc::new(work);
-    let next = Arc::new(AtomicUsize::new(1));
+    let next = Arc::new(AtomicUsize::new(first));
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)

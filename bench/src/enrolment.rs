@@ -15,7 +15,7 @@ use edu_kit::client::with_bearer;
 use edu_proto::edu::certificates::v1 as pb;
 use edu_proto::edu::certificates::v1::enrolment_service_client::EnrolmentServiceClient;
 
-use super::drive::{Driven, Outcome, drive};
+use super::drive::{Driven, Outcome, drive_from};
 use super::measure::{CpuMeter, Statements, per_call};
 use super::{BenchOptions, PROVIDERS};
 use edu_devstack::suite::Suite;
@@ -33,7 +33,13 @@ pub struct EnrolmentReport {
     pub suite_cpu: Vec<(String, f64)>,
     /// CPU milliseconds per acceptance and process during (b).
     pub reference_cpu: Vec<(String, f64)>,
+    /// (a)/(b) of each round: the sides alternate in [`ROUNDS`] rounds, so that a change in
+    /// the machine's load during the run falls on both.
+    pub round_ratios: Vec<f64>,
 }
+
+/// Rounds per side, alternating (a) and (b).
+pub const ROUNDS: usize = 4;
 
 impl EnrolmentReport {
     /// (a)/(b).
@@ -240,44 +246,6 @@ pub async fn run(
     );
     let limit = seeded_per_side(options);
     let client = EnrolmentServiceClient::new(gateway);
-
-    statements.reset(admin).await;
-    let meter = CpuMeter::start(suite_processes, admin, database).await;
-    let suite = drive(options.concurrency, options.seconds as f64, limit, {
-        let tokens = Arc::clone(&tokens);
-        let providers = Arc::clone(&providers);
-        move |i| {
-            let mut client = client.clone();
-            let provider: usize = providers
-                .get(i - 1)
-                .and_then(|p| p.trim_start_matches('p').parse().ok())
-                .unwrap_or(1);
-            let token = tokens[provider - 1].clone();
-            async move {
-                let request = with_bearer(
-                    tonic::Request::new(pb::AcceptEnrolmentRequest {
-                        name: format!("enrolments/a{i}"),
-                        request_id: format!("bench-a{i}"),
-                    }),
-                    &token,
-                );
-                match client.accept_enrolment(request).await {
-                    Ok(_) => Outcome::Done,
-                    Err(status) if status.code() == tonic::Code::FailedPrecondition => {
-                        Outcome::Refused
-                    }
-                    Err(_) => Outcome::Failed,
-                }
-            }
-        }
-    })
-    .await;
-    let suite_cpu = per_call(&meter.stop(admin, database).await, suite.completed());
-    let suite_statements = statements
-        .count(admin, database, "certificates")
-        .await
-        .map(|n| n as f64 / suite.completed().max(1) as f64);
-
     // (b) with as many connections as callers, as the administrator.
     let reference_pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(options.concurrency as u32)
@@ -285,31 +253,97 @@ pub async fn run(
         .connect_with(admin.connect_options().as_ref().clone())
         .await?;
     let months = period_bounds().2;
-    statements.reset(admin).await;
-    let meter = CpuMeter::start(suite_processes, admin, database).await;
-    let reference = drive(options.concurrency, options.seconds as f64, limit, {
-        let pool = reference_pool.clone();
-        move |i| {
-            let pool = pool.clone();
-            async move {
-                match reference_accept(&pool, &format!("b{i}"), months).await {
-                    Ok(true) => Outcome::Done,
-                    Ok(false) => Outcome::Refused,
-                    Err(_) => Outcome::Failed,
+    let round_seconds = options.seconds as f64 / ROUNDS as f64;
+
+    let (mut suite, mut reference) = (Driven::default(), Driven::default());
+    let (mut suite_seconds, mut reference_seconds) = (Vec::new(), Vec::new());
+    let (mut suite_statements, mut reference_statements) = (Some(0i64), Some(0i64));
+    let mut round_ratios = Vec::new();
+    for _ in 0..ROUNDS {
+        statements.reset(admin).await;
+        let meter = CpuMeter::start(suite_processes, admin, database).await;
+        let round = drive_from(
+            suite.calls() + 1,
+            options.concurrency,
+            round_seconds,
+            limit,
+            {
+                let tokens = Arc::clone(&tokens);
+                let providers = Arc::clone(&providers);
+                let client = client.clone();
+                move |i| {
+                    let mut client = client.clone();
+                    let provider: usize = providers
+                        .get(i - 1)
+                        .and_then(|p| p.trim_start_matches('p').parse().ok())
+                        .unwrap_or(1);
+                    let token = tokens[provider - 1].clone();
+                    async move {
+                        let request = with_bearer(
+                            tonic::Request::new(pb::AcceptEnrolmentRequest {
+                                name: format!("enrolments/a{i}"),
+                                request_id: format!("bench-a{i}"),
+                            }),
+                            &token,
+                        );
+                        match client.accept_enrolment(request).await {
+                            Ok(_) => Outcome::Done,
+                            Err(status) if status.code() == tonic::Code::FailedPrecondition => {
+                                Outcome::Refused
+                            }
+                            Err(_) => Outcome::Failed,
+                        }
+                    }
                 }
-            }
-        }
-    })
-    .await;
-    let reference_cpu: Vec<(String, f64)> =
-        per_call(&meter.stop(admin, database).await, reference.completed())
-            .into_iter()
-            .filter(|(name, _)| name == "driver" || name == "postgres")
-            .collect();
-    let reference_statements = statements
-        .count(admin, database, &admin_role(admin))
-        .await
-        .map(|n| n as f64 / reference.completed().max(1) as f64);
+            },
+        )
+        .await;
+        add_seconds(&mut suite_seconds, meter.stop(admin, database).await);
+        suite_statements = sum(
+            suite_statements,
+            statements.count(admin, database, "certificates").await,
+        );
+        let suite_rate = round.rate();
+        suite.merge(round);
+
+        statements.reset(admin).await;
+        let meter = CpuMeter::start(suite_processes, admin, database).await;
+        let round = drive_from(
+            reference.calls() + 1,
+            options.concurrency,
+            round_seconds,
+            limit,
+            {
+                let pool = reference_pool.clone();
+                move |i| {
+                    let pool = pool.clone();
+                    async move {
+                        match reference_accept(&pool, &format!("b{i}"), months).await {
+                            Ok(true) => Outcome::Done,
+                            Ok(false) => Outcome::Refused,
+                            Err(_) => Outcome::Failed,
+                        }
+                    }
+                }
+            },
+        )
+        .await;
+        add_seconds(&mut reference_seconds, meter.stop(admin, database).await);
+        reference_statements = sum(
+            reference_statements,
+            statements.count(admin, database, &admin_role(admin)).await,
+        );
+        round_ratios.push(ratio(suite_rate, round.rate()));
+        reference.merge(round);
+    }
+    let suite_cpu = per_call(&suite_seconds, suite.completed());
+    let reference_cpu: Vec<(String, f64)> = per_call(&reference_seconds, reference.completed())
+        .into_iter()
+        .filter(|(name, _)| name == "driver" || name == "postgres")
+        .collect();
+    let suite_statements = suite_statements.map(|n| n as f64 / suite.completed().max(1) as f64);
+    let reference_statements =
+        reference_statements.map(|n| n as f64 / reference.completed().max(1) as f64);
     reference_pool.close().await;
     Ok(EnrolmentReport {
         suite,
@@ -317,7 +351,23 @@ pub async fn run(
         statements: (suite_statements, reference_statements),
         suite_cpu,
         reference_cpu,
+        round_ratios,
     })
+}
+
+/// Adds one round's CPU seconds per process to the sums.
+fn add_seconds(sums: &mut Vec<(String, f64)>, round: Vec<(String, f64)>) {
+    for (name, seconds) in round {
+        match sums.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, sum)) => *sum += seconds,
+            None => sums.push((name, seconds)),
+        }
+    }
+}
+
+/// A sum of counts that is unknown as soon as one count is.
+fn sum(total: Option<i64>, round: Option<i64>) -> Option<i64> {
+    Some(total? + round?)
 }
 
 /// The administrator's role name.

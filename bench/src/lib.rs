@@ -124,6 +124,15 @@ impl BenchReport {
         );
         out += &format!("  {:<44} {:>8.2}\n", "ratio (a)/(b)", e.ratio());
         out += &format!(
+            "  {:<44} {}\n",
+            "ratio of each round (the sides alternate)",
+            e.round_ratios
+                .iter()
+                .map(|r| format!("{r:.2}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        out += &format!(
             "  {:<44} (a) {}   (b) {}\n",
             "statements per acceptance",
             statements(e.statements.0),
