@@ -28,6 +28,12 @@ pub fn page_size(requested: i32) -> Result<usize, ApiError> {
     }
 }
 
+/// The rows a store reads for a page of `size`: one more, so that
+/// [`Page::from_overfetch`] knows whether another page follows.
+pub fn overfetch_limit(size: usize) -> i64 {
+    i64::try_from(size.saturating_add(1)).unwrap_or(i64::MAX)
+}
+
 /// Identifies a query (the list method and its filters) so that tokens are only accepted
 /// for the query they were issued for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,6 +176,12 @@ impl<T, C> Page<T, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_reads_one_row_more_than_it_shows() {
+        assert_eq!(overfetch_limit(50), 51);
+        assert_eq!(overfetch_limit(usize::MAX), i64::MAX);
+    }
 
     #[test]
     fn page_sizes_are_defaulted_and_clamped() {

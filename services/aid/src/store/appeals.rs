@@ -505,7 +505,7 @@ impl Store {
             target.as_secs_f64(),
             after_time as _,
             after_id,
-            (size + 1) as i64,
+            edu_kit::paging::overfetch_limit(size),
         )
         .fetch_all(&mut *self.read().await?)
         .await?;

@@ -438,7 +438,7 @@ pub async fn list(
         after_date as _,
         after_child,
         after_id,
-        (size + 1) as i64,
+        edu_kit::paging::overfetch_limit(size),
     )
     .fetch_all(&mut *conn)
     .await?;

@@ -266,7 +266,7 @@ impl Store {
              LIMIT $3",
             region,
             after,
-            (size + 1) as i64,
+            edu_kit::paging::overfetch_limit(size),
             phase,
             now.to_sqlx() as _,
         )

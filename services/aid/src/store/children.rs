@@ -1133,7 +1133,7 @@ pub async fn list(
         filter.without_iin_only,
         filter.probable_duplicate_only,
         after,
-        (size + 1) as i64,
+        edu_kit::paging::overfetch_limit(size),
         filter.attendance,
         filter.follow_up_open_only,
     )
@@ -1408,7 +1408,7 @@ pub async fn list_duplicates(
         state.map(DuplicateState::as_str),
         after_time as _,
         after_id,
-        (size + 1) as i64,
+        edu_kit::paging::overfetch_limit(size),
     )
     .fetch_all(&mut *conn)
     .await?;

@@ -1164,7 +1164,7 @@ impl Store {
             filter.available_only,
             after_time as _,
             after_id,
-            (size + 1) as i64,
+            edu_kit::paging::overfetch_limit(size),
         )
         .fetch_all(&mut *self.read().await?)
         .await?;
@@ -1219,7 +1219,7 @@ impl Store {
             filter.state.map(AllocationState::as_str),
             after_time as _,
             after_id,
-            (size + 1) as i64,
+            edu_kit::paging::overfetch_limit(size),
         )
         .fetch_all(&mut *self.read().await?)
         .await?;

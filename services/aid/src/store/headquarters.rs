@@ -952,7 +952,7 @@ impl Store {
                LIMIT $3"#,
             campaign_id,
             after,
-            (size + 1) as i64,
+            edu_kit::paging::overfetch_limit(size),
         )
         .fetch_all(&mut *self.read().await?)
         .await?;
@@ -1006,7 +1006,7 @@ impl Store {
             after_date as _,
             after_hq,
             after_id,
-            (size + 1) as i64,
+            edu_kit::paging::overfetch_limit(size),
         )
         .fetch_all(&mut *self.read().await?)
         .await?;

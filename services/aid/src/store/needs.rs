@@ -1181,7 +1181,7 @@ impl Store {
             after_child,
             after_rank,
             after_id,
-            (size + 1) as i64,
+            edu_kit::paging::overfetch_limit(size),
         )
         .fetch_all(&mut *self.read().await?)
         .await?;
@@ -1237,7 +1237,7 @@ impl Store {
             filter.from_donation,
             after_date as _,
             after_id,
-            (size + 1) as i64,
+            edu_kit::paging::overfetch_limit(size),
         )
         .fetch_all(&mut *self.read().await?)
         .await?;

@@ -211,7 +211,7 @@ pub async fn list(
         item,
         after_date as _,
         after_id,
-        (size + 1) as i64,
+        edu_kit::paging::overfetch_limit(size),
     )
     .fetch_all(&mut *conn)
     .await?;

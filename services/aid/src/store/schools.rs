@@ -214,7 +214,7 @@ impl Store {
             &vis.schools,
             after_name,
             after_id,
-            (size + 1) as i64,
+            edu_kit::paging::overfetch_limit(size),
         )
         .fetch_all(&mut *self.read().await?)
         .await?;

@@ -1183,7 +1183,7 @@ pub async fn list(
         filter.state.map(|s| s.as_str()),
         after_time,
         after_id,
-        (size + 1) as i64,
+        edu_kit::paging::overfetch_limit(size),
     )
     .fetch_all(&mut *conn)
     .await?;

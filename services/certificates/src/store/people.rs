@@ -554,7 +554,7 @@ pub async fn list_children(
         parent,
         after_time,
         after_id,
-        (size + 1) as i64,
+        edu_kit::paging::overfetch_limit(size),
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -607,7 +607,7 @@ pub async fn list_certificates(
         state.map(|s| s.as_str()),
         after_time,
         after_id,
-        (size + 1) as i64,
+        edu_kit::paging::overfetch_limit(size),
     )
     .fetch_all(&mut *conn)
     .await?;

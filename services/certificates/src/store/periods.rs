@@ -363,7 +363,7 @@ pub async fn list(
         municipality_code,
         after_time,
         after_id,
-        (size + 1) as i64,
+        edu_kit::paging::overfetch_limit(size),
     )
     .fetch_all(&mut *conn)
     .await?;

@@ -392,7 +392,7 @@ pub async fn list_providers(
         municipality_code,
         after_time,
         after_id,
-        (size + 1) as i64,
+        edu_kit::paging::overfetch_limit(size),
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -509,6 +509,6 @@ pub fn search_statement(
             .push(")");
     }
     sql.push(" ORDER BY p.title, p.provider_id || '/' || p.id LIMIT ")
-        .push_bind((size + 1) as i64);
+        .push_bind(edu_kit::paging::overfetch_limit(size));
     sql
 }

@@ -325,7 +325,7 @@ impl Store {
             filter.member,
             after_time,
             after_id,
-            (size + 1) as i64,
+            edu_kit::paging::overfetch_limit(size),
             filter.assigned_to,
         )
         .fetch_all(&self.pool)

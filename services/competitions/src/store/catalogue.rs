@@ -241,7 +241,7 @@ impl Store {
                 query.year,
                 after_time as _,
                 after_id,
-                (size + 1) as i64,
+                edu_kit::paging::overfetch_limit(size),
             )
             .fetch_all(&self.pool)
             .await?
@@ -286,7 +286,7 @@ impl Store {
                 after_relevance,
                 after_time as _,
                 after_id,
-                (size + 1) as i64,
+                edu_kit::paging::overfetch_limit(size),
             )
             .fetch_all(&self.pool)
             .await?
@@ -330,7 +330,7 @@ impl Store {
                 after_relevance,
                 after_time as _,
                 after_id,
-                (size + 1) as i64,
+                edu_kit::paging::overfetch_limit(size),
             )
             .fetch_all(&self.pool)
             .await?
@@ -487,7 +487,7 @@ impl Store {
             filter.state.map(|s| s.as_str()),
             after_time,
             after_id,
-            (size + 1) as i64,
+            edu_kit::paging::overfetch_limit(size),
         )
         .fetch_all(&self.pool)
         .await?;

@@ -178,7 +178,7 @@ impl Store {
             contest_id,
             after_time,
             after_id,
-            (size + 1) as i64,
+            edu_kit::paging::overfetch_limit(size),
         )
         .fetch_all(&self.pool)
         .await?;

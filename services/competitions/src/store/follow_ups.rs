@@ -220,7 +220,7 @@ impl Store {
             member,
             after_time,
             after_id,
-            (size + 1) as i64,
+            edu_kit::paging::overfetch_limit(size),
         )
         .fetch_all(&self.pool)
         .await?;

@@ -463,7 +463,7 @@ impl Store {
             filter.team_member,
             after_time,
             after_id,
-            (size + 1) as i64,
+            edu_kit::paging::overfetch_limit(size),
         )
         .fetch_all(&self.pool)
         .await?;
@@ -600,7 +600,7 @@ impl Store {
             contest_id,
             after_time,
             after_id,
-            (size + 1) as i64,
+            edu_kit::paging::overfetch_limit(size),
         )
         .fetch_all(&self.pool)
         .await?;

@@ -250,7 +250,7 @@ impl Store {
             filter.region,
             after_time,
             after_id,
-            (size + 1) as i64,
+            edu_kit::paging::overfetch_limit(size),
         )
         .fetch_all(&self.pool)
         .await?;
@@ -361,7 +361,7 @@ impl Store {
             team_id,
             after_time,
             after_id,
-            (size + 1) as i64,
+            edu_kit::paging::overfetch_limit(size),
         )
         .fetch_all(&self.pool)
         .await?;

@@ -521,7 +521,7 @@ pub async fn list_page(
         filter.purpose.map(ConsentPurpose::as_str),
         filter.state.map(ConsentState::as_str),
         after,
-        i64::try_from(size.saturating_add(1)).unwrap_or(i64::MAX),
+        edu_kit::paging::overfetch_limit(size),
     )
     .fetch_all(&mut *conn)
     .await?;

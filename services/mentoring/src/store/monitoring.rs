@@ -878,7 +878,7 @@ pub async fn list_rounds_page(
             filter.submitted,
             after_institution,
             after_round,
-            i64::try_from(size.saturating_add(1)).unwrap_or(i64::MAX),
+            edu_kit::paging::overfetch_limit(size),
         )
         .fetch_all(&mut *conn)
         .await?;
@@ -1029,7 +1029,7 @@ pub async fn list_questionnaires_page(
         filter.state,
         filter.respondent,
         after,
-        i64::try_from(size.saturating_add(1)).unwrap_or(i64::MAX),
+        edu_kit::paging::overfetch_limit(size),
     )
     .fetch_all(&mut *conn)
     .await?;

@@ -736,7 +736,7 @@ pub async fn list_page(
         filter.unpaired_only,
         filter.consent_state.map(ConsentState::as_str),
         after,
-        i64::try_from(size.saturating_add(1)).unwrap_or(i64::MAX),
+        edu_kit::paging::overfetch_limit(size),
     )
     .fetch_all(&mut *conn)
     .await?;

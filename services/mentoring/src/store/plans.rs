@@ -606,7 +606,7 @@ pub async fn list_meetings(
         institution,
         pair,
         after,
-        i64::try_from(size.saturating_add(1)).unwrap_or(i64::MAX),
+        edu_kit::paging::overfetch_limit(size),
     )
     .fetch_all(&mut *conn)
     .await?;

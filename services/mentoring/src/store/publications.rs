@@ -403,7 +403,7 @@ pub async fn list_page(
             filter.state.map(PublicationState::as_str),
             filter.consent_withdrawn_only,
             from,
-            i64::try_from(size.saturating_add(1)).unwrap_or(i64::MAX),
+            edu_kit::paging::overfetch_limit(size),
         )
         .fetch_all(&mut *conn)
         .await?;

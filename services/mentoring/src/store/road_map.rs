@@ -444,7 +444,7 @@ pub async fn list_practices_page(
         filter.year,
         after_institution,
         after_id,
-        i64::try_from(size.saturating_add(1)).unwrap_or(i64::MAX),
+        edu_kit::paging::overfetch_limit(size),
     )
     .fetch_all(&mut *conn)
     .await?;

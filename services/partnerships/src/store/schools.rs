@@ -720,7 +720,7 @@ impl Store {
             innovative_only,
             after_name,
             after_id,
-            (size + 1) as i64,
+            edu_kit::paging::overfetch_limit(size),
         )
         .fetch_all(&mut *self.read().await?)
         .await?;
@@ -784,7 +784,7 @@ impl Store {
             a_title,
             a_school,
             a_id,
-            (size + 1) as i64,
+            edu_kit::paging::overfetch_limit(size),
         )
         .fetch_all(&mut *self.read().await?)
         .await?;
@@ -895,7 +895,7 @@ impl Store {
             a_distance,
             a_name,
             a_id,
-            (size + 1) as i64,
+            edu_kit::paging::overfetch_limit(size),
         )
         .fetch_all(&mut *self.read().await?)
         .await?;

@@ -269,7 +269,7 @@ impl Store {
              ORDER BY application_start DESC, id DESC
              LIMIT $2"#,
             after,
-            (size + 1) as i64,
+            edu_kit::paging::overfetch_limit(size),
         )
         .fetch_all(&mut *self.read().await?)
         .await?;
