@@ -5,8 +5,7 @@
 //!
 //! Rooms: the [`domain`] (the rules as pure Rust), the [`store`] (the use cases as
 //! Postgres transactions, with the concurrency design in its module doc) and the [`api`]
-//! (so far the mapping of the rules' refusals to gRPC; the contract is in
-//! `contract-pending/`).
+//! (gRPC handlers: parse, authorise, map; the contract is `proto/edu/mentoring/v1`).
 
 pub mod api;
 pub mod domain;

@@ -1,5 +1,5 @@
 //! The one mapping from the regulation's refusals to gRPC: code, stable reason (exactly the
-//! contract's reason table, `contract-pending/README.md`), and the metadata the domain
+//! contract's reason table, `services/mentoring/README.md`), and the metadata the domain
 //! lists for it. Texts and metadata never hold a name, a birth date or free text about a
 //! person: only resource names with random IDs and enum value names.
 

@@ -1,4 +1,11 @@
-//! The gRPC room. So far only [`errors`]: how the rules' refusals reach a caller. The
-//! handlers follow once the contract is adopted into `proto/`.
+//! The gRPC services of `edu.mentoring.v1`. Each handler parses the request, finds who the
+//! caller is in the institution ([`access`]), calls the store, and maps the result (shared
+//! mappings in [`convert`]); refusals become statuses in one place ([`errors`]).
 
+pub mod access;
+pub mod convert;
 pub mod errors;
+
+// Handlers answer through the kit's one mapping of results to tonic.
+#[allow(unused_imports)]
+use edu_kit::error::respond;

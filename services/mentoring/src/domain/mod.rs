@@ -1,6 +1,6 @@
 //! The rules of the «Мечта» regulation on mentoring (shared/domain/mentoring.md, rules 1–12)
 //! as pure Rust: no I/O, no proto types, no store. Each function takes what the store found
-//! and answers with the first refusal the contract (`contract-pending/`) orders, so the
+//! and answers with the first refusal the contract (`proto/edu/mentoring/v1`) orders, so the
 //! store only has to run it under the locks that make it hold for concurrent callers.
 //!
 //! Rooms, one concern each:

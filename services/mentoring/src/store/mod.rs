@@ -38,6 +38,7 @@
 //! it.
 
 pub mod agreements;
+pub mod callers;
 pub mod consents;
 pub mod events;
 pub mod institutions;

@@ -139,6 +139,15 @@ pub fn consent(guardian: bool) -> ConsentDraft {
     }
 }
 
+/// The consent of [`consent`], with the guardian signing in as `parent-{id}`.
+fn signed_in_consent(id: &str, guardian: bool) -> ConsentDraft {
+    let mut draft = consent(guardian);
+    if let Some(g) = draft.guardian.as_mut() {
+        g.subject = format!("parent-{id}");
+    }
+    draft
+}
+
 /// Who a fixture person is.
 #[derive(Clone, Copy)]
 pub struct Who {
@@ -179,6 +188,8 @@ pub async fn person(fx: &Fixture, id: &str, who: Who) -> Participant {
         date(1995, 5, 5)
     };
     let mut p = personal(&format!("Фамилия-{id}"), birth);
+    // They sign in with their ID as token subject, a minor's parent with `parent-{id}`.
+    p.subject = id.to_string();
     p.mentor_profile = who.mentor_bank.then(|| MentorProfile {
         competences: vec!["туризм".into()],
         ..MentorProfile::default()
@@ -200,7 +211,7 @@ pub async fn person(fx: &Fixture, id: &str, who: Who) -> Participant {
             role: who.role,
             personal: p,
         },
-        &consent(minor),
+        &signed_in_consent(id, minor),
     )
     .await)
     .expect("participant")
