@@ -8,6 +8,7 @@
 //! (gRPC handlers: parse, authorise, map; the contract is `proto/edu/mentoring/v1`).
 
 pub mod api;
+pub mod demo;
 pub mod domain;
 pub mod store;
 

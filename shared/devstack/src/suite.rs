@@ -29,7 +29,7 @@ pub struct ServiceSpec {
 }
 
 /// The domain services; a new one is one more line.
-pub const SERVICES: [ServiceSpec; 4] = [
+pub const SERVICES: [ServiceSpec; 5] = [
     ServiceSpec {
         name: "competitions",
         probe_service: "edu.competitions.v1.ContestService",
@@ -49,6 +49,11 @@ pub const SERVICES: [ServiceSpec; 4] = [
         name: "aid",
         probe_service: "edu.aid.v1.CampaignService",
         port: 50064,
+    },
+    ServiceSpec {
+        name: "mentoring",
+        probe_service: "edu.mentoring.v1.InstitutionService",
+        port: 50065,
     },
 ];
 

@@ -9,3 +9,6 @@ pub mod errors;
 // Handlers answer through the kit's one mapping of results to tonic.
 #[allow(unused_imports)]
 use edu_kit::error::respond;
+
+mod events;
+pub use events::EventsApi;
