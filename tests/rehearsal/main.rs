@@ -608,18 +608,16 @@ impl Rehearsal {
                         .role("mentoring.regional_centre")
                         .scope("region:RU-SAR")
                         .sign();
-                    pb::institution_service_client::InstitutionServiceClient::new(
-                        gateway.clone(),
-                    )
-                    .list_institutions(edu_kit::client::with_bearer(
-                        tonic::Request::new(pb::ListInstitutionsRequest {
-                            region_code: "RU-SAR".into(),
-                            ..Default::default()
-                        }),
-                        &centre,
-                    ))
-                    .await
-                    .expect("ListInstitutions through the gateway");
+                    pb::institution_service_client::InstitutionServiceClient::new(gateway.clone())
+                        .list_institutions(edu_kit::client::with_bearer(
+                            tonic::Request::new(pb::ListInstitutionsRequest {
+                                region_code: "RU-SAR".into(),
+                                ..Default::default()
+                            }),
+                            &centre,
+                        ))
+                        .await
+                        .expect("ListInstitutions through the gateway");
                 }
                 other => panic!("add a call to {other} through the gateway to the rehearsal"),
             }

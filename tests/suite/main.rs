@@ -7,6 +7,7 @@ mod competitions;
 mod contract;
 mod gateway;
 mod harness;
+mod mentoring;
 mod partnerships;
 mod privacy;
 mod robustness;

@@ -2,8 +2,9 @@
 //! Saratov (`RU-SAR`, Europe/Saratov) running the regulation on mentoring with clearly
 //! fictional people — one ACTIVE pair of each of the six pair types, a group of three pupils,
 //! a COMPLETED pair, a pupil whose parent revoked the consent (so their pair is SUSPENDED
-//! and they show redacted), a plan activity and a meeting, and the monitoring round of the
-//! current season OPEN.
+//! and they show redacted), a plan activity and a meeting, a parent's pending petition for
+//! another mentor, a practice in the bank of best practices, a planned press release, and
+//! the monitoring round of the current season OPEN.
 //!
 //! It all happens through the public API, as the regional centre, the director and the
 //! appointed curator would do it, in September of the current school year (the calls carry
@@ -26,6 +27,7 @@ use edu_proto::edu::mentoring::v1::monitoring_service_client::MonitoringServiceC
 use edu_proto::edu::mentoring::v1::pair_service_client::PairServiceClient;
 use edu_proto::edu::mentoring::v1::participant_service_client::ParticipantServiceClient;
 use edu_proto::edu::mentoring::v1::plan_service_client::PlanServiceClient;
+use edu_proto::edu::mentoring::v1::publication_service_client::PublicationServiceClient;
 use edu_proto::google::r#type::Date;
 
 /// The demo institution's ID.
@@ -60,6 +62,31 @@ pub fn director() -> String {
 pub fn curator() -> String {
     DevToken::new(CURATOR_SUBJECT)
         .role("mentoring.curator")
+        .scope(format!("institution:{INSTITUTION_ID}"))
+        .sign()
+}
+
+/// The token subject demo participant `key` (for example `counsellor`) signs in with.
+pub fn subject_of(key: &str) -> String {
+    if key == "curator" {
+        CURATOR_SUBJECT.to_string()
+    } else {
+        format!("demo-mentoring-{key}")
+    }
+}
+
+/// The development token of demo participant `key`, signed in as themselves.
+pub fn participant(key: &str) -> String {
+    DevToken::new(subject_of(key))
+        .role("mentoring.participant")
+        .scope(format!("institution:{INSTITUTION_ID}"))
+        .sign()
+}
+
+/// The development token of the parent of demo pupil `key`.
+pub fn guardian(key: &str) -> String {
+    DevToken::new(format!("demo-mentoring-parent-{key}"))
+        .role("mentoring.guardian")
         .scope(format!("institution:{INSTITUTION_ID}"))
         .sign()
 }
@@ -185,11 +212,7 @@ pub async fn load(channel: Channel) -> Result<Vec<String>, Status> {
     let mut names: Vec<(&str, String, String)> = Vec::new();
     for (key, family, given, patronymic, (y, m, d), role, position, mentor, mentee) in PEOPLE {
         let minor = role == pb::ParticipantRole::Pupil;
-        let subject = if key == "curator" {
-            CURATOR_SUBJECT.to_string()
-        } else {
-            format!("demo-mentoring-{key}")
-        };
+        let subject = subject_of(key);
         let created = participants
             .create_participant(call(
                 &director,
@@ -446,6 +469,47 @@ pub async fn load(channel: Channel) -> Result<Vec<String>, Status> {
         ))
         .await?;
 
+    // A parent asks for another mentor for their child (pending, for the director), the
+    // centre's practice goes into the bank of best practices, and the press release of the
+    // autumn meeting of mentors is planned.
+    pairs
+        .create_replacement_petition(call(
+            &guardian("pupil-2"),
+            &at(9, 20, 19),
+            pb::CreateReplacementPetitionRequest {
+                parent: pair_of("volunteer-pupil")?,
+                replacement_petition: Some(pb::ReplacementPetition {
+                    reason: "Не удалось договориться о времени встреч".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await?;
+    institutions
+        .create_practice(call(
+            &curator,
+            &at(9, 26, 10),
+            pb::CreatePracticeRequest {
+                parent: parent.clone(),
+                practice: Some(pb::Practice {
+                    title: "Вожатый-наставник в первой смене".into(),
+                    summary: "Старший вожатый сопровождает новичка от заезда до закрытия смены: \
+                              ежедневная короткая встреча, общий план отрядных дел, разбор \
+                              трудных ситуаций."
+                        .into(),
+                    results: "Новички быстрее входят в коллектив отряда".into(),
+                    form: pb::MentoringForm::ShortTerm as i32,
+                    pair_type: pb::PairType::CounsellorPupil as i32,
+                    year,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await?;
+    plan_press_release(&channel, &curator, &parent, &at(9, 26, 11), date(10, 15)).await?;
+
     // The monitoring round of the current season, opened now.
     let (season, round_year) = current_season(now.date());
     let round = MonitoringServiceClient::new(channel)
@@ -473,6 +537,38 @@ pub async fn load(channel: Channel) -> Result<Vec<String>, Status> {
         pair_of("suspended")?,
         round.name
     )])
+}
+
+/// Plans the press release of the autumn meeting of mentors on `event_date`.
+async fn plan_press_release(
+    channel: &Channel,
+    curator: &str,
+    parent: &str,
+    instant: &str,
+    event_date: Option<Date>,
+) -> Result<(), Status> {
+    PublicationServiceClient::new(channel.clone())
+        .create_publication(call(
+            curator,
+            instant,
+            pb::CreatePublicationRequest {
+                parent: parent.to_string(),
+                publication: Some(pb::Publication {
+                    kind: pb::PublicationKind::PressRelease as i32,
+                    title: "Осенний слёт наставников «Мечты»".into(),
+                    event_title: "Слёт наставников".into(),
+                    event_date,
+                    channels: vec![
+                        pb::PublicationChannel::Website as i32,
+                        pb::PublicationChannel::Vk as i32,
+                    ],
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await?;
+    Ok(())
 }
 
 /// The season whose round is due next: May's until the end of May, December's after.

@@ -29,7 +29,7 @@ pub struct World {
 /// their tenant sees (a type missing from the private list is public or shared with every
 /// signed-in caller: periods, providers, replications, practices). A new resource type
 /// needs a line here, or the test says so.
-const SOURCES: [(&str, &str, bool); 45] = [
+const SOURCES: [(&str, &str, bool); 75] = [
     (
         "competitions.edu/Contest",
         "SELECT 'contests/' || id FROM competitions.contests",
@@ -262,6 +262,158 @@ const SOURCES: [(&str, &str, bool); 45] = [
         "SELECT 'campaigns/' || campaign_id || '/appeals/' || id FROM aid.appeals",
         true,
     ),
+    // Mentoring: everything belongs to one institution (practices and figures are read by
+    // its region's centre too), so every row is private, and existing as well.
+    (
+        "mentoring.edu/Institution",
+        "SELECT 'institutions/' || id FROM mentoring.institutions",
+        true,
+    ),
+    (
+        "mentoring.edu/RoadMapStage",
+        "SELECT 'institutions/' || institution_id || '/roadMapStages/' || lower(replace(kind, '_', '-')) FROM mentoring.road_map_stages",
+        true,
+    ),
+    (
+        "mentoring.edu/Participant",
+        "SELECT 'institutions/' || institution_id || '/participants/' || id FROM mentoring.participants",
+        true,
+    ),
+    (
+        "mentoring.edu/Consent",
+        "SELECT 'institutions/' || institution_id || '/participants/' || participant_id || '/consents/' || id FROM mentoring.consents",
+        true,
+    ),
+    (
+        "mentoring.edu/Pair",
+        "SELECT 'institutions/' || institution_id || '/pairs/' || id FROM mentoring.pairs",
+        true,
+    ),
+    (
+        "mentoring.edu/Agreement",
+        "SELECT 'institutions/' || institution_id || '/pairs/' || pair_id || '/agreements/' || id FROM mentoring.agreements",
+        true,
+    ),
+    (
+        "mentoring.edu/PlanActivity",
+        "SELECT 'institutions/' || institution_id || '/pairs/' || pair_id || '/planActivities/' || id FROM mentoring.plan_activities",
+        true,
+    ),
+    (
+        "mentoring.edu/Meeting",
+        "SELECT 'institutions/' || institution_id || '/pairs/' || pair_id || '/meetings/' || id FROM mentoring.meetings",
+        true,
+    ),
+    (
+        "mentoring.edu/ReplacementPetition",
+        "SELECT 'institutions/' || institution_id || '/pairs/' || pair_id || '/replacementPetitions/' || id FROM mentoring.replacement_petitions",
+        true,
+    ),
+    (
+        "mentoring.edu/MonitoringRound",
+        "SELECT 'institutions/' || institution_id || '/monitoringRounds/' || id FROM mentoring.monitoring_rounds",
+        true,
+    ),
+    (
+        "mentoring.edu/Questionnaire",
+        "SELECT 'institutions/' || institution_id || '/monitoringRounds/' || round_id || '/questionnaires/' || id FROM mentoring.questionnaires",
+        true,
+    ),
+    (
+        "mentoring.edu/PairResult",
+        "SELECT 'institutions/' || institution_id || '/monitoringRounds/' || round_id || '/pairResults/' || id FROM mentoring.pair_results",
+        true,
+    ),
+    (
+        "mentoring.edu/YearlyReport",
+        "SELECT 'institutions/' || id || '/yearlyReports/' || extract(year FROM now())::int FROM mentoring.institutions",
+        true,
+    ),
+    (
+        "mentoring.edu/Practice",
+        "SELECT 'institutions/' || institution_id || '/practices/' || id FROM mentoring.practices",
+        true,
+    ),
+    (
+        "mentoring.edu/Publication",
+        "SELECT 'institutions/' || institution_id || '/publications/' || id FROM mentoring.publications",
+        true,
+    ),
+    (
+        "mentoring.edu/Institution",
+        "SELECT 'institutions/' || id FROM mentoring.institutions",
+        false,
+    ),
+    (
+        "mentoring.edu/RoadMapStage",
+        "SELECT 'institutions/' || institution_id || '/roadMapStages/' || lower(replace(kind, '_', '-')) FROM mentoring.road_map_stages",
+        false,
+    ),
+    (
+        "mentoring.edu/Participant",
+        "SELECT 'institutions/' || institution_id || '/participants/' || id FROM mentoring.participants",
+        false,
+    ),
+    (
+        "mentoring.edu/Consent",
+        "SELECT 'institutions/' || institution_id || '/participants/' || participant_id || '/consents/' || id FROM mentoring.consents",
+        false,
+    ),
+    (
+        "mentoring.edu/Pair",
+        "SELECT 'institutions/' || institution_id || '/pairs/' || id FROM mentoring.pairs",
+        false,
+    ),
+    (
+        "mentoring.edu/Agreement",
+        "SELECT 'institutions/' || institution_id || '/pairs/' || pair_id || '/agreements/' || id FROM mentoring.agreements",
+        false,
+    ),
+    (
+        "mentoring.edu/PlanActivity",
+        "SELECT 'institutions/' || institution_id || '/pairs/' || pair_id || '/planActivities/' || id FROM mentoring.plan_activities",
+        false,
+    ),
+    (
+        "mentoring.edu/Meeting",
+        "SELECT 'institutions/' || institution_id || '/pairs/' || pair_id || '/meetings/' || id FROM mentoring.meetings",
+        false,
+    ),
+    (
+        "mentoring.edu/ReplacementPetition",
+        "SELECT 'institutions/' || institution_id || '/pairs/' || pair_id || '/replacementPetitions/' || id FROM mentoring.replacement_petitions",
+        false,
+    ),
+    (
+        "mentoring.edu/MonitoringRound",
+        "SELECT 'institutions/' || institution_id || '/monitoringRounds/' || id FROM mentoring.monitoring_rounds",
+        false,
+    ),
+    (
+        "mentoring.edu/Questionnaire",
+        "SELECT 'institutions/' || institution_id || '/monitoringRounds/' || round_id || '/questionnaires/' || id FROM mentoring.questionnaires",
+        false,
+    ),
+    (
+        "mentoring.edu/PairResult",
+        "SELECT 'institutions/' || institution_id || '/monitoringRounds/' || round_id || '/pairResults/' || id FROM mentoring.pair_results",
+        false,
+    ),
+    (
+        "mentoring.edu/YearlyReport",
+        "SELECT 'institutions/' || id || '/yearlyReports/' || extract(year FROM now())::int FROM mentoring.institutions",
+        false,
+    ),
+    (
+        "mentoring.edu/Practice",
+        "SELECT 'institutions/' || institution_id || '/practices/' || id FROM mentoring.practices",
+        false,
+    ),
+    (
+        "mentoring.edu/Publication",
+        "SELECT 'institutions/' || institution_id || '/publications/' || id FROM mentoring.publications",
+        false,
+    ),
 ];
 
 fn organiser() -> String {
@@ -301,6 +453,9 @@ impl World {
         edu_aid::demo::load(channel.clone())
             .await
             .expect("the aid demo");
+        edu_mentoring::demo::load(channel.clone())
+            .await
+            .expect("the mentoring demo");
 
         let mut contests = comp::contest_service_client::ContestServiceClient::new(channel.clone());
         contests
@@ -437,6 +592,9 @@ impl World {
             "aid.operator",
             "aid.donor",
             "aid.event_consumer",
+            "mentoring.director",
+            "mentoring.regional_centre",
+            "mentoring.event_consumer",
             "gateway.operator",
         ] {
             token = token.role(role);
@@ -447,6 +605,8 @@ impl World {
             "provider:demo-ddt",
             "region:KZ-75",
             "school:demo-almaty-12",
+            "institution:mechta-saratov",
+            "region:RU-SAR",
         ] {
             token = token.scope(scope);
         }
@@ -544,6 +704,32 @@ fn strangers(method: &MethodDescriptor) -> Vec<Stranger> {
             Some("school:another-school"),
         ));
         out.push(tenant("another donor", "aid.donor", None));
+    } else if package.starts_with("edu.mentoring") {
+        out.push(tenant(
+            "another institution's director",
+            "mentoring.director",
+            Some("institution:another-institution"),
+        ));
+        out.push(tenant(
+            "another institution's curator",
+            "mentoring.curator",
+            Some("institution:another-institution"),
+        ));
+        out.push(tenant(
+            "another region's centre",
+            "mentoring.regional_centre",
+            Some("region:RU-MOW"),
+        ));
+        out.push(tenant(
+            "a participant signed in nowhere",
+            "mentoring.participant",
+            Some("institution:mechta-saratov"),
+        ));
+        out.push(tenant(
+            "a guardian of nobody",
+            "mentoring.guardian",
+            Some("institution:mechta-saratov"),
+        ));
     } else if package.starts_with("edu.partnerships") {
         out.push(tenant(
             "another region's office",
