@@ -113,10 +113,16 @@ fn lines(report: &YearlyReport) -> Vec<(ReportRow, &'static str)> {
     let mut out = Vec::with_capacity(20);
     out.push((row_of(report, Section::Total, TOTAL.0), TOTAL.1));
     for role in ParticipantRole::ALL {
-        out.push((row_of(report, Section::Role, role.as_str()), role_label(role)));
+        out.push((
+            row_of(report, Section::Role, role.as_str()),
+            role_label(role),
+        ));
     }
     for form in MentoringForm::ALL {
-        out.push((row_of(report, Section::Form, form.as_str()), form_label(form)));
+        out.push((
+            row_of(report, Section::Form, form.as_str()),
+            form_label(form),
+        ));
     }
     for pair_type in PairType::ALL {
         out.push((
@@ -276,9 +282,9 @@ mod tests {
             .from_reader(&bytes[BOM.len()..]);
         let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a row")).collect();
         let codes: Vec<(&str, &str)> = rows.iter().map(|r| (&r[3], &r[4])).collect();
-        assert_eq!(codes[9], ("ROLE", "TEACHER"));
-        assert_eq!(codes[10], ("FORM", "VIRTUAL"));
-        assert_eq!(codes[14], ("FORM", "SPEED"));
+        assert_eq!(codes[8], ("ROLE", "TEACHER"));
+        assert_eq!(codes[9], ("FORM", "VIRTUAL"));
+        assert_eq!(codes[13], ("FORM", "SPEED"));
         assert_eq!(codes[19], ("PAIR_TYPE", "VOLUNTEER_PUPIL"));
     }
 

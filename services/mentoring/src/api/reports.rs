@@ -21,7 +21,7 @@ use std::pin::Pin;
 use edu_kit::error::{FieldProblems, quote, reason as kit_reason};
 use edu_kit::idempotency::{self, IdempotencyKey};
 use edu_kit::region::RegionCode;
-use edu_kit::resource::parse_child_name;
+use edu_kit::resource::parse_name;
 use edu_kit::{ApiError, CallContext, etag, wire};
 use edu_proto::edu::mentoring::v1 as pb;
 use edu_proto::edu::mentoring::v1::report_service_server::ReportService;
@@ -50,7 +50,8 @@ pub struct ReportsApi {
 }
 
 /// `institutions/{institution}/yearlyReports/{year}`: the institution's ID and the year
-/// (four digits, as the report's own name writes it).
+/// (four digits, as the report's own name writes it; the kit's name parser wants IDs that
+/// start with a letter, so the year is read here).
 fn parse_report_name(name: &str, field: &str) -> Result<(String, i16), ApiError> {
     if name.is_empty() {
         return Err(ApiError::invalid_field(
@@ -59,18 +60,28 @@ fn parse_report_name(name: &str, field: &str) -> Result<(String, i16), ApiError>
             "required: institutions/{institution}/yearlyReports/{year}",
         ));
     }
-    let (institution, year) = parse_child_name(name, "institutions", "yearlyReports", field)?;
-    let parsed = (year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| year.parse::<i16>().ok())
-        .flatten();
-    match parsed {
-        Some(year) => Ok((institution, year)),
-        None => Err(ApiError::invalid_field(
+    let bad = || {
+        ApiError::invalid_field(
             kit_reason::INVALID_FIELDS,
             field,
-            format!("the report's ID is a year such as 2025, got {}", quote(&year)),
-        )),
-    }
+            format!(
+                "expected a name of the form institutions/{{institution}}/yearlyReports/{{year}} \
+                 with a year such as 2025, got {}",
+                quote(name)
+            ),
+        )
+    };
+    let parts: Vec<&str> = name.split('/').collect();
+    let ["institutions", institution, "yearlyReports", year] = parts.as_slice() else {
+        return Err(bad());
+    };
+    let institution =
+        parse_name(&institution_name(institution), "institutions", field).map_err(|_| bad())?;
+    let year = (year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| year.parse::<i16>().ok())
+        .flatten()
+        .ok_or_else(bad)?;
+    Ok((institution, year))
 }
 
 /// The roles that can give a standing in an institution; a token with none of them (an
