@@ -50,6 +50,7 @@ pub mod plans;
 pub mod publications;
 pub mod reports;
 pub mod road_map;
+pub mod summary;
 
 use jiff::Timestamp;
 use jiff::civil::Date;

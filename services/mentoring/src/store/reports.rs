@@ -15,12 +15,12 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff_sqlx::ToSqlx;
 use serde_json::json;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, Transaction};
 
 use edu_kit::{ApiError, CallContext, audit, etag};
 
-use super::institutions::{self, Setting};
-use super::{corrupt, institution_name, parsed};
+use super::institutions::{self, Institution, Setting};
+use super::{Store, corrupt, institution_name, parsed};
 use crate::domain::deadlines;
 use crate::domain::{MentoringError, MentoringForm, PairKind, PairType, ParticipantRole};
 
@@ -189,6 +189,44 @@ pub async fn get(
         read_time: now,
         version: 0,
     })
+}
+
+/// A report with the institution it is of (its short name, region and zone, which the
+/// answer and the CSV show).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reported {
+    /// The institution.
+    pub institution: Institution,
+    /// The report.
+    pub report: YearlyReport,
+}
+
+/// The report for `year` as [`get`] reads it, with its institution, in one REPEATABLE READ,
+/// READ ONLY snapshot: a DRAFT's figures are read by several statements, and they must
+/// agree with each other as of one instant (`read_time`).
+pub async fn read(
+    store: &Store,
+    institution: &str,
+    year: i16,
+    now: Timestamp,
+) -> Result<Reported, ApiError> {
+    let mut tx = snapshot(store).await?;
+    let report = get(&mut tx, institution, year, now).await?;
+    let institution = institutions::get(&mut tx, institution).await?;
+    tx.commit().await?;
+    Ok(Reported {
+        institution,
+        report,
+    })
+}
+
+/// A read-only snapshot for one report.
+async fn snapshot(store: &Store) -> Result<Transaction<'static, Postgres>, ApiError> {
+    let mut tx = store.begin().await?;
+    sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
 }
 
 /// Submits the DRAFT report for `year` (`SubmitYearlyReport`): its figures fixed as of

@@ -1,0 +1,357 @@
+//! `ReportService` (report.proto): the yearly report to the regional mentoring centre (rule
+//! 10, choice 15: a calendar year, due 30 December in the institution's zone), its CSV
+//! export, and the region summary the gateway composes (issue 17).
+//!
+//! Rules the handlers keep:
+//! - The director and the appointed curator read, submit and export their institution's
+//!   reports; the regional centre of the institution's region reads and exports them, and
+//!   alone reads its region's summary. Another holder of the curator role is refused in every
+//!   method (`CURATOR_NOT_APPOINTED`); participants, guardians and event consumers are
+//!   `ROLE_REQUIRED`.
+//! - The caller's standing in the institution is settled first, so that an institution
+//!   outside the caller's tenant (another region's for the regional centre) is `NOT_FOUND`
+//!   before any role is judged.
+//! - A DRAFT is read live, its figures in one snapshot; submitting fixes them
+//!   (`TRANSITION_NOT_ALLOWED` once submitted), guarded by the etag and the `request_id`.
+//! - Nothing here names a person: figures, codes and institution names only, so no answer
+//!   needs redaction, and nothing about a person reaches a log line.
+
+use std::pin::Pin;
+
+use edu_kit::error::{FieldProblems, quote, reason as kit_reason};
+use edu_kit::idempotency::{self, IdempotencyKey};
+use edu_kit::region::RegionCode;
+use edu_kit::resource::parse_name;
+use edu_kit::{ApiError, CallContext, etag, wire};
+use edu_proto::edu::mentoring::v1 as pb;
+use edu_proto::edu::mentoring::v1::report_service_server::ReportService;
+use futures::Stream;
+use tonic::{Request, Response, Status};
+
+use super::access::{
+    self, CURATOR, DIRECTOR, EVENT_CONSUMER, GUARDIAN, PARTICIPANT, REGIONAL_CENTRE, Viewer,
+};
+use super::report_csv::{self, MAX_CHUNK_BYTES, row_of};
+use super::{convert, respond};
+use crate::domain::{MentoringForm, PairType, ParticipantRole};
+use crate::store::institutions::Institution;
+use crate::store::reports::{self, Reported, Section, YearlyReport};
+use crate::store::summary::{self, InstitutionSummary};
+use crate::store::{Store, institution_name, institutions};
+
+/// The stream of an exported yearly report.
+type ExportStream =
+    Pin<Box<dyn Stream<Item = Result<pb::ExportYearlyReportResponse, Status>> + Send + 'static>>;
+
+/// The report service.
+#[derive(Debug, Clone)]
+pub struct ReportsApi {
+    store: Store,
+}
+
+/// `institutions/{institution}/yearlyReports/{year}`: the institution's ID and the year
+/// (four digits, as the report's own name writes it; the kit's name parser wants IDs that
+/// start with a letter, so the year is read here).
+fn parse_report_name(name: &str, field: &str) -> Result<(String, i16), ApiError> {
+    if name.is_empty() {
+        return Err(ApiError::invalid_field(
+            kit_reason::INVALID_FIELDS,
+            field,
+            "required: institutions/{institution}/yearlyReports/{year}",
+        ));
+    }
+    let bad = || {
+        ApiError::invalid_field(
+            kit_reason::INVALID_FIELDS,
+            field,
+            format!(
+                "expected a name of the form institutions/{{institution}}/yearlyReports/{{year}} \
+                 with a year such as 2025, got {}",
+                quote(name)
+            ),
+        )
+    };
+    let parts: Vec<&str> = name.split('/').collect();
+    let ["institutions", institution, "yearlyReports", year] = parts.as_slice() else {
+        return Err(bad());
+    };
+    let institution =
+        parse_name(&institution_name(institution), "institutions", field).map_err(|_| bad())?;
+    let year = (year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| year.parse::<i16>().ok())
+        .flatten()
+        .ok_or_else(bad)?;
+    Ok((institution, year))
+}
+
+/// The roles that can give a standing in an institution; a token with none of them (an
+/// event consumer's, say) is refused by its role alone, which says nothing about any
+/// institution, so it cannot reveal one.
+fn refuse_without_role(context: &CallContext) -> Result<(), ApiError> {
+    let caller = context.caller()?;
+    if [DIRECTOR, CURATOR, PARTICIPANT, GUARDIAN, REGIONAL_CENTRE]
+        .iter()
+        .any(|role| caller.has_role(role))
+    {
+        return Ok(());
+    }
+    Err(ApiError::permission_denied(
+        kit_reason::ROLE_REQUIRED,
+        format!(
+            "reports are read by the director ({DIRECTOR}), the appointed curator ({CURATOR}) \
+             and the regional centre ({REGIONAL_CENTRE}), not with {EVENT_CONSUMER} or no role"
+        ),
+    ))
+}
+
+fn state_pb(report: &YearlyReport) -> i32 {
+    if report.submitted {
+        pb::YearlyReportState::Submitted as i32
+    } else {
+        pb::YearlyReportState::Draft as i32
+    }
+}
+
+fn figures_pb(report: &YearlyReport) -> pb::YearlyFigures {
+    let total = row_of(report, Section::Total, "ALL");
+    pb::YearlyFigures {
+        participants: total.participants,
+        mentors: total.mentors,
+        mentees: total.mentees,
+        pairs: total.pairs.unwrap_or(0),
+        groups: total.groups.unwrap_or(0),
+        activated: report.activated,
+        completed: report.completed,
+        mentors_trained: report.mentors_trained,
+        by_role: ParticipantRole::ALL
+            .into_iter()
+            .map(|role| {
+                let r = row_of(report, Section::Role, role.as_str());
+                pb::RoleFigures {
+                    role: convert::role(role),
+                    participants: r.participants,
+                    mentors: r.mentors,
+                    mentees: r.mentees,
+                }
+            })
+            .collect(),
+        by_form: MentoringForm::ALL
+            .into_iter()
+            .map(|form| {
+                let r = row_of(report, Section::Form, form.as_str());
+                pb::FormFigures {
+                    form: convert::form(form),
+                    pairs: r.pairs.unwrap_or(0),
+                    groups: r.groups.unwrap_or(0),
+                    participants: r.participants,
+                    mentors: r.mentors,
+                    mentees: r.mentees,
+                }
+            })
+            .collect(),
+        by_pair_type: PairType::ALL
+            .into_iter()
+            .map(|pair_type| {
+                let r = row_of(report, Section::PairType, pair_type.as_str());
+                pb::PairTypeFigures {
+                    pair_type: convert::pair_type(pair_type),
+                    pairs: r.pairs.unwrap_or(0),
+                    groups: r.groups.unwrap_or(0),
+                    participants: r.participants,
+                    mentors: r.mentors,
+                    mentees: r.mentees,
+                }
+            })
+            .collect(),
+    }
+}
+
+fn report_pb(institution: &Institution, report: &YearlyReport) -> pb::YearlyReport {
+    pb::YearlyReport {
+        name: report.name.clone(),
+        year: i32::from(report.year),
+        institution_display_name: institution.short_name.clone(),
+        region_code: institution.region_code.clone(),
+        state: state_pb(report),
+        due_date: Some(wire::date(report.due_date)),
+        due_time: Some(wire::timestamp(report.due_time)),
+        submit_time: report.submit_time.map(wire::timestamp),
+        late: report.late,
+        overdue: report.overdue,
+        figures: Some(figures_pb(report)),
+        read_time: Some(wire::timestamp(report.read_time)),
+        etag: etag::of(report.version),
+    }
+}
+
+fn institution_pb(part: InstitutionSummary) -> pb::RegionInstitutionSummary {
+    pb::RegionInstitutionSummary {
+        institution: institution_name(&part.id),
+        display_name: part.short_name,
+        active_pairs: part.active_pairs,
+        active_groups: part.active_groups,
+        mentors: part.mentors,
+        mentees: part.mentees,
+    }
+}
+
+impl ReportsApi {
+    /// The service on `store`.
+    pub fn new(store: Store) -> Self {
+        ReportsApi { store }
+    }
+
+    /// The caller in `institution` (`NOT_FOUND` outside it), who must be the director, the
+    /// appointed curator, or — when `regional_centre` — the regional centre of its region.
+    async fn reader(
+        &self,
+        context: &CallContext,
+        institution: &str,
+        regional_centre: bool,
+    ) -> Result<Viewer, ApiError> {
+        refuse_without_role(context)?;
+        let viewer = Viewer::of(&self.store, context, institution).await?;
+        if !(regional_centre && viewer.is_regional_centre()) {
+            viewer.require_staff()?;
+        }
+        Ok(viewer)
+    }
+
+    /// The report a Get or Export names, read in one snapshot for a caller who may read it.
+    async fn readable(&self, context: &CallContext, name: &str) -> Result<Reported, ApiError> {
+        let (institution, year) = parse_report_name(name, "name")?;
+        self.reader(context, &institution, true).await?;
+        reports::read(&self.store, &institution, year, context.now()).await
+    }
+
+    async fn get(
+        &self,
+        request: Request<pb::GetYearlyReportRequest>,
+    ) -> Result<pb::YearlyReport, ApiError> {
+        let context = CallContext::of(&request)?;
+        let found = self.readable(context, &request.get_ref().name).await?;
+        Ok(report_pb(&found.institution, &found.report))
+    }
+
+    async fn submit(
+        &self,
+        request: Request<pb::SubmitYearlyReportRequest>,
+    ) -> Result<pb::YearlyReport, ApiError> {
+        let context = CallContext::of(&request)?;
+        let body = request.get_ref();
+        let mut problems = FieldProblems::new();
+        let name = problems.field(parse_report_name(&body.name, "name"));
+        let key = problems.field(IdempotencyKey::for_request(
+            context,
+            "SubmitYearlyReport",
+            &body.request_id,
+            body,
+        ));
+        problems.finish()?;
+        let (Some((institution, year)), Some(key)) = (name, key) else {
+            return Err(ApiError::invalid_field(
+                kit_reason::INVALID_FIELDS,
+                "name",
+                "required: institutions/{institution}/yearlyReports/{year}",
+            ));
+        };
+        // The regional centre reads reports but does not submit them.
+        self.reader(context, &institution, false).await?;
+        let mut tx = self.store.begin().await?;
+        let submitted = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+            let report = reports::submit(conn, context, &institution, year, &body.etag).await?;
+            let found = institutions::get(conn, &institution).await?;
+            Ok(report_pb(&found, &report))
+        })
+        .await?;
+        tx.commit().await?;
+        tracing::info!(report = %submitted.name, late = submitted.late, "yearly report submitted");
+        Ok(submitted)
+    }
+
+    /// ExportYearlyReport: the whole file (a few kilobytes), as the stream's messages.
+    async fn export(
+        &self,
+        request: Request<pb::ExportYearlyReportRequest>,
+    ) -> Result<Vec<pb::ExportYearlyReportResponse>, ApiError> {
+        let context = CallContext::of(&request)?;
+        let found = self.readable(context, &request.get_ref().name).await?;
+        let bytes = report_csv::render(&found)?;
+        let file_name = report_csv::file_name(&found.institution.id, found.report.year);
+        tracing::info!(
+            report = %found.report.name,
+            bytes = bytes.len(),
+            "yearly report exported"
+        );
+        Ok(report_csv::chunks(&bytes, MAX_CHUNK_BYTES, &file_name))
+    }
+
+    async fn region_summary(
+        &self,
+        request: Request<pb::GetRegionSummaryRequest>,
+    ) -> Result<pb::RegionSummary, ApiError> {
+        let context = CallContext::of(&request)?;
+        let body = request.get_ref();
+        let region = if body.region_code.is_empty() {
+            Err(ApiError::invalid_field(
+                kit_reason::INVALID_FIELDS,
+                "region_code",
+                "required: an ISO 3166-2 code such as RU-SAR",
+            ))
+        } else {
+            RegionCode::parse(&body.region_code).map_err(|e| {
+                ApiError::invalid_field(kit_reason::INVALID_FIELDS, "region_code", e.to_string())
+            })
+        }?;
+        let regions = access::regional_centre_regions(context.caller()?)?;
+        if !regions.iter().any(|r| r == region.as_str()) {
+            return Err(ApiError::not_found(format!("region {region}")));
+        }
+        let mut conn = self.store.read().await?;
+        let found = summary::region(&mut conn, region.as_str()).await?;
+        Ok(pb::RegionSummary {
+            region_code: region.as_str().to_string(),
+            institutions: found.institutions.into_iter().map(institution_pb).collect(),
+            active_pairs: found.active_pairs,
+            active_groups: found.active_groups,
+            mentors: found.mentors,
+            mentees: found.mentees,
+            read_time: Some(wire::timestamp(context.now())),
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl ReportService for ReportsApi {
+    async fn get_yearly_report(
+        &self,
+        request: Request<pb::GetYearlyReportRequest>,
+    ) -> Result<Response<pb::YearlyReport>, Status> {
+        respond(self.get(request).await)
+    }
+
+    async fn submit_yearly_report(
+        &self,
+        request: Request<pb::SubmitYearlyReportRequest>,
+    ) -> Result<Response<pb::YearlyReport>, Status> {
+        respond(self.submit(request).await)
+    }
+
+    type ExportYearlyReportStream = ExportStream;
+
+    async fn export_yearly_report(
+        &self,
+        request: Request<pb::ExportYearlyReportRequest>,
+    ) -> Result<Response<Self::ExportYearlyReportStream>, Status> {
+        let messages = self.export(request).await.map_err(Status::from)?;
+        let stream: ExportStream = Box::pin(futures::stream::iter(messages.into_iter().map(Ok)));
+        Ok(Response::new(stream))
+    }
+
+    async fn get_region_summary(
+        &self,
+        request: Request<pb::GetRegionSummaryRequest>,
+    ) -> Result<Response<pb::RegionSummary>, Status> {
+        respond(self.region_summary(request).await)
+    }
+}
