@@ -9,3 +9,5 @@ pub mod errors;
 // Handlers answer through the kit's one mapping of results to tonic.
 #[allow(unused_imports)]
 use edu_kit::error::respond;
+mod monitoring;
+pub use monitoring::MonitoringApi;
