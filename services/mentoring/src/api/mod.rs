@@ -16,3 +16,5 @@ use edu_kit::error::respond;
 
 mod events;
 pub use events::EventsApi;
+mod monitoring;
+pub use monitoring::MonitoringApi;

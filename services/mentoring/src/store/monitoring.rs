@@ -31,7 +31,7 @@ use crate::domain::monitoring::{
     MonitoringSeason, RoundId, check_submission, ensure_open, score_in_range,
 };
 use crate::domain::redaction::{PersonView, shown_text};
-use crate::domain::{FieldError, MentoringError, PairSide};
+use crate::domain::{FieldError, MentoringError, MentoringForm, PairSide, PairType};
 
 /// `institutions/{institution}/monitoringRounds/{round}`.
 pub fn round_name(institution: &str, round: &str) -> String {
@@ -136,6 +136,10 @@ pub struct Round {
     pub id: String,
     /// The resource name.
     pub name: String,
+    /// The institution's ID.
+    pub institution: String,
+    /// The institution's region, for the regional centre's view.
+    pub region_code: String,
     /// The season.
     pub season: MonitoringSeason,
     /// The year of the due date.
@@ -158,12 +162,16 @@ pub struct Round {
     pub pairs: i64,
     /// Of those, assessed.
     pub pairs_assessed: i64,
-    /// Questionnaires sent (withdrawn ones included).
+    /// Questionnaires sent (withdrawn ones not counted, as the contract has it).
     pub questionnaires: i64,
     /// Of those, answered.
     pub questionnaires_answered: i64,
     /// The curator's summary.
     pub summary: String,
+    /// When it was opened.
+    pub create_time: Timestamp,
+    /// When it last changed.
+    pub update_time: Timestamp,
     /// Its version, for etags.
     pub version: i64,
 }
@@ -261,7 +269,7 @@ pub async fn create_round(
         json!({ "pairs": active.len(), "questions": questions.len() }),
     )
     .await?;
-    get_round(conn, &setting, &id).await
+    get_round(conn, &setting, &id, now).await
 }
 
 /// A pair activated while rounds are OPEN joins them (called by the activation, which holds
@@ -355,11 +363,16 @@ pub struct Questionnaire {
     pub answers: Vec<AnswerDraft>,
     /// Who answered.
     pub answered_by: Option<ActorKind>,
+    /// When it was last answered.
+    pub answer_time: Option<Timestamp>,
+    /// When it was sent.
+    pub create_time: Timestamp,
     /// Its version, for etags.
     pub version: i64,
 }
 
-/// Answers a questionnaire (`SubmitQuestionnaire`): ANSWERED, its answers replaced.
+/// Answers a questionnaire (`SubmitQuestionnaire`): ANSWERED, its answers replaced; never
+/// for a respondent whose consent to PERSONAL_DATA is not in force (`CONSENT_MISSING`).
 #[allow(clippy::too_many_arguments)]
 pub async fn submit_questionnaire(
     conn: &mut PgConnection,
@@ -441,6 +454,18 @@ pub async fn submit_questionnaire(
         }
         .into());
     }
+    // Answers are personal data: none are recorded about a person whose consent is not in
+    // force (an ANSWERED questionnaire of a revoked person keeps its answers, hidden).
+    if !participants::one_fact(conn, institution, &respondent)
+        .await?
+        .consent_in_force
+    {
+        return Err(MentoringError::ConsentMissing {
+            participant: participant_name(institution, &respondent),
+            purpose: ConsentPurpose::PersonalData,
+        }
+        .into());
+    }
     let now = context.now();
     sqlx::query!(
         "DELETE FROM mentoring.answers WHERE institution_id = $1 AND round_id = $2 AND questionnaire_id = $3",
@@ -508,6 +533,16 @@ impl PairAssessment {
             PairAssessment::PartlyEffective => "PARTLY_EFFECTIVE",
             PairAssessment::NotEffective => "NOT_EFFECTIVE",
         }
+    }
+    /// The assessment a stored name stands for.
+    pub fn parse(raw: &str) -> Option<Self> {
+        [
+            PairAssessment::Effective,
+            PairAssessment::PartlyEffective,
+            PairAssessment::NotEffective,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == raw)
     }
 }
 
@@ -592,6 +627,248 @@ pub async fn update_pair_result(
     Ok(())
 }
 
+/// The mean of the scores given to one scale question of a round, in one pair.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuestionAverage {
+    /// The question's ID.
+    pub question_id: String,
+    /// The scores given.
+    pub answers: i64,
+    /// Their mean; zero when none was given.
+    pub mean: f64,
+}
+
+/// A pair's result in a round as shown (`PairResult`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairResult {
+    /// Its ID, the pair's.
+    pub id: String,
+    /// The resource name.
+    pub name: String,
+    /// The pair, by resource name.
+    pub pair: String,
+    /// The pair type.
+    pub pair_type: PairType,
+    /// The form.
+    pub form: MentoringForm,
+    /// The current mentor as shown (redacted after their revocation).
+    pub mentor_person: PersonView,
+    /// Questionnaires sent to its members, withdrawn ones not counted.
+    pub questionnaires: i64,
+    /// Of those, answered.
+    pub questionnaires_answered: i64,
+    /// The mean score of each scale question, in the order of the round's questions.
+    pub averages: Vec<QuestionAverage>,
+    /// Plan activities PLANNED or DONE as of the round's instant (the call while OPEN,
+    /// the submission after).
+    pub plan_activities: i64,
+    /// Of those, DONE by that day.
+    pub plan_activities_done: i64,
+    /// Of those, past their due day and not done by that day.
+    pub plan_activities_overdue: i64,
+    /// Meetings logged by that instant.
+    pub meetings: i64,
+    /// The curator's assessment.
+    pub assessment: Option<PairAssessment>,
+    /// The curator's conclusion; empty when the pair is redacted.
+    pub conclusion: String,
+    /// Whether a member of the pair, current or former, is redacted.
+    pub redacted: bool,
+    /// When it last changed.
+    pub update_time: Timestamp,
+    /// Its version, for etags.
+    pub version: i64,
+}
+
+/// The filters of `ListPairResults`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PairResultFilter {
+    /// Results of pairs of this type only.
+    pub pair_type: Option<PairType>,
+    /// Results with this assessment only.
+    pub assessment: Option<PairAssessment>,
+    /// Only results without an assessment yet.
+    pub unassessed_only: bool,
+}
+
+/// A page of `ListPairResults` of a round: at most `size` after the result `after`, by
+/// pair type (in the contract's enum order), then by ID, each as [`get_pair_result`] shows
+/// it at `now`; `NOT_FOUND` for a missing round.
+#[allow(clippy::too_many_arguments)]
+pub async fn list_pair_results_page(
+    conn: &mut PgConnection,
+    setting: &Setting,
+    round: &str,
+    filter: &PairResultFilter,
+    now: Timestamp,
+    size: usize,
+    after: Option<String>,
+) -> Result<Page<PairResult, String>, ApiError> {
+    let institution = setting.id.as_str();
+    let stored = read_round(conn, institution, round).await?;
+    let type_order: Vec<String> = PairType::ALL
+        .iter()
+        .map(|t| t.as_str().to_string())
+        .collect();
+    let ids = sqlx::query_scalar!(
+        "SELECT x.id FROM mentoring.pair_results x
+         JOIN mentoring.pairs p ON p.institution_id = x.institution_id AND p.id = x.pair_id
+         WHERE x.institution_id = $1 AND x.round_id = $2
+           AND ($3::text IS NULL OR p.pair_type = $3)
+           AND ($4::text IS NULL OR x.assessment = $4)
+           AND (NOT $5 OR x.assessment IS NULL)
+           AND ($6::text IS NULL OR (array_position($7::text[], p.pair_type), x.id) > (
+                   SELECT array_position($7::text[], q.pair_type), a.id
+                   FROM mentoring.pair_results a
+                   JOIN mentoring.pairs q ON q.institution_id = a.institution_id AND q.id = a.pair_id
+                   WHERE a.institution_id = $1 AND a.round_id = $2 AND a.id = $6))
+         ORDER BY array_position($7::text[], p.pair_type), x.id
+         LIMIT $8",
+        institution,
+        round,
+        filter.pair_type.map(PairType::as_str),
+        filter.assessment.map(PairAssessment::as_str),
+        filter.unassessed_only,
+        after,
+        &type_order,
+        edu_kit::paging::overfetch_limit(size),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut items = Vec::with_capacity(ids.len());
+    for id in &ids {
+        items.push(pair_result(conn, setting, round, &stored, id, now).await?);
+    }
+    Ok(Page::from_overfetch(items, size, |r| r.id.clone()))
+}
+
+/// One pair's result in a round as shown at `now` (the round's figures are as of `now`
+/// while it is OPEN, as of its submission after); `NOT_FOUND` for a missing round or result.
+pub async fn get_pair_result(
+    conn: &mut PgConnection,
+    setting: &Setting,
+    round: &str,
+    id: &str,
+    now: Timestamp,
+) -> Result<PairResult, ApiError> {
+    let stored = read_round(conn, &setting.id, round).await?;
+    pair_result(conn, setting, round, &stored, id, now).await
+}
+
+async fn pair_result(
+    conn: &mut PgConnection,
+    setting: &Setting,
+    round: &str,
+    stored: &StoredRound,
+    id: &str,
+    now: Timestamp,
+) -> Result<PairResult, ApiError> {
+    let institution = setting.id.as_str();
+    let name = result_name(institution, round, id);
+    // A submitted round's figures are those of its submission.
+    let instant = stored.submit_time.unwrap_or(now);
+    let day = super::day_in(&setting.time_zone, instant)?;
+    let row = sqlx::query!(
+        r#"SELECT x.pair_id, x.assessment, x.conclusion, x.update_time, x.version,
+                  p.pair_type, p.form,
+                  (SELECT m.participant_id FROM mentoring.pair_members m
+                   WHERE m.institution_id = x.institution_id AND m.pair_id = x.pair_id
+                     AND m.side = 'MENTOR' AND m.left_time IS NULL) AS "mentor?",
+                  (SELECT count(*) FROM mentoring.questionnaires q
+                   WHERE q.institution_id = x.institution_id AND q.round_id = x.round_id
+                     AND q.pair_id = x.pair_id AND q.state <> 'WITHDRAWN') AS "sent!",
+                  (SELECT count(*) FROM mentoring.questionnaires q
+                   WHERE q.institution_id = x.institution_id AND q.round_id = x.round_id
+                     AND q.pair_id = x.pair_id AND q.state = 'ANSWERED') AS "answered!",
+                  (SELECT count(*) FROM mentoring.plan_activities a
+                   WHERE a.institution_id = x.institution_id AND a.pair_id = x.pair_id
+                     AND a.state IN ('PLANNED', 'DONE') AND a.create_time <= $4) AS "planned!",
+                  (SELECT count(*) FROM mentoring.plan_activities a
+                   WHERE a.institution_id = x.institution_id AND a.pair_id = x.pair_id
+                     AND a.state = 'DONE' AND a.create_time <= $4
+                     AND a.done_date <= $5) AS "done!",
+                  (SELECT count(*) FROM mentoring.plan_activities a
+                   WHERE a.institution_id = x.institution_id AND a.pair_id = x.pair_id
+                     AND a.state IN ('PLANNED', 'DONE') AND a.create_time <= $4
+                     AND a.due_date < $5
+                     AND (a.state = 'PLANNED' OR a.done_date > $5)) AS "overdue!",
+                  (SELECT count(*) FROM mentoring.meetings mt
+                   WHERE mt.institution_id = x.institution_id AND mt.pair_id = x.pair_id
+                     AND mt.create_time <= $4) AS "meetings!"
+           FROM mentoring.pair_results x
+           JOIN mentoring.pairs p ON p.institution_id = x.institution_id AND p.id = x.pair_id
+           WHERE x.institution_id = $1 AND x.round_id = $2 AND x.id = $3"#,
+        institution,
+        round,
+        id,
+        instant.to_sqlx(),
+        day.to_sqlx(),
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| ApiError::not_found(name.clone()))?;
+    let mentor = row
+        .mentor
+        .ok_or_else(|| corrupt("pair without a mentor", &row.pair_id))?;
+    let mentor_person = participants::people(conn, institution, &[mentor], setting.today)
+        .await?
+        .pop()
+        .ok_or_else(|| corrupt("pair result mentor", &row.pair_id))?;
+    let redacted = super::pairs::is_redacted(conn, institution, &row.pair_id).await?;
+    // Answers given before a revocation stay counted (the contract's questionnaires).
+    let scores = sqlx::query!(
+        r#"SELECT a.question_id, count(*) AS "answers!", avg(a.score)::float8 AS "mean!"
+           FROM mentoring.answers a
+           JOIN mentoring.questionnaires q
+             ON q.institution_id = a.institution_id AND q.round_id = a.round_id
+            AND q.id = a.questionnaire_id
+           WHERE a.institution_id = $1 AND a.round_id = $2 AND q.pair_id = $3
+             AND a.score IS NOT NULL
+           GROUP BY a.question_id"#,
+        institution,
+        round,
+        row.pair_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let averages = stored
+        .questions
+        .iter()
+        .filter(|q| q.kind == QuestionKind::Scale)
+        .map(|q| {
+            let found = scores.iter().find(|s| s.question_id == q.id);
+            QuestionAverage {
+                question_id: q.id.clone(),
+                answers: found.map_or(0, |s| s.answers),
+                mean: found.map_or(0.0, |s| s.mean),
+            }
+        })
+        .collect();
+    Ok(PairResult {
+        id: id.to_string(),
+        name,
+        pair: pair_name(institution, &row.pair_id),
+        pair_type: parsed("pair type", &row.pair_type, PairType::parse)?,
+        form: parsed("form", &row.form, MentoringForm::parse)?,
+        mentor_person,
+        questionnaires: row.sent,
+        questionnaires_answered: row.answered,
+        averages,
+        plan_activities: row.planned,
+        plan_activities_done: row.done,
+        plan_activities_overdue: row.overdue,
+        meetings: row.meetings,
+        assessment: match row.assessment.as_deref() {
+            Some(raw) => Some(parsed("assessment", raw, PairAssessment::parse)?),
+            None => None,
+        },
+        conclusion: shown_text(&row.conclusion, redacted).to_string(),
+        redacted,
+        update_time: row.update_time.to_jiff(),
+        version: row.version,
+    })
+}
+
 /// Submits an OPEN round (`SubmitMonitoringRound`): every pair assessed (the domain's
 /// check), `late` judged by the domain at this instant in the institution's zone. Emits
 /// `MONITORING_SUBMITTED`.
@@ -660,7 +937,7 @@ pub async fn submit_round(
         now,
     )
     .await?;
-    get_round(conn, &setting, round).await
+    get_round(conn, &setting, round, now).await
 }
 
 /// Withdraws the person's unanswered questionnaires of OPEN rounds (their consent to
@@ -692,6 +969,26 @@ struct StoredRound {
     questions: Vec<Question>,
     submit_time: Option<Timestamp>,
     version: i64,
+}
+
+/// The round as stored, without a lock (for reads); `NOT_FOUND` when missing.
+async fn read_round(
+    conn: &mut PgConnection,
+    institution: &str,
+    round: &str,
+) -> Result<StoredRound, ApiError> {
+    let row = sqlx::query_as!(
+        RoundRow,
+        "SELECT season, year, question_ids, question_texts, question_kinds, question_audiences,
+                submit_time, version
+         FROM mentoring.monitoring_rounds WHERE institution_id = $1 AND id = $2",
+        institution,
+        round
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| ApiError::not_found(round_name(institution, round)))?;
+    stored_round(row)
 }
 
 async fn lock_round(
@@ -726,6 +1023,10 @@ async fn lock_round(
         .await?
     }
     .ok_or_else(|| ApiError::not_found(name))?;
+    stored_round(row)
+}
+
+fn stored_round(row: RoundRow) -> Result<StoredRound, ApiError> {
     Ok(StoredRound {
         season: parsed("season", &row.season, MonitoringSeason::parse)?,
         year: row.year,
@@ -777,7 +1078,10 @@ fn questions_of(
     Ok(questions)
 }
 
-fn check_questions(fields: &mut Vec<FieldError>, questions: &[Question]) {
+/// The contract's rules for a round's questions (at most 30; IDs of 1 to 40 lower-case
+/// letters, digits and underscores, each once; a text), each problem under its field; the
+/// api runs them with its own checks so that a caller hears of every bad field at once.
+pub fn check_questions(fields: &mut Vec<FieldError>, questions: &[Question]) {
     if questions.len() > 30 {
         fields.push(FieldError::new(
             "monitoring_round.questions",
@@ -808,13 +1112,14 @@ fn zone(setting: &Setting) -> Result<TimeZone, ApiError> {
     TimeZone::get(&setting.time_zone).map_err(|_| corrupt("time zone", &setting.time_zone))
 }
 
-/// One round as shown at the call.
+/// One round as shown at `now` (which judges `overdue`).
 pub async fn get_round(
     conn: &mut PgConnection,
     setting: &Setting,
     round: &str,
+    now: Timestamp,
 ) -> Result<Round, ApiError> {
-    list_rounds_where(conn, setting, Some(round), None)
+    list_rounds_where(conn, setting, Some(round), Some(now))
         .await?
         .pop()
         .ok_or_else(|| ApiError::not_found(round_name(&setting.id, round)))
@@ -923,14 +1228,16 @@ async fn list_rounds_where(
     let institution = setting.id.as_str();
     let rows = sqlx::query!(
         r#"SELECT r.id, r.season, r.year, r.question_ids, r.question_texts, r.question_kinds,
-                  r.question_audiences, r.submit_time, r.late, r.summary, r.version,
+                  r.question_audiences, r.submit_time, r.late, r.summary, r.create_time,
+                  r.update_time, r.version,
                   (SELECT count(*) FROM mentoring.pair_results x
                    WHERE x.institution_id = r.institution_id AND x.round_id = r.id) AS "pairs!",
                   (SELECT count(*) FROM mentoring.pair_results x
                    WHERE x.institution_id = r.institution_id AND x.round_id = r.id
                      AND x.assessment IS NOT NULL) AS "assessed!",
                   (SELECT count(*) FROM mentoring.questionnaires q
-                   WHERE q.institution_id = r.institution_id AND q.round_id = r.id) AS "sent!",
+                   WHERE q.institution_id = r.institution_id AND q.round_id = r.id
+                     AND q.state <> 'WITHDRAWN') AS "sent!",
                   (SELECT count(*) FROM mentoring.questionnaires q
                    WHERE q.institution_id = r.institution_id AND q.round_id = r.id
                      AND q.state = 'ANSWERED') AS "answered!"
@@ -951,6 +1258,8 @@ async fn list_rounds_where(
         let submit_time = row.submit_time.map(|t| t.to_jiff());
         rounds.push(Round {
             name: round_name(institution, &row.id),
+            institution: institution.to_string(),
+            region_code: setting.region_code.clone(),
             season,
             year: row.year,
             questions: questions_of(
@@ -970,6 +1279,8 @@ async fn list_rounds_where(
             questionnaires: row.sent,
             questionnaires_answered: row.answered,
             summary: row.summary,
+            create_time: row.create_time.to_jiff(),
+            update_time: row.update_time.to_jiff(),
             version: row.version,
             id: row.id,
         });
@@ -987,6 +1298,8 @@ pub struct QuestionnaireFilter {
     /// Those of this respondent only, by participant ID (what a participant or guardian
     /// may answer).
     pub respondent: Option<String>,
+    /// Those of these respondents only, by participant ID (a guardian's wards).
+    pub respondents: Option<Vec<String>>,
 }
 
 /// A page of `ListQuestionnaires` of a round: at most `size` after the questionnaire
@@ -1021,6 +1334,7 @@ pub async fn list_questionnaires_page(
            AND ($6::text IS NULL OR (q.pair_id, q.side <> 'MENTOR', q.id) > (
                    SELECT a.pair_id, a.side <> 'MENTOR', a.id FROM mentoring.questionnaires a
                    WHERE a.institution_id = $1 AND a.round_id = $2 AND a.id = $6))
+           AND ($8::text[] IS NULL OR q.participant_id = ANY($8))
          ORDER BY q.pair_id, q.side <> 'MENTOR', q.id
          LIMIT $7",
         institution,
@@ -1030,6 +1344,7 @@ pub async fn list_questionnaires_page(
         filter.respondent,
         after,
         edu_kit::paging::overfetch_limit(size),
+        filter.respondents.as_deref(),
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -1054,7 +1369,8 @@ pub async fn list_questionnaires(
 ) -> Result<Vec<Questionnaire>, ApiError> {
     let institution = setting.id.as_str();
     let rows = sqlx::query!(
-        "SELECT id, pair_id, participant_id, side, state, answered_by, version
+        "SELECT id, pair_id, participant_id, side, state, answered_by, answer_time, create_time,
+                version
          FROM mentoring.questionnaires
          WHERE institution_id = $1 AND round_id = $2 AND ($3::text IS NULL OR id = $3)
          ORDER BY pair_id, side = 'MENTOR' DESC, id",
@@ -1075,10 +1391,13 @@ pub async fn list_questionnaires(
         .await?
         .pop()
         .ok_or_else(|| corrupt("questionnaire respondent", &row.participant_id))?;
+        // In the order of the round's questions, as the contract shows them.
         let answers = sqlx::query!(
-            "SELECT question_id, score, text FROM mentoring.answers
-             WHERE institution_id = $1 AND round_id = $2 AND questionnaire_id = $3
-             ORDER BY question_id",
+            "SELECT a.question_id, a.score, a.text FROM mentoring.answers a
+             JOIN mentoring.monitoring_rounds r
+               ON r.institution_id = a.institution_id AND r.id = a.round_id
+             WHERE a.institution_id = $1 AND a.round_id = $2 AND a.questionnaire_id = $3
+             ORDER BY array_position(r.question_ids, a.question_id), a.question_id",
             institution,
             round,
             row.id
@@ -1105,6 +1424,8 @@ pub async fn list_questionnaires(
                 Some(raw) => Some(parsed("actor", raw, ActorKind::parse)?),
                 None => None,
             },
+            answer_time: row.answer_time.map(|t| t.to_jiff()),
+            create_time: row.create_time.to_jiff(),
             version: row.version,
             id: row.id,
         });

@@ -6,4 +6,5 @@
 #[path = "../store/common.rs"]
 mod common;
 mod callers;
+mod monitoring;
 mod reports;
