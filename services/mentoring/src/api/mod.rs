@@ -5,6 +5,9 @@
 pub mod access;
 pub mod convert;
 pub mod errors;
+mod participants;
+
+pub use participants::ParticipantsApi;
 
 // Handlers answer through the kit's one mapping of results to tonic.
 #[allow(unused_imports)]
