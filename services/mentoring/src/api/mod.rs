@@ -9,6 +9,9 @@ mod report_csv;
 mod reports;
 
 pub use reports::ReportsApi;
+mod participants;
+
+pub use participants::ParticipantsApi;
 
 // Handlers answer through the kit's one mapping of results to tonic.
 #[allow(unused_imports)]

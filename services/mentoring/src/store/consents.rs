@@ -19,7 +19,7 @@ use super::participants::{self, Lock};
 use super::{consent_name, corrupt, pair_name, parsed, participant_name};
 use crate::domain::consent::{
     ActorKind, ConsentPurpose, ConsentState, GuardianRelation, ensure_give_date,
-    ensure_guardian_for_minor, ensure_may_record, ensure_may_revoke,
+    ensure_guardian_for_minor, ensure_may_record, ensure_may_revoke, is_minor,
 };
 use crate::domain::receipt::{
     self, ConsentReceiptText, GuardianLine, Receipt, RevocationReceiptText,
@@ -60,6 +60,8 @@ pub struct ShownReceipt {
     pub text: String,
     /// The SHA-256 of the text as issued.
     pub sha256: String,
+    /// When it was issued.
+    pub issue_time: Timestamp,
 }
 
 /// A consent as shown.
@@ -75,12 +77,18 @@ pub struct Consent {
     pub purpose: ConsentPurpose,
     /// GIVEN or REVOKED.
     pub state: ConsentState,
-    /// The guardian's names and relation; `None` when none or when redacted.
-    pub guardian: Option<(String, GuardianRelation)>,
+    /// The guardian as recorded; `None` when none or when redacted.
+    pub guardian: Option<Guardian>,
     /// Whether a guardian gave it (kept when redacted: no name in it).
     pub given_by_guardian: bool,
     /// The day on the form.
     pub give_date: Date,
+    /// The document it was given in.
+    pub document: String,
+    /// Whether the subject was under 18 on the give date; false when redacted.
+    pub minor: bool,
+    /// The revocation statement as recorded; empty while given and when redacted.
+    pub revocation_statement: String,
     /// The receipt.
     pub receipt: ShownReceipt,
     /// When recorded.
@@ -467,6 +475,29 @@ pub(crate) async fn personal_data_in_force(
     Ok(row.map(|r| (r.give_date.to_jiff(), r.by_guardian)))
 }
 
+/// The token subject of the guardian consent `id` of `participant` names (empty when none,
+/// or when they do not sign in), read even while the subject is redacted, to decide whether
+/// a signed-in guardian may revoke it; never shown. `NOT_FOUND` when the participant has no
+/// such consent.
+pub async fn named_guardian(
+    conn: &mut PgConnection,
+    institution: &str,
+    participant: &str,
+    id: &str,
+) -> Result<String, ApiError> {
+    sqlx::query_scalar!(
+        "SELECT guardian_subject FROM mentoring.consents
+         WHERE institution_id = $1 AND participant_id = $2 AND id = $3",
+        institution,
+        participant,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(Option::unwrap_or_default)
+    .ok_or_else(|| ApiError::not_found(consent_name(institution, participant, id)))
+}
+
 /// One consent as shown.
 pub async fn get(
     conn: &mut PgConnection,
@@ -502,6 +533,20 @@ pub async fn list_page(
     size: usize,
     after: Option<String>,
 ) -> Result<Page<Consent, String>, ApiError> {
+    list_page_of(conn, setting, participant, None, filter, size, after).await
+}
+
+/// [`list_page`] among the consents of the participants `only` names (`None`: everyone's):
+/// what a participant or guardian lists with `participants/-`.
+pub async fn list_page_of(
+    conn: &mut PgConnection,
+    setting: &Setting,
+    participant: Option<&str>,
+    only: Option<&[String]>,
+    filter: &ConsentFilter,
+    size: usize,
+    after: Option<String>,
+) -> Result<Page<Consent, String>, ApiError> {
     if let Some(participant) = participant {
         participants::get(conn, &setting.id, participant, setting.today).await?;
     }
@@ -514,6 +559,7 @@ pub async fn list_page(
            AND ($5::text IS NULL OR (c.give_date, c.create_time, c.id) < (
                    SELECT d.give_date, d.create_time, d.id FROM mentoring.consents d
                    WHERE d.institution_id = $1 AND d.id = $5))
+           AND ($7::text[] IS NULL OR c.participant_id = ANY($7))
          ORDER BY c.give_date DESC, c.create_time DESC, c.id DESC
          LIMIT $6",
         setting.id,
@@ -522,6 +568,7 @@ pub async fn list_page(
         filter.state.map(ConsentState::as_str),
         after,
         edu_kit::paging::overfetch_limit(size),
+        only,
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -543,8 +590,9 @@ pub async fn list(
     let redacted = subject.redacted;
     let rows = sqlx::query!(
         "SELECT id, purpose, state, guardian_family_name, guardian_given_name, guardian_patronymic,
-                guardian_relation, give_date, receipt_number, receipt_text, receipt_sha256,
-                create_time, revoke_time, revoked_by, revocation_receipt_number,
+                guardian_relation, guardian_subject, give_date, document, receipt_number,
+                receipt_issue_time, receipt_text, receipt_sha256, create_time, revoke_time,
+                revoked_by, revocation_statement, revocation_receipt_number,
                 revocation_receipt_text, revocation_receipt_sha256, version
          FROM mentoring.consents
          WHERE institution_id = $1 AND participant_id = $2
@@ -561,29 +609,36 @@ pub async fn list(
             None => None,
         };
         let guardian = match (&row.guardian_family_name, relation) {
-            (Some(family_name), Some(relation)) if !redacted => Some((
-                PersonName {
+            (Some(family_name), Some(relation)) if !redacted => Some(Guardian {
+                name: PersonName {
                     family_name: family_name.clone(),
                     given_name: row.guardian_given_name.clone().unwrap_or_default(),
                     patronymic: row.guardian_patronymic.clone().unwrap_or_default(),
-                }
-                .display_name(),
+                },
                 relation,
-            )),
+                subject: row.guardian_subject.clone().unwrap_or_default(),
+            }),
             _ => None,
         };
         let revocation_receipt = match (
             row.revocation_receipt_number,
             row.revocation_receipt_text,
             row.revocation_receipt_sha256,
+            row.revoke_time,
         ) {
-            (Some(number), Some(text), Some(sha256)) => Some(ShownReceipt {
+            (Some(number), Some(text), Some(sha256), Some(issued)) => Some(ShownReceipt {
                 number,
                 text: if redacted { String::new() } else { text },
                 sha256,
+                issue_time: issued.to_jiff(),
             }),
             _ => None,
         };
+        let give_date = row.give_date.to_jiff();
+        let minor = subject
+            .personal
+            .as_ref()
+            .is_some_and(|p| is_minor(p.birth_date, give_date));
         let revoked_by = match row.revoked_by.as_deref() {
             Some(raw) => Some(parsed("actor", raw, ActorKind::parse)?),
             None => None,
@@ -596,7 +651,14 @@ pub async fn list(
             state: parsed("consent state", &row.state, ConsentState::parse)?,
             guardian,
             given_by_guardian: relation.is_some(),
-            give_date: row.give_date.to_jiff(),
+            give_date,
+            document: row.document,
+            minor,
+            revocation_statement: if redacted {
+                String::new()
+            } else {
+                row.revocation_statement
+            },
             receipt: ShownReceipt {
                 number: row.receipt_number,
                 text: if redacted {
@@ -605,6 +667,7 @@ pub async fn list(
                     row.receipt_text
                 },
                 sha256: row.receipt_sha256,
+                issue_time: row.receipt_issue_time.to_jiff(),
             },
             create_time: row.create_time.to_jiff(),
             revoke_time: row.revoke_time.map(|t| t.to_jiff()),

@@ -124,6 +124,9 @@ pub struct ParticipantChange {
     pub birth_date: Option<Date>,
     /// New contact data: position, phone, e-mail.
     pub contact: Option<(String, String, String)>,
+    /// A new token subject (empty: the person no longer signs in); unique in the
+    /// institution (`ALREADY_EXISTS`, `field` = `subject`).
+    pub subject: Option<String>,
     /// The bank of mentors: `Some(None)` leaves it.
     pub mentor_profile: Option<Option<MentorProfile>>,
     /// The bank of mentees: `Some(None)` leaves it.
@@ -392,6 +395,7 @@ pub async fn update(
              training_complete_date = coalesce($20, training_complete_date),
              training_programme = coalesce($21, training_programme),
              training_record_time = CASE WHEN $20::date IS NULL THEN training_record_time ELSE $22::timestamptz END,
+             subject = coalesce($23, subject),
              update_time = $22,
              version = version + 1
          WHERE institution_id = $1 AND id = $2",
@@ -417,9 +421,11 @@ pub async fn update(
         training.as_ref().map(|t| t.complete_date.to_sqlx()),
         training.as_ref().map(|t| t.programme.clone()),
         now.to_sqlx(),
+        change.subject.as_deref(),
     )
     .execute(&mut *conn)
-    .await?;
+    .await
+    .map_err(|e| subject_taken(e, &name))?;
     // What changed, by field name only: the values are personal.
     let mut changed = vec![];
     for (field, set) in [
@@ -427,6 +433,7 @@ pub async fn update(
         ("name", change.name.is_some()),
         ("birth_date", change.birth_date.is_some()),
         ("contact", change.contact.is_some()),
+        ("subject", change.subject.is_some()),
         ("mentor_profile", change.mentor_profile.is_some()),
         ("mentee_profile", change.mentee_profile.is_some()),
         ("mentor_training", change.training.is_some()),
@@ -693,6 +700,21 @@ pub async fn list_page(
     size: usize,
     after: Option<String>,
 ) -> Result<Page<Participant, String>, ApiError> {
+    list_page_of(conn, institution, filter, None, today, size, after).await
+}
+
+/// [`list_page`] among the participants `only` names (`None`: everyone): what a participant
+/// or guardian lists, only the records they may read, filtered and ordered as staff see
+/// them.
+pub async fn list_page_of(
+    conn: &mut PgConnection,
+    institution: &str,
+    filter: &ListFilter,
+    only: Option<&[String]>,
+    today: Date,
+    size: usize,
+    after: Option<String>,
+) -> Result<Page<Participant, String>, ApiError> {
     let ids = sqlx::query_scalar!(
         r#"WITH keyed AS (
                SELECT p.id, p.role, p.mentor_profile, p.mentee_profile,
@@ -727,6 +749,7 @@ pub async fn list_page(
              AND ($6::text IS NULL OR s.redacted = ($6 = 'REVOKED'))
              AND ($7::text IS NULL OR (s.redacted, s.k1, s.k2, s.k3, s.k4) >
                      (SELECT a.redacted, a.k1, a.k2, a.k3, a.k4 FROM sorted a WHERE a.id = $7))
+             AND ($9::text[] IS NULL OR s.id = ANY($9))
            ORDER BY s.redacted, s.k1, s.k2, s.k3, s.k4
            LIMIT $8"#,
         institution,
@@ -737,6 +760,7 @@ pub async fn list_page(
         filter.consent_state.map(ConsentState::as_str),
         after,
         edu_kit::paging::overfetch_limit(size),
+        only,
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -760,6 +784,93 @@ pub async fn list_page(
         items.push(shown);
     }
     Ok(Page::from_overfetch(items, size, |p| p.id.clone()))
+}
+
+/// What a participant is linked to, as `Participant` shows it next to the person: none of
+/// it is personal data (the proto keeps it when the person is redacted), except the
+/// training's record time, which is shown with the training only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Links {
+    /// The open pair or group they are a mentee of, by resource name.
+    pub mentee_pair: Option<String>,
+    /// How many open pairs and groups they mentor.
+    pub mentored_pairs: i64,
+    /// Their consent to PERSONAL_DATA in force, or the latest one, by resource name.
+    pub consent: Option<String>,
+    /// Whether a consent to PUBLICATION is in force.
+    pub publication_consent: bool,
+    /// When the training was recorded.
+    pub training_record_time: Option<Timestamp>,
+    /// When the record last changed.
+    pub update_time: Timestamp,
+}
+
+/// The [`Links`] of these participants, by ID; those not found are left out.
+pub async fn links(
+    conn: &mut PgConnection,
+    institution: &str,
+    ids: &[String],
+) -> Result<Vec<(String, Links)>, ApiError> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let rows = sqlx::query!(
+        r#"SELECT p.id, p.update_time, p.training_record_time,
+                  (SELECT m.pair_id FROM mentoring.pair_members m
+                   WHERE m.institution_id = p.institution_id AND m.participant_id = p.id
+                     AND m.side = 'MENTEE' AND m.pair_open AND m.left_time IS NULL
+                   ORDER BY m.pair_id LIMIT 1) AS mentee_pair,
+                  (SELECT count(*) FROM mentoring.pair_members m
+                   WHERE m.institution_id = p.institution_id AND m.participant_id = p.id
+                     AND m.side = 'MENTOR' AND m.pair_open) AS "mentored_pairs!",
+                  (SELECT c.id FROM mentoring.consents c
+                   WHERE c.institution_id = p.institution_id AND c.participant_id = p.id
+                     AND c.purpose = 'PERSONAL_DATA'
+                   ORDER BY c.state = 'GIVEN' DESC, c.create_time DESC, c.id DESC
+                   LIMIT 1) AS consent,
+                  EXISTS (SELECT 1 FROM mentoring.consents c
+                          WHERE c.institution_id = p.institution_id AND c.participant_id = p.id
+                            AND c.purpose = 'PUBLICATION' AND c.state = 'GIVEN')
+                      AS "publication_consent!"
+           FROM mentoring.participants p
+           WHERE p.institution_id = $1 AND p.id = ANY($2)"#,
+        institution,
+        ids,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let links = Links {
+                mentee_pair: row.mentee_pair.map(|p| pair_name(institution, &p)),
+                mentored_pairs: row.mentored_pairs,
+                consent: row
+                    .consent
+                    .map(|c| super::consent_name(institution, &row.id, &c)),
+                publication_consent: row.publication_consent,
+                training_record_time: row.training_record_time.map(|t| t.to_jiff()),
+                update_time: row.update_time.to_jiff(),
+            };
+            (row.id, links)
+        })
+        .collect())
+}
+
+/// The refusal of a token subject another participant of the institution signs in with
+/// (the unique index holds it against concurrent changes too); other faults as they are.
+fn subject_taken(error: sqlx::Error, participant: &str) -> ApiError {
+    if let sqlx::Error::Database(db) = &error
+        && db.constraint() == Some("participants_one_per_subject")
+    {
+        return ApiError::new(
+            edu_kit::error::ErrorKind::AlreadyExists,
+            edu_kit::error::reason::ALREADY_EXISTS,
+            format!("another participant than {participant} signs in with this subject"),
+        )
+        .with_metadata("field", "subject");
+    }
+    error.into()
 }
 
 /// A participant's version, for the etag check (the row is locked by the caller).

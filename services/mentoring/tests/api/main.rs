@@ -8,3 +8,4 @@ mod common;
 mod callers;
 mod monitoring;
 mod reports;
+mod participants;
