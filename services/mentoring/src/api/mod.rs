@@ -5,6 +5,10 @@
 pub mod access;
 pub mod convert;
 pub mod errors;
+mod pairs;
+mod petitions;
+
+pub use pairs::PairsApi;
 
 // Handlers answer through the kit's one mapping of results to tonic.
 #[allow(unused_imports)]

@@ -6,3 +6,4 @@
 #[path = "../store/common.rs"]
 mod common;
 mod callers;
+mod pairs;
