@@ -2184,3 +2184,140 @@ async fn in_a_group_a_mentee_petitions_for_themselves_only() {
         Some("COMPLETED")
     );
 }
+
+#[tokio::test]
+async fn completion_cancellation_and_petitions_check_the_etag_and_the_request_id() {
+    let fx = Fixture::new().await;
+    let api = PairsApi::new(fx.store.clone());
+    person(&fx, "cou", MENTOR).await;
+    for k in ["k1", "k2", "k3"] {
+        person(&fx, k, PUPIL).await;
+    }
+    active_pair(&fx, "p", "cou", "k1").await;
+    active_pair(&fx, "q", "cou", "k3").await;
+    pair(
+        &fx,
+        "f",
+        PairType::CounsellorPupil,
+        MentoringForm::ShortTerm,
+        "cou",
+        &["k2"],
+    )
+    .await
+    .expect("forming");
+    let finish = |etag: &str, request_id: &str, explanation: &str| pb::CompletePairRequest {
+        name: pair_at("p"),
+        completion: Some(completion(
+            pb::CompletionReason::ValidReason,
+            pb::CompletionInitiator::Both,
+            explanation,
+        )),
+        mentee: String::new(),
+        etag: etag.into(),
+        request_id: request_id.into(),
+    };
+    let call = |body: pb::CompletePairRequest| api.complete_pair(request(&director(), now(), body));
+
+    assert_reason(
+        &refused(call(finish("\"999\"", "", "переезд")).await),
+        Code::Aborted,
+        "ETAG_MISMATCH",
+    );
+    let mut missing = finish("", "", "переезд");
+    missing.name = pair_at("nope");
+    assert_reason(&refused(call(missing).await), Code::NotFound, "NOT_FOUND");
+    let done = call(finish("", "complete-1", "переезд"))
+        .await
+        .expect("completed")
+        .into_inner();
+    let again = call(finish("", "complete-1", "переезд"))
+        .await
+        .expect("the same answer")
+        .into_inner();
+    assert_eq!(again, done);
+    assert_reason(
+        &refused(call(finish("", "complete-1", "другое")).await),
+        Code::InvalidArgument,
+        "REQUEST_ID_REUSED",
+    );
+
+    let drop_it = |reason: &str, name: &str| pb::CancelPairRequest {
+        name: pair_at(name),
+        reason: reason.into(),
+        etag: String::new(),
+        request_id: "cancel-1".into(),
+    };
+    assert_reason(
+        &refused(
+            api.cancel_pair(request(&director(), now(), drop_it("выбыл", "nope")))
+                .await,
+        ),
+        Code::NotFound,
+        "NOT_FOUND",
+    );
+    let cancelled = api
+        .cancel_pair(request(&director(), now(), drop_it("выбыл", "f")))
+        .await
+        .expect("cancelled")
+        .into_inner();
+    assert_eq!(cancelled.state, pb::PairState::Cancelled as i32);
+    assert_reason(
+        &refused(
+            api.cancel_pair(request(&director(), now(), drop_it("иное", "f")))
+                .await,
+        ),
+        Code::InvalidArgument,
+        "REQUEST_ID_REUSED",
+    );
+
+    let file = |text: &str| pb::CreateReplacementPetitionRequest {
+        parent: pair_at("q"),
+        replacement_petition: Some(pb::ReplacementPetition {
+            reason: text.into(),
+            ..pb::ReplacementPetition::default()
+        }),
+        request_id: "petition-1".into(),
+    };
+    let filed = api
+        .create_replacement_petition(request(&guardian("k3"), now(), file("нет контакта")))
+        .await
+        .expect("filed")
+        .into_inner();
+    let repeated = api
+        .create_replacement_petition(request(&guardian("k3"), now(), file("нет контакта")))
+        .await
+        .expect("the same answer, not a second petition")
+        .into_inner();
+    assert_eq!(repeated, filed);
+    assert_reason(
+        &refused(
+            api.create_replacement_petition(request(&guardian("k3"), now(), file("другое")))
+                .await,
+        ),
+        Code::InvalidArgument,
+        "REQUEST_ID_REUSED",
+    );
+    let reject = |text: &str| pb::DecideReplacementPetitionRequest {
+        name: filed.name.clone(),
+        decision: pb::PetitionDecision::Reject as i32,
+        reason: text.into(),
+        request_id: "decide-1".into(),
+        ..pb::DecideReplacementPetitionRequest::default()
+    };
+    decide(&api, &director(), reject("контакт установлен"))
+        .await
+        .expect("rejected");
+    assert_reason(
+        &refused(decide(&api, &director(), reject("иначе")).await),
+        Code::InvalidArgument,
+        "REQUEST_ID_REUSED",
+    );
+    let mut missing = reject("контакт установлен");
+    missing.name = format!("{}/replacementPetitions/nope", pair_at("q"));
+    missing.request_id = String::new();
+    assert_reason(
+        &refused(decide(&api, &director(), missing).await),
+        Code::NotFound,
+        "NOT_FOUND",
+    );
+}
