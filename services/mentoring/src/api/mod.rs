@@ -12,6 +12,10 @@ pub use reports::ReportsApi;
 mod participants;
 
 pub use participants::ParticipantsApi;
+mod pairs;
+mod petitions;
+
+pub use pairs::PairsApi;
 
 // Handlers answer through the kit's one mapping of results to tonic.
 #[allow(unused_imports)]

@@ -90,6 +90,33 @@ pub struct Pair {
     pub redacted: bool,
     /// Its version, for etags.
     pub version: i64,
+    /// When the director's order was recorded.
+    pub order_record_time: Option<Timestamp>,
+    /// The signed agreement in force, if any.
+    pub agreement: Option<AgreementInForce>,
+    /// When it was first ACTIVE (the start of its first period at work).
+    pub first_activate_time: Option<Timestamp>,
+    /// The completion's explanation; empty when the pair is redacted.
+    pub completion_explanation: String,
+    /// The day it ended, when COMPLETED.
+    pub complete_date: Option<Date>,
+    /// When the completion was recorded.
+    pub complete_time: Option<Timestamp>,
+    /// Why it was cancelled; empty when the pair is redacted.
+    pub cancel_reason: String,
+    /// When it was formed.
+    pub create_time: Timestamp,
+    /// When it last changed.
+    pub update_time: Timestamp,
+}
+
+/// The signed agreement in force of a pair, as its answer shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgreementInForce {
+    /// Its resource name.
+    pub name: String,
+    /// Its last day in force, with every extension.
+    pub end_date: Date,
 }
 
 /// A mentee who left a group, as shown.
@@ -100,6 +127,10 @@ pub struct FormerMentee {
     /// How their part ended: the reason, the initiator, the day (the explanation is stored
     /// with them but, as for the pair's own completion, not read here).
     pub completion: Option<(CompletionReason, CompletionInitiator, Date)>,
+    /// Their completion's explanation; empty when the pair is redacted.
+    pub explanation: String,
+    /// When they left.
+    pub left_time: Option<Timestamp>,
 }
 
 /// A change of a pair's form or goal (`UpdatePair` `form`, `goal`); `None` leaves it.
@@ -124,6 +155,9 @@ pub struct PairFilter {
     pub kind: Option<PairKind>,
     /// Only those with this member (mentor, current or former mentee), by participant ID.
     pub member: Option<String>,
+    /// Only those with one of these members (any member row, current or former), by
+    /// participant ID: what a participant or guardian may read. `None` for every pair.
+    pub visible_to: Option<Vec<String>>,
     /// Only those whose agreement in force has expired.
     pub agreement_expired_only: bool,
 }
@@ -827,6 +861,46 @@ pub(crate) async fn current_members(
         .collect())
 }
 
+/// Every member a pair ever had, current or former (a mentee who left a group, a mentor
+/// replaced by a granted petition), by participant ID, with their side (`true` for the
+/// mentor) and whether they are a member still: who may read the pair, and which of them
+/// petition as mentees. Empty when the pair does not exist.
+pub async fn members_ever(
+    conn: &mut PgConnection,
+    institution: &str,
+    pair: &str,
+) -> Result<Vec<EverMember>, ApiError> {
+    let rows = sqlx::query!(
+        r#"SELECT participant_id, side = 'MENTOR' AS "mentor!", left_time IS NULL AS "current!"
+           FROM mentoring.pair_members
+           WHERE institution_id = $1 AND pair_id = $2
+           ORDER BY side = 'MENTOR' DESC, participant_id"#,
+        institution,
+        pair
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| EverMember {
+            id: r.participant_id,
+            mentor: r.mentor,
+            current: r.current,
+        })
+        .collect())
+}
+
+/// A member of a pair, current or former ([`members_ever`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EverMember {
+    /// The participant's ID.
+    pub id: String,
+    /// Whether on the mentor's side.
+    pub mentor: bool,
+    /// Whether a member still.
+    pub current: bool,
+}
+
 /// One pair as shown, its people through the one read of people.
 pub async fn get(conn: &mut PgConnection, setting: &Setting, id: &str) -> Result<Pair, ApiError> {
     list_where(conn, setting, Some(id))
@@ -868,6 +942,10 @@ pub async fn list_page(
            AND ($9::text IS NULL OR (p.create_time, p.id) > (
                    SELECT q.create_time, q.id FROM mentoring.pairs q
                    WHERE q.institution_id = $1 AND q.id = $9))
+           AND ($11::text[] IS NULL OR EXISTS (
+                   SELECT 1 FROM mentoring.pair_members v
+                   WHERE v.institution_id = p.institution_id AND v.pair_id = p.id
+                     AND v.participant_id = ANY($11)))
          ORDER BY p.create_time, p.id
          LIMIT $10",
         setting.id,
@@ -880,6 +958,7 @@ pub async fn list_page(
         setting.today.to_sqlx(),
         after,
         edu_kit::paging::overfetch_limit(size),
+        filter.visible_to.as_deref(),
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -897,11 +976,21 @@ async fn list_where(
 ) -> Result<Vec<Pair>, ApiError> {
     let institution = setting.id.as_str();
     let rows = sqlx::query!(
-        "SELECT id, pair_type, form, kind, state, goal, order_number, order_date, activate_time,
-                suspend_time, suspended_by, completion_reason, completion_initiator, version
-         FROM mentoring.pairs
-         WHERE institution_id = $1 AND ($2::text IS NULL OR id = $2)
-         ORDER BY id",
+        r#"SELECT p.id, p.pair_type, p.form, p.kind, p.state, p.goal, p.order_number, p.order_date,
+                  p.order_record_time, p.activate_time, p.suspend_time, p.suspended_by,
+                  p.completion_reason, p.completion_initiator, p.completion_explanation,
+                  p.complete_date, p.complete_time, p.cancel_reason, p.create_time,
+                  p.update_time, p.version,
+                  (SELECT min(pp.start_time) FROM mentoring.pair_periods pp
+                   WHERE pp.institution_id = p.institution_id AND pp.pair_id = p.id)
+                      AS first_activation,
+                  a.id AS "agreement_id?", a.end_date AS "agreement_end_date?"
+           FROM mentoring.pairs p
+           LEFT JOIN mentoring.agreements a
+                  ON a.institution_id = p.institution_id AND a.pair_id = p.id
+                 AND a.state = 'SIGNED'
+           WHERE p.institution_id = $1 AND ($2::text IS NULL OR p.id = $2)
+           ORDER BY p.id"#,
         institution,
         only,
     )
@@ -913,7 +1002,8 @@ async fn list_where(
         let ids: Vec<String> = members.iter().map(|(m, _)| m.clone()).collect();
         let mut people = participants::people(conn, institution, &ids, setting.today).await?;
         let former_rows = sqlx::query!(
-            "SELECT participant_id, completion_reason, completion_initiator, complete_date
+            "SELECT participant_id, completion_reason, completion_initiator, complete_date,
+                    completion_explanation, left_time
              FROM mentoring.pair_members
              WHERE institution_id = $1 AND pair_id = $2 AND left_time IS NOT NULL
                AND side = 'MENTEE'
@@ -928,6 +1018,7 @@ async fn list_where(
             .map(|f| f.participant_id.clone())
             .collect();
         let former_people = participants::people(conn, institution, &former, setting.today).await?;
+        let redacted = pair_redacted(people.iter().chain(&former_people).map(|p| p.redacted));
         let mut former_mentees = Vec::with_capacity(former_rows.len());
         for (f, person) in former_rows.iter().zip(&former_people) {
             let completion = match (
@@ -949,9 +1040,14 @@ async fn list_where(
             former_mentees.push(FormerMentee {
                 person: person.clone(),
                 completion,
+                explanation: shown_text(
+                    f.completion_explanation.as_deref().unwrap_or(""),
+                    redacted,
+                )
+                .to_string(),
+                left_time: f.left_time.map(|t| t.to_jiff()),
             });
         }
-        let redacted = pair_redacted(people.iter().chain(&former_people).map(|p| p.redacted));
         if people.is_empty() {
             return Err(super::corrupt("pair without members", &row.id));
         }
@@ -997,6 +1093,21 @@ async fn list_where(
             former_mentees,
             redacted,
             version: row.version,
+            order_record_time: row.order_record_time.map(|t| t.to_jiff()),
+            agreement: row
+                .agreement_id
+                .zip(row.agreement_end_date)
+                .map(|(agreement, end)| AgreementInForce {
+                    name: super::agreement_name(institution, &row.id, &agreement),
+                    end_date: end.to_jiff(),
+                }),
+            first_activate_time: row.first_activation.map(|t| t.to_jiff()),
+            completion_explanation: shown_text(&row.completion_explanation, redacted).to_string(),
+            complete_date: row.complete_date.map(|d| d.to_jiff()),
+            complete_time: row.complete_time.map(|t| t.to_jiff()),
+            cancel_reason: shown_text(&row.cancel_reason, redacted).to_string(),
+            create_time: row.create_time.to_jiff(),
+            update_time: row.update_time.to_jiff(),
             id: row.id,
         });
     }

@@ -364,6 +364,28 @@ pub async fn decide(
     get(conn, &setting, pair, id).await
 }
 
+/// Keeps the director's reasons for a grant, optional there (a rejection's are recorded by
+/// [`decide`]), in the decision's transaction; the petition as shown.
+pub async fn keep_grant_reason(
+    conn: &mut PgConnection,
+    setting: &Setting,
+    pair: &str,
+    id: &str,
+    reason: &str,
+) -> Result<Petition, ApiError> {
+    sqlx::query!(
+        "UPDATE mentoring.replacement_petitions SET decision_reason = $4
+         WHERE institution_id = $1 AND pair_id = $2 AND id = $3 AND state = 'GRANTED'",
+        setting.id,
+        pair,
+        id,
+        reason,
+    )
+    .execute(&mut *conn)
+    .await?;
+    get(conn, setting, pair, id).await
+}
+
 /// The new mentor's checks and the members' change (the pair is locked).
 async fn grant(
     conn: &mut PgConnection,
@@ -499,6 +521,9 @@ pub struct PetitionFilter {
     pub state: Option<PetitionState>,
     /// Only the petitions of this mentee, by participant ID (what a mentee or guardian sees).
     pub mentee: Option<String>,
+    /// Only the petitions of one of these mentees, by participant ID: what a participant
+    /// or the guardian of several minors may read. `None` for every petition.
+    pub mentees: Option<Vec<String>>,
 }
 
 /// A page of `ListReplacementPetitions` of one pair, or with `pair` `None` of every pair of
@@ -524,6 +549,7 @@ pub async fn list_page(
            AND ($5::text IS NULL OR (r.create_time, r.id) > (
                    SELECT s.create_time, s.id FROM mentoring.replacement_petitions s
                    WHERE s.institution_id = $1 AND s.id = $5))
+           AND ($7::text[] IS NULL OR r.mentee_id = ANY($7))
          ORDER BY r.create_time, r.id
          LIMIT $6",
         setting.id,
@@ -532,6 +558,7 @@ pub async fn list_page(
         filter.mentee,
         after,
         edu_kit::paging::overfetch_limit(size),
+        filter.mentees.as_deref(),
     )
     .fetch_all(&mut *conn)
     .await?;

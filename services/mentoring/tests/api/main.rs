@@ -9,3 +9,4 @@ mod callers;
 mod monitoring;
 mod reports;
 mod participants;
+mod pairs;
