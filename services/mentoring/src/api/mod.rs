@@ -3,8 +3,13 @@
 //! mappings in [`convert`]); refusals become statuses in one place ([`errors`]).
 
 pub mod access;
+mod agreements;
 pub mod convert;
 pub mod errors;
+mod plans;
+
+pub use agreements::AgreementsApi;
+pub use plans::PlansApi;
 
 // Handlers answer through the kit's one mapping of results to tonic.
 #[allow(unused_imports)]

@@ -6,3 +6,6 @@
 #[path = "../store/common.rs"]
 mod common;
 mod callers;
+
+mod agreements;
+mod plans;
