@@ -1094,6 +1094,19 @@ async fn a_mutual_termination_completes_the_pair_on_the_day_given() {
         .expect("replayed")
         .into_inner();
     assert_eq!(replay.name, ended.name);
+    assert_eq!(replay.state, pb::AgreementState::Ended as i32);
+    let refused = api(&fx)
+        .terminate_agreement(request(
+            &director(),
+            now(),
+            pb::TerminateAgreementRequest {
+                request_id: "end".into(),
+                ..mutual(&current.name)
+            },
+        ))
+        .await
+        .expect_err("reused");
+    assert_eq!(reason(&refused), "REQUEST_ID_REUSED");
     let refused = api(&fx)
         .terminate_agreement(request(&director(), now(), mutual(&current.name)))
         .await
