@@ -3,6 +3,7 @@
 //! mappings in [`convert`]); refusals become statuses in one place ([`errors`]).
 
 pub mod access;
+mod agreements;
 pub mod convert;
 pub mod errors;
 mod report_csv;
@@ -16,6 +17,10 @@ mod pairs;
 mod petitions;
 
 pub use pairs::PairsApi;
+mod plans;
+
+pub use agreements::AgreementsApi;
+pub use plans::PlansApi;
 
 // Handlers answer through the kit's one mapping of results to tonic.
 #[allow(unused_imports)]

@@ -91,6 +91,10 @@ pub struct PlanActivity {
     pub cancel_reason: String,
     /// Whether the pair is redacted.
     pub redacted: bool,
+    /// When it was added.
+    pub create_time: Timestamp,
+    /// When it last changed.
+    pub update_time: Timestamp,
     /// Its version, for etags.
     pub version: i64,
 }
@@ -252,6 +256,10 @@ pub async fn update_activity(
     if target.is_none() && (change.result.is_some() || change.done_date.is_some()) {
         current.ensure_result_correctable()?;
     }
+    // A reason without a move: the activity is CANCELLED already, and does not change.
+    if target.is_none() && change.cancel_reason.is_some() {
+        current.ensure_content_changeable()?;
+    }
     locked.state.ensure_allows(PairWork::PlanChange)?;
     let now = context.now();
     let new_state = target.unwrap_or(current);
@@ -336,7 +344,7 @@ pub async fn list_activities(
     let redacted = pairs::is_redacted(conn, institution, pair).await?;
     let rows = sqlx::query!(
         "SELECT a.id, a.title, a.description, a.due_date, a.state, a.proposed_by_mentee,
-                a.result, a.done_date, a.cancel_reason, a.version
+                a.result, a.done_date, a.cancel_reason, a.create_time, a.update_time, a.version
          FROM mentoring.plan_activities a
          WHERE a.institution_id = $1 AND a.pair_id = $2
            AND ($3::text IS NULL OR a.state = $3)
@@ -374,6 +382,8 @@ pub async fn list_activities(
             overdue: state.is_overdue(due_date, setting.today),
             cancel_reason: shown_text(&row.cancel_reason, redacted).to_string(),
             redacted,
+            create_time: row.create_time.to_jiff(),
+            update_time: row.update_time.to_jiff(),
             version: row.version,
             id: row.id,
         });

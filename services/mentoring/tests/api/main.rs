@@ -10,3 +10,6 @@ mod monitoring;
 mod reports;
 mod participants;
 mod pairs;
+
+mod agreements;
+mod plans;
