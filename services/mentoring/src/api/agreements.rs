@@ -427,11 +427,11 @@ async fn representatives(
             .into_iter()
             .filter(|c| c.purpose == ConsentPurpose::PersonalData && c.state == ConsentState::Given)
             .find_map(|c| c.guardian);
-        if let Some((name, relation)) = guardian {
+        if let Some(guardian) = guardian {
             found.push(Representative {
                 participant: id.to_string(),
-                name,
-                relation,
+                name: guardian.name.display_name(),
+                relation: guardian.relation,
             });
         }
     }
