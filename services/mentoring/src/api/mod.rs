@@ -9,3 +9,9 @@ pub mod errors;
 // Handlers answer through the kit's one mapping of results to tonic.
 #[allow(unused_imports)]
 use edu_kit::error::respond;
+
+mod institutions;
+mod publications;
+
+pub use institutions::InstitutionsApi;
+pub use publications::PublicationsApi;

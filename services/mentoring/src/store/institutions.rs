@@ -293,7 +293,11 @@ pub async fn appoint_curator(
     )
     .fetch_one(&mut *conn)
     .await?;
-    etag::check(supplied_etag, current.version, &institution_name(institution))?;
+    etag::check(
+        supplied_etag,
+        current.version,
+        &institution_name(institution),
+    )?;
     let facts = participants::facts(conn, &setting.id, &[participant]).await?;
     let found = facts
         .first()

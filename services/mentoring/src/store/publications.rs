@@ -184,7 +184,16 @@ pub async fn publish(
     uri: &str,
     supplied_etag: &str,
 ) -> Result<Publication, ApiError> {
-    publish_at(conn, context, institution, id, uri, context.now(), supplied_etag).await
+    publish_at(
+        conn,
+        context,
+        institution,
+        id,
+        uri,
+        context.now(),
+        supplied_etag,
+    )
+    .await
 }
 
 /// Publishes a PLANNED publication (`PublishPublication`), recorded as gone out at

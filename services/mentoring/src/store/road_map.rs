@@ -120,7 +120,10 @@ pub async fn update_stage(
             "an actual end needs an actual start",
         )),
         (Some(s), Some(e)) if e < s => {
-            fields.push(FieldError::new("road_map_stage.actual_end_date", "before its start"));
+            fields.push(FieldError::new(
+                "road_map_stage.actual_end_date",
+                "before its start",
+            ));
         }
         _ => {}
     }

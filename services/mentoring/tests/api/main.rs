@@ -6,3 +6,5 @@
 #[path = "../store/common.rs"]
 mod common;
 mod callers;
+mod institutions;
+mod publications;
