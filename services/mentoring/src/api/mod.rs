@@ -30,3 +30,8 @@ mod events;
 pub use events::EventsApi;
 mod monitoring;
 pub use monitoring::MonitoringApi;
+mod institutions;
+mod publications;
+
+pub use institutions::InstitutionsApi;
+pub use publications::PublicationsApi;

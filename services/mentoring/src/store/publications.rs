@@ -60,9 +60,13 @@ pub struct Publication {
     pub kind: PublicationKind,
     /// Its title.
     pub title: String,
+    /// The event it covers.
+    pub event_title: String,
     /// The event's day.
     pub event_date: Option<Date>,
-    /// The featured people.
+    /// Channels: WEBSITE, VK, EXTERNAL, as planned.
+    pub channels: Vec<String>,
+    /// The featured people, in the order planned.
     pub featured_people: Vec<PersonView>,
     /// Where it is.
     pub state: PublicationState,
@@ -80,6 +84,12 @@ pub struct Publication {
     pub late: bool,
     /// A featured person revoked a consent since it was planned.
     pub consent_revoked: bool,
+    /// Why it was cancelled; empty unless CANCELLED.
+    pub cancel_reason: String,
+    /// When it was planned.
+    pub create_time: Timestamp,
+    /// When it last changed.
+    pub update_time: Timestamp,
     /// Its version, for etags.
     pub version: i64,
 }
@@ -165,15 +175,39 @@ pub async fn create(
     get(conn, &setting, &id, now).await
 }
 
-/// Publishes a PLANNED publication (`PublishPublication`) at `now` with its link: the
-/// featured people locked `FOR SHARE` (participants first), then their consents checked by
-/// the domain. Its timing is judged by the domain; a late one is flagged, not refused.
+/// Publishes a PLANNED publication at the call's instant: [`publish_at`] `context.now()`.
 pub async fn publish(
     conn: &mut PgConnection,
     context: &CallContext,
     institution: &str,
     id: &str,
     uri: &str,
+    supplied_etag: &str,
+) -> Result<Publication, ApiError> {
+    publish_at(
+        conn,
+        context,
+        institution,
+        id,
+        uri,
+        context.now(),
+        supplied_etag,
+    )
+    .await
+}
+
+/// Publishes a PLANNED publication (`PublishPublication`), recorded as gone out at
+/// `published` (the caller checked it is not in the future), with its link: the featured
+/// people locked `FOR SHARE` (participants first), then their consents checked by the
+/// domain. Its timing is judged by the domain against `published`; a late one is flagged,
+/// not refused.
+pub async fn publish_at(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    institution: &str,
+    id: &str,
+    uri: &str,
+    published: Timestamp,
     supplied_etag: &str,
 ) -> Result<Publication, ApiError> {
     let setting = institutions::setting(conn, institution, context.now()).await?;
@@ -246,12 +280,13 @@ pub async fn publish(
     let now = context.now();
     sqlx::query!(
         "UPDATE mentoring.publications
-         SET state = 'PUBLISHED', uri = $3, publish_time = $4, update_time = $4,
+         SET state = 'PUBLISHED', uri = $3, publish_time = $4, update_time = $5,
              version = version + 1
          WHERE institution_id = $1 AND id = $2",
         institution,
         id,
         uri,
+        published.to_sqlx(),
         now.to_sqlx(),
     )
     .execute(&mut *conn)
@@ -436,8 +471,8 @@ async fn list_where(
     let zone =
         TimeZone::get(&setting.time_zone).map_err(|_| corrupt("time zone", &setting.time_zone))?;
     let rows = sqlx::query!(
-        "SELECT id, kind, title, event_date, featured, state, uri, publish_time, consent_revoked,
-                version
+        "SELECT id, kind, title, event_title, event_date, channels, featured, state, uri,
+                publish_time, consent_revoked, cancel_reason, create_time, update_time, version
          FROM mentoring.publications
          WHERE institution_id = $1 AND ($2::text IS NULL OR id = $2)
          ORDER BY create_time, id",
@@ -461,7 +496,9 @@ async fn list_where(
             name: publication_name(institution, &row.id),
             kind,
             title: row.title,
+            event_title: row.event_title,
             event_date,
+            channels: row.channels,
             featured_people: participants::people(conn, institution, &row.featured, setting.today)
                 .await?,
             state,
@@ -472,6 +509,9 @@ async fn list_where(
             timing,
             late: timing.is_late(),
             consent_revoked: row.consent_revoked,
+            cancel_reason: row.cancel_reason,
+            create_time: row.create_time.to_jiff(),
+            update_time: row.update_time.to_jiff(),
             version: row.version,
             id: row.id,
         });

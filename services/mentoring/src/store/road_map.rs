@@ -2,7 +2,9 @@
 //! the director and the curator, approved by the director once every stage is planned;
 //! and the bank of best practices (choice 17: they name nobody). A stage change locks the
 //! institution's row `FOR SHARE` and the stage `FOR UPDATE`; approval locks the
-//! institution `FOR UPDATE`, so no stage is unplanned under an approval.
+//! institution `FOR NO KEY UPDATE` (which conflicts with `FOR SHARE` but not with the key
+//! locks of rows inserted under the institution), so no stage is unplanned under an
+//! approval.
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -40,6 +42,8 @@ pub struct Stage {
     pub dates: StageDates,
     /// Whether its planned end passed without an actual end, on the institution's today.
     pub overdue: bool,
+    /// When it last changed.
+    pub update_time: Timestamp,
     /// Its version, for etags.
     pub version: i64,
 }
@@ -106,23 +110,26 @@ pub async fn update_stage(
         && e < s
     {
         fields.push(FieldError::new(
-            "stage.planned_end_date",
+            "road_map_stage.planned_end_date",
             "before its start",
         ));
     }
     match (dates.actual_start, dates.actual_end) {
         (None, Some(_)) => fields.push(FieldError::new(
-            "stage.actual_end_date",
+            "road_map_stage.actual_end_date",
             "an actual end needs an actual start",
         )),
         (Some(s), Some(e)) if e < s => {
-            fields.push(FieldError::new("stage.actual_end_date", "before its start"));
+            fields.push(FieldError::new(
+                "road_map_stage.actual_end_date",
+                "before its start",
+            ));
         }
         _ => {}
     }
     for (field, day) in [
-        ("stage.actual_start_date", dates.actual_start),
-        ("stage.actual_end_date", dates.actual_end),
+        ("road_map_stage.actual_start_date", dates.actual_start),
+        ("road_map_stage.actual_end_date", dates.actual_end),
     ] {
         if day.is_some_and(|d| d > setting.today) {
             fields.push(FieldError::new(field, "is after today"));
@@ -134,7 +141,7 @@ pub async fn update_stage(
         .is_some_and(|a| a.chars().count() > 5000)
     {
         fields.push(FieldError::new(
-            "stage.activities",
+            "road_map_stage.activities",
             "at most 5 000 characters",
         ));
     }
@@ -187,17 +194,30 @@ pub async fn update_stage(
         .ok_or_else(|| ApiError::not_found(name))
 }
 
-/// The director approves the road map (`ApproveRoadMap`) once every stage has both planned
-/// dates (the domain's check, `ROAD_MAP_INCOMPLETE` naming the first stage without them).
-/// Approving an APPROVED one answers it unchanged.
+/// The director approves the road map once every stage has both planned dates, without
+/// recording an act: [`approve_by_act`] with an empty basis.
 pub async fn approve(
     conn: &mut PgConnection,
     context: &CallContext,
     institution: &str,
     supplied_etag: &str,
 ) -> Result<Institution, ApiError> {
+    approve_by_act(conn, context, institution, "", supplied_etag).await
+}
+
+/// The director approves the road map by the act `basis` (`ApproveRoadMap`) once every stage
+/// has both planned dates (the domain's check, `ROAD_MAP_INCOMPLETE` naming the first stage
+/// without them). Approving an APPROVED one answers it unchanged.
+pub async fn approve_by_act(
+    conn: &mut PgConnection,
+    context: &CallContext,
+    institution: &str,
+    basis: &str,
+    supplied_etag: &str,
+) -> Result<Institution, ApiError> {
     let row = sqlx::query!(
-        "SELECT road_map_state, version FROM mentoring.institutions WHERE id = $1 FOR UPDATE",
+        "SELECT road_map_state, version FROM mentoring.institutions WHERE id = $1
+         FOR NO KEY UPDATE",
         institution
     )
     .fetch_optional(&mut *conn)
@@ -215,11 +235,12 @@ pub async fn approve(
     let now = context.now();
     sqlx::query!(
         "UPDATE mentoring.institutions
-         SET road_map_state = 'APPROVED', road_map_approve_time = $2, update_time = $2,
-             version = version + 1
+         SET road_map_state = 'APPROVED', road_map_approval_basis = $3,
+             road_map_approve_time = $2, update_time = $2, version = version + 1
          WHERE id = $1",
         institution,
         now.to_sqlx(),
+        basis,
     )
     .execute(&mut *conn)
     .await?;
@@ -242,7 +263,7 @@ pub async fn stages(
 ) -> Result<Vec<Stage>, ApiError> {
     let rows = sqlx::query!(
         "SELECT kind, activities, planned_start_date, planned_end_date, actual_start_date,
-                actual_end_date, version
+                actual_end_date, update_time, version
          FROM mentoring.road_map_stages WHERE institution_id = $1",
         institution
     )
@@ -263,6 +284,7 @@ pub async fn stages(
             activities: row.activities,
             overdue: dates.is_overdue(today),
             dates,
+            update_time: row.update_time.to_jiff(),
             version: row.version,
         });
     }
@@ -413,6 +435,23 @@ pub async fn list_practices_page(
     after: Option<(String, String)>,
 ) -> Result<Page<Practice, (String, String)>, ApiError> {
     let (institution, region) = scope.parameters(conn).await?;
+    let institutions: Vec<String> = institution.into_iter().map(str::to_string).collect();
+    let regions: Vec<String> = region.into_iter().map(str::to_string).collect();
+    list_practices_page_of(conn, &institutions, &regions, filter, size, after).await
+}
+
+/// A page of `ListPractices` over the institutions `institutions` and every institution of
+/// the regions `regions` (the parent `institutions/-`: whatever the caller reads), in the
+/// order of [`list_practices_page`]. Nothing is checked to exist: an unknown institution
+/// simply has no practices.
+pub async fn list_practices_page_of(
+    conn: &mut PgConnection,
+    institutions: &[String],
+    regions: &[String],
+    filter: &PracticeFilter,
+    size: usize,
+    after: Option<(String, String)>,
+) -> Result<Page<Practice, (String, String)>, ApiError> {
     let (after_institution, after_id) = after.unzip();
     let rows = sqlx::query!(
         r#"WITH keyed AS (
@@ -422,8 +461,7 @@ pub async fn list_practices_page(
                       p.institution_id COLLATE "C" AS k3, p.id COLLATE "C" AS k4
                FROM mentoring.practices p
                JOIN mentoring.institutions i ON i.id = p.institution_id
-               WHERE ($1::text IS NULL OR p.institution_id = $1)
-                 AND ($2::text IS NULL OR i.region_code = $2))
+               WHERE p.institution_id = ANY($1) OR i.region_code = ANY($2))
            SELECT k.institution_id AS "institution_id!", k.id AS "id!", k.title AS "title!",
                   k.summary AS "summary!", k.results AS "results!", k.form, k.pair_type,
                   k.year AS "year!", k.materials_uri AS "materials_uri!",
@@ -437,8 +475,8 @@ pub async fn list_practices_page(
                      WHERE c.institution_id = $6 AND c.id = $7))
            ORDER BY k.k1, k.k2, k.k3, k.k4
            LIMIT $8"#,
-        institution,
-        region,
+        institutions,
+        regions,
         filter.form.map(MentoringForm::as_str),
         filter.pair_type.map(PairType::as_str),
         filter.year,

@@ -13,3 +13,5 @@ mod pairs;
 
 mod agreements;
 mod plans;
+mod institutions;
+mod publications;
