@@ -6,32 +6,108 @@ pub mod access;
 mod agreements;
 pub mod convert;
 pub mod errors;
+mod events;
+mod institutions;
+mod monitoring;
+mod pairs;
+mod participants;
+mod petitions;
+mod plans;
+mod publications;
 mod report_csv;
 mod reports;
 
-pub use reports::ReportsApi;
-mod participants;
+use edu_kit::config::Limits;
+// Handlers answer through the kit's one mapping of results to tonic.
+use edu_kit::error::respond;
+use edu_proto::edu::mentoring::v1::agreement_service_server::{self, AgreementServiceServer};
+use edu_proto::edu::mentoring::v1::event_service_server::{self, EventServiceServer};
+use edu_proto::edu::mentoring::v1::institution_service_server::{
+    self, InstitutionServiceServer,
+};
+use edu_proto::edu::mentoring::v1::monitoring_service_server::{self, MonitoringServiceServer};
+use edu_proto::edu::mentoring::v1::pair_service_server::{self, PairServiceServer};
+use edu_proto::edu::mentoring::v1::participant_service_server::{
+    self, ParticipantServiceServer,
+};
+use edu_proto::edu::mentoring::v1::plan_service_server::{self, PlanServiceServer};
+use edu_proto::edu::mentoring::v1::publication_service_server::{
+    self, PublicationServiceServer,
+};
+use edu_proto::edu::mentoring::v1::report_service_server::{self, ReportServiceServer};
+use tonic::service::Routes;
 
-pub use participants::ParticipantsApi;
-mod pairs;
-mod petitions;
-
-pub use pairs::PairsApi;
-mod plans;
+use crate::store::Store;
 
 pub use agreements::AgreementsApi;
-pub use plans::PlansApi;
-
-// Handlers answer through the kit's one mapping of results to tonic.
-#[allow(unused_imports)]
-use edu_kit::error::respond;
-
-mod events;
 pub use events::EventsApi;
-mod monitoring;
-pub use monitoring::MonitoringApi;
-mod institutions;
-mod publications;
-
 pub use institutions::InstitutionsApi;
+pub use monitoring::MonitoringApi;
+pub use pairs::PairsApi;
+pub use participants::ParticipantsApi;
+pub use plans::PlansApi;
 pub use publications::PublicationsApi;
+pub use reports::ReportsApi;
+
+/// The gRPC services this process serves, by full name.
+pub const SERVICE_NAMES: [&str; 9] = [
+    institution_service_server::SERVICE_NAME,
+    participant_service_server::SERVICE_NAME,
+    pair_service_server::SERVICE_NAME,
+    agreement_service_server::SERVICE_NAME,
+    plan_service_server::SERVICE_NAME,
+    monitoring_service_server::SERVICE_NAME,
+    report_service_server::SERVICE_NAME,
+    publication_service_server::SERVICE_NAME,
+    event_service_server::SERVICE_NAME,
+];
+
+/// The routes of every mentoring service, with the process's message size limit.
+pub fn routes(store: Store, limits: &Limits) -> Routes {
+    let max = limits.max_message_bytes;
+    Routes::new(edu_kit::served!(
+        InstitutionServiceServer<_>,
+        InstitutionsApi::new(store.clone()),
+        max
+    ))
+    .add_service(edu_kit::served!(
+        ParticipantServiceServer<_>,
+        ParticipantsApi::new(store.clone()),
+        max
+    ))
+    .add_service(edu_kit::served!(
+        PairServiceServer<_>,
+        PairsApi::new(store.clone()),
+        max
+    ))
+    .add_service(edu_kit::served!(
+        AgreementServiceServer<_>,
+        AgreementsApi::new(store.clone()),
+        max
+    ))
+    .add_service(edu_kit::served!(
+        PlanServiceServer<_>,
+        PlansApi::new(store.clone()),
+        max
+    ))
+    .add_service(edu_kit::served!(
+        MonitoringServiceServer<_>,
+        MonitoringApi::new(store.clone()),
+        max
+    ))
+    .add_service(edu_kit::served!(
+        ReportServiceServer<_>,
+        ReportsApi::new(store.clone()),
+        max
+    ))
+    .add_service(edu_kit::served!(
+        PublicationServiceServer<_>,
+        PublicationsApi::new(store.clone()),
+        max
+    ))
+    .add_service(edu_kit::served!(
+        EventServiceServer<_>,
+        EventsApi::new(store),
+        max
+    ))
+}

@@ -226,8 +226,12 @@ mod tests {
                 regulation: String::new(),
                 curator: None,
                 curator_appointment_basis: String::new(),
+                curator_appoint_time: None,
                 road_map_state: "DRAFT".into(),
+                road_map_approval_basis: String::new(),
+                road_map_approve_time: None,
                 create_time: at,
+                update_time: at,
                 version: 1,
             },
             report: YearlyReport {

@@ -16,8 +16,8 @@ use crate::callers::{
     caller, curator, director, guardian, now, outsider, participant, regional_centre, request,
 };
 use crate::common::{
-    Fixture, INST, MENTOR, PUPIL, activate, agreement, context, in_tx, order, pair, person,
-    ready_pair, revoke, who,
+    Fixture, INST, MENTOR, PUPIL, activate, agreement, appoint, context, in_tx, order, pair,
+    person, ready_pair, revoke, who,
 };
 
 fn api(fx: &Fixture) -> AgreementsApi {
@@ -419,15 +419,7 @@ async fn agreements_are_recorded_by_staff_only() {
 
     // Once appointed, the curator records it.
     person(&fx, "cur", who(ParticipantRole::Educator)).await;
-    in_tx!(fx, |tx| institutions::appoint_curator(
-        &mut tx,
-        &context(),
-        INST,
-        "cur",
-        "приказ № 5 от 01.09.2024"
-    )
-    .await)
-    .expect("appointed");
+    appoint(&fx, "cur").await;
     let created = api(&fx)
         .create_agreement(request(&curator("cur"), now(), create_request("p", "")))
         .await

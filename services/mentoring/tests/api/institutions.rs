@@ -17,7 +17,7 @@ use tonic::{Code, Response, Status};
 use crate::callers::{
     at, caller, curator, director, guardian, now, outsider, participant, regional_centre, request,
 };
-use crate::common::{Fixture, INST, PUPIL, context, in_tx, pair, person, revoke, who};
+use crate::common::{Fixture, INST, PUPIL, appoint, context, in_tx, pair, person, revoke, who};
 
 const MECHTA: &str = "institutions/mechta";
 const STAGE_IDS: [&str; 7] = [
@@ -50,20 +50,6 @@ async fn register(fx: &Fixture, id: &str, display_name: &str, region: &str) {
     )
     .await)
     .expect("institution");
-}
-
-/// Appoints participant `id` curator of «Мечта» through the store.
-async fn appoint(fx: &Fixture, id: &str) {
-    in_tx!(fx, |tx| institutions::appoint_curator(
-        &mut tx,
-        &context(),
-        INST,
-        id,
-        "приказ № 21 от 01.09.2024",
-        ""
-    )
-    .await)
-    .expect("appointed");
 }
 
 fn participant_name(id: &str) -> String {

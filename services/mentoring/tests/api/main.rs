@@ -3,15 +3,15 @@
 //! calls the gRPC handlers in-process with a call context like the pipeline builds, as each
 //! kind of caller. Every RPC's rules, refusals with their reasons, tenancy, redaction.
 
+mod callers;
 #[path = "../store/common.rs"]
 mod common;
-mod callers;
 mod monitoring;
-mod reports;
-mod participants;
 mod pairs;
+mod participants;
+mod reports;
 
 mod agreements;
-mod plans;
 mod institutions;
+mod plans;
 mod publications;

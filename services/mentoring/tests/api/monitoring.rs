@@ -19,7 +19,8 @@ use crate::callers::{
     at, caller, curator, director, guardian, now, outsider, participant, regional_centre, request,
 };
 use crate::common::{
-    Fixture, INST, MENTOR, PUPIL, activate, context, in_tx, person, ready_pair, revoke, who,
+    Fixture, INST, MENTOR, PUPIL, activate, appoint, context, in_tx, person, ready_pair, revoke,
+    who,
 };
 
 const MAY: &str = "institutions/mechta/monitoringRounds/2025-05";
@@ -419,15 +420,7 @@ async fn create_monitoring_round_is_the_work_of_the_institutions_staff() {
         Code::PermissionDenied,
         "CURATOR_NOT_APPOINTED",
     );
-    in_tx!(fx, |tx| institutions::appoint_curator(
-        &mut tx,
-        &context(),
-        INST,
-        "cur",
-        "приказ № 5 от 01.09.2024"
-    )
-    .await)
-    .expect("appointed");
+    appoint(&fx, "cur").await;
     let round = call(curator("cur"), "institutions/mechta")
         .await
         .expect("the curator opens it")

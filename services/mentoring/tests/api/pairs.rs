@@ -9,9 +9,9 @@ use edu_mentoring::api::PairsApi;
 use edu_mentoring::domain::consent::ActorKind;
 use edu_mentoring::domain::{MentoringForm, PairType, ParticipantRole};
 use edu_mentoring::store::agreements::{self, ExtensionDraft};
+use edu_mentoring::store::consents;
 use edu_mentoring::store::petitions::{self, PetitionDraft};
 use edu_mentoring::store::plans::{self, ActivityDraft, MeetingDraft, MeetingFormat};
-use edu_mentoring::store::{consents, institutions};
 use edu_proto::edu::mentoring::v1 as pb;
 use edu_proto::edu::mentoring::v1::pair_service_server::PairService;
 use edu_proto::google::r#type::Date as PbDate;
@@ -318,19 +318,6 @@ fn assert_reason(status: &Status, code: Code, expected: &str) {
 }
 
 // ---- the scene ----
-
-/// The director appoints participant `id` (a staff member) curator.
-async fn appoint(fx: &Fixture, id: &str) {
-    in_tx!(fx, |tx| institutions::appoint_curator(
-        &mut tx,
-        &context(),
-        INST,
-        id,
-        "приказ № 1-к"
-    )
-    .await)
-    .expect("appointed");
-}
 
 /// A FORMING counsellor–pupil pair of the fixtures, with agreement and order, activated.
 async fn active_pair(fx: &Fixture, id: &str, mentor: &str, mentee: &str) {

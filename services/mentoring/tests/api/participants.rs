@@ -6,7 +6,6 @@ use edu_kit::auth::Caller;
 use edu_kit::testing::{bad_fields, error_metadata, reason};
 use edu_mentoring::api::ParticipantsApi;
 use edu_mentoring::domain::ParticipantRole;
-use edu_mentoring::store::institutions;
 use edu_proto::edu::mentoring::v1 as pb;
 use edu_proto::edu::mentoring::v1::participant_service_server::ParticipantService;
 use edu_proto::google::r#type::Date as PbDate;
@@ -16,7 +15,7 @@ use crate::callers::{
     caller, curator, director, guardian, now, outsider, participant, regional_centre, request,
 };
 use crate::common::{
-    Fixture, INST, MENTOR, PUPIL, Who, activate, context, in_tx, person, ready_pair, revoke, who,
+    Fixture, INST, MENTOR, PUPIL, Who, activate, appoint, person, ready_pair, revoke, who,
 };
 
 fn api(fx: &Fixture) -> ParticipantsApi {
@@ -244,15 +243,7 @@ fn refused<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, expected: 
 /// An educator `cur` appointed curator by the director; their token then acts.
 async fn appointed_curator(fx: &Fixture) -> Caller {
     person(fx, "cur", who(ParticipantRole::Educator)).await;
-    in_tx!(fx, |tx| institutions::appoint_curator(
-        &mut tx,
-        &context(),
-        INST,
-        "cur",
-        "приказ № 5 от 01.09.2024"
-    )
-    .await)
-    .expect("appointed");
+    appoint(fx, "cur").await;
     curator("cur")
 }
 

@@ -6,7 +6,7 @@ use edu_kit::auth::Caller;
 use edu_kit::testing::{bad_fields, error_metadata, reason};
 use edu_mentoring::api::PlansApi;
 use edu_mentoring::domain::{MentoringForm, PairType, ParticipantRole};
-use edu_mentoring::store::{institutions, pairs};
+use edu_mentoring::store::pairs;
 use edu_proto::edu::mentoring::v1 as pb;
 use edu_proto::edu::mentoring::v1::plan_service_server::PlanService;
 use edu_proto::google::r#type::Date as PbDate;
@@ -17,8 +17,8 @@ use crate::callers::{
     caller, curator, director, guardian, now, outsider, participant, regional_centre, request,
 };
 use crate::common::{
-    Fixture, INST, MENTOR, PUPIL, activate, agreement, context, in_tx, order, pair, person,
-    ready_pair, revoke, who,
+    Fixture, INST, MENTOR, PUPIL, activate, agreement, appoint, context, in_tx, order, pair,
+    person, ready_pair, revoke, who,
 };
 
 fn api(fx: &Fixture) -> PlansApi {
@@ -375,15 +375,7 @@ async fn only_the_pairs_members_and_staff_reach_its_plan() {
     }
     // The appointed curator plans as staff.
     person(&fx, "cur", who(ParticipantRole::Educator)).await;
-    in_tx!(fx, |tx| institutions::appoint_curator(
-        &mut tx,
-        &context(),
-        INST,
-        "cur",
-        "приказ № 5 от 01.09.2024"
-    )
-    .await)
-    .expect("appointed");
+    appoint(&fx, "cur").await;
     let planned = add(&fx, &curator("cur"), "p", "поход").await;
     assert_eq!(planned.state, pb::PlanActivityState::Planned as i32);
 }

@@ -8,7 +8,7 @@ use edu_kit::wire;
 use edu_mentoring::api::PublicationsApi;
 use edu_mentoring::domain::ParticipantRole;
 use edu_mentoring::domain::consent::ConsentPurpose;
-use edu_mentoring::store::{consents, institutions};
+use edu_mentoring::store::consents;
 use edu_proto::edu::mentoring::v1 as pb;
 use edu_proto::edu::mentoring::v1::publication_service_server::PublicationService;
 use jiff::Timestamp;
@@ -18,7 +18,7 @@ use tonic::{Code, Response, Status};
 use crate::callers::{
     at, caller, curator, director, guardian, now, outsider, participant, regional_centre, request,
 };
-use crate::common::{Fixture, INST, PUPIL, consent, context, in_tx, person, revoke, who};
+use crate::common::{Fixture, INST, PUPIL, appoint, consent, context, in_tx, person, revoke, who};
 
 const MECHTA: &str = "institutions/mechta";
 
@@ -147,20 +147,6 @@ async fn publication_consent(fx: &Fixture, id: &str) {
     )
     .await)
     .expect("consent to publication");
-}
-
-/// Appoints participant `id` curator of «Мечта» through the store.
-async fn appoint(fx: &Fixture, id: &str) {
-    in_tx!(fx, |tx| institutions::appoint_curator(
-        &mut tx,
-        &context(),
-        INST,
-        id,
-        "приказ № 21 от 01.09.2024",
-        ""
-    )
-    .await)
-    .expect("appointed");
 }
 
 #[tokio::test]

@@ -311,15 +311,7 @@ async fn the_curator_reads_once_appointed_and_is_refused_before() {
         Code::PermissionDenied,
         "CURATOR_NOT_APPOINTED",
     );
-    in_tx!(fx, |tx| institutions::appoint_curator(
-        &mut tx,
-        &context(),
-        INST,
-        "cur",
-        "приказ № 5 от 01.02.2025"
-    )
-    .await)
-    .expect("appointed");
+    appoint(&fx, "cur").await;
     let report = get(&fx, &curator("cur"), june(), REPORT)
         .await
         .expect("the curator reads");

@@ -300,6 +300,21 @@ pub async fn ready_pair(fx: &Fixture, id: &str, mentor: &str, mentee: &str) {
     order(fx, id).await.expect("order");
 }
 
+/// The director appoints participant `id` curator of «Мечта» (their token subject is `id`,
+/// so `curator(id)` acts from then on).
+pub async fn appoint(fx: &Fixture, id: &str) {
+    in_tx!(fx, |tx| institutions::appoint_curator(
+        &mut tx,
+        &context(),
+        INST,
+        id,
+        "приказ № 21 от 01.09.2024",
+        ""
+    )
+    .await)
+    .expect("appointed");
+}
+
 /// Revokes `id`'s consent to PERSONAL_DATA, recorded by the staff.
 pub async fn revoke(
     fx: &Fixture,
