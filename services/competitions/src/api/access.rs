@@ -2,7 +2,9 @@
 //! or changes an object; a caller who may not see an object is told it does not exist.
 
 use edu_kit::ApiError;
-use edu_kit::auth::Caller;
+use edu_kit::auth::{Caller, Scope};
+use edu_kit::error::reason as kit_reason;
+use edu_kit::region::RegionCode;
 
 use super::errors::reason;
 use crate::domain::expert::Expert;
@@ -21,6 +23,35 @@ pub const EVENT_CONSUMER: &str = "competitions.event_consumer";
 /// Whether the caller is an organiser.
 pub fn is_organiser(caller: &Caller) -> bool {
     caller.has_role(ORGANISER)
+}
+
+/// Region summaries are read by organisers, for every region, and by team people with a
+/// `region:` scope, for those regions. Anyone else, the team role without a `region:` scope
+/// included (a municipal team's people), is refused the call itself, whatever the region.
+pub fn ensure_may_read_region_summaries(caller: &Caller) -> Result<(), ApiError> {
+    let regional_team = caller.has_role(TEAM)
+        && caller
+            .scopes()
+            .iter()
+            .any(|s| matches!(s, Scope::Region(_)));
+    if is_organiser(caller) || regional_team {
+        Ok(())
+    } else {
+        Err(ApiError::permission_denied(
+            kit_reason::ROLE_REQUIRED,
+            format!("this call needs the role {ORGANISER}, or {TEAM} with a region: scope"),
+        ))
+    }
+}
+
+/// A region outside a team person's scopes does not exist for them, as another tenant's
+/// object does not.
+pub fn ensure_may_read_region(caller: &Caller, region: &RegionCode) -> Result<(), ApiError> {
+    if is_organiser(caller) || (caller.has_role(TEAM) && caller.covers_region(region)) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!("region {region}")))
+    }
 }
 
 /// A team may be registered by a team person whose scopes cover its region (a regional

@@ -28,7 +28,8 @@ fn raw_date(d: Option<&PbDate>) -> RawDate {
     .unwrap_or_default()
 }
 
-fn contest_state(s: ContestState) -> pb::ContestState {
+/// A contest's state on the wire.
+pub fn contest_state(s: ContestState) -> pb::ContestState {
     match s {
         ContestState::Draft => pb::ContestState::Draft,
         ContestState::Open => pb::ContestState::Open,

@@ -2,9 +2,12 @@
 //!
 //! Before the announcement only the organiser sees scores, rankings and winners; everyone
 //! else is told the results are not announced. After it, results are public: reading them
-//! needs no token.
+//! needs no token. The region summary the gateway composes needs one, and counts winners
+//! of announced contests only, whoever asks.
 
 use edu_kit::auth::Caller;
+use edu_kit::error::reason as kit_reason;
+use edu_kit::region::RegionCode;
 use edu_kit::{ApiError, CallContext, resource};
 use edu_proto::edu::competitions::v1 as pb;
 use edu_proto::edu::competitions::v1::results_service_server::ResultsService;
@@ -12,12 +15,14 @@ use futures::Stream;
 use std::pin::Pin;
 use tonic::{Request, Response, Status};
 
-use super::access::{ORGANISER, is_organiser};
+use super::access::{
+    ORGANISER, ensure_may_read_region, ensure_may_read_region_summaries, is_organiser,
+};
 use super::{convert, respond};
 use crate::domain::scoring::TieBreak;
 use crate::domain::{CompetitionError, Contest, ContestState};
 use crate::store::Store;
-use crate::store::results::{NominationRanking, Placed};
+use crate::store::results::{NominationRanking, Placed, RegionContest};
 
 /// The results service.
 #[derive(Debug, Clone)]
@@ -176,6 +181,53 @@ impl ResultsApi {
             })
             .collect())
     }
+
+    async fn region_summary(
+        &self,
+        request: Request<pb::GetRegionSummaryRequest>,
+    ) -> Result<pb::RegionSummary, ApiError> {
+        let context = CallContext::of(&request)?;
+        let caller = context.caller()?;
+        // The role first: a caller who may read no region learns nothing from the code.
+        ensure_may_read_region_summaries(caller)?;
+        let raw = request.get_ref().region_code.as_str();
+        let region = if raw.is_empty() {
+            Err("required: the region, for example RU-ALT".to_string())
+        } else {
+            RegionCode::parse(raw).map_err(|e| e.to_string())
+        }
+        .map_err(|problem| {
+            ApiError::invalid_field(kit_reason::INVALID_FIELDS, "region_code", problem)
+        })?;
+        ensure_may_read_region(caller, &region)?;
+        let now = context.now();
+        let contests = self.store.region_summary(region.as_str()).await?;
+        let total_applications = contests.iter().map(|c| c.applications).sum();
+        let total_winners = contests.iter().map(|c| c.winners).sum();
+        Ok(pb::RegionSummary {
+            region_code: region.to_string(),
+            contests: contests.iter().map(region_contest_pb).collect(),
+            total_applications: count(total_applications),
+            total_winners: count(total_winners),
+            read_time: Some(convert::timestamp(now)),
+        })
+    }
+}
+
+/// A count on the wire: saturating at `i32::MAX`, never wrapping to a negative figure.
+fn count(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn region_contest_pb(c: &RegionContest) -> pb::RegionContestSummary {
+    pb::RegionContestSummary {
+        contest: format!("contests/{}", c.id),
+        title: c.title.clone(),
+        state: convert::contest_state(c.state) as i32,
+        applications: count(c.applications),
+        winners: count(c.winners),
+        results_announced: c.state == ContestState::Announced,
+    }
 }
 
 fn placed_pb(contest_id: &str, p: &Placed) -> pb::RankedApplication {
@@ -253,6 +305,13 @@ impl ResultsService for ResultsApi {
         request: Request<pb::GetResultsRequest>,
     ) -> Result<Response<pb::Results>, Status> {
         respond(self.get_results(request).await)
+    }
+
+    async fn get_region_summary(
+        &self,
+        request: Request<pb::GetRegionSummaryRequest>,
+    ) -> Result<Response<pb::RegionSummary>, Status> {
+        respond(self.region_summary(request).await)
     }
 
     type ExportResultsStream = ExportStream;

@@ -49,6 +49,21 @@ pub struct NominationRanking {
     pub departure_reason: String,
 }
 
+/// One contest's part of a region summary: counts, never a team or a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionContest {
+    /// The contest's ID.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Its state.
+    pub state: ContestState,
+    /// The region's SUBMITTED applications in it.
+    pub applications: i64,
+    /// Of those, winners of the announced results; 0 before the announcement.
+    pub winners: i64,
+}
+
 /// What an announcement did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Announcement {
@@ -260,6 +275,47 @@ impl Store {
             rankings.push(ranking_of(&mut conn, contest, &nomination.id).await?);
         }
         Ok(rankings)
+    }
+
+    /// The region summary (issue 17): per contest with SUBMITTED applications of `region`
+    /// (ISO 3166-2, upper case), how many there are and how many of them the announced
+    /// results name winners, the latest application deadline first.
+    ///
+    /// One statement, so its figures are one snapshot. An application's `region_code` is
+    /// its team's, copied when drafted; neither changes, so it is the team's region. Drafts
+    /// and withdrawn applications are left out (the rankings rank SUBMITTED ones only),
+    /// which is what `applications_region` indexes. Winners come from the rankings frozen
+    /// at the announcement, and only for ANNOUNCED contests: a choice of winners before it
+    /// (`winner_choices`) is the organiser's working state, not a result.
+    pub async fn region_summary(&self, region: &str) -> Result<Vec<RegionContest>, ApiError> {
+        let rows = sqlx::query!(
+            r#"SELECT c.id, c.title, c.state,
+                      count(*) AS "applications!",
+                      count(*) FILTER (WHERE r.winner) AS "winners!"
+               FROM competitions.applications a
+               JOIN competitions.contests c ON c.id = a.contest_id
+               LEFT JOIN competitions.results r
+                      ON c.state = 'ANNOUNCED' AND r.contest_id = a.contest_id
+                     AND r.nomination_id = a.nomination_id AND r.application_id = a.id
+               WHERE a.region_code = $1 AND a.state = 'SUBMITTED'
+               GROUP BY c.id
+               ORDER BY c.application_deadline DESC, c.id DESC"#,
+            region,
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(RegionContest {
+                    state: ContestState::parse(&r.state)
+                        .ok_or_else(|| corrupt("contest state", &r.state))?,
+                    id: r.id,
+                    title: r.title,
+                    applications: r.applications,
+                    winners: r.winners,
+                })
+            })
+            .collect()
     }
 
     /// Rule 7: records the winners of a nomination of a closed contest.

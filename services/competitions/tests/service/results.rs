@@ -1,8 +1,10 @@
 //! Rules 6-7: rankings, the choice of winners, and the one atomic announcement: nothing is
 //! visible to teams and experts before it, results and feedback are after, and concurrent
-//! announcements make one.
+//! announcements make one. And the region summary the gateway composes (issue 17): counts
+//! per contest, winners once announced, no one named.
 
 use edu_proto::edu::competitions::v1 as pb;
+use edu_proto::edu::competitions::v1::application_service_server::ApplicationService;
 use edu_proto::edu::competitions::v1::results_service_server::ResultsService;
 use edu_proto::edu::competitions::v1::review_service_server::ReviewService;
 use futures::StreamExt;
@@ -316,4 +318,317 @@ async fn rule_7_an_announcement_after_the_results_day_is_allowed_and_flagged() {
         .await;
     assert_eq!(rows.len(), 3, "one row per ranked application");
     assert_eq!(rows[0].nomination_title, "Здоровьесбережение с детства");
+}
+
+/// The region summary of `region` as `who` sees it, asked at the results day.
+async fn summary(
+    fx: &Fixture,
+    who: &edu_kit::auth::Caller,
+    region: &str,
+) -> Result<pb::RegionSummary, tonic::Status> {
+    fx.results
+        .get_region_summary(request(
+            who,
+            at(RESULTS_DAY),
+            pb::GetRegionSummaryRequest {
+                region_code: region.into(),
+            },
+        ))
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// Drafts an application of `team` in «Детство без границ 2026» and, when `submitted`,
+/// submits it; returns its name.
+async fn apply_2026(
+    fx: &Fixture,
+    lead: &edu_kit::auth::Caller,
+    team: &str,
+    nomination: &str,
+    title: &str,
+    submitted: bool,
+) -> String {
+    let draft = fx
+        .applications
+        .create_application(request(
+            lead,
+            at(DURING),
+            pb::CreateApplicationRequest {
+                parent: "contests/detstvo-2026".into(),
+                application: Some(pb::Application {
+                    team: team.into(),
+                    nomination_id: nomination.into(),
+                    title: title.into(),
+                    summary: format!("{title}: краткое описание"),
+                    ..Default::default()
+                }),
+                application_id: String::new(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("drafted")
+        .into_inner();
+    if submitted {
+        fx.applications
+            .submit_application(request(
+                lead,
+                at(DURING),
+                pb::SubmitApplicationRequest {
+                    name: draft.name.clone(),
+                    etag: String::new(),
+                },
+            ))
+            .await
+            .expect("submitted");
+    }
+    draft.name
+}
+
+/// The region summary's scene. «Детство без границ» (deadline 31 January 2025), closed and
+/// reviewed as in [`reviewed`] but with Altai twice: Altai's «Школа здоровья» (health, 70)
+/// loses to Moscow's «Здоровое детство» (90); the second Altai team's «Семейный клуб»
+/// (family, 50, alone) wins; the winners are chosen, not announced. «Детство без границ
+/// 2026» (deadline 31 January 2026), open: Altai submits one application, drafts another,
+/// and its second team submits one and withdraws it; Moscow submits one.
+async fn summary_scene(fx: &Fixture) -> (String, Vec<Submitted>) {
+    let (contest, apps) = closed_contest(
+        fx,
+        "detstvo",
+        1,
+        &[
+            ("altai", "RU-ALT", "health", "Школа здоровья"),
+            ("moscow", "RU-MOW", "health", "Здоровое детство"),
+            ("altai-2", "RU-ALT", "family", "Семейный клуб"),
+        ],
+    )
+    .await;
+    let ivan_name = register_expert(fx, &contest, "ivan", "RU-SPE").await;
+    for (app, (relevance, impact)) in apps.iter().zip([(7, 7), (9, 9), (5, 5)]) {
+        let review = assign(fx, &app.name, &ivan_name).await.expect("assigned");
+        complete(fx, &expert("ivan"), &review.name, relevance, impact)
+            .await
+            .expect("completed");
+    }
+    set_winners(fx, &contest, "health", &[&apps[1].name], "")
+        .await
+        .expect("chosen");
+    set_winners(fx, &contest, "family", &[&apps[2].name], "")
+        .await
+        .expect("chosen");
+
+    let mut body = contest_body("Детство без границ 2026");
+    body.application_deadline = Some(edu_proto::google::r#type::Date {
+        year: 2026,
+        month: 1,
+        day: 31,
+    });
+    body.results_due = Some(edu_proto::google::r#type::Date {
+        year: 2026,
+        month: 3,
+        day: 22,
+    });
+    open_contest(fx, "detstvo-2026", body).await;
+    let (altai, moscow, altai_2) = (&apps[0], &apps[1], &apps[2]);
+    apply_2026(
+        fx,
+        &altai.lead,
+        &altai.team,
+        "health",
+        "Школа здоровья 2.0",
+        true,
+    )
+    .await;
+    apply_2026(fx, &altai.lead, &altai.team, "family", "Черновик", false).await;
+    let withdrawn = apply_2026(
+        fx,
+        &altai_2.lead,
+        &altai_2.team,
+        "health",
+        "Отозванная практика",
+        true,
+    )
+    .await;
+    fx.applications
+        .withdraw_application(request(
+            &altai_2.lead,
+            at(DURING),
+            pb::WithdrawApplicationRequest {
+                name: withdrawn,
+                etag: String::new(),
+            },
+        ))
+        .await
+        .expect("withdrawn");
+    apply_2026(
+        fx,
+        &moscow.lead,
+        &moscow.team,
+        "health",
+        "Московская практика",
+        true,
+    )
+    .await;
+    (contest, apps)
+}
+
+/// (contest, state, applications, winners, results announced) of each entry, in order.
+fn entries(s: &pb::RegionSummary) -> Vec<(&str, pb::ContestState, i32, i32, bool)> {
+    s.contests
+        .iter()
+        .map(|c| {
+            (
+                c.contest.as_str(),
+                c.state(),
+                c.applications,
+                c.winners,
+                c.results_announced,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_region_summary_counts_submitted_applications_and_winners_once_announced() {
+    let fx = Fixture::new().await;
+    let (contest, apps) = summary_scene(&fx).await;
+
+    let chosen = summary(&fx, &organiser(), "RU-ALT").await.expect("summary");
+    assert_eq!(
+        entries(&chosen),
+        [
+            ("contests/detstvo-2026", pb::ContestState::Open, 1, 0, false),
+            ("contests/detstvo", pb::ContestState::Closed, 2, 0, false),
+        ],
+        "the latest deadline first; a draft and a withdrawn application do not count; \
+         winners chosen but not announced count as none"
+    );
+    assert_eq!((chosen.total_applications, chosen.total_winners), (3, 0));
+
+    announce(&fx, &contest, RESULTS_DAY)
+        .await
+        .expect("announced");
+    // The region's own team person reads it, the code given in lower case.
+    let altai = summary(&fx, &apps[0].lead, "ru-alt")
+        .await
+        .expect("summary");
+    assert_eq!(altai.region_code, "RU-ALT");
+    assert_eq!(
+        entries(&altai),
+        [
+            ("contests/detstvo-2026", pb::ContestState::Open, 1, 0, false),
+            ("contests/detstvo", pb::ContestState::Announced, 2, 1, true),
+        ]
+    );
+    assert_eq!(altai.contests[1].title, "Детство без границ");
+    assert_eq!(altai.contests[0].title, "Детство без границ 2026");
+    assert_eq!((altai.total_applications, altai.total_winners), (3, 1));
+    assert_eq!(
+        altai.read_time.as_ref().map(|t| (t.seconds, t.nanos)),
+        Some((at(RESULTS_DAY).as_second(), 0)),
+        "the call's instant"
+    );
+
+    let moscow = summary(&fx, &organiser(), "RU-MOW").await.expect("summary");
+    assert_eq!(
+        entries(&moscow),
+        [
+            ("contests/detstvo-2026", pb::ContestState::Open, 1, 0, false),
+            ("contests/detstvo", pb::ContestState::Announced, 1, 1, true),
+        ],
+        "another region's applications count there and only there"
+    );
+    assert_eq!((moscow.total_applications, moscow.total_winners), (2, 1));
+}
+
+#[tokio::test]
+async fn the_region_summary_of_a_region_without_applications_is_empty() {
+    let fx = Fixture::new().await;
+    let (contest, _) = summary_scene(&fx).await;
+    announce(&fx, &contest, RESULTS_DAY)
+        .await
+        .expect("announced");
+    // Kazakhstan's Almaty: another country's region; St Petersburg: only the expert's.
+    for region in ["KZ-75", "RU-SPE"] {
+        let empty = summary(&fx, &organiser(), region)
+            .await
+            .expect("an empty summary, not an error");
+        assert_eq!(empty.region_code, region);
+        assert!(empty.contests.is_empty(), "{empty:?}");
+        assert_eq!((empty.total_applications, empty.total_winners), (0, 0));
+        assert!(empty.read_time.is_some());
+    }
+    let own = summary(&fx, &team_person("spb-lead", "RU-SPE"), "RU-SPE")
+        .await
+        .expect("a team person's own region without applications");
+    assert!(own.contests.is_empty());
+}
+
+#[tokio::test]
+async fn the_region_summary_refuses_bad_codes_regions_outside_the_scope_and_other_roles() {
+    let fx = Fixture::new().await;
+    for bad in ["", "Altai", "RU_ALT", "RUS-ALT"] {
+        let refused = summary(&fx, &organiser(), bad)
+            .await
+            .expect_err("malformed");
+        assert_status(&refused, Code::InvalidArgument, "INVALID_FIELDS");
+        assert_eq!(bad_fields(&refused), ["region_code"], "{bad:?}");
+    }
+
+    let altai = team_person("altai-lead", "RU-ALT");
+    for other in ["RU-MOW", "KZ-75"] {
+        let refused = summary(&fx, &altai, other)
+            .await
+            .expect_err("outside the scope");
+        assert_status(&refused, Code::NotFound, "NOT_FOUND");
+    }
+
+    let municipal = caller(
+        "barnaul-lead",
+        &["competitions.team"],
+        &["municipality:RU-ALT/01701000"],
+    );
+    let stranger = caller("stranger", &["aid.regional_staff"], &["region:RU-ALT"]);
+    for who in [expert("ivan"), municipal, stranger] {
+        for region in ["RU-ALT", "Altai"] {
+            let refused = summary(&fx, &who, region)
+                .await
+                .expect_err("no role that reads summaries");
+            assert_status(&refused, Code::PermissionDenied, "ROLE_REQUIRED");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_region_summary_names_no_team_person_or_application() {
+    let fx = Fixture::new().await;
+    let (contest, _) = summary_scene(&fx).await;
+    announce(&fx, &contest, RESULTS_DAY)
+        .await
+        .expect("announced");
+    for region in ["RU-ALT", "RU-MOW"] {
+        let answer = summary(&fx, &organiser(), region).await.expect("summary");
+        let bytes = prost::Message::encode_to_vec(&answer);
+        let found = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+        assert!(
+            found("Детство без границ"),
+            "the search sees the contests' titles"
+        );
+        for name in [
+            // Teams, their people, the expert, and the applications' titles.
+            "Команда RU-ALT",
+            "Команда RU-MOW",
+            "Имя altai-lead",
+            "Имя moscow-lead",
+            "Эксперт ivan",
+            "Школа здоровья",
+            "Здоровое детство",
+            "Семейный клуб",
+            "Московская практика",
+            "teams/",
+            "applications/",
+        ] {
+            assert!(!found(name), "{name:?} in the summary of {region}");
+        }
+    }
 }
