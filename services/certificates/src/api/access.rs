@@ -67,3 +67,30 @@ pub fn may_see_child(caller: &Caller, child: &Child) -> bool {
 pub fn acts_for_provider(caller: &Caller, id: &str) -> bool {
     caller.has_role(PROVIDER) && caller.scopes().contains(&Scope::Provider(id.to_string()))
 }
+
+/// The municipalities of `region` an operator reads in a region summary: `None` for all of
+/// them (scope `region:{region}`), else those its `municipality:{region}/{code}` scopes
+/// name. The role is checked by the caller of this function, before the request is read.
+/// A region none of the operator's scopes is in is `NOT_FOUND`, as any object the caller
+/// may not see.
+pub fn summary_municipalities(
+    caller: &Caller,
+    region: &RegionCode,
+) -> Result<Option<Vec<String>>, ApiError> {
+    if caller.covers_region(region) {
+        return Ok(None);
+    }
+    let codes: Vec<String> = caller
+        .scopes()
+        .iter()
+        .filter_map(|s| match s {
+            Scope::Municipality { region: r, code } if r == region => Some(code.clone()),
+            _ => None,
+        })
+        .collect();
+    if codes.is_empty() {
+        Err(ApiError::not_found(format!("region {region}")))
+    } else {
+        Ok(Some(codes))
+    }
+}

@@ -1,17 +1,21 @@
 //! `ReportService`: the period's budget and coverage for its municipality's operator
-//! (rule 10).
+//! (rule 10), and the region summary the gateway composes (report.proto). Reports and the
+//! summary count, they never name.
 
-use edu_kit::{ApiError, CallContext, resource};
+use edu_kit::error::reason as kit_reason;
+use edu_kit::region::RegionCode;
+use edu_kit::{ApiError, CallContext, resource, wire};
 use edu_proto::edu::certificates::v1 as pb;
 use edu_proto::edu::certificates::v1::report_service_server::ReportService;
 use tonic::{Request, Response, Status};
 
-use super::access::ensure_operates;
+use super::access::{OPERATOR, ensure_operates, summary_municipalities};
 use super::programmes::DIRECTIONS;
 use super::respond;
+use crate::domain::Money;
 use crate::store::Store;
 use crate::store::periods::{self, PeriodRecord};
-use crate::store::reports::{self, BudgetRow};
+use crate::store::reports::{self, BudgetRow, MunicipalitySummary};
 
 /// The report service.
 #[derive(Debug, Clone)]
@@ -28,6 +32,41 @@ fn row_pb(row: &BudgetRow) -> pb::BudgetRow {
         charged_kopecks: row.charged.kopecks(),
         released_kopecks: row.released.kopecks(),
     }
+}
+
+/// A count as the wire carries it; a count past `i32` (never in a region's register) is
+/// shown at the bound rather than wrapped.
+fn count(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn municipality_pb(m: &MunicipalitySummary) -> pb::RegionMunicipalitySummary {
+    pb::RegionMunicipalitySummary {
+        municipality_code: m.municipality_code.clone(),
+        municipality_name: m.municipality_name.clone(),
+        period: m
+            .period_id
+            .as_ref()
+            .map(|id| format!("periods/{id}"))
+            .unwrap_or_default(),
+        active_certificates: count(m.active_certificates),
+        children_with_certificate: count(m.children_with_certificate),
+        credited_kopecks: m.balance.credited.kopecks(),
+        reserved_kopecks: m.balance.reserved.kopecks(),
+        charged_kopecks: m.balance.charged.kopecks(),
+    }
+}
+
+/// The region code of a summary request, upper-cased; `INVALID_FIELDS` naming
+/// `region_code` when it is empty or not ISO 3166-2.
+fn summary_region(raw: &str) -> Result<RegionCode, ApiError> {
+    let invalid = |description: String| {
+        ApiError::invalid_field(kit_reason::INVALID_FIELDS, "region_code", description)
+    };
+    if raw.trim().is_empty() {
+        return Err(invalid("required: the region, for example RU-ALT".into()));
+    }
+    RegionCode::parse(raw).map_err(|e| invalid(e.to_string()))
 }
 
 impl ReportsApi {
@@ -107,6 +146,47 @@ impl ReportsApi {
             },
         })
     }
+
+    async fn region_summary(
+        &self,
+        request: Request<pb::GetRegionSummaryRequest>,
+    ) -> Result<pb::RegionSummary, ApiError> {
+        let context = CallContext::of(&request)?;
+        let caller = context.caller()?;
+        // The role first: a caller who may never read a summary learns nothing of the
+        // request, not even whether its code is well formed.
+        caller.require_role(OPERATOR)?;
+        let region = summary_region(&request.get_ref().region_code)?;
+        let only = summary_municipalities(caller, &region)?;
+        let now = context.now();
+        // One statement: its figures are one snapshot, without a transaction.
+        let found = {
+            let mut conn = self.store.read().await?;
+            reports::region_summary(&mut conn, region.as_str(), only.as_deref(), now).await?
+        };
+        // Totals over the entries returned, with the checked sums of `Money`.
+        let total = |f: fn(&MunicipalitySummary) -> Money| {
+            Money::total(found.iter().map(f))
+                .map(Money::kopecks)
+                .map_err(|e| ApiError::internal(&e))
+        };
+        let credited = total(|m| m.balance.credited)?;
+        let reserved = total(|m| m.balance.reserved)?;
+        let charged = total(|m| m.balance.charged)?;
+        let sum = |f: fn(&MunicipalitySummary) -> i64| {
+            count(found.iter().map(f).fold(0, i64::saturating_add))
+        };
+        Ok(pb::RegionSummary {
+            region_code: region.as_str().to_string(),
+            active_certificates: sum(|m| m.active_certificates),
+            children_with_certificate: sum(|m| m.children_with_certificate),
+            credited_kopecks: credited,
+            reserved_kopecks: reserved,
+            charged_kopecks: charged,
+            municipalities: found.iter().map(municipality_pb).collect(),
+            read_time: Some(wire::timestamp(now)),
+        })
+    }
 }
 
 #[tonic::async_trait]
@@ -123,5 +203,12 @@ impl ReportService for ReportsApi {
         request: Request<pb::GetCoverageReportRequest>,
     ) -> Result<Response<pb::CoverageReport>, Status> {
         respond(self.coverage(request).await)
+    }
+
+    async fn get_region_summary(
+        &self,
+        request: Request<pb::GetRegionSummaryRequest>,
+    ) -> Result<Response<pb::RegionSummary>, Status> {
+        respond(self.region_summary(request).await)
     }
 }

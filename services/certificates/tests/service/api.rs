@@ -1275,6 +1275,466 @@ mod enrolments {
             "TRANSITION_NOT_ALLOWED"
         );
     }
+
+    /// Issue 17: the region summary the gateway composes, per municipality and in total.
+    mod region_summary {
+        use super::*;
+        use edu_certificates::api::ReportsApi;
+        use edu_proto::edu::certificates::v1::report_service_server::ReportService;
+        use prost::Message;
+
+        fn region_operator(region: &str) -> Caller {
+            caller(
+                &format!("operator-{region}"),
+                &["certificates.operator"],
+                &[&format!("region:{region}")],
+            )
+        }
+
+        fn saratov_operator() -> Caller {
+            caller(
+                "moc-saratov",
+                &["certificates.operator"],
+                &["municipality:RU-SAR/saratov"],
+            )
+        }
+
+        async fn summary(
+            fx: &Fixture,
+            who: &Caller,
+            region: &str,
+        ) -> Result<pb::RegionSummary, Status> {
+            ReportsApi::new(fx.store.clone())
+                .get_region_summary(request(
+                    who,
+                    pb::GetRegionSummaryRequest {
+                        region_code: region.into(),
+                    },
+                ))
+                .await
+                .map(tonic::Response::into_inner)
+        }
+
+        async fn issue(apis: &Apis, who: &Caller, child: &pb::Child) -> String {
+            apis.certificates
+                .issue_certificate(request(
+                    who,
+                    pb::IssueCertificateRequest {
+                        child: child.name.clone(),
+                        request_id: String::new(),
+                    },
+                ))
+                .await
+                .expect("issued")
+                .into_inner()
+                .name
+        }
+
+        /// A period of another municipality, created by `who`.
+        async fn other_period(apis: &Apis, who: &Caller, period: pb::Period, id: &str) {
+            apis.periods
+                .create_period(request(
+                    who,
+                    pb::CreatePeriodRequest {
+                        period: Some(period),
+                        period_id: id.into(),
+                        request_id: String::new(),
+                    },
+                ))
+                .await
+                .expect("period");
+        }
+
+        async fn credit(apis: &Apis, who: &Caller, period: &str) {
+            apis.periods
+                .credit_period(request(
+                    who,
+                    pb::CreditPeriodRequest {
+                        name: period.into(),
+                        request_id: String::new(),
+                    },
+                ))
+                .await
+                .expect("credited");
+        }
+
+        /// Mikhailovsky in 2024/25: Maria's son, funded, enrolled at 500 a month with
+        /// September charged; his sister's certificate, suspended; a third child's,
+        /// closed; a fourth child registered without one; and the district's past period,
+        /// credited. Rubtsovsk (RU-ALT too) has a period and an uncredited certificate;
+        /// Saratov (RU-SAR) a period and a credited certificate.
+        async fn scene(fx: &Fixture) {
+            let (apis, certificate) = world(fx).await;
+            let api = EnrolmentsApi::new(fx.store.clone());
+            let enrolment = api
+                .request_enrolment(request(
+                    &parent("maria"),
+                    pb::RequestEnrolmentRequest {
+                        enrolment: Some(pb::Enrolment {
+                            certificate,
+                            programme: "providers/ddt/programmes/robotics".into(),
+                            start_date: Some(wire::date(date(2024, 9, 2))),
+                            ..Default::default()
+                        }),
+                        request_id: "ask".into(),
+                    },
+                ))
+                .await
+                .expect("requested")
+                .into_inner()
+                .name;
+            api.accept_enrolment(request(
+                &provider_caller("ddt"),
+                pb::AcceptEnrolmentRequest {
+                    name: enrolment.clone(),
+                    request_id: "accept".into(),
+                },
+            ))
+            .await
+            .expect("accepted");
+            api.report_month(request(
+                &provider_caller("ddt"),
+                pb::ReportMonthRequest {
+                    provider: "providers/ddt".into(),
+                    month: Some(wire::date(date(2024, 9, 1))),
+                    enrolments: vec![enrolment],
+                    request_id: "report".into(),
+                },
+            ))
+            .await
+            .expect("reported");
+            api.approve_month(request(
+                &mikhailovsky_operator(),
+                pb::ApproveMonthRequest {
+                    report: "providers/ddt/months/2024-09".into(),
+                    request_id: "approve".into(),
+                },
+            ))
+            .await
+            .expect("approved");
+
+            let operator = mikhailovsky_operator();
+            let sister = register(&apis, "I-ТО 000006", "maria")
+                .await
+                .expect("child");
+            let sisters = issue(&apis, &operator, &sister).await;
+            apis.certificates
+                .suspend_certificate(request(
+                    &operator,
+                    pb::SuspendCertificateRequest {
+                        name: sisters,
+                        reason: "проверка документов".into(),
+                        etag: String::new(),
+                    },
+                ))
+                .await
+                .expect("suspended");
+            let third = register(&apis, "I-ТО 000007", "olga").await.expect("child");
+            let thirds = issue(&apis, &operator, &third).await;
+            apis.certificates
+                .close_certificate(request(
+                    &operator,
+                    pb::CloseCertificateRequest {
+                        name: thirds,
+                        reason: "семья переехала".into(),
+                        etag: String::new(),
+                    },
+                ))
+                .await
+                .expect("closed");
+            register(&apis, "I-ТО 000008", "irina")
+                .await
+                .expect("a child without a certificate");
+            other_period(
+                &apis,
+                &operator,
+                pb::Period {
+                    municipality_name: "Михайловский муниципальный район".into(),
+                    start_date: Some(wire::date(date(2023, 9, 1))),
+                    end_date: Some(wire::date(date(2024, 8, 31))),
+                    nominal_kopecks: 400_000,
+                    ..period_body()
+                },
+                "mikhailovsky-2023",
+            )
+            .await;
+            credit(&apis, &operator, "periods/mikhailovsky-2023").await;
+
+            let rubtsovsk = other_operator();
+            other_period(
+                &apis,
+                &rubtsovsk,
+                pb::Period {
+                    municipality_code: "rubtsovsk".into(),
+                    municipality_name: "Рубцовский район".into(),
+                    ..period_body()
+                },
+                "rubtsovsk-2024",
+            )
+            .await;
+            let child = apis
+                .certificates
+                .create_child(request(
+                    &rubtsovsk,
+                    pb::CreateChildRequest {
+                        child: Some(pb::Child {
+                            municipality_code: "rubtsovsk".into(),
+                            ..child_body("I-ТО 000009", "olga")
+                        }),
+                        request_id: String::new(),
+                    },
+                ))
+                .await
+                .expect("child")
+                .into_inner();
+            issue(&apis, &rubtsovsk, &child).await;
+
+            let saratov = saratov_operator();
+            other_period(
+                &apis,
+                &saratov,
+                pb::Period {
+                    region_code: "RU-SAR".into(),
+                    municipality_code: "saratov".into(),
+                    municipality_name: "Саратов".into(),
+                    time_zone: "Europe/Saratov".into(),
+                    ..period_body()
+                },
+                "saratov-2024",
+            )
+            .await;
+            let child = apis
+                .certificates
+                .create_child(request(
+                    &saratov,
+                    pb::CreateChildRequest {
+                        child: Some(pb::Child {
+                            region_code: "RU-SAR".into(),
+                            municipality_code: "saratov".into(),
+                            ..child_body("I-ТО 000010", "svetlana")
+                        }),
+                        request_id: String::new(),
+                    },
+                ))
+                .await
+                .expect("child")
+                .into_inner();
+            issue(&apis, &saratov, &child).await;
+            credit(&apis, &saratov, "periods/saratov-2024").await;
+        }
+
+        /// (code, name, period, active, children, credited, reserved, charged).
+        type Row = (String, String, String, i32, i32, i64, i64, i64);
+
+        fn rows(summary: &pb::RegionSummary) -> Vec<Row> {
+            summary
+                .municipalities
+                .iter()
+                .map(|m| {
+                    (
+                        m.municipality_code.clone(),
+                        m.municipality_name.clone(),
+                        m.period.clone(),
+                        m.active_certificates,
+                        m.children_with_certificate,
+                        m.credited_kopecks,
+                        m.reserved_kopecks,
+                        m.charged_kopecks,
+                    )
+                })
+                .collect()
+        }
+
+        fn totals(summary: &pb::RegionSummary) -> (i32, i32, i64, i64, i64) {
+            (
+                summary.active_certificates,
+                summary.children_with_certificate,
+                summary.credited_kopecks,
+                summary.reserved_kopecks,
+                summary.charged_kopecks,
+            )
+        }
+
+        fn row(code: &str, name: &str, counts: (i32, i32), money: (i64, i64, i64)) -> Row {
+            (
+                code.into(),
+                name.into(),
+                format!("periods/{code}-2024"),
+                counts.0,
+                counts.1,
+                money.0,
+                money.1,
+                money.2,
+            )
+        }
+
+        /// Counts only: the encoded answer holds no name, document or ID of a child or
+        /// parent of the scene.
+        fn names_nobody(summary: &pb::RegionSummary) {
+            let bytes = summary.encode_to_vec();
+            for personal in [
+                "Иванов",
+                "Иванова Мария",
+                "I-ТО",
+                "maria",
+                "olga",
+                "children/",
+            ] {
+                let needle = personal.as_bytes();
+                assert!(
+                    !bytes.windows(needle.len()).any(|w| w == needle),
+                    "{personal} in the summary"
+                );
+            }
+        }
+
+        #[tokio::test]
+        async fn counts_each_municipality_in_its_current_period_and_nothing_else() {
+            let fx = Fixture::new().await;
+            scene(&fx).await;
+
+            let region = summary(&fx, &region_operator("RU-ALT"), "RU-ALT")
+                .await
+                .expect("the region's operator");
+            names_nobody(&region);
+            assert_eq!(region.region_code, "RU-ALT");
+            assert_eq!(region.read_time, Some(wire::timestamp(at_start())));
+            // Mikhailovsky: one ACTIVE certificate (the suspended and closed ones are not),
+            // two children holding one (the suspended one's too), and the 2024 period's
+            // money: three credits of 6 000 ₽ (the closed certificate's stays in the
+            // budget), 12 months reserved less September charged; the 2023 period's credit
+            // and the child without a certificate are not counted, and the name is the
+            // latest period's. Rubtsovsk: its certificate, nothing credited. Saratov is
+            // another region's.
+            let mikhailovsky = row(
+                "mikhailovsky",
+                "Михайловский район",
+                (1, 2),
+                (1_800_000, 550_000, 50_000),
+            );
+            let rubtsovsk = row("rubtsovsk", "Рубцовский район", (1, 1), (0, 0, 0));
+            assert_eq!(rows(&region), [mikhailovsky.clone(), rubtsovsk.clone()]);
+            assert_eq!(totals(&region), (2, 3, 1_800_000, 550_000, 50_000));
+
+            // The money is the current period's budget, as GetBudgetReport reads it.
+            let budget = ReportsApi::new(fx.store.clone())
+                .get_budget_report(request(
+                    &mikhailovsky_operator(),
+                    pb::GetBudgetReportRequest {
+                        period: "periods/mikhailovsky-2024".into(),
+                    },
+                ))
+                .await
+                .expect("budget")
+                .into_inner()
+                .total
+                .expect("total");
+            let entry = &region.municipalities[0];
+            assert_eq!(
+                (
+                    entry.credited_kopecks,
+                    entry.reserved_kopecks,
+                    entry.charged_kopecks
+                ),
+                (
+                    budget.credited_kopecks,
+                    budget.reserved_kopecks,
+                    budget.charged_kopecks
+                )
+            );
+
+            // An operator of some municipalities reads those only, totals included.
+            let own = summary(&fx, &mikhailovsky_operator(), "ru-alt")
+                .await
+                .expect("the municipality's operator");
+            assert_eq!(own.region_code, "RU-ALT");
+            assert_eq!(rows(&own), [mikhailovsky]);
+            assert_eq!(totals(&own), (1, 2, 1_800_000, 550_000, 50_000));
+            let two_regions = caller(
+                "moc-two",
+                &["certificates.operator"],
+                &[
+                    "municipality:RU-ALT/rubtsovsk",
+                    "municipality:RU-SAR/saratov",
+                ],
+            );
+            let theirs = summary(&fx, &two_regions, "RU-ALT")
+                .await
+                .expect("one municipality of the region");
+            assert_eq!(rows(&theirs), [rubtsovsk]);
+            assert_eq!(totals(&theirs), (1, 1, 0, 0, 0));
+
+            let saratov = summary(&fx, &saratov_operator(), "RU-SAR")
+                .await
+                .expect("Saratov's operator");
+            names_nobody(&saratov);
+            assert_eq!(
+                rows(&saratov),
+                [row("saratov", "Саратов", (1, 1), (600_000, 0, 0))]
+            );
+        }
+
+        #[tokio::test]
+        async fn a_region_with_nothing_is_empty_and_refusals_follow_the_common_rules() {
+            let fx = Fixture::new().await;
+            let _apis = setup(&fx).await;
+
+            // Another country's region, well formed, in the caller's scope: an empty
+            // summary, not an error.
+            let empty = summary(&fx, &region_operator("KZ-75"), "kz-75")
+                .await
+                .expect("nothing there");
+            assert_eq!(empty.region_code, "KZ-75");
+            assert!(empty.municipalities.is_empty());
+            assert_eq!(totals(&empty), (0, 0, 0, 0, 0));
+            assert_eq!(empty.read_time, Some(wire::timestamp(at_start())));
+
+            let operator = mikhailovsky_operator();
+            for malformed in ["", "Altai", "RU-ALTAI", "RU_ALT"] {
+                let refused = summary(&fx, &operator, malformed)
+                    .await
+                    .expect_err("not ISO 3166-2");
+                assert_eq!(
+                    (refused.code(), reason(&refused)),
+                    (Code::InvalidArgument, "INVALID_FIELDS".to_string()),
+                    "{malformed:?}"
+                );
+                assert_eq!(edu_kit::testing::bad_fields(&refused), ["region_code"]);
+            }
+            for outside in ["RU-SAR", "KZ-75"] {
+                let refused = summary(&fx, &operator, outside)
+                    .await
+                    .expect_err("outside the scope");
+                assert_eq!(
+                    (refused.code(), reason(&refused)),
+                    (Code::NotFound, "NOT_FOUND".to_string()),
+                    "{outside}"
+                );
+            }
+            let scopeless = caller("moc-none", &["certificates.operator"], &[]);
+            let refused = summary(&fx, &scopeless, "RU-ALT")
+                .await
+                .expect_err("no scope");
+            assert_eq!(refused.code(), Code::NotFound);
+
+            // No role that may read a summary: refused before the code is read.
+            for (who, code) in [
+                (parent("maria"), "RU-ALT"),
+                (provider_caller("ddt"), "RU-ALT"),
+                (
+                    caller("x", &["aid.regional_staff"], &["region:RU-ALT"]),
+                    "RU-ALT",
+                ),
+                (caller("x", &[], &["region:RU-ALT"]), "not a code"),
+            ] {
+                let refused = summary(&fx, &who, code).await.expect_err("no role");
+                assert_eq!(
+                    (refused.code(), reason(&refused)),
+                    (Code::PermissionDenied, "ROLE_REQUIRED".to_string())
+                );
+            }
+        }
+    }
 }
 
 /// Issue 11, defects 2 and 4: dates out of any sane calendar and overlapping periods are
