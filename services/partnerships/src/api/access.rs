@@ -108,6 +108,23 @@ impl Viewer {
         }
     }
 
+    /// The caller must read the figures of `region` (the region summary): the ministry
+    /// any region's, an office its own. To an office of other regions `region` is
+    /// NOT_FOUND `what`, whether or not it holds anything, so that the answer tells it
+    /// nothing; a school, or an office without a region, is refused `ROLE_REQUIRED`.
+    pub fn require_region_figures(&self, region: &str, what: &str) -> Result<(), ApiError> {
+        if self.ministry || self.is_office_of(region) {
+            return Ok(());
+        }
+        if self.regions.is_empty() {
+            return Err(ApiError::permission_denied(
+                kit_reason::ROLE_REQUIRED,
+                format!("needs the role {MINISTRY}, or {REGIONAL_OFFICE} with the region's scope"),
+            ));
+        }
+        Err(ApiError::not_found(what.to_string()))
+    }
+
     /// Filters for listings: `None` for the ministry (everything), else the regions and
     /// schools whose objects the caller sees.
     pub fn scope(&self) -> Option<(&[String], &[String])> {

@@ -126,6 +126,15 @@ pub fn region_filter(raw: &str, field: &str) -> Result<Option<String>, ApiError>
     }
 }
 
+/// Any ISO 3166-2 region code, upper-cased (lower case is accepted): the region summary
+/// answers for a region of another country too, with nothing in it, where the other
+/// requests take only Bulgarian regions ([`region_filter`]).
+pub fn region_code(raw: &str, field: &str) -> Result<String, ApiError> {
+    edu_kit::region::RegionCode::parse(raw)
+        .map(|r| r.as_str().to_string())
+        .map_err(|e| ApiError::invalid_field(kit_reason::INVALID_FIELDS, field, e.to_string()))
+}
+
 /// Fields of a year that UpdateProgrammeYear may change.
 pub const YEAR_FIELDS: [&str; 9] = [
     "display_name",

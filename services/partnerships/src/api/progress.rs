@@ -1,6 +1,8 @@
 //! `ProgressService`: the figures of a year for the ministry and the regional offices
-//! (deliverable 10).
+//! (deliverable 10), and the region summary the gateway composes (issue 17). Both count,
+//! they never name.
 
+use edu_kit::error::{FieldProblems, reason as kit_reason};
 use edu_kit::{ApiError, CallContext};
 use edu_proto::edu::partnerships::v1 as pb;
 use edu_proto::edu::partnerships::v1::progress_service_server::ProgressService;
@@ -9,8 +11,8 @@ use tonic::{Request, Response, Status};
 use super::access::Viewer;
 use super::{convert, respond};
 use crate::domain::year::CapKind;
-use crate::store::Store;
-use crate::store::progress::Figures;
+use crate::store::progress::{Figures, RegionYear};
+use crate::store::{Store, years};
 
 /// The progress service.
 #[derive(Debug, Clone)]
@@ -32,6 +34,19 @@ fn figures(f: &Figures) -> pb::ProgressFigures {
         groups_approved: n(f.groups_approved),
         annexes_filed: n(f.annexes_filed),
         mobilities_held: n(f.mobilities_held),
+    }
+}
+
+fn region_year(y: RegionYear) -> pb::RegionYearSummary {
+    let n = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
+    pb::RegionYearSummary {
+        year: years::name(&y.id),
+        display_name: y.display_name,
+        schools_applied: n(y.schools_applied),
+        schools_partnered: n(y.schools_partnered),
+        groups_formed: n(y.groups_formed),
+        groups_approved: n(y.groups_approved),
+        mobilities_held: n(y.mobilities_held),
     }
 }
 
@@ -101,6 +116,53 @@ impl ProgressApi {
             read_time: Some(convert::timestamp(context.now())),
         })
     }
+
+    async fn region_summary(
+        &self,
+        request: Request<pb::GetRegionSummaryRequest>,
+    ) -> Result<pb::RegionSummary, ApiError> {
+        let context = CallContext::of(&request)?;
+        let viewer = Viewer::of(context.caller()?)?;
+        let body = request.get_ref();
+        // Every malformed field at once and before the access check, as in every service's
+        // summary: the gateway sends them all the same request, and a malformed code is
+        // the caller's mistake whoever the caller is.
+        let mut problems = FieldProblems::new();
+        let region = if body.region_code.trim().is_empty() {
+            problems.add("region_code", "required: the region, for example BG-22");
+            None
+        } else {
+            problems.field(convert::region_code(&body.region_code, "region_code"))
+        };
+        let year_id = if body.year.is_empty() {
+            None
+        } else {
+            problems.field(convert::year_id(&body.year, "year"))
+        };
+        problems.finish()?;
+        let Some(region) = region else {
+            return Err(ApiError::invalid_field(
+                kit_reason::INVALID_FIELDS,
+                "region_code",
+                "required: the region, for example BG-22",
+            ));
+        };
+        viewer.require_region_figures(&region, &format!("region {region}"))?;
+        // The year only once the caller may read the region, so that a stranger learns
+        // nothing of which years exist.
+        if let Some(id) = &year_id {
+            self.store.year(id).await?;
+        }
+        let years = self
+            .store
+            .region_summary(&region, year_id.as_deref())
+            .await?;
+        Ok(pb::RegionSummary {
+            region_code: region,
+            years: years.into_iter().map(region_year).collect(),
+            read_time: Some(convert::timestamp(context.now())),
+        })
+    }
 }
 
 #[tonic::async_trait]
@@ -110,5 +172,12 @@ impl ProgressService for ProgressApi {
         request: Request<pb::GetProgressRequest>,
     ) -> Result<Response<pb::Progress>, Status> {
         respond(self.get(request).await)
+    }
+
+    async fn get_region_summary(
+        &self,
+        request: Request<pb::GetRegionSummaryRequest>,
+    ) -> Result<Response<pb::RegionSummary>, Status> {
+        respond(self.region_summary(request).await)
     }
 }

@@ -154,3 +154,87 @@ impl Store {
         Ok(progress)
     }
 }
+
+/// One programme year's part of a region summary: counts only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionYear {
+    /// The year's ID.
+    pub id: String,
+    /// Its display name.
+    pub display_name: String,
+    /// Schools of the region with a submitted application.
+    pub schools_applied: i64,
+    /// Schools of the region in at least one signed contract.
+    pub schools_partnered: i64,
+    /// Groups with a school of the region, approved or not.
+    pub groups_formed: i64,
+    /// … of them approved.
+    pub groups_approved: i64,
+    /// Held mobilities of those groups.
+    pub mobilities_held: i64,
+}
+
+impl Store {
+    /// The region summary of `region` (or only of `year`): one entry per year in which a
+    /// school of the region applied, signed or is in a group, the latest window first.
+    ///
+    /// One statement, so one snapshot. Each count is reached through an index from the
+    /// year and the region: the region's schools by `schools_region`, their submitted
+    /// applications by `applications_one_submitted` (year, school; at most one per school,
+    /// so the count is of schools), their signatures by `contracted_schools`' key (a school
+    /// is written there once per year at its first signature, and a signed contract is
+    /// never withdrawn), the year's groups by `groups_listing` and their mobilities by
+    /// (group, host). Groups are matched on `region_codes`, the regions of their four
+    /// schools, as GetProgress and ListGroups match them, so the figures agree.
+    pub async fn region_summary(
+        &self,
+        region: &str,
+        year: Option<&str>,
+    ) -> Result<Vec<RegionYear>, ApiError> {
+        let rows = sqlx::query!(
+            r#"SELECT y.id, y.display_name, ap.n AS "applied!", pa.n AS "partnered!",
+                      gr.formed AS "formed!", gr.approved AS "approved!", gr.held AS "held!"
+               FROM partnerships.years y
+               CROSS JOIN LATERAL (
+                   SELECT count(*) AS n
+                   FROM partnerships.schools s
+                   JOIN partnerships.applications a
+                     ON a.year_id = y.id AND a.school_id = s.id AND a.state = 'SUBMITTED'
+                   WHERE s.region_code = $1) ap
+               CROSS JOIN LATERAL (
+                   SELECT count(*) AS n
+                   FROM partnerships.schools s
+                   JOIN partnerships.contracted_schools c
+                     ON c.year_id = y.id AND c.school_id = s.id
+                   WHERE s.region_code = $1) pa
+               CROSS JOIN LATERAL (
+                   SELECT count(*) AS formed,
+                          count(*) FILTER (WHERE g.state = 'APPROVED') AS approved,
+                          COALESCE(sum(m.held), 0)::bigint AS held
+                   FROM partnerships.groups g
+                   CROSS JOIN LATERAL (
+                       SELECT count(*) AS held FROM partnerships.mobilities m
+                       WHERE m.group_id = g.id AND m.state = 'HELD') m
+                   WHERE g.year_id = y.id AND $1 = ANY (g.region_codes)) gr
+               WHERE ($2::text IS NULL OR y.id = $2)
+                 AND (ap.n > 0 OR pa.n > 0 OR gr.formed > 0)
+               ORDER BY y.application_start DESC, y.id DESC"#,
+            region,
+            year
+        )
+        .fetch_all(&mut *self.read().await?)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| RegionYear {
+                id: r.id,
+                display_name: r.display_name,
+                schools_applied: r.applied,
+                schools_partnered: r.partnered,
+                groups_formed: r.formed,
+                groups_approved: r.approved,
+                mobilities_held: r.held,
+            })
+            .collect())
+    }
+}

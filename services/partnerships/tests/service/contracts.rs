@@ -15,7 +15,7 @@ use crate::common::*;
 
 /// Two innovative schools (BG-22, BG-16), each with an interested non-innovative school,
 /// all applied for module 1.
-async fn four_schools(fx: &Fixture) {
+pub(crate) async fn four_schools(fx: &Fixture) {
     fx.year(300, 300).await;
     fx.innovative("alpha", "BG-22").await;
     fx.innovative("beta", "BG-16").await;
@@ -31,7 +31,7 @@ async fn four_schools(fx: &Fixture) {
 }
 
 /// The three contracts of the group, signed; returns the group's name.
-async fn form_group(fx: &Fixture) -> String {
+pub(crate) async fn form_group(fx: &Fixture) -> String {
     let pair = fx.propose("alpha", "beta", None).await.expect("pair");
     fx.sign("beta", &pair.name).await.expect("pair signed");
     let a = fx
@@ -161,7 +161,7 @@ async fn the_third_signature_forms_a_group_of_four_and_no_fifth_school_joins() {
     assert_eq!(approved.state, pb::GroupState::Approved as i32);
 }
 
-async fn update_mobility(
+pub(crate) async fn update_mobility(
     fx: &Fixture,
     host: &str,
     name: &str,

@@ -9,4 +9,5 @@ mod directory;
 mod forums;
 mod lifecycle;
 mod registry;
+mod summary;
 mod years;
