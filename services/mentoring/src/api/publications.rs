@@ -354,6 +354,7 @@ fn publication_message(publication: &Publication) -> pb::Publication {
         late: publication.late,
         consent_withdrawn: publication.consent_revoked,
         cancel_reason: publication.cancel_reason.clone(),
+        redacted: publication.redacted,
         create_time: Some(wire::timestamp(publication.create_time)),
         update_time: Some(wire::timestamp(publication.update_time)),
         etag: etag::of(publication.version),

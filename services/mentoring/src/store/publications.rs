@@ -22,7 +22,7 @@ use crate::domain::publication::{
     Featured, MAX_FEATURED, PublicationKind, PublicationState, PublicationTiming, check_featured,
     timing,
 };
-use crate::domain::redaction::PersonView;
+use crate::domain::redaction::{PersonView, shown_text};
 use crate::domain::{FieldError, MentoringError, Transition};
 
 /// `institutions/{institution}/publications/{id}`.
@@ -86,6 +86,9 @@ pub struct Publication {
     pub consent_revoked: bool,
     /// Why it was cancelled; empty unless CANCELLED.
     pub cancel_reason: String,
+    /// Whether a featured person is redacted: the texts (title, event, link, cancel reason)
+    /// may describe them, so they are empty, as a pair's are (choice 8).
+    pub redacted: bool,
     /// When it was planned.
     pub create_time: Timestamp,
     /// When it last changed.
@@ -492,24 +495,27 @@ async fn list_where(
             continue;
         }
         let window = event_date.and_then(|d| kind.window(d));
+        let featured_people =
+            participants::people(conn, institution, &row.featured, setting.today).await?;
+        let redacted = featured_people.iter().any(|p| p.redacted);
         shown.push(Publication {
             name: publication_name(institution, &row.id),
             kind,
-            title: row.title,
-            event_title: row.event_title,
+            title: shown_text(&row.title, redacted).to_string(),
+            event_title: shown_text(&row.event_title, redacted).to_string(),
             event_date,
             channels: row.channels,
-            featured_people: participants::people(conn, institution, &row.featured, setting.today)
-                .await?,
+            featured_people,
             state,
             window: window.map(|w| (w.first_day, w.due_day)),
             due_time: window.map(|w| w.closes_at(&zone)),
-            uri: row.uri,
+            uri: shown_text(&row.uri, redacted).to_string(),
             publish_time,
             timing,
             late: timing.is_late(),
             consent_revoked: row.consent_revoked,
-            cancel_reason: row.cancel_reason,
+            cancel_reason: shown_text(&row.cancel_reason, redacted).to_string(),
+            redacted,
             create_time: row.create_time.to_jiff(),
             update_time: row.update_time.to_jiff(),
             version: row.version,

@@ -15,3 +15,4 @@ mod agreements;
 mod institutions;
 mod plans;
 mod publications;
+mod redaction;
