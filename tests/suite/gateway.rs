@@ -11,6 +11,7 @@ use edu_proto::edu::gateway::v1::gateway_service_client::GatewayServiceClient;
 use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic::metadata::MetadataValue;
+use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -309,6 +310,257 @@ async fn a_caller_over_its_rate_limit_is_refused_with_retry_info_and_others_are_
         gateway.contains(r#"edu_grpc_server_calls_total{service="edu.competitions.v1.ContestService",method="ListContests",code="RESOURCE_EXHAUSTED"} 2"#),
         "both refusals are counted: {gateway}"
     );
+    suite.stop().await;
+}
+
+/// A caller who may read `RU-SAR` and `RU-ALT` in every service: the role and scope each
+/// service's GetRegionSummary asks for.
+fn summary_reader() -> String {
+    DevToken::new("e2e-summary-reader")
+        .role("competitions.organiser")
+        .role("certificates.operator")
+        .role("partnerships.ministry")
+        .role("aid.national_coordinator")
+        .role("mentoring.regional_centre")
+        .scope("region:RU-SAR")
+        .scope("region:RU-ALT")
+        .sign()
+}
+
+async fn region_summary(channel: &Channel, token: &str, region_code: &str) -> gw::RegionSummary {
+    GatewayServiceClient::new(channel.clone())
+        .get_region_summary(authorised(
+            token,
+            gw::GetRegionSummaryRequest {
+                region_code: region_code.into(),
+            },
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("the summary of {region_code} answers: {e:?}"))
+        .into_inner()
+}
+
+/// Each part's state, by service, in the answer's order.
+fn states(summary: &gw::RegionSummary) -> Vec<(&str, gw::PartState)> {
+    summary
+        .parts
+        .iter()
+        .map(|p| (p.service.as_str(), p.state()))
+        .collect()
+}
+
+/// What each service answers `token` itself for `region_code`, with the instants of reading
+/// left out (each call reads at its own), to compare with the gateway's parts.
+async fn own_answers(channel: &Channel, token: &str, region_code: &str) -> gw::RegionSummary {
+    use edu_proto::edu::aid::v1 as aid;
+    use edu_proto::edu::certificates::v1 as cert;
+    use edu_proto::edu::mentoring::v1 as ment;
+    use edu_proto::edu::partnerships::v1 as part;
+    let code = || region_code.to_string();
+    let competitions = pb::results_service_client::ResultsServiceClient::new(channel.clone())
+        .get_region_summary(authorised(
+            token,
+            pb::GetRegionSummaryRequest {
+                region_code: code(),
+            },
+        ))
+        .await
+        .expect("competitions answers")
+        .into_inner();
+    let certificates = cert::report_service_client::ReportServiceClient::new(channel.clone())
+        .get_region_summary(authorised(
+            token,
+            cert::GetRegionSummaryRequest {
+                region_code: code(),
+            },
+        ))
+        .await
+        .expect("certificates answers")
+        .into_inner();
+    let partnerships = part::progress_service_client::ProgressServiceClient::new(channel.clone())
+        .get_region_summary(authorised(
+            token,
+            part::GetRegionSummaryRequest {
+                region_code: code(),
+                year: String::new(),
+            },
+        ))
+        .await
+        .expect("partnerships answers")
+        .into_inner();
+    let aid = aid::report_service_client::ReportServiceClient::new(channel.clone())
+        .get_region_summary(authorised(
+            token,
+            aid::GetRegionSummaryRequest {
+                region_code: code(),
+                campaign: String::new(),
+            },
+        ))
+        .await
+        .expect("aid answers")
+        .into_inner();
+    let mentoring = ment::report_service_client::ReportServiceClient::new(channel.clone())
+        .get_region_summary(authorised(
+            token,
+            ment::GetRegionSummaryRequest {
+                region_code: code(),
+            },
+        ))
+        .await
+        .expect("mentoring answers")
+        .into_inner();
+    without_read_times(gw::RegionSummary {
+        region_code: code(),
+        competitions: Some(competitions),
+        certificates: Some(certificates),
+        partnerships: Some(partnerships),
+        aid: Some(aid),
+        mentoring: Some(mentoring),
+        parts: Vec::new(),
+        read_time: None,
+    })
+}
+
+fn without_read_times(mut summary: gw::RegionSummary) -> gw::RegionSummary {
+    summary.read_time = None;
+    summary.parts.clear();
+    if let Some(part) = summary.competitions.as_mut() {
+        part.read_time = None;
+    }
+    if let Some(part) = summary.certificates.as_mut() {
+        part.read_time = None;
+    }
+    if let Some(part) = summary.partnerships.as_mut() {
+        part.read_time = None;
+    }
+    if let Some(part) = summary.aid.as_mut() {
+        part.read_time = None;
+    }
+    if let Some(part) = summary.mentoring.as_mut() {
+        part.read_time = None;
+    }
+    summary
+}
+
+/// Issue 17, item 1: the region summary through the real services. With every backend up
+/// each part is what its service answers the caller itself; a caller with the roles of some
+/// services gets the others refused; with a service stopped, the answer still comes, in
+/// time, with that part marked unavailable and the others intact.
+#[tokio::test]
+async fn the_region_summary_is_each_service_answer_and_survives_a_stopped_service() {
+    let mut suite = TestSuite::start().await;
+    let channel = suite.gateway().await;
+    let now = jiff::Timestamp::now();
+    edu_competitions::demo::announced::load(channel.clone(), &organiser_token(), now)
+        .await
+        .expect("the announced contest");
+    edu_certificates::demo::load(channel.clone())
+        .await
+        .expect("the certificates demo");
+    edu_partnerships::demo::load(channel.clone())
+        .await
+        .expect("the partnerships demo");
+    edu_aid::demo::load(channel.clone())
+        .await
+        .expect("the aid demo");
+    edu_mentoring::demo::load(channel.clone())
+        .await
+        .expect("the mentoring demo");
+
+    let reader = summary_reader();
+    let all_ok = [
+        ("competitions", gw::PartState::Ok),
+        ("certificates", gw::PartState::Ok),
+        ("partnerships", gw::PartState::Ok),
+        ("aid", gw::PartState::Ok),
+        ("mentoring", gw::PartState::Ok),
+    ];
+    for region in ["ru-sar", "RU-ALT"] {
+        let summary = region_summary(&channel, &reader, region).await;
+        assert_eq!(states(&summary), all_ok, "{region}: {:#?}", summary.parts);
+        assert!(summary.read_time.is_some());
+        let upper = region.to_ascii_uppercase();
+        assert_eq!(
+            without_read_times(summary),
+            own_answers(&channel, &reader, &upper).await,
+            "{region}: each part is what its service answers the caller"
+        );
+    }
+    // The figures themselves: the mentoring demo's seven active pairs and groups in Saratov,
+    // the announced contest's Altai application and the Altai certificates.
+    let saratov = region_summary(&channel, &reader, "RU-SAR").await;
+    let mentoring = saratov.mentoring.expect("the mentoring part");
+    assert_eq!(mentoring.active_pairs + mentoring.active_groups, 7);
+    let altai = region_summary(&channel, &reader, "RU-ALT").await;
+    assert!(
+        altai
+            .competitions
+            .as_ref()
+            .is_some_and(|c| c.total_applications >= 1),
+        "{:?}",
+        altai.competitions
+    );
+    assert!(
+        altai
+            .certificates
+            .as_ref()
+            .is_some_and(|c| c.active_certificates >= 1),
+        "{:?}",
+        altai.certificates
+    );
+
+    // A caller with the roles of two services: the other three refuse it.
+    let partial = DevToken::new("e2e-summary-partial")
+        .role("aid.national_coordinator")
+        .role("mentoring.regional_centre")
+        .scope("region:RU-SAR")
+        .sign();
+    let summary = region_summary(&channel, &partial, "RU-SAR").await;
+    assert_eq!(
+        states(&summary),
+        [
+            ("competitions", gw::PartState::Refused),
+            ("certificates", gw::PartState::Refused),
+            ("partnerships", gw::PartState::Refused),
+            ("aid", gw::PartState::Ok),
+            ("mentoring", gw::PartState::Ok),
+        ],
+        "{:#?}",
+        summary.parts
+    );
+    for refused in &summary.parts[..3] {
+        assert_eq!(
+            (refused.code.as_str(), refused.reason.as_str()),
+            ("PERMISSION_DENIED", "ROLE_REQUIRED"),
+            "{refused:?}"
+        );
+    }
+    assert!(summary.competitions.is_none() && summary.aid.is_some());
+
+    // Mentoring stopped: its part is unavailable, the others are still there, and the answer
+    // comes in time (each part has at most 2 s by default; a refused connection fails fast).
+    suite.stop_service("mentoring").await;
+    let started = std::time::Instant::now();
+    let summary = region_summary(&channel, &reader, "RU-SAR").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        states(&summary),
+        [
+            ("competitions", gw::PartState::Ok),
+            ("certificates", gw::PartState::Ok),
+            ("partnerships", gw::PartState::Ok),
+            ("aid", gw::PartState::Ok),
+            ("mentoring", gw::PartState::Unavailable),
+        ],
+        "{:#?}",
+        summary.parts
+    );
+    assert_eq!(summary.parts[4].code, "UNAVAILABLE");
+    assert!(summary.mentoring.is_none());
     suite.stop().await;
 }
 

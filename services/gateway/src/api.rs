@@ -1,6 +1,8 @@
-//! `edu.gateway.v1.GatewayService`: what the gateway tells operators about itself.
+//! `edu.gateway.v1.GatewayService`: what the gateway tells operators about itself, and the
+//! region summary composed from every service ([`crate::summary`]).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use edu_kit::paging::PageRequest;
 use edu_kit::{ApiError, CallContext};
@@ -9,6 +11,7 @@ use edu_proto::edu::gateway::v1::gateway_service_server::GatewayService;
 use tonic::{Request, Response, Status};
 
 use crate::backends::Backends;
+use crate::summary::RegionSummaries;
 
 /// Operators of the suite.
 pub const OPERATOR: &str = "gateway.operator";
@@ -17,12 +20,17 @@ pub const OPERATOR: &str = "gateway.operator";
 #[derive(Debug, Clone)]
 pub struct GatewayApi {
     backends: Arc<Backends>,
+    summaries: RegionSummaries,
 }
 
 impl GatewayApi {
-    /// The API over `backends`.
-    pub fn new(backends: Arc<Backends>) -> Self {
-        GatewayApi { backends }
+    /// The API over `backends`, giving each part of a region summary at most
+    /// `summary_part_timeout`.
+    pub fn new(backends: Arc<Backends>, summary_part_timeout: Duration) -> Self {
+        GatewayApi {
+            summaries: RegionSummaries::new(Arc::clone(&backends), summary_part_timeout),
+            backends,
+        }
     }
 
     fn list(
@@ -90,5 +98,12 @@ impl GatewayService for GatewayApi {
         request: Request<pb::ListBackendsRequest>,
     ) -> Result<Response<pb::ListBackendsResponse>, Status> {
         self.list(&request).map(Response::new).map_err(Status::from)
+    }
+
+    async fn get_region_summary(
+        &self,
+        request: Request<pb::GetRegionSummaryRequest>,
+    ) -> Result<Response<pb::RegionSummary>, Status> {
+        edu_kit::error::respond(self.summaries.summary(&request).await)
     }
 }

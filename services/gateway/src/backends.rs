@@ -393,6 +393,7 @@ mod tests {
             }],
             connections_per_endpoint: 3,
             check_interval: Duration::from_secs(1),
+            summary_part_timeout: Duration::from_secs(2),
         };
         let backends = Backends::new(&config);
         let backend = backends

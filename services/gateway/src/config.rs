@@ -19,6 +19,10 @@ pub const CONNECTIONS_PER_ENDPOINT: &str = "EDU_GATEWAY_CONNECTIONS_PER_ENDPOINT
 /// half the services' `EDU_SHUTDOWN_DELAY_MS`, so that a stopping replica leaves rotation
 /// before it stops accepting calls.
 pub const CHECK_INTERVAL_MS: &str = "EDU_GATEWAY_CHECK_INTERVAL_MS";
+/// How long the region summary waits for each service's part, in milliseconds (2000 by
+/// default); never longer than the caller's own deadline allows. A part not answered by then
+/// is reported missing, so one slow service cannot hold up the others' parts.
+pub const SUMMARY_PART_TIMEOUT_MS: &str = "EDU_GATEWAY_SUMMARY_PART_TIMEOUT_MS";
 
 /// One backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +49,8 @@ pub struct GatewayConfig {
     pub connections_per_endpoint: usize,
     /// Resolution and health-check interval.
     pub check_interval: Duration,
+    /// The region summary's deadline for each service's part.
+    pub summary_part_timeout: Duration,
 }
 
 impl GatewayConfig {
@@ -62,10 +68,19 @@ impl GatewayConfig {
                 problem: "must be at least 1".into(),
             });
         }
+        let summary_part_timeout =
+            Duration::from_millis(env.parse_or(SUMMARY_PART_TIMEOUT_MS, 2_000)?);
+        if summary_part_timeout.is_zero() {
+            return Err(ConfigError {
+                variable: SUMMARY_PART_TIMEOUT_MS,
+                problem: "must be at least 1".into(),
+            });
+        }
         Ok(GatewayConfig {
             backends,
             connections_per_endpoint,
             check_interval: Duration::from_millis(env.parse_or(CHECK_INTERVAL_MS, 1_000)?),
+            summary_part_timeout,
         })
     }
 }
@@ -121,6 +136,25 @@ mod tests {
             replicas[0].targets().collect::<Vec<_>>(),
             ["10.0.0.7:50051", "10.0.0.8:50051"]
         );
+    }
+
+    #[test]
+    fn the_summary_part_timeout_defaults_to_two_seconds_and_must_be_positive() {
+        let backends = (BACKENDS, "competitions=competitions:50051");
+        let config = GatewayConfig::from_env(&Env::from_map([backends])).expect("valid");
+        assert_eq!(config.summary_part_timeout, Duration::from_secs(2));
+        let set = Env::from_map([backends, (SUMMARY_PART_TIMEOUT_MS, "300")]);
+        assert_eq!(
+            GatewayConfig::from_env(&set)
+                .expect("valid")
+                .summary_part_timeout,
+            Duration::from_millis(300)
+        );
+        for bad in ["0", "-1", "soon"] {
+            let env = Env::from_map([backends, (SUMMARY_PART_TIMEOUT_MS, bad)]);
+            let error = GatewayConfig::from_env(&env).expect_err(bad);
+            assert_eq!(error.variable, SUMMARY_PART_TIMEOUT_MS);
+        }
     }
 
     #[test]

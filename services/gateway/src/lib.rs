@@ -1,12 +1,13 @@
 //! The gateway: the suite's one public address. It serves every service's API unchanged by
 //! routing on the gRPC path ([`proxy`]) to the backends of its configuration ([`config`],
 //! [`backends`]), verifies tokens at the edge with the kit's call pipeline, and serves its
-//! own API ([`api`]) and the health of its backends.
+//! own API ([`api`], with the region summary of [`summary`]) and the health of its backends.
 
 pub mod api;
 pub mod backends;
 pub mod config;
 pub mod proxy;
+pub mod summary;
 
 use std::sync::Arc;
 
@@ -15,15 +16,19 @@ use edu_proto::edu::gateway::v1::gateway_service_server::GatewayServiceServer;
 use tonic::service::Routes;
 
 use crate::backends::Backends;
+use crate::config::GatewayConfig;
 
 /// The gateway's name in telemetry.
 pub const SERVICE_NAME: &str = "gateway";
 
 /// The gateway's routes: its own API, and the proxy for every other path.
-pub fn routes(backends: Arc<Backends>, limits: &Limits) -> Routes {
-    let own = GatewayServiceServer::new(api::GatewayApi::new(Arc::clone(&backends)))
-        .max_decoding_message_size(limits.max_message_bytes)
-        .max_encoding_message_size(limits.max_message_bytes);
+pub fn routes(backends: Arc<Backends>, config: &GatewayConfig, limits: &Limits) -> Routes {
+    let own = GatewayServiceServer::new(api::GatewayApi::new(
+        Arc::clone(&backends),
+        config.summary_part_timeout,
+    ))
+    .max_decoding_message_size(limits.max_message_bytes)
+    .max_encoding_message_size(limits.max_message_bytes);
     let router = Routes::new(own)
         .into_axum_router()
         .fallback_service(proxy::Proxy::new(backends));

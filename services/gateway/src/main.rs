@@ -60,7 +60,7 @@ async fn run() -> anyhow::Result<()> {
     backends.register_metrics(server.metrics());
     Arc::clone(&backends).spawn_monitor(server.health(), gateway.check_interval);
     server
-        .run_until_signalled(routes(backends, &limits))
+        .run_until_signalled(routes(backends, &gateway, &limits))
         .await?;
     Ok(())
 }

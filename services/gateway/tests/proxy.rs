@@ -93,6 +93,13 @@ impl ResultsService for FakeResults {
         Err(Status::unimplemented("fake"))
     }
 
+    async fn get_region_summary(
+        &self,
+        _: Request<pb::GetRegionSummaryRequest>,
+    ) -> Result<Response<pb::RegionSummary>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+
     async fn export_results(
         &self,
         request: Request<pb::ExportResultsRequest>,

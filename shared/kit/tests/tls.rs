@@ -37,6 +37,14 @@ impl GatewayService for Answering {
     ) -> Result<Response<pb::ListBackendsResponse>, Status> {
         Ok(Response::new(pb::ListBackendsResponse::default()))
     }
+
+    /// Not part of what these tests exercise.
+    async fn get_region_summary(
+        &self,
+        _: Request<pb::GetRegionSummaryRequest>,
+    ) -> Result<Response<pb::RegionSummary>, Status> {
+        Err(Status::unimplemented("not used by this test"))
+    }
 }
 
 /// A test certificate authority.

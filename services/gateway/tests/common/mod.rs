@@ -1,5 +1,5 @@
-//! Starting the real gateway binary for a test, in development mode, in front of one
-//! competitions backend address.
+//! Starting the real gateway binary for a test, in development mode, in front of the
+//! backends a test gives it.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -16,21 +16,31 @@ pub fn free_addr() -> SocketAddr {
 
 /// Starts the gateway with `backend` as its competitions backend, waits until its health
 /// reports `ready` (`""` for the gateway itself) as SERVING, and connects to it.
+#[allow(dead_code)] // Not every test target starts its gateway this way.
 pub async fn start_gateway(backend: SocketAddr, ready: &str) -> (Process, Channel) {
+    start_gateway_with(&format!("competitions={backend}"), &[], &[ready]).await
+}
+
+/// Starts the gateway with `backends` as the whole `EDU_GATEWAY_BACKENDS` value and `extra`
+/// variables besides, waits until its health reports each of `ready` (`""` for the gateway
+/// itself) as SERVING, and connects to it.
+pub async fn start_gateway_with(
+    backends: &str,
+    extra: &[(&str, &str)],
+    ready: &[&str],
+) -> (Process, Channel) {
     let (grpc, metrics) = (free_addr(), free_addr());
-    let env = vec![
+    let mut env = vec![
         ("EDU_ENVIRONMENT".to_string(), "development".to_string()),
         ("EDU_GRPC_ADDR".to_string(), grpc.to_string()),
         ("EDU_METRICS_ADDR".to_string(), metrics.to_string()),
-        (
-            "EDU_GATEWAY_BACKENDS".to_string(),
-            format!("competitions={backend}"),
-        ),
+        ("EDU_GATEWAY_BACKENDS".to_string(), backends.to_string()),
         (
             "EDU_GATEWAY_CHECK_INTERVAL_MS".to_string(),
             "200".to_string(),
         ),
     ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let logs = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gateway-{}", grpc.port()));
     let mut gateway = Process::spawn(
         "gateway",
@@ -42,10 +52,12 @@ pub async fn start_gateway(backend: SocketAddr, ready: &str) -> (Process, Channe
         &Logs::Files(logs),
     )
     .expect("spawn");
-    gateway
-        .wait_serving(ready, Duration::from_secs(30))
-        .await
-        .expect("the gateway becomes ready");
+    for service in ready {
+        gateway
+            .wait_serving(service, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|e| panic!("the gateway reports {service:?} serving: {e}"));
+    }
     let channel = edu_kit::client::endpoint(format!("http://{grpc}"))
         .expect("endpoint")
         .connect()
