@@ -1,6 +1,7 @@
-//! The gRPC services of `edu.mentoring.v1`. Each handler parses the request, finds who the
-//! caller is in the institution ([`access`]), calls the store, and maps the result (shared
-//! mappings in [`convert`]); refusals become statuses in one place ([`errors`]).
+//! The gRPC services of `edu.mentoring.v1`. Each handler parses the request (resource names
+//! through [`names`]), finds who the caller is in the institution and what they may do
+//! ([`access`]), calls the store, and maps the result (shared mappings and field checks in
+//! [`convert`]); refusals become statuses in one place ([`errors`]).
 
 pub mod access;
 mod agreements;
@@ -9,6 +10,7 @@ pub mod errors;
 mod events;
 mod institutions;
 mod monitoring;
+pub mod names;
 mod pairs;
 mod participants;
 mod petitions;
@@ -22,18 +24,12 @@ use edu_kit::config::Limits;
 use edu_kit::error::respond;
 use edu_proto::edu::mentoring::v1::agreement_service_server::{self, AgreementServiceServer};
 use edu_proto::edu::mentoring::v1::event_service_server::{self, EventServiceServer};
-use edu_proto::edu::mentoring::v1::institution_service_server::{
-    self, InstitutionServiceServer,
-};
+use edu_proto::edu::mentoring::v1::institution_service_server::{self, InstitutionServiceServer};
 use edu_proto::edu::mentoring::v1::monitoring_service_server::{self, MonitoringServiceServer};
 use edu_proto::edu::mentoring::v1::pair_service_server::{self, PairServiceServer};
-use edu_proto::edu::mentoring::v1::participant_service_server::{
-    self, ParticipantServiceServer,
-};
+use edu_proto::edu::mentoring::v1::participant_service_server::{self, ParticipantServiceServer};
 use edu_proto::edu::mentoring::v1::plan_service_server::{self, PlanServiceServer};
-use edu_proto::edu::mentoring::v1::publication_service_server::{
-    self, PublicationServiceServer,
-};
+use edu_proto::edu::mentoring::v1::publication_service_server::{self, PublicationServiceServer};
 use edu_proto::edu::mentoring::v1::report_service_server::{self, ReportServiceServer};
 use tonic::service::Routes;
 
