@@ -6,7 +6,9 @@
 //! Every handler enters here, and in this order, so that a refusal never reveals an object:
 //! 1. the token's roles alone: without any of this service's institution roles (an event
 //!    consumer's token, another service's) the caller is `ROLE_REQUIRED` before anything is
-//!    looked up ([`require_institution_role`], the first step of [`Viewer::of`]);
+//!    looked up ([`require_institution_role`], the first step of [`Viewer::of`] and of
+//!    [`reach`], the caller's institutions for the lists that span them); a service that
+//!    only some roles call refuses the others here too ([`require_one_of`]);
 //! 2. the caller's standing in the institution: outside it, the institution and everything
 //!    in it do not exist (`NOT_FOUND`), exactly as a missing one ([`Viewer::of`]);
 //! 3. what the standing allows: a curator token of someone not appointed is
@@ -17,7 +19,7 @@
 //!    [`Viewer::require_director`]), so that `ROLE_REQUIRED` never reveals an object.
 
 use edu_kit::auth::{Caller, Scope};
-use edu_kit::error::reason as kit_reason;
+use edu_kit::error::{ErrorKind, reason as kit_reason};
 use edu_kit::{ApiError, CallContext};
 
 use super::errors::reason;
@@ -326,17 +328,37 @@ pub fn regional_centre_regions(caller: &Caller) -> Result<Vec<String>, ApiError>
         .collect())
 }
 
-/// The institutions a caller acts in by their `institution:{id}` scopes (any role of this
-/// service), for listing institutions.
-pub fn scoped_institutions(caller: &Caller) -> Vec<String> {
-    caller
-        .scopes()
-        .iter()
-        .filter_map(|s| match s {
-            Scope::Institution(id) => Some(id.clone()),
-            _ => None,
-        })
-        .collect()
+/// Where a caller reads across institutions (the parent `institutions/-`).
+#[derive(Debug, Clone)]
+pub struct Reach {
+    /// The regions they are the regional centre of (none without the role).
+    pub regions: Vec<String>,
+    /// Their standing in each institution of their `institution:{id}` scopes that knows
+    /// them; the others do not exist for them and are left out, as lists leave them out.
+    pub viewers: Vec<Viewer>,
+}
+
+/// The caller's [`Reach`]; `ROLE_REQUIRED` for a token without an institution role.
+pub async fn reach(store: &Store, context: &CallContext) -> Result<Reach, ApiError> {
+    let caller = context.caller()?;
+    require_institution_role(caller)?;
+    let regions = if caller.has_role(REGIONAL_CENTRE) {
+        regional_centre_regions(caller)?
+    } else {
+        Vec::new()
+    };
+    let mut viewers = Vec::new();
+    for scope in caller.scopes() {
+        let Scope::Institution(institution) = scope else {
+            continue;
+        };
+        match Viewer::of(store, context, institution).await {
+            Ok(viewer) => viewers.push(viewer),
+            Err(e) if e.kind == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Reach { regions, viewers })
 }
 
 /// `ROLE_REQUIRED` with `text`: the caller may see what they asked about, but their role

@@ -16,7 +16,7 @@
 //! ([`super::plans`]), which asks the same question of the same pair.
 
 use edu_kit::error::{FieldProblems, reason as kit_reason};
-use edu_kit::idempotency::{self, IdempotencyKey};
+use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::paging::PageRequest;
 use edu_kit::{ApiError, CallContext, etag, wire};
 use edu_proto::edu::mentoring::v1 as pb;
@@ -26,7 +26,7 @@ use tonic::{Request, Response, Status};
 
 use super::access::Viewer;
 use super::convert::{self, checked, past_day};
-use super::{names, respond};
+use super::{names, once, respond};
 use crate::domain::agreement::{AgreementEndReason, AgreementState, MAX_MONTHS, MIN_MONTHS};
 use crate::domain::consent::{ConsentPurpose, ConsentState};
 use crate::domain::{PairKind, PairSide};
@@ -105,8 +105,7 @@ impl AgreementsApi {
         let sign_date = checked(sign_date, "agreement.sign_date")?;
         let key = IdempotencyKey::for_request(context, "CreateAgreement", &body.request_id, body)?;
         let today = viewer.setting.today;
-        let mut tx = self.store.begin().await?;
-        let created = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let created = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let representatives = representatives(conn, &viewer.setting, &shown).await?;
             let created = agreements::create(
                 conn,
@@ -124,7 +123,6 @@ impl AgreementsApi {
             Ok(agreement(&created, today))
         })
         .await?;
-        tx.commit().await?;
         Ok(created)
     }
 
@@ -186,9 +184,7 @@ impl AgreementsApi {
     ) -> Result<pb::Agreement, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let [institution, pair, id] = names::pair_child(&body.name, "agreements", "name")?;
-        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
-        self.writable(&viewer, &pair, &id).await?;
+        let (viewer, [institution, pair, id], _) = self.writable(context, &body.name).await?;
         let extension = body.extension.clone().unwrap_or_default();
         let mut problems = FieldProblems::new();
         if body.extension.is_none() {
@@ -207,8 +203,7 @@ impl AgreementsApi {
         let agree_date = checked(agree_date, "extension.agree_date")?;
         let key = IdempotencyKey::for_request(context, "ExtendAgreement", &body.request_id, body)?;
         let today = viewer.setting.today;
-        let mut tx = self.store.begin().await?;
-        let extended = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let extended = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let extended = agreements::extend(
                 conn,
                 context,
@@ -226,7 +221,6 @@ impl AgreementsApi {
             Ok(agreement(&extended, today))
         })
         .await?;
-        tx.commit().await?;
         Ok(extended)
     }
 
@@ -236,9 +230,7 @@ impl AgreementsApi {
     ) -> Result<pb::Agreement, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let [institution, pair, id] = names::pair_child(&body.name, "agreements", "name")?;
-        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
-        self.writable(&viewer, &pair, &id).await?;
+        let (viewer, [institution, pair, id], _) = self.writable(context, &body.name).await?;
         let violation = body.violation.clone().unwrap_or_default();
         let mut problems = FieldProblems::new();
         if body.violation.is_none() {
@@ -267,8 +259,7 @@ impl AgreementsApi {
             body,
         )?;
         let today = viewer.setting.today;
-        let mut tx = self.store.begin().await?;
-        let recorded = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let recorded = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let recorded = agreements::record_violation(
                 conn,
                 context,
@@ -286,7 +277,6 @@ impl AgreementsApi {
             Ok(agreement(&recorded, today))
         })
         .await?;
-        tx.commit().await?;
         Ok(recorded)
     }
 
@@ -296,9 +286,7 @@ impl AgreementsApi {
     ) -> Result<pb::Agreement, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let [institution, pair, id] = names::pair_child(&body.name, "agreements", "name")?;
-        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
-        let shown = self.writable(&viewer, &pair, &id).await?;
+        let (viewer, [institution, pair, id], shown) = self.writable(context, &body.name).await?;
         let mut problems = FieldProblems::new();
         let mode = problems.field(convert::required(
             body.mode,
@@ -363,8 +351,7 @@ impl AgreementsApi {
         let key =
             IdempotencyKey::for_request(context, "TerminateAgreement", &body.request_id, body)?;
         let today = viewer.setting.today;
-        let mut tx = self.store.begin().await?;
-        let ended = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let ended = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let ended = agreements::terminate_as(
                 conn,
                 context,
@@ -383,19 +370,25 @@ impl AgreementsApi {
             Ok(agreement(&ended, today))
         })
         .await?;
-        tx.commit().await?;
         Ok(ended)
     }
 
-    /// The pair of an agreement to change, once the caller may: the agreement must exist
-    /// for those who see the pair (`NOT_FOUND`), and only staff change it (`ROLE_REQUIRED`,
-    /// `CURATOR_NOT_APPOINTED`).
-    async fn writable(&self, viewer: &Viewer, pair: &str, id: &str) -> Result<Pair, ApiError> {
-        let shown = visible_pair(&self.store, viewer, pair).await?;
+    /// The agreement `name` to change, once the caller may, with the caller, its three IDs
+    /// and its pair: the agreement must exist for those who see the pair (`NOT_FOUND`), and
+    /// only staff change it (`ROLE_REQUIRED`).
+    async fn writable(
+        &self,
+        context: &CallContext,
+        name: &str,
+    ) -> Result<(Viewer, [String; 3], Pair), ApiError> {
+        let ids = names::pair_child(name, "agreements", "name")?;
+        let [institution, pair, id] = &ids;
+        let viewer = Viewer::among_people(&self.store, context, institution).await?;
+        let shown = visible_pair(&self.store, &viewer, pair).await?;
         let mut conn = self.store.read().await?;
         agreements::get(&mut conn, &viewer.setting, pair, id).await?;
         viewer.require_staff()?;
-        Ok(shown)
+        Ok((viewer, ids, shown))
     }
 }
 

@@ -6,6 +6,7 @@
 
 use edu_kit::ApiError;
 use edu_kit::error::{FieldProblems, quote, reason as kit_reason};
+use edu_kit::region::RegionCode;
 use edu_kit::wire::civil_date;
 use edu_proto::edu::mentoring::v1 as pb;
 use edu_proto::google::r#type::Date as PbDate;
@@ -218,6 +219,13 @@ pub fn person(view: &PersonView) -> pb::Person {
         minor: view.minor,
         redacted: view.redacted,
     }
+}
+
+/// An ISO 3166-2 region code from the wire (any country's: one of another country simply
+/// matches nothing); `INVALID_FIELDS` naming `field` otherwise.
+pub fn region(raw: &str, field: &str) -> Result<RegionCode, ApiError> {
+    RegionCode::parse(raw)
+        .map_err(|e| ApiError::invalid_field(kit_reason::INVALID_FIELDS, field, e.to_string()))
 }
 
 /// A count on the wire, saturating: figures never wrap.

@@ -14,8 +14,8 @@
 
 use std::collections::BTreeMap;
 
-use edu_kit::error::{ErrorKind, FieldProblems, quote, reason as kit_reason};
-use edu_kit::idempotency::{self, IdempotencyKey};
+use edu_kit::error::{FieldProblems, quote};
+use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::paging::PageRequest;
 use edu_kit::region::RegionCode;
 use edu_kit::{ApiError, CallContext, etag, resource, wire};
@@ -30,7 +30,7 @@ use tonic::{Request, Response, Status};
 use super::access::{self, Standing, Viewer};
 use super::convert::{self, checked};
 use super::errors::reason;
-use super::{names, respond};
+use super::{names, once, respond};
 use crate::domain::road_map::RoadMapStageKind;
 use crate::store::institutions::{self, Institution, InstitutionDraft, InstitutionFilter};
 use crate::store::road_map::{self, Practice, PracticeFilter, Stage, StageChange};
@@ -112,13 +112,11 @@ impl InstitutionsApi {
         };
         let key =
             IdempotencyKey::for_request(context, "CreateInstitution", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let created = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let created = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let created = institutions::create(conn, context, &draft).await?;
             institution_message(conn, &created, context.now()).await
         })
         .await?;
-        tx.commit().await?;
         Ok(created)
     }
 
@@ -144,10 +142,7 @@ impl InstitutionsApi {
         let region = if body.region_code.is_empty() {
             None
         } else {
-            // Any ISO 3166-2 code filters; one of another country simply matches nothing.
-            Some(RegionCode::parse(&body.region_code).map_err(|e| {
-                ApiError::invalid_field(kit_reason::INVALID_FIELDS, "region_code", e.to_string())
-            })?)
+            Some(convert::region(&body.region_code, "region_code")?)
         };
         let region = region.as_ref().map(RegionCode::as_str);
         let paging = PageRequest::<String>::parse(
@@ -198,15 +193,13 @@ impl InstitutionsApi {
         problems.finish()?;
         let participant = checked(participant, "curator")?;
         let key = IdempotencyKey::for_request(context, "AppointCurator", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let appointed = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let appointed = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let appointed =
                 institutions::appoint_curator(conn, context, &id, &participant, &basis, &body.etag)
                     .await?;
             institution_message(conn, &appointed, context.now()).await
         })
         .await?;
-        tx.commit().await?;
         Ok(appointed)
     }
 
@@ -352,14 +345,12 @@ impl InstitutionsApi {
             create_time: None,
         };
         let key = IdempotencyKey::for_request(context, "CreatePractice", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let created = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let created = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let created = road_map::create_practice(conn, context, &id, &practice).await?;
             let institution = institutions::get(conn, &id).await?;
             Ok(practice_message(&created, shown_name(&institution)))
         })
         .await?;
-        tx.commit().await?;
         Ok(created)
     }
 
@@ -432,24 +423,14 @@ impl InstitutionsApi {
 /// guardian token the institution does not know has none), and the regions it is the
 /// regional centre of. `ROLE_REQUIRED` for a caller without a role that reads institutions.
 async fn readable(store: &Store, context: &CallContext) -> Result<Readable, ApiError> {
-    let caller = context.caller()?;
-    access::require_institution_role(caller)?;
-    let regions = if caller.has_role(access::REGIONAL_CENTRE) {
-        access::regional_centre_regions(caller)?
-    } else {
-        vec![]
-    };
-    let mut ids = vec![];
-    for id in access::scoped_institutions(caller) {
-        match Viewer::of(store, context, &id).await {
-            Ok(viewer) => ids.push(viewer.setting.id),
-            Err(e) if e.kind == ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let reach = access::reach(store, context).await?;
+    let mut ids: Vec<String> = reach.viewers.into_iter().map(|v| v.setting.id).collect();
     ids.sort();
     ids.dedup();
-    Ok(Readable { ids, regions })
+    Ok(Readable {
+        ids,
+        regions: reach.regions,
+    })
 }
 
 /// A region code the service registers: ISO 3166-2 of Russia (`RU-SAR`), the target model's

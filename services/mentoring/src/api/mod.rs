@@ -19,9 +19,11 @@ mod publications;
 mod report_csv;
 mod reports;
 
+use edu_kit::ApiError;
 use edu_kit::config::Limits;
 // Handlers answer through the kit's one mapping of results to tonic.
 use edu_kit::error::respond;
+use edu_kit::idempotency::{self, IdempotencyKey};
 use edu_proto::edu::mentoring::v1::agreement_service_server::{self, AgreementServiceServer};
 use edu_proto::edu::mentoring::v1::event_service_server::{self, EventServiceServer};
 use edu_proto::edu::mentoring::v1::institution_service_server::{self, InstitutionServiceServer};
@@ -31,6 +33,8 @@ use edu_proto::edu::mentoring::v1::participant_service_server::{self, Participan
 use edu_proto::edu::mentoring::v1::plan_service_server::{self, PlanServiceServer};
 use edu_proto::edu::mentoring::v1::publication_service_server::{self, PublicationServiceServer};
 use edu_proto::edu::mentoring::v1::report_service_server::{self, ReportServiceServer};
+use jiff::Timestamp;
+use sqlx::PgConnection;
 use tonic::service::Routes;
 
 use crate::store::Store;
@@ -57,6 +61,26 @@ pub const SERVICE_NAMES: [&str; 9] = [
     publication_service_server::SERVICE_NAME,
     event_service_server::SERVICE_NAME,
 ];
+
+/// A change guarded by its request ID (`key`), in a transaction of its own: `work` is done
+/// and its answer kept at most once, and a retry is answered with what the first call
+/// answered ([`idempotency::once`]). Handlers that read more in the same transaction after
+/// the change open their own.
+async fn once<R, W>(
+    store: &Store,
+    key: Option<&IdempotencyKey>,
+    now: Timestamp,
+    work: W,
+) -> Result<R, ApiError>
+where
+    R: prost::Message + Default,
+    W: AsyncFnOnce(&mut PgConnection) -> Result<R, ApiError>,
+{
+    let mut tx = store.begin().await?;
+    let done = idempotency::once(&mut tx, key, now, work).await?;
+    tx.commit().await?;
+    Ok(done)
+}
 
 /// The routes of every mentoring service, with the process's message size limit.
 pub fn routes(store: Store, limits: &Limits) -> Routes {

@@ -12,8 +12,8 @@
 //! instant (the request's `now`) by the store, which also emits `MONITORING_SUBMITTED`.
 //! Respondents and mentors are shown as the store shows them: redacted after a revocation.
 
-use edu_kit::error::{ErrorKind, FieldProblems};
-use edu_kit::idempotency::{self, IdempotencyKey};
+use edu_kit::error::FieldProblems;
+use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::paging::PageRequest;
 use edu_kit::{ApiError, CallContext, etag, wire};
 use edu_proto::edu::mentoring::v1 as pb;
@@ -22,7 +22,7 @@ use tonic::{Request, Response, Status};
 
 use super::access::{self, CURATOR, DIRECTOR, REGIONAL_CENTRE, Viewer, role_required};
 use super::convert::{self, checked, count};
-use super::{names, respond};
+use super::{names, once, respond};
 use crate::domain::FieldError;
 use crate::domain::consent::ActorKind;
 use crate::domain::monitoring::MonitoringSeason;
@@ -140,15 +140,13 @@ impl MonitoringApi {
         let year = checked(year, "monitoring_round.year")?;
         let key =
             IdempotencyKey::for_request(context, "CreateMonitoringRound", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let created = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let created = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let round =
                 monitoring::create_round(conn, context, &institution, season, year, &questions)
                     .await?;
             Ok(round_to_wire(&round, true))
         })
         .await?;
-        tx.commit().await?;
         Ok(created)
     }
 
@@ -229,22 +227,14 @@ impl MonitoringApi {
                 listed.push(institution);
             }
             None => {
-                if caller.has_role(REGIONAL_CENTRE) {
-                    regions = access::regional_centre_regions(caller)?;
-                }
-                for institution in access::scoped_institutions(caller) {
-                    match Viewer::of(&self.store, context, &institution).await {
-                        Ok(viewer) if viewer.is_staff() => {
-                            // An institution of a listed region is in its region's pages.
-                            if !regions.contains(&viewer.setting.region_code) {
-                                listed.push(institution.clone());
-                            }
-                            staff_of.push(institution);
-                        }
-                        Ok(_) => {}
-                        Err(e) if e.kind == ErrorKind::NotFound => {}
-                        Err(e) => return Err(e),
+                let reach = access::reach(&self.store, context).await?;
+                regions = reach.regions;
+                for viewer in reach.viewers.into_iter().filter(Viewer::is_staff) {
+                    // An institution of a listed region is in its region's pages.
+                    if !regions.contains(&viewer.setting.region_code) {
+                        listed.push(viewer.setting.id.clone());
                     }
+                    staff_of.push(viewer.setting.id);
                 }
                 if staff_of.is_empty() && !caller.has_role(REGIONAL_CENTRE) {
                     return Err(role_required(&format!(
@@ -392,8 +382,7 @@ impl MonitoringApi {
             .collect();
         let key =
             IdempotencyKey::for_request(context, "SubmitQuestionnaire", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let answered = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let answered = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let answered = monitoring::submit_questionnaire(
                 conn,
                 context,
@@ -408,7 +397,6 @@ impl MonitoringApi {
             Ok(questionnaire_to_wire(&answered))
         })
         .await?;
-        tx.commit().await?;
         Ok(answered)
     }
 
@@ -537,15 +525,13 @@ impl MonitoringApi {
         viewer.require_staff()?;
         let key =
             IdempotencyKey::for_request(context, "SubmitMonitoringRound", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let submitted = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let submitted = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let round =
                 monitoring::submit_round(conn, context, &institution, &round, &summary, &body.etag)
                     .await?;
             Ok(round_to_wire(&round, true))
         })
         .await?;
-        tx.commit().await?;
         Ok(submitted)
     }
 }

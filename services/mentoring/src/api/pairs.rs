@@ -16,7 +16,7 @@
 //!   back here.
 
 use edu_kit::error::{FieldProblems, reason as kit_reason};
-use edu_kit::idempotency::{self, IdempotencyKey};
+use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::paging::PageRequest;
 use edu_kit::wire::{self, mask_paths, timestamp};
 use edu_kit::{ApiError, CallContext, etag};
@@ -27,7 +27,7 @@ use tonic::{Request, Response, Status};
 
 use super::access::Viewer;
 use super::convert::{self, checked, past_day};
-use super::{names, petitions, respond};
+use super::{names, once, petitions, respond};
 use crate::domain::completion::{
     CompletionInitiator, CompletionReason, CompletionRequest, ensure_well_formed,
 };
@@ -102,6 +102,22 @@ impl PairsApi {
         PairsApi { store }
     }
 
+    /// The pair `name` (request field `field`) for an act of staff: the caller must see it
+    /// (`NOT_FOUND` otherwise, as a missing one), and only then be staff. The viewer and the
+    /// institution's and pair's IDs.
+    async fn staff_pair(
+        &self,
+        context: &CallContext,
+        name: &str,
+        field: &str,
+    ) -> Result<(Viewer, String, String), ApiError> {
+        let (institution, id) = names::pair(name, field)?;
+        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
+        readable_pair(&self.store, &viewer, &id).await?;
+        viewer.require_staff()?;
+        Ok((viewer, institution, id))
+    }
+
     async fn create(&self, request: Request<pb::CreatePairRequest>) -> Result<pb::Pair, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
@@ -160,15 +176,13 @@ impl PairsApi {
         };
         let key = IdempotencyKey::for_request(context, "CreatePair", &body.request_id, body)?;
         let today = viewer.setting.today;
-        let mut tx = self.store.begin().await?;
-        let created = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let created = once(&self.store, key.as_ref(), context.now(), async |conn| {
             Ok(pair(
                 &pairs::create(conn, context, &institution, &draft).await?,
                 today,
             ))
         })
         .await?;
-        tx.commit().await?;
         Ok(created)
     }
 
@@ -262,10 +276,8 @@ impl PairsApi {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
         let changed = body.pair.clone().unwrap_or_default();
-        let (institution, id) = names::pair(&changed.name, "pair.name")?;
-        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
-        readable_pair(&self.store, &viewer, &id).await?;
-        viewer.require_staff()?;
+        let (viewer, institution, id) =
+            self.staff_pair(context, &changed.name, "pair.name").await?;
         let mut problems = FieldProblems::new();
         let paths = problems
             .field(mask_paths(
@@ -329,21 +341,16 @@ impl PairsApi {
     ) -> Result<pb::Pair, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let (institution, id) = names::pair(&body.name, "name")?;
-        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
-        readable_pair(&self.store, &viewer, &id).await?;
-        viewer.require_staff()?;
+        let (viewer, institution, id) = self.staff_pair(context, &body.name, "name").await?;
         let key = IdempotencyKey::for_request(context, "ActivatePair", &body.request_id, body)?;
         let today = viewer.setting.today;
-        let mut tx = self.store.begin().await?;
-        let activated = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let activated = once(&self.store, key.as_ref(), context.now(), async |conn| {
             Ok(pair(
                 &pairs::activate(conn, context, &institution, &id, &body.etag).await?,
                 today,
             ))
         })
         .await?;
-        tx.commit().await?;
         Ok(activated)
     }
 
@@ -353,10 +360,7 @@ impl PairsApi {
     ) -> Result<pb::Pair, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let (institution, id) = names::pair(&body.name, "name")?;
-        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
-        readable_pair(&self.store, &viewer, &id).await?;
-        viewer.require_staff()?;
+        let (viewer, institution, id) = self.staff_pair(context, &body.name, "name").await?;
         let today = viewer.setting.today;
         let completion = body.completion.clone().unwrap_or_default();
         let mut problems = FieldProblems::new();
@@ -412,8 +416,7 @@ impl PairsApi {
             complete_date: checked(complete_date, "completion.complete_date")?,
         };
         let key = IdempotencyKey::for_request(context, "CompletePair", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let completed = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let completed = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let done = match &mentee {
                 Some(mentee) => {
                     pairs::complete_mentee(
@@ -434,31 +437,25 @@ impl PairsApi {
             Ok(pair(&done, today))
         })
         .await?;
-        tx.commit().await?;
         Ok(completed)
     }
 
     async fn cancel(&self, request: Request<pb::CancelPairRequest>) -> Result<pb::Pair, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let (institution, id) = names::pair(&body.name, "name")?;
-        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
-        readable_pair(&self.store, &viewer, &id).await?;
-        viewer.require_staff()?;
+        let (viewer, institution, id) = self.staff_pair(context, &body.name, "name").await?;
         let mut problems = FieldProblems::new();
         let reason = problems.text("reason", &body.reason, 2000, true);
         problems.finish()?;
         let key = IdempotencyKey::for_request(context, "CancelPair", &body.request_id, body)?;
         let today = viewer.setting.today;
-        let mut tx = self.store.begin().await?;
-        let cancelled = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let cancelled = once(&self.store, key.as_ref(), context.now(), async |conn| {
             Ok(pair(
                 &pairs::cancel(conn, context, &institution, &id, &reason, &body.etag).await?,
                 today,
             ))
         })
         .await?;
-        tx.commit().await?;
         Ok(cancelled)
     }
 }

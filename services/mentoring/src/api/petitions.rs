@@ -9,7 +9,7 @@
 //! pair's (the director's queue with `state` PENDING).
 
 use edu_kit::error::FieldProblems;
-use edu_kit::idempotency::{self, IdempotencyKey};
+use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::paging::PageRequest;
 use edu_kit::wire::{self, timestamp};
 use edu_kit::{ApiError, CallContext, etag};
@@ -19,8 +19,8 @@ use tonic::Request;
 use super::access::{Viewer, role_required};
 use super::convert::{self, checked};
 use super::errors::reason;
-use super::names;
 use super::pairs::{order_of, readable_pair};
+use super::{names, once};
 use crate::domain::consent::ActorKind;
 use crate::store::Store;
 use crate::store::petitions::{
@@ -110,14 +110,12 @@ pub(super) async fn create(
     };
     let key =
         IdempotencyKey::for_request(context, "CreateReplacementPetition", &body.request_id, body)?;
-    let mut tx = store.begin().await?;
-    let filed = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+    let filed = once(store, key.as_ref(), context.now(), async |conn| {
         Ok(petition(
             &petitions::create(conn, context, &institution, &pair, &draft).await?,
         ))
     })
     .await?;
-    tx.commit().await?;
     Ok(filed)
 }
 
@@ -238,8 +236,7 @@ pub(super) async fn decide(
     };
     let key =
         IdempotencyKey::for_request(context, "DecideReplacementPetition", &body.request_id, body)?;
-    let mut tx = store.begin().await?;
-    let decided = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+    let decided = once(store, key.as_ref(), context.now(), async |conn| {
         let mut decided = petitions::decide(
             conn,
             context,
@@ -257,7 +254,6 @@ pub(super) async fn decide(
         Ok(petition(&decided))
     })
     .await?;
-    tx.commit().await?;
     Ok(decided)
 }
 

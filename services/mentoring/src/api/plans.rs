@@ -14,7 +14,7 @@
 //! empty with `redacted` set, as the store shows them.
 
 use edu_kit::error::{FieldProblems, quote, reason as kit_reason};
-use edu_kit::idempotency::{self, IdempotencyKey};
+use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::paging::PageRequest;
 use edu_kit::{ApiError, CallContext, etag, wire};
 use edu_proto::edu::mentoring::v1 as pb;
@@ -24,7 +24,7 @@ use tonic::{Request, Response, Status};
 use super::access::{self, CURATOR, DIRECTOR, Viewer};
 use super::agreements::visible_pair;
 use super::convert::{self, checked, past_day};
-use super::{names, respond};
+use super::{names, once, respond};
 use crate::domain::plan::PlanActivityState;
 use crate::store::Store;
 use crate::store::pairs::Pair;
@@ -127,8 +127,7 @@ impl PlansApi {
         let due_date = checked(due_date, "plan_activity.due_date")?;
         let key =
             IdempotencyKey::for_request(context, "CreatePlanActivity", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let created = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let created = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let created = plans::create_activity(
                 conn,
                 context,
@@ -146,7 +145,6 @@ impl PlansApi {
             Ok(activity(&created))
         })
         .await?;
-        tx.commit().await?;
         Ok(created)
     }
 
@@ -350,8 +348,7 @@ impl PlansApi {
         let meet_date = checked(meet_date, "meeting.meet_date")?;
         let format = checked(format, "meeting.format")?;
         let key = IdempotencyKey::for_request(context, "CreateMeeting", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let logged = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let logged = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let logged = plans::create_meeting(
                 conn,
                 context,
@@ -372,7 +369,6 @@ impl PlansApi {
             Ok(meeting(&logged))
         })
         .await?;
-        tx.commit().await?;
         Ok(logged)
     }
 

@@ -11,7 +11,7 @@
 //! (`NOT_FOUND`); a curator token of someone not appointed gets `CURATOR_NOT_APPOINTED`.
 
 use edu_kit::error::FieldProblems;
-use edu_kit::idempotency::{self, IdempotencyKey};
+use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::paging::PageRequest;
 use edu_kit::{ApiError, CallContext, etag, wire};
 use edu_proto::edu::mentoring::v1 as pb;
@@ -20,7 +20,7 @@ use tonic::{Request, Response, Status};
 
 use super::access::{self, CURATOR, DIRECTOR, Viewer};
 use super::convert::{self, checked};
-use super::{names, respond};
+use super::{names, once, respond};
 use crate::domain::publication::{
     MAX_FEATURED, PublicationKind, PublicationState, PublicationTiming,
 };
@@ -180,14 +180,12 @@ impl PublicationsApi {
         };
         let key =
             IdempotencyKey::for_request(context, "CreatePublication", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let created = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let created = once(&self.store, key.as_ref(), context.now(), async |conn| {
             Ok(publication_message(
                 &publications::create(conn, context, &institution, &draft).await?,
             ))
         })
         .await?;
-        tx.commit().await?;
         Ok(created)
     }
 
@@ -258,8 +256,7 @@ impl PublicationsApi {
         problems.finish()?;
         let key =
             IdempotencyKey::for_request(context, "PublishPublication", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let shown = idempotency::once(&mut tx, key.as_ref(), now, async |conn| {
+        let shown = once(&self.store, key.as_ref(), now, async |conn| {
             Ok(publication_message(
                 &publications::publish_at(
                     conn,
@@ -274,7 +271,6 @@ impl PublicationsApi {
             ))
         })
         .await?;
-        tx.commit().await?;
         Ok(shown)
     }
 

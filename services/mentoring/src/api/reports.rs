@@ -19,8 +19,7 @@
 use std::pin::Pin;
 
 use edu_kit::error::{FieldProblems, reason as kit_reason};
-use edu_kit::idempotency::{self, IdempotencyKey};
-use edu_kit::region::RegionCode;
+use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::{ApiError, CallContext, etag, wire};
 use edu_proto::edu::mentoring::v1 as pb;
 use edu_proto::edu::mentoring::v1::report_service_server::ReportService;
@@ -30,7 +29,7 @@ use tonic::{Request, Response, Status};
 use super::access::{self, Viewer};
 use super::convert::{self, checked};
 use super::report_csv::{self, MAX_CHUNK_BYTES, row_of};
-use super::{names, respond};
+use super::{names, once, respond};
 use crate::domain::{MentoringForm, PairType, ParticipantRole};
 use crate::store::institutions::Institution;
 use crate::store::reports::{self, Reported, Section, YearlyReport};
@@ -194,14 +193,12 @@ impl ReportsApi {
         let key = checked(key, "request_id")?;
         // The regional centre reads reports but does not submit them.
         self.reader(context, &institution, false).await?;
-        let mut tx = self.store.begin().await?;
-        let submitted = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let submitted = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let report = reports::submit(conn, context, &institution, year, &body.etag).await?;
             let found = institutions::get(conn, &institution).await?;
             Ok(report_pb(&found, &report))
         })
         .await?;
-        tx.commit().await?;
         tracing::info!(report = %submitted.name, late = submitted.late, "yearly report submitted");
         Ok(submitted)
     }
@@ -236,9 +233,7 @@ impl ReportsApi {
                 "required: an ISO 3166-2 code such as RU-SAR",
             ))
         } else {
-            RegionCode::parse(&body.region_code).map_err(|e| {
-                ApiError::invalid_field(kit_reason::INVALID_FIELDS, "region_code", e.to_string())
-            })
+            convert::region(&body.region_code, "region_code")
         }?;
         let regions = access::regional_centre_regions(context.caller()?)?;
         if !regions.iter().any(|r| r == region.as_str()) {
