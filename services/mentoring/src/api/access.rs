@@ -1,15 +1,29 @@
 //! Who may do what (rule 10, the contract's «Roles and tenants»). The director and the
 //! appointed curator run their institution; a mentor sees the pairs they mentor, a mentee
 //! (or the guardian of a minor) only their own pair; the regional centre reads its region's
-//! institutions and figures but never a person. Every handler asks here before it reads or
-//! changes anything: a caller outside the institution is told it does not exist, and
-//! visibility is settled before the role, so `ROLE_REQUIRED` never reveals an object.
+//! institutions and figures but never a person; an event consumer only watches events.
+//!
+//! Every handler enters here, and in this order, so that a refusal never reveals an object:
+//! 1. the token's roles alone: without any of this service's institution roles (an event
+//!    consumer's token, another service's) the caller is `ROLE_REQUIRED` before anything is
+//!    looked up ([`require_institution_role`], the first step of [`Viewer::of`] and of
+//!    [`reach`], the caller's institutions for the lists that span them); a service that
+//!    only some roles call refuses the others here too ([`require_one_of`]);
+//! 2. the caller's standing in the institution: outside it, the institution and everything
+//!    in it do not exist (`NOT_FOUND`), exactly as a missing one ([`Viewer::of`]);
+//! 3. what the standing allows: a curator token of someone not appointed is
+//!    `CURATOR_NOT_APPOINTED` in every method but the institution's own reads
+//!    ([`Viewer::require_reader`]); the regional centre is `ROLE_REQUIRED` wherever people
+//!    are shown ([`Viewer::require_people_reader`]); then whether the caller sees the object
+//!    (`NOT_FOUND` when not), and only then the role the act needs ([`Viewer::require_staff`],
+//!    [`Viewer::require_director`]), so that `ROLE_REQUIRED` never reveals an object.
 
 use edu_kit::auth::{Caller, Scope};
-use edu_kit::error::reason as kit_reason;
+use edu_kit::error::{ErrorKind, reason as kit_reason};
 use edu_kit::{ApiError, CallContext};
 
 use super::errors::reason;
+use crate::domain::consent::ActorKind;
 use crate::domain::roles::ParticipantRole;
 use crate::store::institutions::Setting;
 use crate::store::{Store, callers, institution_name};
@@ -25,8 +39,13 @@ pub const PARTICIPANT: &str = "mentoring.participant";
 pub const GUARDIAN: &str = "mentoring.guardian";
 /// The regional mentoring centre: its region's institutions and figures, never a person.
 pub const REGIONAL_CENTRE: &str = "mentoring.regional_centre";
-/// Other systems that consume the change-event stream.
+/// Other systems that consume the change-event stream, and read nothing else.
 pub const EVENT_CONSUMER: &str = "mentoring.event_consumer";
+
+/// The roles that can give a standing in an institution: every role of this service but
+/// the event consumer's.
+pub const INSTITUTION_ROLES: [&str; 5] =
+    [DIRECTOR, CURATOR, PARTICIPANT, GUARDIAN, REGIONAL_CENTRE];
 
 /// What the caller is to one institution, the strongest standing their token gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +58,9 @@ pub enum Standing {
         participant: String,
     },
     /// A curator token whose subject is not the appointed, consenting curator: in the
-    /// tenant, so objects are visible as to staff, but every act is `CURATOR_NOT_APPOINTED`.
+    /// tenant, so the institution itself reads as to anyone there, but every other method
+    /// refuses it with `CURATOR_NOT_APPOINTED` ([`Viewer::require_reader`]), and it sees no
+    /// person.
     UnappointedCurator,
     /// The regional centre of the institution's region.
     RegionalCentre,
@@ -67,15 +88,18 @@ pub struct Viewer {
 }
 
 impl Viewer {
-    /// The caller in institution `institution` at the call's instant. `NOT_FOUND` when the
-    /// institution does not exist or the caller has no standing in it (wrong scope, or a
-    /// participant or guardian token whose subject the institution does not know).
+    /// The caller in institution `institution` at the call's instant, whatever their
+    /// standing there. `ROLE_REQUIRED` for a token without an institution role, before
+    /// anything is read; `NOT_FOUND` when the institution does not exist or the caller has
+    /// no standing in it (wrong scope, or a participant or guardian token whose subject the
+    /// institution does not know).
     pub async fn of(
         store: &Store,
         context: &CallContext,
         institution: &str,
     ) -> Result<Viewer, ApiError> {
         let caller = context.caller()?;
+        require_institution_role(caller)?;
         let mut conn = store.read().await?;
         let found =
             callers::standing(&mut conn, institution, caller.subject(), context.now()).await?;
@@ -87,6 +111,19 @@ impl Viewer {
         })
     }
 
+    /// The caller in `institution` for a method that shows people (participants, pairs,
+    /// petitions, agreements, plans): [`Viewer::of`], then
+    /// [`Viewer::require_people_reader`].
+    pub async fn among_people(
+        store: &Store,
+        context: &CallContext,
+        institution: &str,
+    ) -> Result<Viewer, ApiError> {
+        let viewer = Viewer::of(store, context, institution).await?;
+        viewer.require_people_reader()?;
+        Ok(viewer)
+    }
+
     /// The institution's ID.
     pub fn institution(&self) -> &str {
         &self.setting.id
@@ -94,16 +131,35 @@ impl Viewer {
 
     /// Whether the caller is the director or the appointed curator.
     pub fn is_staff(&self) -> bool {
-        matches!(
-            self.standing,
-            Standing::Director | Standing::Curator { .. }
-        )
+        matches!(self.standing, Standing::Director | Standing::Curator { .. })
     }
 
-    /// Whether the caller reads as staff does: staff, or a curator not (yet) appointed,
-    /// whose acts are refused but who may see what the institution holds.
-    pub fn reads_as_staff(&self) -> bool {
-        self.is_staff() || self.standing == Standing::UnappointedCurator
+    /// Whether the caller is the regional centre (reads figures, never people).
+    pub fn is_regional_centre(&self) -> bool {
+        self.standing == Standing::RegionalCentre
+    }
+
+    /// The caller may call this service at all: a curator token of someone not appointed
+    /// is refused in every method, reads included (`CURATOR_NOT_APPOINTED`); only the
+    /// institution's own reads (`InstitutionService`) let it in.
+    pub fn require_reader(&self) -> Result<(), ApiError> {
+        match self.standing {
+            Standing::UnappointedCurator => Err(not_appointed()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The caller may read people: [`Viewer::require_reader`], and the regional centre,
+    /// which reads institutions and figures only, is `ROLE_REQUIRED` (whatever the object,
+    /// so the answer reveals nothing).
+    pub fn require_people_reader(&self) -> Result<(), ApiError> {
+        if self.is_regional_centre() {
+            return Err(role_required(&format!(
+                "the regional centre ({REGIONAL_CENTRE}) reads institutions and figures, never \
+                 a person"
+            )));
+        }
+        self.require_reader()
     }
 
     /// The caller must be the director or the appointed curator: `CURATOR_NOT_APPOINTED`
@@ -124,21 +180,34 @@ impl Viewer {
         if self.standing == Standing::Director {
             return Ok(());
         }
-        let text = format!("only the director ({DIRECTOR}) may do this");
+        let refused = role_required(&format!("only the director ({DIRECTOR}) may do this"));
         Err(match field {
-            Some(field) => ApiError::permission_denied(kit_reason::ROLE_REQUIRED, text)
-                .with_metadata("field", field),
-            None => role_required(&text),
+            Some(field) => refused.with_metadata("field", field),
+            None => refused,
         })
     }
 
-    /// The participants whose own things the caller sees: `None` for staff and an
-    /// unappointed curator (everything in the institution), the caller's own participant ID
-    /// for a member, the wards for a guardian, and nobody for the regional centre.
+    /// Who the caller acts as when they sign or revoke for a person (the contract's
+    /// `ActorKind`): staff recording a paper document, a guardian, or the person
+    /// themselves. Anyone else acts for nobody: [`Viewer::require_staff`]'s refusal.
+    pub fn actor(&self) -> Result<ActorKind, ApiError> {
+        match self.standing {
+            Standing::Guardian { .. } => Ok(ActorKind::Guardian),
+            Standing::Member { .. } => Ok(ActorKind::Subject),
+            _ => {
+                self.require_staff()?;
+                Ok(ActorKind::Staff)
+            }
+        }
+    }
+
+    /// The participants whose own things the caller sees: `None` for staff (everything in
+    /// the institution), the caller's own participant ID for a member, the wards for a
+    /// guardian, and nobody for the regional centre or a curator not appointed.
     pub fn people(&self) -> Option<Vec<String>> {
         match &self.standing {
-            Standing::Director | Standing::Curator { .. } | Standing::UnappointedCurator => None,
-            Standing::RegionalCentre => Some(Vec::new()),
+            Standing::Director | Standing::Curator { .. } => None,
+            Standing::RegionalCentre | Standing::UnappointedCurator => Some(Vec::new()),
             Standing::Member { participant, .. } => Some(vec![participant.clone()]),
             Standing::Guardian { wards } => Some(wards.clone()),
         }
@@ -172,19 +241,10 @@ impl Viewer {
             _ => false,
         }
     }
-
-    /// Whether the caller is the regional centre (reads figures, never people).
-    pub fn is_regional_centre(&self) -> bool {
-        self.standing == Standing::RegionalCentre
-    }
 }
 
 /// The strongest standing `caller`'s token gives in the institution `found` describes.
-fn standing_of(
-    caller: &Caller,
-    institution: &str,
-    found: &callers::Standing,
-) -> Option<Standing> {
+fn standing_of(caller: &Caller, institution: &str, found: &callers::Standing) -> Option<Standing> {
     let in_institution = caller
         .scopes()
         .iter()
@@ -226,6 +286,30 @@ fn standing_of(
     None
 }
 
+/// A caller holding none of [`INSTITUTION_ROLES`] (an event consumer, a token of another
+/// service) is `ROLE_REQUIRED`: judged by the token alone, before any lookup, so the answer
+/// is the same whatever exists.
+pub fn require_institution_role(caller: &Caller) -> Result<(), ApiError> {
+    require_one_of(
+        caller,
+        &INSTITUTION_ROLES,
+        &format!(
+            "no role of this service that acts in an institution; {EVENT_CONSUMER} watches the \
+             event stream only"
+        ),
+    )
+}
+
+/// `ROLE_REQUIRED` with `text` unless the token grants one of `roles`: for a service that
+/// only some roles ever call, refused before any lookup.
+pub fn require_one_of(caller: &Caller, roles: &[&str], text: &str) -> Result<(), ApiError> {
+    if roles.iter().any(|role| caller.has_role(role)) {
+        Ok(())
+    } else {
+        Err(role_required(text))
+    }
+}
+
 /// The regions whose institutions the caller reads as their regional centre (the parent
 /// `institutions/-`); `ROLE_REQUIRED` without the role.
 pub fn regional_centre_regions(caller: &Caller) -> Result<Vec<String>, ApiError> {
@@ -244,20 +328,42 @@ pub fn regional_centre_regions(caller: &Caller) -> Result<Vec<String>, ApiError>
         .collect())
 }
 
-/// The institutions a caller acts in by their `institution:{id}` scopes (any role of this
-/// service), for listing institutions.
-pub fn scoped_institutions(caller: &Caller) -> Vec<String> {
-    caller
-        .scopes()
-        .iter()
-        .filter_map(|s| match s {
-            Scope::Institution(id) => Some(id.clone()),
-            _ => None,
-        })
-        .collect()
+/// Where a caller reads across institutions (the parent `institutions/-`).
+#[derive(Debug, Clone)]
+pub struct Reach {
+    /// The regions they are the regional centre of (none without the role).
+    pub regions: Vec<String>,
+    /// Their standing in each institution of their `institution:{id}` scopes that knows
+    /// them; the others do not exist for them and are left out, as lists leave them out.
+    pub viewers: Vec<Viewer>,
 }
 
-fn role_required(text: &str) -> ApiError {
+/// The caller's [`Reach`]; `ROLE_REQUIRED` for a token without an institution role.
+pub async fn reach(store: &Store, context: &CallContext) -> Result<Reach, ApiError> {
+    let caller = context.caller()?;
+    require_institution_role(caller)?;
+    let regions = if caller.has_role(REGIONAL_CENTRE) {
+        regional_centre_regions(caller)?
+    } else {
+        Vec::new()
+    };
+    let mut viewers = Vec::new();
+    for scope in caller.scopes() {
+        let Scope::Institution(institution) = scope else {
+            continue;
+        };
+        match Viewer::of(store, context, institution).await {
+            Ok(viewer) => viewers.push(viewer),
+            Err(e) if e.kind == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Reach { regions, viewers })
+}
+
+/// `ROLE_REQUIRED` with `text`: the caller may see what they asked about, but their role
+/// may not do it.
+pub fn role_required(text: &str) -> ApiError {
     ApiError::permission_denied(kit_reason::ROLE_REQUIRED, text.to_string())
 }
 

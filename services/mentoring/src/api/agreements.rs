@@ -5,31 +5,30 @@
 //! below three violations recorded against the other party.
 //!
 //! Who: the director and the appointed curator record; the pair's mentor, mentees and the
-//! guardians of minor mentees read their pair's agreements. A pair the caller does not see
-//! does not exist (`NOT_FOUND`), and visibility is settled before the role, so that
-//! `ROLE_REQUIRED` never reveals an agreement. The regional centre and event consumers,
-//! who never see a person, are refused with `ROLE_REQUIRED`; a curator token of someone
-//! not appointed with `CURATOR_NOT_APPOINTED`, reads included.
+//! guardians of minor mentees read their pair's agreements. The entry is
+//! [`Viewer::among_people`]: event consumers and the regional centre, who never see a
+//! person, are refused with `ROLE_REQUIRED`, a curator token of someone not appointed with
+//! `CURATOR_NOT_APPOINTED`, reads included. A pair the caller does not see does not exist
+//! (`NOT_FOUND`), and visibility is settled before the role, so that `ROLE_REQUIRED` never
+//! reveals an agreement.
 //!
-//! The pair's visibility and the caller's part in it are shared with `PlanService`
-//! ([`super::plans`]), which asks the same questions of the same pair.
+//! The pair's visibility ([`visible_pair`]) is shared with `PlanService`
+//! ([`super::plans`]), which asks the same question of the same pair.
 
-use edu_kit::error::{FieldProblems, quote, reason as kit_reason};
-use edu_kit::idempotency::{self, IdempotencyKey};
+use edu_kit::error::{FieldProblems, reason as kit_reason};
+use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::paging::PageRequest;
-use edu_kit::resource::parse_nested;
 use edu_kit::{ApiError, CallContext, etag, wire};
 use edu_proto::edu::mentoring::v1 as pb;
 use edu_proto::edu::mentoring::v1::agreement_service_server::AgreementService;
 use sqlx::PgConnection;
 use tonic::{Request, Response, Status};
 
-use super::access::{
-    CURATOR, DIRECTOR, EVENT_CONSUMER, GUARDIAN, PARTICIPANT, REGIONAL_CENTRE, Standing, Viewer,
-};
-use super::{convert, respond};
+use super::access::Viewer;
+use super::convert::{self, checked, past_day};
+use super::{names, once, respond};
 use crate::domain::agreement::{AgreementEndReason, AgreementState, MAX_MONTHS, MIN_MONTHS};
-use crate::domain::consent::{ConsentPurpose, ConsentState, GuardianRelation};
+use crate::domain::consent::{ConsentPurpose, ConsentState};
 use crate::domain::{PairKind, PairSide};
 use crate::store::agreements::{
     self, Agreement, AgreementDraft, AgreementFilter, ExtensionDraft, Representative,
@@ -79,10 +78,9 @@ impl AgreementsApi {
         request: Request<pb::CreateAgreementRequest>,
     ) -> Result<pb::Agreement, ApiError> {
         let context = CallContext::of(&request)?;
-        refuse_foreign_roles(context)?;
         let body = request.get_ref();
-        let [institution, pair] = parse_nested(&body.parent, ["institutions", "pairs"], "parent")?;
-        let viewer = Viewer::of(&self.store, context, &institution).await?;
+        let (institution, pair) = names::pair(&body.parent, "parent")?;
+        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
         let shown = visible_pair(&self.store, &viewer, &pair).await?;
         viewer.require_staff()?;
         let draft = body.agreement.clone().unwrap_or_default();
@@ -98,17 +96,16 @@ impl AgreementsApi {
         );
         let sign_date = past_day(
             &mut problems,
-            &viewer.setting,
             draft.sign_date.as_ref(),
             "agreement.sign_date",
+            viewer.setting.today,
         );
         problems.finish()?;
-        let duration_months = parsed(months, "agreement.duration_months")?;
-        let sign_date = parsed(sign_date, "agreement.sign_date")?;
+        let duration_months = checked(months, "agreement.duration_months")?;
+        let sign_date = checked(sign_date, "agreement.sign_date")?;
         let key = IdempotencyKey::for_request(context, "CreateAgreement", &body.request_id, body)?;
         let today = viewer.setting.today;
-        let mut tx = self.store.begin().await?;
-        let created = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let created = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let representatives = representatives(conn, &viewer.setting, &shown).await?;
             let created = agreements::create(
                 conn,
@@ -126,7 +123,6 @@ impl AgreementsApi {
             Ok(agreement(&created, today))
         })
         .await?;
-        tx.commit().await?;
         Ok(created)
     }
 
@@ -135,17 +131,12 @@ impl AgreementsApi {
         request: Request<pb::ListAgreementsRequest>,
     ) -> Result<pb::ListAgreementsResponse, ApiError> {
         let context = CallContext::of(&request)?;
-        refuse_foreign_roles(context)?;
         let body = request.get_ref();
-        let (institution, pair) = parse_pairs_parent(&body.parent)?;
-        let viewer = Viewer::of(&self.store, context, &institution).await?;
-        match &pair {
-            Some(pair) => {
-                visible_pair(&self.store, &viewer, pair).await?;
-            }
-            None => refuse_regional_centre(&viewer)?,
+        let (institution, pair) = names::pairs_parent(&body.parent, "parent")?;
+        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
+        if let Some(pair) = &pair {
+            visible_pair(&self.store, &viewer, pair).await?;
         }
-        require_reader(&viewer)?;
         let filter = AgreementFilter {
             state: convert::optional(body.state, "state", "an agreement state", &STATES)?,
             expired_only: body.expired_only,
@@ -192,11 +183,8 @@ impl AgreementsApi {
         request: Request<pb::ExtendAgreementRequest>,
     ) -> Result<pb::Agreement, ApiError> {
         let context = CallContext::of(&request)?;
-        refuse_foreign_roles(context)?;
         let body = request.get_ref();
-        let [institution, pair, id] = parse_agreement_name(&body.name)?;
-        let viewer = Viewer::of(&self.store, context, &institution).await?;
-        self.writable(&viewer, &pair, &id).await?;
+        let (viewer, [institution, pair, id], _) = self.writable(context, &body.name).await?;
         let extension = body.extension.clone().unwrap_or_default();
         let mut problems = FieldProblems::new();
         if body.extension.is_none() {
@@ -206,17 +194,16 @@ impl AgreementsApi {
         let basis = problems.text("extension.basis", &extension.basis, 300, true);
         let agree_date = past_day(
             &mut problems,
-            &viewer.setting,
             extension.agree_date.as_ref(),
             "extension.agree_date",
+            viewer.setting.today,
         );
         problems.finish()?;
-        let months = parsed(months, "extension.months")?;
-        let agree_date = parsed(agree_date, "extension.agree_date")?;
+        let months = checked(months, "extension.months")?;
+        let agree_date = checked(agree_date, "extension.agree_date")?;
         let key = IdempotencyKey::for_request(context, "ExtendAgreement", &body.request_id, body)?;
         let today = viewer.setting.today;
-        let mut tx = self.store.begin().await?;
-        let extended = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let extended = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let extended = agreements::extend(
                 conn,
                 context,
@@ -234,7 +221,6 @@ impl AgreementsApi {
             Ok(agreement(&extended, today))
         })
         .await?;
-        tx.commit().await?;
         Ok(extended)
     }
 
@@ -243,17 +229,14 @@ impl AgreementsApi {
         request: Request<pb::RecordAgreementViolationRequest>,
     ) -> Result<pb::Agreement, ApiError> {
         let context = CallContext::of(&request)?;
-        refuse_foreign_roles(context)?;
         let body = request.get_ref();
-        let [institution, pair, id] = parse_agreement_name(&body.name)?;
-        let viewer = Viewer::of(&self.store, context, &institution).await?;
-        self.writable(&viewer, &pair, &id).await?;
+        let (viewer, [institution, pair, id], _) = self.writable(context, &body.name).await?;
         let violation = body.violation.clone().unwrap_or_default();
         let mut problems = FieldProblems::new();
         if body.violation.is_none() {
             problems.add("violation", "required");
         }
-        let violator = problems.field(participant_id_in(
+        let violator = problems.field(names::participant_of(
             &institution,
             &violation.violator,
             "violation.violator",
@@ -262,13 +245,13 @@ impl AgreementsApi {
             problems.text("violation.description", &violation.description, 2000, true);
         let occur_date = past_day(
             &mut problems,
-            &viewer.setting,
             violation.occur_date.as_ref(),
             "violation.occur_date",
+            viewer.setting.today,
         );
         problems.finish()?;
-        let violator = parsed(violator, "violation.violator")?;
-        let occur_date = parsed(occur_date, "violation.occur_date")?;
+        let violator = checked(violator, "violation.violator")?;
+        let occur_date = checked(occur_date, "violation.occur_date")?;
         let key = IdempotencyKey::for_request(
             context,
             "RecordAgreementViolation",
@@ -276,8 +259,7 @@ impl AgreementsApi {
             body,
         )?;
         let today = viewer.setting.today;
-        let mut tx = self.store.begin().await?;
-        let recorded = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let recorded = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let recorded = agreements::record_violation(
                 conn,
                 context,
@@ -295,7 +277,6 @@ impl AgreementsApi {
             Ok(agreement(&recorded, today))
         })
         .await?;
-        tx.commit().await?;
         Ok(recorded)
     }
 
@@ -304,11 +285,8 @@ impl AgreementsApi {
         request: Request<pb::TerminateAgreementRequest>,
     ) -> Result<pb::Agreement, ApiError> {
         let context = CallContext::of(&request)?;
-        refuse_foreign_roles(context)?;
         let body = request.get_ref();
-        let [institution, pair, id] = parse_agreement_name(&body.name)?;
-        let viewer = Viewer::of(&self.store, context, &institution).await?;
-        let shown = self.writable(&viewer, &pair, &id).await?;
+        let (viewer, [institution, pair, id], shown) = self.writable(context, &body.name).await?;
         let mut problems = FieldProblems::new();
         let mode = problems.field(convert::required(
             body.mode,
@@ -318,7 +296,7 @@ impl AgreementsApi {
         ));
         let explanation = problems.text("explanation", &body.explanation, 2000, true);
         let end_date = match &body.end_date {
-            Some(day) => past_day(&mut problems, &viewer.setting, Some(day), "end_date"),
+            Some(day) => past_day(&mut problems, Some(day), "end_date", viewer.setting.today),
             None => None,
         };
         let mut unilateral = None;
@@ -333,12 +311,12 @@ impl AgreementsApi {
                 }
                 None
             } else {
-                problems.field(participant_id_in(&institution, &body.mentee, "mentee"))
+                problems.field(names::participant_of(&institution, &body.mentee, "mentee"))
             };
             unilateral = by.map(|by| (by, mentee));
         }
         problems.finish()?;
-        let mentor = participant_id(&shown.mentor_person.participant).to_string();
+        let mentor = names::last_id(&shown.mentor_person.participant).to_string();
         // For a pair the mentee may be left out: its only current mentee.
         let (termination_by, mentee) = match unilateral {
             None => (None, None),
@@ -347,7 +325,7 @@ impl AgreementsApi {
                     shown
                         .mentee_people
                         .first()
-                        .map(|m| participant_id(&m.participant).to_string())
+                        .map(|m| names::last_id(&m.participant).to_string())
                 });
                 (Some(by), mentee)
             }
@@ -373,8 +351,7 @@ impl AgreementsApi {
         let key =
             IdempotencyKey::for_request(context, "TerminateAgreement", &body.request_id, body)?;
         let today = viewer.setting.today;
-        let mut tx = self.store.begin().await?;
-        let ended = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let ended = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let ended = agreements::terminate_as(
                 conn,
                 context,
@@ -393,19 +370,25 @@ impl AgreementsApi {
             Ok(agreement(&ended, today))
         })
         .await?;
-        tx.commit().await?;
         Ok(ended)
     }
 
-    /// The pair of an agreement to change, once the caller may: the agreement must exist
-    /// for those who see the pair (`NOT_FOUND`), and only staff change it (`ROLE_REQUIRED`,
-    /// `CURATOR_NOT_APPOINTED`).
-    async fn writable(&self, viewer: &Viewer, pair: &str, id: &str) -> Result<Pair, ApiError> {
-        let shown = visible_pair(&self.store, viewer, pair).await?;
+    /// The agreement `name` to change, once the caller may, with the caller, its three IDs
+    /// and its pair: the agreement must exist for those who see the pair (`NOT_FOUND`), and
+    /// only staff change it (`ROLE_REQUIRED`).
+    async fn writable(
+        &self,
+        context: &CallContext,
+        name: &str,
+    ) -> Result<(Viewer, [String; 3], Pair), ApiError> {
+        let ids = names::pair_child(name, "agreements", "name")?;
+        let [institution, pair, id] = &ids;
+        let viewer = Viewer::among_people(&self.store, context, institution).await?;
+        let shown = visible_pair(&self.store, &viewer, pair).await?;
         let mut conn = self.store.read().await?;
         agreements::get(&mut conn, &viewer.setting, pair, id).await?;
         viewer.require_staff()?;
-        Ok(shown)
+        Ok((viewer, ids, shown))
     }
 }
 
@@ -421,7 +404,7 @@ async fn representatives(
         if !member.minor || member.redacted {
             continue;
         }
-        let id = participant_id(&member.participant);
+        let id = names::last_id(&member.participant);
         let guardian = consents::list(conn, setting, id)
             .await?
             .into_iter()
@@ -451,12 +434,6 @@ fn tasks(problems: &mut FieldProblems, raw: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// A value [`FieldProblems`] parsed: once `finish` has passed it is there, and a missing
-/// one is still the caller's field.
-pub(super) fn parsed<T>(value: Option<T>, field: &str) -> Result<T, ApiError> {
-    value.ok_or_else(|| ApiError::invalid_field(kit_reason::INVALID_FIELDS, field, "required"))
-}
-
 /// A number of months, 1 to 36 (an agreement as signed, or one extension).
 fn months(problems: &mut FieldProblems, field: &str, raw: i32) -> Option<u32> {
     match u32::try_from(raw) {
@@ -468,177 +445,30 @@ fn months(problems: &mut FieldProblems, field: &str, raw: i32) -> Option<u32> {
     }
 }
 
-/// A required day that has come: not after today in the institution's zone. The store
-/// checks it against the agreement's or the pair's own days.
-pub(super) fn past_day(
-    problems: &mut FieldProblems,
-    setting: &Setting,
-    raw: Option<&edu_proto::google::r#type::Date>,
-    field: &str,
-) -> Option<jiff::civil::Date> {
-    let day = problems.field(wire::civil_date(raw, field))?;
-    if day > setting.today {
-        problems.add(field, "must not be after today");
-        return None;
-    }
-    Some(day)
-}
-
-/// `institutions/{institution}/pairs/{pair}`, or `institutions/{institution}/pairs/-` for
-/// every pair (`None`).
-fn parse_pairs_parent(parent: &str) -> Result<(String, Option<String>), ApiError> {
-    if let Some(institution) = parent
-        .strip_prefix("institutions/")
-        .and_then(|rest| rest.strip_suffix("/pairs/-"))
-    {
-        let [institution] = parse_nested(
-            &format!("institutions/{institution}"),
-            ["institutions"],
-            "parent",
-        )?;
-        return Ok((institution, None));
-    }
-    let [institution, pair] = parse_nested(parent, ["institutions", "pairs"], "parent")?;
-    Ok((institution, Some(pair)))
-}
-
-fn parse_agreement_name(name: &str) -> Result<[String; 3], ApiError> {
-    parse_nested(name, ["institutions", "pairs", "agreements"], "name")
-}
-
-/// A participant of `institution` named by a request field, by ID (`INVALID_FIELDS` for a
-/// name of another shape or another institution).
-pub(super) fn participant_id_in(
-    institution: &str,
-    name: &str,
-    field: &str,
-) -> Result<String, ApiError> {
-    let [of, id] = parse_nested(name, ["institutions", "participants"], field)?;
-    if of != institution {
-        return Err(ApiError::invalid_field(
-            kit_reason::INVALID_FIELDS,
-            field,
-            format!("{} is not a participant of this institution", quote(name)),
-        ));
-    }
-    Ok(id)
-}
-
-/// The ID at the end of a participant's resource name.
-pub(super) fn participant_id(name: &str) -> &str {
-    name.rsplit('/').next().unwrap_or(name)
-}
-
 /// The IDs of a pair's members, mentor and mentees, current and former: whoever of them is
 /// the caller's (as themselves or as a guardian) sees the pair.
 fn member_ids(pair: &Pair) -> Vec<&str> {
     std::iter::once(&pair.mentor_person)
         .chain(&pair.mentee_people)
         .chain(pair.former_mentees.iter().map(|f| &f.person))
-        .map(|p| participant_id(&p.participant))
+        .map(|p| names::last_id(&p.participant))
         .collect()
 }
 
-/// Event consumers read the event stream only: `ROLE_REQUIRED` for a token with no other
-/// role of this service (it is in no institution, so nothing is revealed).
-pub(super) fn refuse_foreign_roles(context: &CallContext) -> Result<(), ApiError> {
-    let caller = context.caller()?;
-    let other = [DIRECTOR, CURATOR, PARTICIPANT, GUARDIAN, REGIONAL_CENTRE]
-        .iter()
-        .any(|role| caller.has_role(role));
-    if caller.has_role(EVENT_CONSUMER) && !other {
-        return Err(ApiError::permission_denied(
-            kit_reason::ROLE_REQUIRED,
-            format!("the event consumer role ({EVENT_CONSUMER}) only watches events"),
-        ));
-    }
-    Ok(())
-}
-
-/// The regional centre never reads a person, so never a pair's agreements, plan or
-/// meetings: `ROLE_REQUIRED` (the same answer whether the pair exists or not).
-fn refuse_regional_centre(viewer: &Viewer) -> Result<(), ApiError> {
-    if viewer.is_regional_centre() {
-        return Err(ApiError::permission_denied(
-            kit_reason::ROLE_REQUIRED,
-            format!(
-                "the regional centre ({REGIONAL_CENTRE}) reads figures, never a pair's \
-                 agreements, plan or meetings"
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Reads are refused to a curator token of someone not appointed, as every method is
-/// (`CURATOR_NOT_APPOINTED`); everyone else who sees the pair reads it.
-pub(super) fn require_reader(viewer: &Viewer) -> Result<(), ApiError> {
-    if viewer.standing == Standing::UnappointedCurator {
-        viewer.require_staff()?;
-    }
-    Ok(())
-}
-
-/// The pair `pair` of the caller's institution, when the caller sees it: staff (and a
-/// curator not yet appointed, who is then refused) every pair, a participant or guardian
-/// the pairs one of their people is or was a member of; `NOT_FOUND` otherwise, exactly as
-/// for a missing pair. The regional centre: `ROLE_REQUIRED`.
+/// The pair `pair` of the caller's institution, when the caller sees it: staff every pair,
+/// a participant or guardian the pairs one of their people is or was a member of;
+/// `NOT_FOUND` otherwise, exactly as for a missing pair.
 pub(super) async fn visible_pair(
     store: &Store,
     viewer: &Viewer,
     pair: &str,
 ) -> Result<Pair, ApiError> {
-    refuse_regional_centre(viewer)?;
     let mut conn = store.read().await?;
     let shown = pairs::get(&mut conn, &viewer.setting, pair).await?;
     if !viewer.sees_members(member_ids(&shown).into_iter()) {
         return Err(ApiError::not_found(pair_name(viewer.institution(), pair)));
     }
     Ok(shown)
-}
-
-/// What the caller is to a pair they see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum PairPart {
-    /// The director or the appointed curator.
-    Staff,
-    /// The pair's mentor, or the guardian of a minor mentor.
-    Mentor,
-    /// A current mentee, or the guardian of a minor one.
-    Mentee,
-    /// Someone who sees the pair but has no part in its work now (a former mentee).
-    Onlooker,
-}
-
-/// The caller's part in `pair`; `CURATOR_NOT_APPOINTED` for a curator token of someone
-/// not appointed.
-pub(super) fn part_in(viewer: &Viewer, pair: &Pair) -> Result<PairPart, ApiError> {
-    require_reader(viewer)?;
-    if viewer.is_staff() {
-        return Ok(PairPart::Staff);
-    }
-    if viewer.acts_for(participant_id(&pair.mentor_person.participant)) {
-        return Ok(PairPart::Mentor);
-    }
-    if pair
-        .mentee_people
-        .iter()
-        .any(|m| viewer.acts_for(participant_id(&m.participant)))
-    {
-        return Ok(PairPart::Mentee);
-    }
-    Ok(PairPart::Onlooker)
-}
-
-/// `ROLE_REQUIRED` for a caller who sees a pair but may not do `what` in it.
-pub(super) fn role_required(what: &str) -> ApiError {
-    ApiError::permission_denied(
-        kit_reason::ROLE_REQUIRED,
-        format!(
-            "only the director ({DIRECTOR}), the appointed curator ({CURATOR}) or the pair's \
-             mentor may {what}"
-        ),
-    )
 }
 
 /// An agreement on the wire, `expired` judged on `today`.
@@ -660,25 +490,22 @@ fn agreement(a: &Agreement, today: jiff::civil::Date) -> pb::Agreement {
                 representative_relation: terms
                     .representative
                     .as_ref()
-                    .map_or(0, |(_, relation)| guardian_relation(*relation)),
+                    .map_or(0, |(_, relation)| convert::relation(*relation)),
                 left: terms.left,
             })
             .collect(),
         tasks: a.tasks.clone(),
-        duration_months: wire_months(a.term.duration_months),
+        duration_months: convert::count(a.term.duration_months),
         sign_date: Some(wire::date(a.term.sign_date)),
-        state: match a.state {
-            AgreementState::Signed => pb::AgreementState::Signed as i32,
-            AgreementState::Ended => pb::AgreementState::Ended as i32,
-        },
+        state: convert::wire(a.state, &STATES),
         end_date: Some(wire::date(a.end_date)),
-        total_months: wire_months(a.term.total_months()),
+        total_months: convert::count(a.term.total_months()),
         expired: a.state == AgreementState::Signed && a.end_date < today,
         extensions: a
             .extensions
             .iter()
             .map(|e| pb::AgreementExtension {
-                months: wire_months(e.months),
+                months: convert::count(e.months),
                 basis: e.basis.clone(),
                 agree_date: Some(wire::date(e.agree_date)),
                 record_time: Some(wire::timestamp(e.record_time)),
@@ -706,18 +533,9 @@ fn agreement(a: &Agreement, today: jiff::civil::Date) -> pb::Agreement {
     }
 }
 
-fn wire_months(months: u32) -> i32 {
-    i32::try_from(months).unwrap_or(i32::MAX)
-}
-
 /// The stored names are the wire names without their enum's prefix.
 fn end_reason(reason: AgreementEndReason) -> i32 {
     pb::AgreementEndReason::from_str_name(&format!("AGREEMENT_END_REASON_{}", reason.as_str()))
-        .map_or(0, |r| r as i32)
-}
-
-fn guardian_relation(relation: GuardianRelation) -> i32 {
-    pb::GuardianRelation::from_str_name(&format!("GUARDIAN_RELATION_{}", relation.as_str()))
         .map_or(0, |r| r as i32)
 }
 

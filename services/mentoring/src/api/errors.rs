@@ -17,6 +17,14 @@ pub mod reason {
         "CURATOR_NOT_APPOINTED",
         "Вы не назначены куратором программы наставничества этой организации.",
     );
+    /// Acting beyond the token's scope: a regional centre registering an institution of
+    /// another region, a mentee or guardian petitioning for another mentee of the group.
+    /// The sentence is the registration's; a petition says its own
+    /// ([`edu_kit::ApiError::in_russian`]).
+    pub const SCOPE_REQUIRED: Reason = Reason::new(
+        "SCOPE_REQUIRED",
+        "Региональный центр регистрирует организации только своего региона.",
+    );
     /// A minor revoking a consent their guardian gave.
     pub const GUARDIAN_REQUIRED: Reason = Reason::new(
         "GUARDIAN_REQUIRED",

@@ -8,13 +8,14 @@
 //! institution's `curator` is a resource name only. The director alone appoints the curator
 //! and approves the road map; the director and the appointed curator plan and record the
 //! stages and add practices; everyone with standing in an institution reads it, its road
-//! map and its practices. Visibility comes first (`Viewer::of`: `NOT_FOUND` outside the
-//! tenant), then the role, then the request's fields.
+//! map and its practices — a curator token of someone not appointed included, the one
+//! service it may call (its acts are `CURATOR_NOT_APPOINTED`). Visibility comes first
+//! (`Viewer::of`: `NOT_FOUND` outside the tenant), then the role, then the request's fields.
 
 use std::collections::BTreeMap;
 
-use edu_kit::error::{ErrorKind, FieldProblems, Reason, quote, reason as kit_reason};
-use edu_kit::idempotency::{self, IdempotencyKey};
+use edu_kit::error::{FieldProblems, quote};
+use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::paging::PageRequest;
 use edu_kit::region::RegionCode;
 use edu_kit::{ApiError, CallContext, etag, resource, wire};
@@ -27,22 +28,13 @@ use sqlx::PgConnection;
 use tonic::{Request, Response, Status};
 
 use super::access::{self, Standing, Viewer};
-use super::{convert, respond};
+use super::convert::{self, checked};
+use super::errors::reason;
+use super::{names, once, respond};
 use crate::domain::road_map::RoadMapStageKind;
 use crate::store::institutions::{self, Institution, InstitutionDraft, InstitutionFilter};
 use crate::store::road_map::{self, Practice, PracticeFilter, Stage, StageChange};
 use crate::store::{Store, day_in, institution_name};
-
-/// An institution registered for another region than the regional centre's own. Neither the
-/// kit nor `api/errors.rs` has this reason yet; the contract lists it (as partnerships and
-/// competitions define theirs), so it lives here until it moves to `api/errors.rs`.
-const SCOPE_REQUIRED: Reason = Reason::new(
-    "SCOPE_REQUIRED",
-    "Региональный центр регистрирует организации только своего региона.",
-);
-
-/// The parent of `ListPractices` that stands for every institution the caller reads.
-const EVERY_INSTITUTION: &str = "institutions/-";
 
 /// The fields `UpdateRoadMapStage` changes.
 const STAGE_FIELDS: [&str; 5] = [
@@ -101,17 +93,11 @@ impl InstitutionsApi {
         }
         let regulation = problems.text("institution.regulation", &given.regulation, 500, false);
         problems.finish()?;
-        // Both are set once `finish` passed: it refuses whenever either failed to parse.
-        let (Some(id), Some(region)) = (id, region) else {
-            return Err(ApiError::invalid_field(
-                kit_reason::INVALID_FIELDS,
-                "institution_id",
-                "required",
-            ));
-        };
+        let id = checked(id, "institution_id")?;
+        let region = checked(region, "institution.region_code")?;
         if !regions.iter().any(|r| r == region.as_str()) {
             return Err(ApiError::permission_denied(
-                SCOPE_REQUIRED,
+                reason::SCOPE_REQUIRED,
                 "the regional centre registers institutions of its own region only",
             )
             .with_metadata("region_code", region.as_str()));
@@ -126,13 +112,11 @@ impl InstitutionsApi {
         };
         let key =
             IdempotencyKey::for_request(context, "CreateInstitution", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let created = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let created = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let created = institutions::create(conn, context, &draft).await?;
             institution_message(conn, &created, context.now()).await
         })
         .await?;
-        tx.commit().await?;
         Ok(created)
     }
 
@@ -141,7 +125,7 @@ impl InstitutionsApi {
         request: Request<pb::GetInstitutionRequest>,
     ) -> Result<pb::Institution, ApiError> {
         let context = CallContext::of(&request)?;
-        let id = institution_id(&request.get_ref().name, "name")?;
+        let id = names::institution(&request.get_ref().name, "name")?;
         // Everyone with standing reads the institution: it names nobody.
         Viewer::of(&self.store, context, &id).await?;
         let mut conn = self.store.read().await?;
@@ -158,10 +142,7 @@ impl InstitutionsApi {
         let region = if body.region_code.is_empty() {
             None
         } else {
-            // Any ISO 3166-2 code filters; one of another country simply matches nothing.
-            Some(RegionCode::parse(&body.region_code).map_err(|e| {
-                ApiError::invalid_field(kit_reason::INVALID_FIELDS, "region_code", e.to_string())
-            })?)
+            Some(convert::region(&body.region_code, "region_code")?)
         };
         let region = region.as_ref().map(RegionCode::as_str);
         let paging = PageRequest::<String>::parse(
@@ -198,7 +179,7 @@ impl InstitutionsApi {
     ) -> Result<pb::Institution, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let id = institution_id(&body.name, "name")?;
+        let id = names::institution(&body.name, "name")?;
         let viewer = Viewer::of(&self.store, context, &id).await?;
         viewer.require_director(None)?;
         let mut problems = FieldProblems::new();
@@ -206,28 +187,19 @@ impl InstitutionsApi {
             problems.add("curator", "required: the participant appointed");
             None
         } else {
-            problems.field(participant_id(&body.curator, &id, "curator"))
+            problems.field(names::participant_of(&id, &body.curator, "curator"))
         };
         let basis = problems.text("basis", &body.basis, 300, true);
         problems.finish()?;
-        // Set once `finish` passed: it refuses whenever the name was missing or bad.
-        let Some(participant) = participant else {
-            return Err(ApiError::invalid_field(
-                kit_reason::INVALID_FIELDS,
-                "curator",
-                "required",
-            ));
-        };
+        let participant = checked(participant, "curator")?;
         let key = IdempotencyKey::for_request(context, "AppointCurator", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let appointed = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let appointed = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let appointed =
                 institutions::appoint_curator(conn, context, &id, &participant, &basis, &body.etag)
                     .await?;
             institution_message(conn, &appointed, context.now()).await
         })
         .await?;
-        tx.commit().await?;
         Ok(appointed)
     }
 
@@ -238,12 +210,8 @@ impl InstitutionsApi {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
         let given = body.road_map_stage.clone().unwrap_or_default();
-        let (id, stage_id) = resource::parse_child_name(
-            &given.name,
-            "institutions",
-            "roadMapStages",
-            "road_map_stage.name",
-        )?;
+        let (id, stage_id) =
+            names::institution_child(&given.name, "roadMapStages", "road_map_stage.name")?;
         let viewer = Viewer::of(&self.store, context, &id).await?;
         let kind = RoadMapStageKind::from_id(&stage_id)
             .ok_or_else(|| ApiError::not_found(given.name.clone()))?;
@@ -309,7 +277,7 @@ impl InstitutionsApi {
     ) -> Result<pb::Institution, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let id = institution_id(&body.name, "name")?;
+        let id = names::institution(&body.name, "name")?;
         let viewer = Viewer::of(&self.store, context, &id).await?;
         viewer.require_director(None)?;
         let mut problems = FieldProblems::new();
@@ -328,7 +296,7 @@ impl InstitutionsApi {
     ) -> Result<pb::Practice, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let id = institution_id(&body.parent, "parent")?;
+        let id = names::institution(&body.parent, "parent")?;
         let viewer = Viewer::of(&self.store, context, &id).await?;
         viewer.require_staff()?;
         let given = body.practice.clone().unwrap_or_default();
@@ -357,11 +325,12 @@ impl InstitutionsApi {
                 format!("from {FIRST_PRACTICE_YEAR} to {this_year}"),
             );
         }
-        let materials_uri =
-            problems.text("practice.materials_uri", &given.materials_uri, 2000, false);
-        if !materials_uri.is_empty() && !is_web_uri(&materials_uri) {
-            problems.add("practice.materials_uri", "an https or http URL");
-        }
+        let materials_uri = convert::web_uri(
+            &mut problems,
+            "practice.materials_uri",
+            &given.materials_uri,
+            false,
+        );
         problems.finish()?;
         let practice = Practice {
             id: String::new(),
@@ -376,14 +345,12 @@ impl InstitutionsApi {
             create_time: None,
         };
         let key = IdempotencyKey::for_request(context, "CreatePractice", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let created = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let created = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let created = road_map::create_practice(conn, context, &id, &practice).await?;
             let institution = institutions::get(conn, &id).await?;
             Ok(practice_message(&created, shown_name(&institution)))
         })
         .await?;
-        tx.commit().await?;
         Ok(created)
     }
 
@@ -410,15 +377,15 @@ impl InstitutionsApi {
                 &body.year.max(0).to_string(),
             ],
         )?;
-        let readable = if body.parent == EVERY_INSTITUTION {
-            readable(&self.store, context).await?
-        } else {
-            let id = institution_id(&body.parent, "parent")?;
-            // Practices name nobody: whoever reads the institution reads them.
-            Viewer::of(&self.store, context, &id).await?;
-            Readable {
-                ids: vec![id],
-                regions: vec![],
+        let readable = match names::institution_or_every(&body.parent, "parent")? {
+            None => readable(&self.store, context).await?,
+            Some(id) => {
+                // Practices name nobody: whoever reads the institution reads them.
+                Viewer::of(&self.store, context, &id).await?;
+                Readable {
+                    ids: vec![id],
+                    regions: vec![],
+                }
             }
         };
         let mut conn = self.store.read().await?;
@@ -434,7 +401,7 @@ impl InstitutionsApi {
         let mut names: BTreeMap<String, String> = BTreeMap::new();
         let mut shown = Vec::with_capacity(page.items.len());
         for practice in &page.items {
-            let institution = practice_institution(&practice.name);
+            let institution = names::institution_id_of(&practice.name);
             if !names.contains_key(institution) {
                 let found = institutions::get(&mut conn, institution).await?;
                 names.insert(institution.to_string(), shown_name(&found).to_string());
@@ -456,75 +423,14 @@ impl InstitutionsApi {
 /// guardian token the institution does not know has none), and the regions it is the
 /// regional centre of. `ROLE_REQUIRED` for a caller without a role that reads institutions.
 async fn readable(store: &Store, context: &CallContext) -> Result<Readable, ApiError> {
-    let caller = context.caller()?;
-    let reads = [
-        access::DIRECTOR,
-        access::CURATOR,
-        access::PARTICIPANT,
-        access::GUARDIAN,
-        access::REGIONAL_CENTRE,
-    ];
-    if !reads.iter().any(|role| caller.has_role(role)) {
-        return Err(ApiError::permission_denied(
-            kit_reason::ROLE_REQUIRED,
-            "no role of this service that reads institutions",
-        ));
-    }
-    let regions = if caller.has_role(access::REGIONAL_CENTRE) {
-        access::regional_centre_regions(caller)?
-    } else {
-        vec![]
-    };
-    let mut ids = vec![];
-    for id in access::scoped_institutions(caller) {
-        match Viewer::of(store, context, &id).await {
-            Ok(viewer) => ids.push(viewer.setting.id),
-            Err(e) if e.kind == ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let reach = access::reach(store, context).await?;
+    let mut ids: Vec<String> = reach.viewers.into_iter().map(|v| v.setting.id).collect();
     ids.sort();
     ids.dedup();
-    Ok(Readable { ids, regions })
-}
-
-/// The ID of `institutions/{institution}`; `INVALID_FIELDS` naming `field` otherwise.
-fn institution_id(name: &str, field: &str) -> Result<String, ApiError> {
-    resource::parse_name(name, "institutions", field)
-}
-
-/// The participant ID of `institutions/{institution}/participants/{participant}`, which must
-/// be a participant of `institution`; `INVALID_FIELDS` naming `field` otherwise.
-pub(super) fn participant_id(
-    name: &str,
-    institution: &str,
-    field: &str,
-) -> Result<String, ApiError> {
-    let (parent, id) = resource::parse_child_name(name, "institutions", "participants", field)?;
-    if parent != institution {
-        return Err(ApiError::invalid_field(
-            kit_reason::INVALID_FIELDS,
-            field,
-            format!(
-                "{} is not a participant of {}",
-                quote(name),
-                institution_name(institution)
-            ),
-        ));
-    }
-    Ok(id)
-}
-
-/// Whether `uri` is an absolute `https` or `http` URL with a host, without spaces or
-/// control characters: what the contract accepts as a link.
-pub(super) fn is_web_uri(uri: &str) -> bool {
-    let Some((scheme, rest)) = uri.split_once("://") else {
-        return false;
-    };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    (scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http"))
-        && !host.is_empty()
-        && !uri.chars().any(|c| c.is_whitespace() || c.is_control())
+    Ok(Readable {
+        ids,
+        regions: reach.regions,
+    })
 }
 
 /// A region code the service registers: ISO 3166-2 of Russia (`RU-SAR`), the target model's
@@ -575,13 +481,6 @@ fn stage_date(
     given.and_then(|d| problems.field(wire::civil_date(Some(d), field)))
 }
 
-/// The ID of the institution a practice's name is under.
-fn practice_institution(name: &str) -> &str {
-    name.strip_prefix("institutions/")
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_default()
-}
-
 /// The name an institution goes by in the regional centre's views: its short name, or its
 /// full name when it has none.
 fn shown_name(institution: &Institution) -> &str {
@@ -619,8 +518,7 @@ async fn institution_message(
             } as i32,
             approval_basis: institution.road_map_approval_basis.clone(),
             approve_time: institution.road_map_approve_time.map(wire::timestamp),
-            overdue_stages: i32::try_from(stages.iter().filter(|s| s.overdue).count())
-                .unwrap_or(i32::MAX),
+            overdue_stages: convert::count(stages.iter().filter(|s| s.overdue).count()),
             stages: stages.iter().map(stage_message).collect(),
         }),
         create_time: Some(wire::timestamp(institution.create_time)),

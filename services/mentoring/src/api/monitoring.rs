@@ -6,28 +6,26 @@
 //! and read every questionnaire and result; a participant reads and answers only their own
 //! questionnaires, a guardian those of their minor wards (staff may enter paper ones); the
 //! regional centre reads the rounds of its region (dates, states, counts; never a person, so
-//! never a questionnaire or result). Visibility is settled before the role: outside the
-//! tenant everything is `NOT_FOUND`. A submitted round is judged `late` at the call's
+//! never a questionnaire or result). Event consumers are `ROLE_REQUIRED` and a curator token
+//! of someone not appointed `CURATOR_NOT_APPOINTED` in every method ([`super::access`]).
+//! Visibility is settled before the role: outside the tenant everything is `NOT_FOUND`. A submitted round is judged `late` at the call's
 //! instant (the request's `now`) by the store, which also emits `MONITORING_SUBMITTED`.
 //! Respondents and mentors are shown as the store shows them: redacted after a revocation.
 
-use edu_kit::auth::Caller;
-use edu_kit::error::{ErrorKind, FieldProblems, quote, reason as kit_reason};
-use edu_kit::idempotency::{self, IdempotencyKey};
+use edu_kit::error::FieldProblems;
+use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::paging::PageRequest;
-use edu_kit::{ApiError, CallContext, etag, resource, wire};
+use edu_kit::{ApiError, CallContext, etag, wire};
 use edu_proto::edu::mentoring::v1 as pb;
 use edu_proto::edu::mentoring::v1::monitoring_service_server::MonitoringService;
 use tonic::{Request, Response, Status};
 
-use super::access::{
-    self, CURATOR, DIRECTOR, EVENT_CONSUMER, GUARDIAN, PARTICIPANT, REGIONAL_CENTRE, Standing,
-    Viewer,
-};
-use super::{convert, respond};
+use super::access::{self, CURATOR, DIRECTOR, REGIONAL_CENTRE, Viewer, role_required};
+use super::convert::{self, checked, count};
+use super::{names, once, respond};
+use crate::domain::FieldError;
 use crate::domain::consent::ActorKind;
-use crate::domain::monitoring::{MonitoringSeason, RoundId};
-use crate::domain::{FieldError, PairSide};
+use crate::domain::monitoring::MonitoringSeason;
 use crate::store::monitoring::{
     self, AnswerDraft, PairAssessment, PairResultFilter, Question, QuestionKind,
     QuestionnaireFilter, RoundFilter,
@@ -44,12 +42,6 @@ const SEASONS: [(MonitoringSeason, pb::MonitoringSeason); 2] = [
 const KINDS: [(QuestionKind, pb::QuestionKind); 2] = [
     (QuestionKind::Scale, pb::QuestionKind::Scale),
     (QuestionKind::Text, pb::QuestionKind::Text),
-];
-
-/// Sides of a pair with their wire values (a question's audience).
-const SIDES: [(PairSide, pb::PairSide); 2] = [
-    (PairSide::Mentor, pb::PairSide::Mentor),
-    (PairSide::Mentee, pb::PairSide::Mentee),
 ];
 
 /// Assessments with their wire values.
@@ -95,11 +87,13 @@ impl MonitoringApi {
         MonitoringApi { store }
     }
 
-    /// The caller in `institution`: event consumers are refused outright (the contract's
-    /// `ROLE_REQUIRED`), anyone else without standing there is told it does not exist.
+    /// The caller in `institution`, for every method but the rounds' list: event consumers
+    /// are `ROLE_REQUIRED`, anyone else without standing there is told it does not exist,
+    /// and a curator token of someone not appointed is `CURATOR_NOT_APPOINTED`.
     async fn viewer(&self, context: &CallContext, institution: &str) -> Result<Viewer, ApiError> {
-        refuse_event_consumer(context.caller()?)?;
-        Viewer::of(&self.store, context, institution).await
+        let viewer = Viewer::of(&self.store, context, institution).await?;
+        viewer.require_reader()?;
+        Ok(viewer)
     }
 
     async fn create_round(
@@ -108,7 +102,7 @@ impl MonitoringApi {
     ) -> Result<pb::MonitoringRound, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let institution = resource::parse_name(&body.parent, "institutions", "parent")?;
+        let institution = names::institution(&body.parent, "parent")?;
         let viewer = self.viewer(context, &institution).await?;
         viewer.require_staff()?;
         let draft = body.monitoring_round.clone().unwrap_or_default();
@@ -142,24 +136,17 @@ impl MonitoringApi {
         }
         let questions = questions(&mut problems, &draft.questions);
         problems.finish()?;
-        let (Some(season), Some(year)) = (season, year) else {
-            return Err(ApiError::invalid_field(
-                kit_reason::INVALID_FIELDS,
-                "monitoring_round",
-                "a season and a year",
-            ));
-        };
+        let season = checked(season, "monitoring_round.season")?;
+        let year = checked(year, "monitoring_round.year")?;
         let key =
             IdempotencyKey::for_request(context, "CreateMonitoringRound", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let created = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let created = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let round =
                 monitoring::create_round(conn, context, &institution, season, year, &questions)
                     .await?;
             Ok(round_to_wire(&round, true))
         })
         .await?;
-        tx.commit().await?;
         Ok(created)
     }
 
@@ -170,7 +157,8 @@ impl MonitoringApi {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
         let caller = context.caller()?;
-        refuse_event_consumer(caller)?;
+        // `institutions/-` reads no one institution's standing: the roles are judged here.
+        access::require_institution_role(caller)?;
         let mut problems = FieldProblems::new();
         let year = match body.year {
             0 => None,
@@ -201,11 +189,9 @@ impl MonitoringApi {
                 &ROUND_STATES,
             ))
             .flatten();
-        let institution = if body.parent == "institutions/-" {
-            None
-        } else {
-            problems.field(resource::parse_name(&body.parent, "institutions", "parent"))
-        };
+        let institution = problems
+            .field(names::institution_or_every(&body.parent, "parent"))
+            .flatten();
         problems.finish()?;
         let filter = RoundFilter {
             year,
@@ -241,32 +227,21 @@ impl MonitoringApi {
                 listed.push(institution);
             }
             None => {
-                if caller.has_role(REGIONAL_CENTRE) {
-                    regions = access::regional_centre_regions(caller)?;
-                }
-                for institution in access::scoped_institutions(caller) {
-                    match Viewer::of(&self.store, context, &institution).await {
-                        Ok(viewer) if viewer.is_staff() => {
-                            // An institution of a listed region is in its region's pages.
-                            if !regions.contains(&viewer.setting.region_code) {
-                                listed.push(institution.clone());
-                            }
-                            staff_of.push(institution);
-                        }
-                        Ok(_) => {}
-                        Err(e) if e.kind == ErrorKind::NotFound => {}
-                        Err(e) => return Err(e),
+                let reach = access::reach(&self.store, context).await?;
+                regions = reach.regions;
+                for viewer in reach.viewers.into_iter().filter(Viewer::is_staff) {
+                    // An institution of a listed region is in its region's pages.
+                    if !regions.contains(&viewer.setting.region_code) {
+                        listed.push(viewer.setting.id.clone());
                     }
+                    staff_of.push(viewer.setting.id);
                 }
                 if staff_of.is_empty() && !caller.has_role(REGIONAL_CENTRE) {
-                    return Err(ApiError::permission_denied(
-                        kit_reason::ROLE_REQUIRED,
-                        format!(
-                            "`institutions/-` lists the rounds of the regional centre's region \
-                             ({REGIONAL_CENTRE}) or of the institutions you run ({DIRECTOR}, \
-                             {CURATOR})"
-                        ),
-                    ));
+                    return Err(role_required(&format!(
+                        "`institutions/-` lists the rounds of the regional centre's region \
+                         ({REGIONAL_CENTRE}) or of the institutions you run ({DIRECTOR}, \
+                         {CURATOR})"
+                    )));
                 }
             }
         }
@@ -320,26 +295,12 @@ impl MonitoringApi {
     ) -> Result<pb::ListQuestionnairesResponse, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let (institution, round) = parse_round(&body.parent, "parent")?;
+        let (institution, round) = names::round(&body.parent, "parent")?;
         let mut problems = FieldProblems::new();
         let pair = if body.pair.is_empty() {
             None
         } else {
-            match body.pair.split('/').collect::<Vec<_>>().as_slice() {
-                ["institutions", of, "pairs", pair] if child_id_ok(pair) => {
-                    if *of == institution {
-                        Some((*pair).to_string())
-                    } else {
-                        problems.add("pair", "a pair of the round's institution");
-                        None
-                    }
-                }
-                _ => {
-                    let form = "institutions/{institution}/pairs/{pair}";
-                    problems.field::<()>(Err(bad_name(&body.pair, "pair", form)));
-                    None
-                }
-            }
+            problems.field(names::pair_of(&institution, &body.pair, "pair"))
         };
         let state = problems
             .field(convert::optional(
@@ -390,12 +351,10 @@ impl MonitoringApi {
     ) -> Result<pb::Questionnaire, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let (institution, round, id) = parse_round_child(&body.name, "questionnaires", "name")?;
+        let (institution, round, id) = names::round_child(&body.name, "questionnaires", "name")?;
         let viewer = self.viewer(context, &institution).await?;
         // Refused whatever the name, so the refusal says nothing of what exists.
-        if viewer.is_regional_centre() {
-            viewer.require_staff()?;
-        }
+        viewer.require_people_reader()?;
         let current = {
             let mut conn = self.store.read().await?;
             monitoring::list_questionnaires(&mut conn, &viewer.setting, &round, Some(&id))
@@ -404,17 +363,10 @@ impl MonitoringApi {
         };
         let respondent = current
             .as_ref()
-            .map(|q| last_segment(&q.respondent.participant).to_string())
+            .map(|q| names::last_id(&q.respondent.participant).to_string())
             .filter(|r| viewer.sees_person(r))
             .ok_or_else(|| ApiError::not_found(body.name.clone()))?;
-        let actor = match &viewer.standing {
-            Standing::Guardian { .. } => ActorKind::Guardian,
-            Standing::Member { .. } => ActorKind::Subject,
-            _ => {
-                viewer.require_staff()?;
-                ActorKind::Staff
-            }
-        };
+        let actor = viewer.actor()?;
         if actor != ActorKind::Staff && !viewer.acts_for(&respondent) {
             return Err(ApiError::not_found(body.name.clone()));
         }
@@ -430,8 +382,7 @@ impl MonitoringApi {
             .collect();
         let key =
             IdempotencyKey::for_request(context, "SubmitQuestionnaire", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let answered = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let answered = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let answered = monitoring::submit_questionnaire(
                 conn,
                 context,
@@ -446,7 +397,6 @@ impl MonitoringApi {
             Ok(questionnaire_to_wire(&answered))
         })
         .await?;
-        tx.commit().await?;
         Ok(answered)
     }
 
@@ -456,7 +406,7 @@ impl MonitoringApi {
     ) -> Result<pb::ListPairResultsResponse, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let (institution, round) = parse_round(&body.parent, "parent")?;
+        let (institution, round) = names::round(&body.parent, "parent")?;
         let mut problems = FieldProblems::new();
         let pair_type = problems
             .field(convert::pair_type_filter(body.pair_type, "pair_type"))
@@ -513,7 +463,7 @@ impl MonitoringApi {
         let body = request.get_ref();
         let changes = body.pair_result.clone().unwrap_or_default();
         let (institution, round, id) =
-            parse_round_child(&changes.name, "pairResults", "pair_result.name")?;
+            names::round_child(&changes.name, "pairResults", "pair_result.name")?;
         let mask = wire::mask_paths(body.update_mask.as_ref(), &["assessment", "conclusion"])?;
         let mut problems = FieldProblems::new();
         let mut assessment = None;
@@ -567,7 +517,7 @@ impl MonitoringApi {
     ) -> Result<pb::MonitoringRound, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let (institution, round) = parse_round(&body.name, "name")?;
+        let (institution, round) = names::round(&body.name, "name")?;
         let mut problems = FieldProblems::new();
         let summary = problems.text("summary", &body.summary, SUMMARY_MAX, false);
         problems.finish()?;
@@ -575,101 +525,23 @@ impl MonitoringApi {
         viewer.require_staff()?;
         let key =
             IdempotencyKey::for_request(context, "SubmitMonitoringRound", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let submitted = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let submitted = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let round =
                 monitoring::submit_round(conn, context, &institution, &round, &summary, &body.etag)
                     .await?;
             Ok(round_to_wire(&round, true))
         })
         .await?;
-        tx.commit().await?;
         Ok(submitted)
     }
 }
 
-/// Event consumers read the event stream only: `ROLE_REQUIRED` for a token that carries no
-/// other role of this service.
-fn refuse_event_consumer(caller: &Caller) -> Result<(), ApiError> {
-    let other = [DIRECTOR, CURATOR, PARTICIPANT, GUARDIAN, REGIONAL_CENTRE]
-        .iter()
-        .any(|r| caller.has_role(r));
-    if caller.has_role(EVENT_CONSUMER) && !other {
-        return Err(ApiError::permission_denied(
-            kit_reason::ROLE_REQUIRED,
-            format!("{EVENT_CONSUMER} reads the event stream only"),
-        ));
-    }
-    Ok(())
-}
-
 /// Whose questionnaires the caller lists: `None` for staff (every one), their own or their
 /// wards' for a participant or guardian. The regional centre never reads one
-/// (`ROLE_REQUIRED`), nor does a curator not appointed (`CURATOR_NOT_APPOINTED`).
+/// (`ROLE_REQUIRED`).
 fn respondents_for(viewer: &Viewer) -> Result<Option<Vec<String>>, ApiError> {
-    if viewer.is_regional_centre() || viewer.people().is_none() {
-        viewer.require_staff()?;
-    }
+    viewer.require_people_reader()?;
     Ok(viewer.people())
-}
-
-/// `institutions/{institution}/monitoringRounds/{round}`: the IDs. A round's ID is its year
-/// and month due (`2024-12`), which the kit's ID rule (a letter first) does not take.
-fn parse_round(name: &str, field: &str) -> Result<(String, String), ApiError> {
-    match name.split('/').collect::<Vec<_>>().as_slice() {
-        ["institutions", institution, "monitoringRounds", round]
-            if resource::parse_id(institution).is_ok() && RoundId::parse(round).is_some() =>
-        {
-            Ok(((*institution).to_string(), (*round).to_string()))
-        }
-        _ => Err(bad_name(
-            name,
-            field,
-            "institutions/{institution}/monitoringRounds/{year}-{05|12}",
-        )),
-    }
-}
-
-/// `institutions/{institution}/monitoringRounds/{round}/{collection}/{id}`: the IDs. Result
-/// IDs are pair IDs and questionnaire IDs join a pair's and a participant's, both of which
-/// may start with a digit.
-fn parse_round_child(
-    name: &str,
-    collection: &str,
-    field: &str,
-) -> Result<(String, String, String), ApiError> {
-    let form =
-        format!("institutions/{{institution}}/monitoringRounds/{{round}}/{collection}/{{id}}");
-    match name.split('/').collect::<Vec<_>>().as_slice() {
-        [head @ .., c, id] if *c == collection && head.len() == 4 && child_id_ok(id) => {
-            let (institution, round) =
-                parse_round(&head.join("/"), field).map_err(|_| bad_name(name, field, &form))?;
-            Ok((institution, round, (*id).to_string()))
-        }
-        _ => Err(bad_name(name, field, &form)),
-    }
-}
-
-/// A pair's ID, or a pair's and a participant's joined by a hyphen: lower-case letters,
-/// digits and hyphens.
-fn child_id_ok(id: &str) -> bool {
-    (1..=127).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-fn bad_name(name: &str, field: &str, form: &str) -> ApiError {
-    ApiError::invalid_field(
-        kit_reason::INVALID_FIELDS,
-        field,
-        format!("expected a name of the form {form}, got {}", quote(name)),
-    )
-}
-
-/// The ID at the end of a resource name.
-fn last_segment(name: &str) -> &str {
-    name.rsplit('/').next().unwrap_or(name)
 }
 
 /// The round's questions from the wire, each problem recorded under its field (the store's
@@ -685,12 +557,7 @@ fn questions(problems: &mut FieldProblems, wire: &[pb::Question]) -> Vec<Questio
             &KINDS,
         ));
         let audience = problems
-            .field(convert::optional(
-                q.audience,
-                &field("audience"),
-                "a side of the pair",
-                &SIDES,
-            ))
+            .field(convert::side_filter(q.audience, &field("audience")))
             .flatten();
         if q.text.chars().count() > QUESTION_TEXT_MAX {
             problems.add(
@@ -713,23 +580,12 @@ fn questions(problems: &mut FieldProblems, wire: &[pb::Question]) -> Vec<Questio
     questions
 }
 
-fn wire_of<D: PartialEq + Copy, W: Copy + Into<i32>>(value: D, pairs: &[(D, W)]) -> i32 {
-    pairs
-        .iter()
-        .find(|(d, _)| *d == value)
-        .map_or(0, |(_, w)| (*w).into())
-}
-
-fn count(n: i64) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
-}
-
 /// A round on the wire; the curator's summary, a free text, only for the institution's
 /// staff (the regional centre reads dates, states and counts).
 fn round_to_wire(round: &monitoring::Round, with_summary: bool) -> pb::MonitoringRound {
     pb::MonitoringRound {
         name: round.name.clone(),
-        season: wire_of(round.season, &SEASONS),
+        season: convert::wire(round.season, &SEASONS),
         year: i32::from(round.year),
         questions: round
             .questions
@@ -737,13 +593,13 @@ fn round_to_wire(round: &monitoring::Round, with_summary: bool) -> pb::Monitorin
             .map(|q| pb::Question {
                 id: q.id.clone(),
                 text: q.text.clone(),
-                kind: wire_of(q.kind, &KINDS),
+                kind: convert::wire(q.kind, &KINDS),
                 audience: q.audience.map_or(0, convert::side),
             })
             .collect(),
         due_date: Some(wire::date(round.due_date)),
         due_time: Some(wire::timestamp(round.due_time)),
-        state: wire_of(round.submitted, &ROUND_STATES),
+        state: convert::wire(round.submitted, &ROUND_STATES),
         submit_time: round.submit_time.map(wire::timestamp),
         late: round.late,
         overdue: round.overdue,
@@ -763,14 +619,6 @@ fn round_to_wire(round: &monitoring::Round, with_summary: bool) -> pb::Monitorin
     }
 }
 
-fn actor_to_wire(actor: ActorKind) -> i32 {
-    match actor {
-        ActorKind::Subject => pb::ActorKind::Subject as i32,
-        ActorKind::Guardian => pb::ActorKind::Guardian as i32,
-        ActorKind::Staff => pb::ActorKind::Staff as i32,
-    }
-}
-
 /// A questionnaire on the wire; the store has emptied a redacted respondent's answers.
 fn questionnaire_to_wire(q: &monitoring::Questionnaire) -> pb::Questionnaire {
     pb::Questionnaire {
@@ -778,10 +626,7 @@ fn questionnaire_to_wire(q: &monitoring::Questionnaire) -> pb::Questionnaire {
         pair: q.pair.clone(),
         respondent: Some(convert::person(&q.respondent)),
         side: convert::side(q.side),
-        state: QUESTIONNAIRE_STATES
-            .iter()
-            .find(|(s, _)| *s == q.state)
-            .map_or(0, |(_, w)| *w as i32),
+        state: convert::wire(q.state.as_str(), &QUESTIONNAIRE_STATES),
         answers: q
             .answers
             .iter()
@@ -792,7 +637,7 @@ fn questionnaire_to_wire(q: &monitoring::Questionnaire) -> pb::Questionnaire {
             })
             .collect(),
         answer_time: q.answer_time.map(wire::timestamp),
-        answered_by: q.answered_by.map_or(0, actor_to_wire),
+        answered_by: q.answered_by.map_or(0, convert::actor),
         redacted: q.respondent.redacted,
         create_time: Some(wire::timestamp(q.create_time)),
         etag: etag::of(q.version),
@@ -822,7 +667,7 @@ fn pair_result_to_wire(r: &monitoring::PairResult) -> pb::PairResult {
         plan_activities_done: count(r.plan_activities_done),
         plan_activities_overdue: count(r.plan_activities_overdue),
         meetings: count(r.meetings),
-        assessment: r.assessment.map_or(0, |a| wire_of(a, &ASSESSMENTS)),
+        assessment: r.assessment.map_or(0, |a| convert::wire(a, &ASSESSMENTS)),
         conclusion: r.conclusion.clone(),
         redacted: r.redacted,
         update_time: Some(wire::timestamp(r.update_time)),

@@ -2,31 +2,32 @@
 //! through [`super::petitions`], the mentees' replacement petitions (rule 9).
 //!
 //! Rules of this layer, the domain's and the store's being theirs:
-//! - Tenancy first: the caller's standing in the institution is read before anything else
-//!   (outside it every pair is `NOT_FOUND`); then whether they see the pair (staff see
+//! - The entry is [`Viewer::among_people`]: event consumers (the event stream only) and the
+//!   regional centre (counts only, ReportService) are `ROLE_REQUIRED` without looking at
+//!   any pair, and a curator token that is not the appointed curator is
+//!   `CURATOR_NOT_APPOINTED` in every method. Tenancy comes before the rest: outside the
+//!   institution every pair is `NOT_FOUND`; then whether they see the pair (staff see
 //!   every pair, a participant or guardian only a pair one of their people is or was a
 //!   member of), and only then the role, so `ROLE_REQUIRED` never reveals a pair.
-//! - The regional centre reads counts only (ReportService) and event consumers only the
-//!   event stream: both are `ROLE_REQUIRED` here, without looking at any pair.
 //! - The director and the appointed curator form, change, activate, complete and cancel;
-//!   the director alone records the order (`ROLE_REQUIRED`, field `order`). A curator token
-//!   that is not the appointed curator is `CURATOR_NOT_APPOINTED` in every method.
+//!   the director alone records the order (`ROLE_REQUIRED`, field `order`).
 //! - Answers are mapped from what the store shows: people come redacted from its one read
 //!   of people, and the pair's free texts empty when a member is redacted; nothing is added
 //!   back here.
 
 use edu_kit::error::{FieldProblems, reason as kit_reason};
-use edu_kit::idempotency::{self, IdempotencyKey};
+use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::paging::PageRequest;
-use edu_kit::wire::{self, civil_date, mask_paths, timestamp};
-use edu_kit::{ApiError, CallContext, etag, resource};
+use edu_kit::wire::{self, mask_paths, timestamp};
+use edu_kit::{ApiError, CallContext, etag};
 use edu_proto::edu::mentoring::v1 as pb;
 use edu_proto::edu::mentoring::v1::pair_service_server::PairService;
 use jiff::civil::Date;
 use tonic::{Request, Response, Status};
 
-use super::access::{EVENT_CONSUMER, Viewer};
-use super::{convert, petitions, respond};
+use super::access::Viewer;
+use super::convert::{self, checked, past_day};
+use super::{names, once, petitions, respond};
 use crate::domain::completion::{
     CompletionInitiator, CompletionReason, CompletionRequest, ensure_well_formed,
 };
@@ -34,7 +35,7 @@ use crate::domain::{PairKind, PairState};
 use crate::store::pairs::{
     self, CompletionDraft, DirectorOrder, EverMember, Pair, PairChange, PairDraft, PairFilter,
 };
-use crate::store::{Store, pair_name, participant_name};
+use crate::store::{Store, pair_name};
 
 /// The most mentees a group is formed with (the contract's `pair.mentees`).
 const MAX_MENTEES: usize = 30;
@@ -101,11 +102,27 @@ impl PairsApi {
         PairsApi { store }
     }
 
+    /// The pair `name` (request field `field`) for an act of staff: the caller must see it
+    /// (`NOT_FOUND` otherwise, as a missing one), and only then be staff. The viewer and the
+    /// institution's and pair's IDs.
+    async fn staff_pair(
+        &self,
+        context: &CallContext,
+        name: &str,
+        field: &str,
+    ) -> Result<(Viewer, String, String), ApiError> {
+        let (institution, id) = names::pair(name, field)?;
+        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
+        readable_pair(&self.store, &viewer, &id).await?;
+        viewer.require_staff()?;
+        Ok((viewer, institution, id))
+    }
+
     async fn create(&self, request: Request<pb::CreatePairRequest>) -> Result<pb::Pair, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let institution = resource::parse_name(&body.parent, "institutions", "parent")?;
-        let viewer = viewer(&self.store, context, &institution).await?;
+        let institution = names::institution(&body.parent, "parent")?;
+        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
         viewer.require_staff()?;
         let draft = body.pair.clone().unwrap_or_default();
         let mut problems = FieldProblems::new();
@@ -118,7 +135,7 @@ impl PairsApi {
             problems.add("pair.mentor", "required: the mentor");
             None
         } else {
-            problems.field(participant_ref(&draft.mentor, "pair.mentor"))
+            problems.field(names::participant(&draft.mentor, "pair.mentor"))
         };
         if draft.mentees.is_empty() {
             problems.add("pair.mentees", "a pair or group needs at least one mentee");
@@ -135,18 +152,19 @@ impl PairsApi {
                 problems.add(field, "is given twice");
             } else if *name == draft.mentor {
                 problems.add(field, "the mentor is not among the mentees");
-            } else if let Some(found) = problems.field(participant_ref(name, &field)) {
+            } else if let Some(found) = problems.field(names::participant(name, &field)) {
                 mentees.push(found);
             }
         }
         let goal = problems.text("pair.goal", &draft.goal, 2000, false);
         problems.finish()?;
-        let (pair_type, form) = (vouched(pair_type)?, vouched(form)?);
+        let pair_type = checked(pair_type, "pair.pair_type")?;
+        let form = checked(form, "pair.form")?;
         // A member of another institution does not exist here.
-        let mentor = in_institution(vouched(mentor)?, &institution)?;
+        let mentor = names::participant_here(&institution, checked(mentor, "pair.mentor")?)?;
         let mentees = mentees
             .into_iter()
-            .map(|m| in_institution(m, &institution))
+            .map(|m| names::participant_here(&institution, m))
             .collect::<Result<Vec<_>, _>>()?;
         let draft = PairDraft {
             id: String::new(),
@@ -158,24 +176,21 @@ impl PairsApi {
         };
         let key = IdempotencyKey::for_request(context, "CreatePair", &body.request_id, body)?;
         let today = viewer.setting.today;
-        let mut tx = self.store.begin().await?;
-        let created = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let created = once(&self.store, key.as_ref(), context.now(), async |conn| {
             Ok(pair(
                 &pairs::create(conn, context, &institution, &draft).await?,
                 today,
             ))
         })
         .await?;
-        tx.commit().await?;
         Ok(created)
     }
 
     async fn get(&self, request: Request<pb::GetPairRequest>) -> Result<pb::Pair, ApiError> {
         let context = CallContext::of(&request)?;
-        let (institution, id) = pair_ref(&request.get_ref().name, "name")?;
-        let viewer = viewer(&self.store, context, &institution).await?;
+        let (institution, id) = names::pair(&request.get_ref().name, "name")?;
+        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
         let (found, _) = readable_pair(&self.store, &viewer, &id).await?;
-        require_reader(&viewer)?;
         Ok(pair(&found, viewer.setting.today))
     }
 
@@ -185,9 +200,8 @@ impl PairsApi {
     ) -> Result<pb::ListPairsResponse, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let institution = resource::parse_name(&body.parent, "institutions", "parent")?;
-        let viewer = viewer(&self.store, context, &institution).await?;
-        require_reader(&viewer)?;
+        let institution = names::institution(&body.parent, "parent")?;
+        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
         let mut problems = FieldProblems::new();
         let state = problems
             .field(convert::optional(
@@ -209,16 +223,11 @@ impl PairsApi {
         let member = if body.participant.is_empty() {
             None
         } else {
-            problems
-                .field(participant_ref(&body.participant, "participant"))
-                .and_then(|(of, id)| {
-                    if of == institution {
-                        Some(id)
-                    } else {
-                        problems.add("participant", "not a participant of the parent");
-                        None
-                    }
-                })
+            problems.field(names::participant_of(
+                &institution,
+                &body.participant,
+                "participant",
+            ))
         };
         problems.finish()?;
         let paging = PageRequest::<String>::parse(
@@ -267,10 +276,8 @@ impl PairsApi {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
         let changed = body.pair.clone().unwrap_or_default();
-        let (institution, id) = pair_ref(&changed.name, "pair.name")?;
-        let viewer = viewer(&self.store, context, &institution).await?;
-        readable_pair(&self.store, &viewer, &id).await?;
-        viewer.require_staff()?;
+        let (viewer, institution, id) =
+            self.staff_pair(context, &changed.name, "pair.name").await?;
         let mut problems = FieldProblems::new();
         let paths = problems
             .field(mask_paths(
@@ -334,21 +341,16 @@ impl PairsApi {
     ) -> Result<pb::Pair, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let (institution, id) = pair_ref(&body.name, "name")?;
-        let viewer = viewer(&self.store, context, &institution).await?;
-        readable_pair(&self.store, &viewer, &id).await?;
-        viewer.require_staff()?;
+        let (viewer, institution, id) = self.staff_pair(context, &body.name, "name").await?;
         let key = IdempotencyKey::for_request(context, "ActivatePair", &body.request_id, body)?;
         let today = viewer.setting.today;
-        let mut tx = self.store.begin().await?;
-        let activated = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let activated = once(&self.store, key.as_ref(), context.now(), async |conn| {
             Ok(pair(
                 &pairs::activate(conn, context, &institution, &id, &body.etag).await?,
                 today,
             ))
         })
         .await?;
-        tx.commit().await?;
         Ok(activated)
     }
 
@@ -358,10 +360,7 @@ impl PairsApi {
     ) -> Result<pb::Pair, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let (institution, id) = pair_ref(&body.name, "name")?;
-        let viewer = viewer(&self.store, context, &institution).await?;
-        readable_pair(&self.store, &viewer, &id).await?;
-        viewer.require_staff()?;
+        let (viewer, institution, id) = self.staff_pair(context, &body.name, "name").await?;
         let today = viewer.setting.today;
         let completion = body.completion.clone().unwrap_or_default();
         let mut problems = FieldProblems::new();
@@ -388,25 +387,12 @@ impl PairsApi {
         );
         let complete_date = match &completion.complete_date {
             None => Some(today),
-            Some(day) => problems.field(not_after(
-                civil_date(Some(day), "completion.complete_date"),
-                today,
-                "completion.complete_date",
-            )),
+            Some(day) => past_day(&mut problems, Some(day), "completion.complete_date", today),
         };
         let mentee = if body.mentee.is_empty() {
             None
         } else {
-            problems
-                .field(participant_ref(&body.mentee, "mentee"))
-                .and_then(|(of, mentee)| {
-                    if of == institution {
-                        Some(mentee)
-                    } else {
-                        problems.add("mentee", "not a current mentee of the group");
-                        None
-                    }
-                })
+            problems.field(names::participant_of(&institution, &body.mentee, "mentee"))
         };
         // The domain's own checks of the completion join the rest, so every bad field is
         // named at once.
@@ -424,14 +410,13 @@ impl PairsApi {
         }
         problems.finish()?;
         let draft = CompletionDraft {
-            reason: vouched(reason)?,
-            initiator: vouched(initiator)?,
+            reason: checked(reason, "completion.reason")?,
+            initiator: checked(initiator, "completion.initiator")?,
             explanation,
-            complete_date: vouched(complete_date)?,
+            complete_date: checked(complete_date, "completion.complete_date")?,
         };
         let key = IdempotencyKey::for_request(context, "CompletePair", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let completed = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let completed = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let done = match &mentee {
                 Some(mentee) => {
                     pairs::complete_mentee(
@@ -452,70 +437,27 @@ impl PairsApi {
             Ok(pair(&done, today))
         })
         .await?;
-        tx.commit().await?;
         Ok(completed)
     }
 
     async fn cancel(&self, request: Request<pb::CancelPairRequest>) -> Result<pb::Pair, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let (institution, id) = pair_ref(&body.name, "name")?;
-        let viewer = viewer(&self.store, context, &institution).await?;
-        readable_pair(&self.store, &viewer, &id).await?;
-        viewer.require_staff()?;
+        let (viewer, institution, id) = self.staff_pair(context, &body.name, "name").await?;
         let mut problems = FieldProblems::new();
         let reason = problems.text("reason", &body.reason, 2000, true);
         problems.finish()?;
         let key = IdempotencyKey::for_request(context, "CancelPair", &body.request_id, body)?;
         let today = viewer.setting.today;
-        let mut tx = self.store.begin().await?;
-        let cancelled = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let cancelled = once(&self.store, key.as_ref(), context.now(), async |conn| {
             Ok(pair(
                 &pairs::cancel(conn, context, &institution, &id, &reason, &body.etag).await?,
                 today,
             ))
         })
         .await?;
-        tx.commit().await?;
         Ok(cancelled)
     }
-}
-
-/// The caller in `institution` for this service: `ROLE_REQUIRED` for an event consumer
-/// (whose token names no institution) and for the regional centre (counts only, never a
-/// pair), checked without looking at any pair; `NOT_FOUND` outside the tenant.
-pub(super) async fn viewer(
-    store: &Store,
-    context: &CallContext,
-    institution: &str,
-) -> Result<Viewer, ApiError> {
-    let caller = context.caller()?;
-    let only_events = caller.has_role(EVENT_CONSUMER)
-        && caller
-            .roles()
-            .all(|r| r == EVENT_CONSUMER || !r.starts_with("mentoring."));
-    if only_events {
-        return Err(role_required(
-            "event consumers read the event stream (EventService) only",
-        ));
-    }
-    let viewer = Viewer::of(store, context, institution).await?;
-    if viewer.is_regional_centre() {
-        return Err(role_required(
-            "the regional centre reads the institutions' figures (ReportService), never a pair",
-        ));
-    }
-    Ok(viewer)
-}
-
-/// A read by staff: a curator token that is not the appointed curator is refused
-/// (`CURATOR_NOT_APPOINTED`) in every method, reads included. Participants and guardians
-/// read what their visibility gives them.
-pub(super) fn require_reader(viewer: &Viewer) -> Result<(), ApiError> {
-    if viewer.reads_as_staff() {
-        viewer.require_staff()?;
-    }
-    Ok(())
 }
 
 /// The pair `id` with every member it ever had, as `viewer` may read it: `NOT_FOUND` when
@@ -535,37 +477,6 @@ pub(super) async fn readable_pair(
     }
 }
 
-/// `institutions/{institution}/pairs/{pair}`: the two IDs.
-pub(super) fn pair_ref(name: &str, field: &str) -> Result<(String, String), ApiError> {
-    let [institution, pair] = resource::parse_nested(name, ["institutions", "pairs"], field)?;
-    Ok((institution, pair))
-}
-
-/// `institutions/{institution}/participants/{participant}`: the two IDs.
-pub(super) fn participant_ref(name: &str, field: &str) -> Result<(String, String), ApiError> {
-    let [institution, participant] =
-        resource::parse_nested(name, ["institutions", "participants"], field)?;
-    Ok((institution, participant))
-}
-
-/// A participant reference's ID when it is of `institution`; a participant of another
-/// institution does not exist here (`NOT_FOUND`).
-pub(super) fn in_institution(
-    (of, id): (String, String),
-    institution: &str,
-) -> Result<String, ApiError> {
-    if of == institution {
-        Ok(id)
-    } else {
-        Err(ApiError::not_found(participant_name(&of, &id)))
-    }
-}
-
-/// The ID at the end of a resource name the store gave.
-pub(super) fn last_id(name: &str) -> &str {
-    name.rsplit('/').next().unwrap_or(name)
-}
-
 /// A director's order from the wire (`field` = `pair.order` or `order`): its number (1 to
 /// 100 characters) and date (not after `today`), every problem recorded.
 pub(super) fn order_of(
@@ -581,49 +492,8 @@ pub(super) fn order_of(
     let number_field = format!("{field}.number");
     let number = problems.text(&number_field, &order.number, 100, true);
     let date_field = format!("{field}.order_date");
-    let date = problems.field(not_after(
-        civil_date(order.order_date.as_ref(), &date_field),
-        today,
-        &date_field,
-    ))?;
+    let date = past_day(problems, order.order_date.as_ref(), &date_field, today)?;
     (!number.is_empty() && number.chars().count() <= 100).then_some(DirectorOrder { number, date })
-}
-
-/// A parsed day that must not come after `today` (the institution's).
-fn not_after(day: Result<Date, ApiError>, today: Date, field: &str) -> Result<Date, ApiError> {
-    let day = day?;
-    if day > today {
-        Err(ApiError::invalid_field(
-            kit_reason::INVALID_FIELDS,
-            field,
-            "must not be after today",
-        ))
-    } else {
-        Ok(day)
-    }
-}
-
-/// A value the field checks vouched for: once `FieldProblems::finish` has passed, every
-/// parsed field is there, so a gap is this module's bug, answered as INTERNAL rather than
-/// with a panic.
-pub(super) fn vouched<T>(value: Option<T>) -> Result<T, ApiError> {
-    value.ok_or_else(|| ApiError::internal(&std::io::Error::other("a checked field is missing")))
-}
-
-/// `ROLE_REQUIRED` with `text`.
-pub(super) fn role_required(text: &str) -> ApiError {
-    ApiError::permission_denied(kit_reason::ROLE_REQUIRED, text.to_string())
-}
-
-/// A domain value on the wire among `pairs` (`0` when missing, which the tables exclude).
-pub(super) fn wire_value<D: PartialEq + Copy, W: Copy + Into<i32>>(
-    value: D,
-    pairs: &[(D, W)],
-) -> i32 {
-    pairs
-        .iter()
-        .find(|(d, _)| *d == value)
-        .map_or(0, |(_, w)| (*w).into())
 }
 
 /// A pair or group as answered, on `today` (the institution's day, for `agreement_expired`).
@@ -632,7 +502,7 @@ pub(super) fn pair(p: &Pair, today: Date) -> pb::Pair {
         name: p.name.clone(),
         pair_type: convert::pair_type(p.pair_type),
         form: convert::form(p.form),
-        kind: wire_value(p.kind, &KINDS),
+        kind: convert::wire(p.kind, &KINDS),
         mentor: p.mentor_person.participant.clone(),
         mentees: p
             .mentee_people
@@ -642,7 +512,7 @@ pub(super) fn pair(p: &Pair, today: Date) -> pb::Pair {
         mentor_person: Some(convert::person(&p.mentor_person)),
         mentee_people: p.mentee_people.iter().map(convert::person).collect(),
         goal: p.goal.clone(),
-        state: wire_value(p.state, &PAIR_STATES),
+        state: convert::wire(p.state, &PAIR_STATES),
         order: p.order.as_ref().map(|o| pb::DirectorOrder {
             number: o.number.clone(),
             order_date: Some(wire::date(o.date)),
@@ -664,8 +534,8 @@ pub(super) fn pair(p: &Pair, today: Date) -> pb::Pair {
                 suspend_time: Some(timestamp(*at)),
             }),
         completion: p.completion.map(|(reason, initiator)| pb::Completion {
-            reason: wire_value(reason, &REASONS),
-            initiator: wire_value(initiator, &INITIATORS),
+            reason: convert::wire(reason, &REASONS),
+            initiator: convert::wire(initiator, &INITIATORS),
             explanation: p.completion_explanation.clone(),
             complete_date: p.complete_date.map(wire::date),
             record_time: p.complete_time.map(timestamp),
@@ -677,8 +547,8 @@ pub(super) fn pair(p: &Pair, today: Date) -> pb::Pair {
             .map(|f| pb::FormerMentee {
                 person: Some(convert::person(&f.person)),
                 completion: f.completion.map(|(reason, initiator, day)| pb::Completion {
-                    reason: wire_value(reason, &REASONS),
-                    initiator: wire_value(initiator, &INITIATORS),
+                    reason: convert::wire(reason, &REASONS),
+                    initiator: convert::wire(initiator, &INITIATORS),
                     explanation: f.explanation.clone(),
                     complete_date: Some(wire::date(day)),
                     record_time: f.left_time.map(timestamp),

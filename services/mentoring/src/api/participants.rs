@@ -10,7 +10,9 @@
 //!   only the director gives or takes the roles HEAD and CURATOR (`ROLE_REQUIRED`, `field`
 //!   = `role`); a participant or guardian reads only their own record and consents (anyone
 //!   else's is `NOT_FOUND`, lists leave them out) and revokes their own consent (a minor:
-//!   `GUARDIAN_REQUIRED`); the regional centre never reads a person (`ROLE_REQUIRED`);
+//!   `GUARDIAN_REQUIRED`); the entry is [`Viewer::among_people`]: event consumers and the
+//!   regional centre, which never reads a person, are `ROLE_REQUIRED`, a curator token of
+//!   someone not appointed `CURATOR_NOT_APPOINTED`;
 //! - redaction: every answer maps what the store shows, and the store shows a person
 //!   whose consent to PERSONAL_DATA is revoked as their resource name and role only. A
 //!   retried request (`request_id`) is answered by reading the resource again, never from
@@ -19,11 +21,9 @@
 //!
 //! Nothing personal is logged: errors name resources by their random IDs only.
 
-use edu_kit::auth::Caller;
-use edu_kit::error::{FieldProblems, reason as kit_reason};
+use edu_kit::error::FieldProblems;
 use edu_kit::idempotency::{self, IdempotencyKey};
 use edu_kit::paging::PageRequest;
-use edu_kit::resource::{parse_child_name, parse_name, parse_nested};
 use edu_kit::{ApiError, CallContext, etag, wire};
 use edu_proto::edu::mentoring::v1 as pb;
 use edu_proto::edu::mentoring::v1::participant_service_server::ParticipantService;
@@ -32,12 +32,11 @@ use jiff::civil::Date;
 use sqlx::PgConnection;
 use tonic::{Request, Response, Status};
 
-use super::access::{self, Standing, Viewer};
-use super::{convert, respond};
+use super::access::{Viewer, role_required};
+use super::convert::{self, checked, past_day};
+use super::{names, respond};
 use crate::domain::MentoringForm;
-use crate::domain::consent::{
-    ActorKind, ConsentPurpose, ConsentState, GuardianRelation, ensure_guardian_for_minor,
-};
+use crate::domain::consent::{ActorKind, ConsentPurpose, ConsentState, ensure_guardian_for_minor};
 use crate::domain::redaction::PersonName;
 use crate::store::consents::{self, ConsentDraft, ConsentFilter, Guardian, ShownReceipt};
 use crate::store::institutions::Setting;
@@ -83,19 +82,6 @@ const STATES: [(ConsentState, pb::ConsentState); 2] = [
     (ConsentState::Revoked, pb::ConsentState::Revoked),
 ];
 
-const RELATIONS: [(GuardianRelation, pb::GuardianRelation); 4] = [
-    (GuardianRelation::Parent, pb::GuardianRelation::Parent),
-    (
-        GuardianRelation::AdoptiveParent,
-        pb::GuardianRelation::AdoptiveParent,
-    ),
-    (GuardianRelation::Guardian, pb::GuardianRelation::Guardian),
-    (
-        GuardianRelation::OtherLegalRepresentative,
-        pb::GuardianRelation::OtherLegalRepresentative,
-    ),
-];
-
 const BANKS: [(Bank, pb::Bank); 2] = [
     (Bank::Mentors, pb::Bank::Mentors),
     (Bank::Mentees, pb::Bank::Mentees),
@@ -116,38 +102,14 @@ impl ParticipantsApi {
         ParticipantsApi { store }
     }
 
-    /// The caller in `institution`, for any method of this service: `ROLE_REQUIRED` for a
-    /// token with no role of the institution's people (an event consumer) and for the
-    /// regional centre, which never reads a person; `NOT_FOUND` outside the tenant (before
-    /// any role is judged); `CURATOR_NOT_APPOINTED` for a curator token of someone not
-    /// appointed, which the contract refuses in every method.
-    async fn enter(&self, context: &CallContext, institution: &str) -> Result<Viewer, ApiError> {
-        let caller = context.caller()?;
-        if !holds_a_role(caller) {
-            return Err(role_required(
-                "only the institution's staff, its participants and their guardians read people",
-            ));
-        }
-        let viewer = Viewer::of(&self.store, context, institution).await?;
-        if viewer.is_regional_centre() {
-            return Err(role_required(
-                "the regional centre reads institutions and figures, never a person",
-            ));
-        }
-        if viewer.standing == Standing::UnappointedCurator {
-            viewer.require_staff()?;
-        }
-        Ok(viewer)
-    }
-
     async fn create(
         &self,
         request: Request<pb::CreateParticipantRequest>,
     ) -> Result<pb::Participant, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let institution = parse_name(&body.parent, "institutions", "parent")?;
-        let viewer = self.enter(context, &institution).await?;
+        let institution = names::institution(&body.parent, "parent")?;
+        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
         viewer.require_staff()?;
         let today = viewer.setting.today;
 
@@ -185,13 +147,9 @@ impl ParticipantsApi {
             problems.add("consent.give_date", "must not be before the birth date");
         }
         problems.finish()?;
-        let (Some(role), Some(personal), Some(draft)) = (role, personal, draft) else {
-            return Err(ApiError::invalid_field(
-                kit_reason::INVALID_FIELDS,
-                "participant",
-                "required",
-            ));
-        };
+        let role = checked(role, "participant.role")?;
+        let personal = checked(personal, "participant")?;
+        let draft = checked(draft, "consent")?;
         // A minor's own consent is refused before anything about them is stored.
         ensure_guardian_for_minor(
             personal.birth_date,
@@ -216,7 +174,7 @@ impl ParticipantsApi {
             Ok(name_only(&created.name))
         })
         .await?;
-        let (_, id) = parse_child_name(&done.name, "institutions", "participants", "name")?;
+        let (_, id) = names::participant(&done.name, "name")?;
         let shown = shown_one(&mut tx, &viewer.setting, &id).await?;
         tx.commit().await?;
         Ok(shown)
@@ -227,13 +185,8 @@ impl ParticipantsApi {
         request: Request<pb::GetParticipantRequest>,
     ) -> Result<pb::Participant, ApiError> {
         let context = CallContext::of(&request)?;
-        let (institution, id) = parse_child_name(
-            &request.get_ref().name,
-            "institutions",
-            "participants",
-            "name",
-        )?;
-        let viewer = self.enter(context, &institution).await?;
+        let (institution, id) = names::participant(&request.get_ref().name, "name")?;
+        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
         visible(&viewer, &id)?;
         let mut conn = self.store.read().await?;
         shown_one(&mut conn, &viewer.setting, &id).await
@@ -245,8 +198,8 @@ impl ParticipantsApi {
     ) -> Result<pb::ListParticipantsResponse, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let institution = parse_name(&body.parent, "institutions", "parent")?;
-        let viewer = self.enter(context, &institution).await?;
+        let institution = names::institution(&body.parent, "parent")?;
+        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
         let mut problems = FieldProblems::new();
         let role = problems.field(convert::role_filter(body.role, "role"));
         let bank = problems.field(convert::optional(body.bank, "bank", "a bank", &BANKS));
@@ -311,16 +264,9 @@ impl ParticipantsApi {
     ) -> Result<pb::Participant, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let from = body.participant.as_ref().ok_or_else(|| {
-            ApiError::invalid_field(kit_reason::INVALID_FIELDS, "participant", "required")
-        })?;
-        let (institution, id) = parse_child_name(
-            &from.name,
-            "institutions",
-            "participants",
-            "participant.name",
-        )?;
-        let viewer = self.enter(context, &institution).await?;
+        let from = checked(body.participant.as_ref(), "participant")?;
+        let (institution, id) = names::participant(&from.name, "participant.name")?;
+        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
         visible(&viewer, &id)?;
         viewer.require_staff()?;
         let mask = wire::mask_paths(body.update_mask.as_ref(), &CHANGEABLE)?;
@@ -420,9 +366,8 @@ impl ParticipantsApi {
     ) -> Result<pb::Consent, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let (institution, participant) =
-            parse_child_name(&body.parent, "institutions", "participants", "parent")?;
-        let viewer = self.enter(context, &institution).await?;
+        let (institution, participant) = names::participant(&body.parent, "parent")?;
+        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
         visible(&viewer, &participant)?;
         viewer.require_staff()?;
         let mut problems = FieldProblems::new();
@@ -433,13 +378,7 @@ impl ParticipantsApi {
         });
         let draft = parse_consent(&mut problems, given, viewer.setting.today);
         problems.finish()?;
-        let Some(draft) = draft else {
-            return Err(ApiError::invalid_field(
-                kit_reason::INVALID_FIELDS,
-                "consent",
-                "required",
-            ));
-        };
+        let draft = checked(draft, "consent")?;
         let key = IdempotencyKey::for_request(context, "CreateConsent", &body.request_id, body)?;
         let mut tx = self.store.begin().await?;
         let done = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
@@ -458,8 +397,8 @@ impl ParticipantsApi {
     ) -> Result<pb::ListConsentsResponse, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let (institution, participant) = consents_parent(&body.parent)?;
-        let viewer = self.enter(context, &institution).await?;
+        let (institution, participant) = names::participants_parent(&body.parent, "parent")?;
+        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
         if let Some(participant) = &participant {
             visible(&viewer, participant)?;
         }
@@ -517,27 +456,17 @@ impl ParticipantsApi {
     ) -> Result<pb::Consent, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let [institution, participant, id] = parse_nested(
-            &body.name,
-            ["institutions", "participants", "consents"],
-            "name",
-        )?;
+        let [institution, participant, id] = names::consent(&body.name, "name")?;
         let mut problems = FieldProblems::new();
         let statement = problems.text("statement", &body.statement, 2000, false);
         problems.finish()?;
-        let viewer = self.enter(context, &institution).await?;
+        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
         visible(&viewer, &participant)?;
-        let actor = if viewer.is_staff() {
-            ActorKind::Staff
-        } else if viewer.acts_for(&participant) {
-            match viewer.standing {
-                Standing::Guardian { .. } => ActorKind::Guardian,
-                _ => ActorKind::Subject,
-            }
-        } else {
+        // A participant or guardian revokes for themselves or their ward, staff on paper.
+        let actor = viewer.actor()?;
+        if actor != ActorKind::Staff && !viewer.acts_for(&participant) {
             viewer.require_staff()?;
-            ActorKind::Staff
-        };
+        }
         let key = IdempotencyKey::for_request(context, "RevokeConsent", &body.request_id, body)?;
         let mut tx = self.store.begin().await?;
         if actor == ActorKind::Guardian {
@@ -578,23 +507,6 @@ fn page_token_length(problems: &mut FieldProblems, token: &str) {
     }
 }
 
-/// Whether the caller holds any role that acts on an institution's people.
-fn holds_a_role(caller: &Caller) -> bool {
-    [
-        access::DIRECTOR,
-        access::CURATOR,
-        access::PARTICIPANT,
-        access::GUARDIAN,
-        access::REGIONAL_CENTRE,
-    ]
-    .into_iter()
-    .any(|role| caller.has_role(role))
-}
-
-fn role_required(text: &str) -> ApiError {
-    ApiError::permission_denied(kit_reason::ROLE_REQUIRED, text.to_string())
-}
-
 /// Participant `id` exists for the caller only if they see them: staff see everyone, a
 /// participant themselves, a guardian their wards; to anyone else `NOT_FOUND`, exactly as
 /// a missing one.
@@ -607,21 +519,6 @@ fn visible(viewer: &Viewer, id: &str) -> Result<(), ApiError> {
             id,
         )))
     }
-}
-
-/// `institutions/{institution}/participants/{participant}`, or `…/participants/-` (every
-/// participant, `None`).
-fn consents_parent(parent: &str) -> Result<(String, Option<String>), ApiError> {
-    if let Some(institution) = parent
-        .strip_suffix("/participants/-")
-        .and_then(|head| head.strip_prefix("institutions/"))
-        && let Ok(institution) = edu_kit::resource::parse_id(institution)
-    {
-        return Ok((institution, None));
-    }
-    let (institution, participant) =
-        parse_child_name(parent, "institutions", "participants", "parent")?;
-    Ok((institution, Some(participant)))
 }
 
 /// What an idempotent call stores as its answer: the resource's name only, so that no
@@ -659,8 +556,7 @@ async fn consent_by_name(
     setting: &Setting,
     name: &str,
 ) -> Result<pb::Consent, ApiError> {
-    let [_, participant, id] =
-        parse_nested(name, ["institutions", "participants", "consents"], "name")?;
+    let [_, participant, id] = names::consent(name, "name")?;
     Ok(consent(
         &consents::get(conn, setting, &participant, &id).await?,
     ))
@@ -699,7 +595,7 @@ fn participant(p: &Participant, links: Option<&Links>) -> pb::Participant {
     };
     if let Some(links) = links {
         out.mentee_pair = links.mentee_pair.clone().unwrap_or_default();
-        out.mentored_pairs = i32::try_from(links.mentored_pairs).unwrap_or(i32::MAX);
+        out.mentored_pairs = convert::count(links.mentored_pairs);
         out.consent = links.consent.clone().unwrap_or_default();
         out.publication_consent = links.publication_consent;
         out.update_time = Some(wire::timestamp(links.update_time));
@@ -748,23 +644,23 @@ fn participant(p: &Participant, links: Option<&Links>) -> pb::Participant {
 fn consent(c: &consents::Consent) -> pb::Consent {
     pb::Consent {
         name: c.name.clone(),
-        purpose: wire_of(c.purpose, &PURPOSES),
+        purpose: convert::wire(c.purpose, &PURPOSES),
         guardian: c.guardian.as_ref().map(|g| pb::Guardian {
             family_name: g.name.family_name.clone(),
             given_name: g.name.given_name.clone(),
             patronymic: g.name.patronymic.clone(),
-            relation: wire_of(g.relation, &RELATIONS),
+            relation: convert::relation(g.relation),
             subject: g.subject.clone(),
         }),
         give_date: Some(wire::date(c.give_date)),
         document: c.document.clone(),
-        state: wire_of(c.state, &STATES),
+        state: convert::wire(c.state, &STATES),
         subject_person: Some(convert::person(&c.subject_person)),
         minor: c.minor,
         receipt: Some(receipt(&c.receipt)),
         create_time: Some(wire::timestamp(c.create_time)),
         revoke_time: c.revoke_time.map(wire::timestamp),
-        revoked_by: c.revoked_by.map_or(0, |a| actor(a) as i32),
+        revoked_by: c.revoked_by.map_or(0, convert::actor),
         revocation_statement: c.revocation_statement.clone(),
         revocation_receipt: c.revocation_receipt.as_ref().map(receipt),
         redacted: c.redacted,
@@ -779,22 +675,6 @@ fn receipt(r: &ShownReceipt) -> pb::ConsentReceipt {
         text: r.text.clone(),
         sha256: r.sha256.clone(),
     }
-}
-
-fn actor(a: ActorKind) -> pb::ActorKind {
-    match a {
-        ActorKind::Subject => pb::ActorKind::Subject,
-        ActorKind::Guardian => pb::ActorKind::Guardian,
-        ActorKind::Staff => pb::ActorKind::Staff,
-    }
-}
-
-/// The wire value of domain value `value` among `pairs`.
-fn wire_of<D: PartialEq + Copy, W: Copy + Into<i32>>(value: D, pairs: &[(D, W)]) -> i32 {
-    pairs
-        .iter()
-        .find(|(d, _)| *d == value)
-        .map_or(0, |(_, w)| (*w).into())
 }
 
 /// The person's data of a `CreateParticipant` request; `None` when some field is wrong
@@ -865,13 +745,12 @@ fn parse_consent(
         "a consent purpose",
         &PURPOSES,
     ));
-    let give_date = problems.field(wire::civil_date(
+    let give_date = past_day(
+        problems,
         from.give_date.as_ref(),
         "consent.give_date",
-    ));
-    if give_date.is_some_and(|d| d > today) {
-        problems.add("consent.give_date", "must not be after today");
-    }
+        today,
+    );
     let guardian = from.guardian.as_ref().map(|g| guardian(problems, g));
     let document = problems.text("consent.document", &from.document, 300, false);
     let guardian = match guardian {
@@ -890,11 +769,9 @@ fn guardian(problems: &mut FieldProblems, from: &pb::Guardian) -> Option<Guardia
     let family_name = problems.text("consent.guardian.family_name", &from.family_name, 300, true);
     let given_name = problems.text("consent.guardian.given_name", &from.given_name, 300, true);
     let patronymic = problems.text("consent.guardian.patronymic", &from.patronymic, 300, false);
-    let relation = problems.field(convert::required(
+    let relation = problems.field(convert::parse_relation(
         from.relation,
         "consent.guardian.relation",
-        "a guardian's relation",
-        &RELATIONS,
     ));
     let subject = problems.text("consent.guardian.subject", &from.subject, 256, false);
     Some(Guardian {
@@ -1051,13 +928,12 @@ fn training(
     today: Date,
 ) -> Option<Training> {
     let field = "participant.mentor_training";
-    let complete_date = problems.field(wire::civil_date(
+    let complete_date = past_day(
+        problems,
         from.complete_date.as_ref(),
         &format!("{field}.complete_date"),
-    ));
-    if complete_date.is_some_and(|d| d > today) {
-        problems.add(format!("{field}.complete_date"), "must not be after today");
-    }
+        today,
+    );
     let programme = problems.text(&format!("{field}.programme"), &from.programme, 500, true);
     Some(Training {
         complete_date: complete_date?,

@@ -8,32 +8,24 @@
 //! lists only the mentee's own petitions; staff list a pair's, or with `pairs/-` every
 //! pair's (the director's queue with `state` PENDING).
 
-use edu_kit::error::{FieldProblems, Reason};
-use edu_kit::idempotency::{self, IdempotencyKey};
+use edu_kit::error::FieldProblems;
+use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::paging::PageRequest;
 use edu_kit::wire::{self, timestamp};
-use edu_kit::{ApiError, CallContext, etag, resource};
+use edu_kit::{ApiError, CallContext, etag};
 use edu_proto::edu::mentoring::v1 as pb;
 use tonic::Request;
 
-use super::access::Standing;
-use super::convert;
-use super::pairs::{
-    in_institution, last_id, order_of, pair_ref, participant_ref, readable_pair, require_reader,
-    role_required, viewer, vouched, wire_value,
-};
+use super::access::{Viewer, role_required};
+use super::convert::{self, checked};
+use super::errors::reason;
+use super::pairs::{order_of, readable_pair};
+use super::{names, once};
 use crate::domain::consent::ActorKind;
 use crate::store::Store;
 use crate::store::petitions::{
     self, Decision, Petition, PetitionDraft, PetitionFilter, PetitionState, petition_name,
 };
-
-/// A mentee or guardian filing for another mentee of the group. The kit has no reason for
-/// it yet; the code and its meaning are the contract's (`SCOPE_REQUIRED`, PERMISSION_DENIED).
-const SCOPE_REQUIRED: Reason = Reason::new(
-    "SCOPE_REQUIRED",
-    "Ходатайство подаёт сам наставляемый или его законный представитель, а не другой участник группы.",
-);
 
 /// Every petition state with its wire value.
 const STATES: [(PetitionState, pb::PetitionState); 4] = [
@@ -41,13 +33,6 @@ const STATES: [(PetitionState, pb::PetitionState); 4] = [
     (PetitionState::Granted, pb::PetitionState::Granted),
     (PetitionState::Rejected, pb::PetitionState::Rejected),
     (PetitionState::Lapsed, pb::PetitionState::Lapsed),
-];
-
-/// Who filed, with the wire value.
-const ACTORS: [(ActorKind, pb::ActorKind); 3] = [
-    (ActorKind::Subject, pb::ActorKind::Subject),
-    (ActorKind::Guardian, pb::ActorKind::Guardian),
-    (ActorKind::Staff, pb::ActorKind::Staff),
 ];
 
 /// The director's decision on the wire.
@@ -69,29 +54,22 @@ pub(super) async fn create(
 ) -> Result<pb::ReplacementPetition, ApiError> {
     let context = CallContext::of(&request)?;
     let body = request.get_ref();
-    let (institution, pair) = pair_ref(&body.parent, "parent")?;
-    let viewer = viewer(store, context, &institution).await?;
+    let (institution, pair) = names::pair(&body.parent, "parent")?;
+    let viewer = Viewer::among_people(store, context, &institution).await?;
     let (_, members) = readable_pair(store, &viewer, &pair).await?;
     let current_mentees: Vec<&str> = members
         .iter()
         .filter(|m| !m.mentor && m.current)
         .map(|m| m.id.as_str())
         .collect();
-    let filed_by = if viewer.reads_as_staff() {
-        viewer.require_staff()?;
-        ActorKind::Staff
-    } else if current_mentees.iter().any(|m| viewer.acts_for(m)) {
-        match viewer.standing {
-            Standing::Guardian { .. } => ActorKind::Guardian,
-            _ => ActorKind::Subject,
-        }
-    } else {
+    let filed_by = viewer.actor()?;
+    if filed_by != ActorKind::Staff && !current_mentees.iter().any(|m| viewer.acts_for(m)) {
         // The mentor, or a mentee who has left the group: they see the pair, but only its
         // current mentees (or their guardians) petition.
         return Err(role_required(
             "only a current mentee of the pair, their guardian or the staff file a petition",
         ));
-    };
+    }
     let draft = body.replacement_petition.clone().unwrap_or_default();
     let mut problems = FieldProblems::new();
     if body.replacement_petition.is_none() {
@@ -103,22 +81,11 @@ pub(super) async fn create(
     let mentee = if draft.mentee.is_empty() {
         None
     } else {
-        problems
-            .field(participant_ref(
-                &draft.mentee,
-                "replacement_petition.mentee",
-            ))
-            .and_then(|(of, id)| {
-                if of == institution {
-                    Some(id)
-                } else {
-                    problems.add(
-                        "replacement_petition.mentee",
-                        "not a current mentee of the pair",
-                    );
-                    None
-                }
-            })
+        problems.field(names::participant_of(
+            &institution,
+            &draft.mentee,
+            "replacement_petition.mentee",
+        ))
     };
     let reason = problems.text("replacement_petition.reason", &draft.reason, 2000, true);
     problems.finish()?;
@@ -128,8 +95,12 @@ pub(super) async fn create(
         && current_mentees.contains(&mentee.as_str())
     {
         return Err(ApiError::permission_denied(
-            SCOPE_REQUIRED,
+            reason::SCOPE_REQUIRED,
             "a mentee, or their guardian, petitions for that mentee only",
+        )
+        .in_russian(
+            "Ходатайство подаёт сам наставляемый или его законный представитель, а не другой \
+             участник группы.",
         ));
     }
     let draft = PetitionDraft {
@@ -139,14 +110,12 @@ pub(super) async fn create(
     };
     let key =
         IdempotencyKey::for_request(context, "CreateReplacementPetition", &body.request_id, body)?;
-    let mut tx = store.begin().await?;
-    let filed = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+    let filed = once(store, key.as_ref(), context.now(), async |conn| {
         Ok(petition(
             &petitions::create(conn, context, &institution, &pair, &draft).await?,
         ))
     })
     .await?;
-    tx.commit().await?;
     Ok(filed)
 }
 
@@ -157,14 +126,8 @@ pub(super) async fn list(
 ) -> Result<pb::ListReplacementPetitionsResponse, ApiError> {
     let context = CallContext::of(&request)?;
     let body = request.get_ref();
-    let (institution, pair) = match body.parent.strip_suffix("/pairs/-") {
-        Some(head) => (resource::parse_name(head, "institutions", "parent")?, None),
-        None => {
-            let (institution, pair) = pair_ref(&body.parent, "parent")?;
-            (institution, Some(pair))
-        }
-    };
-    let viewer = viewer(store, context, &institution).await?;
+    let (institution, pair) = names::pairs_parent(&body.parent, "parent")?;
+    let viewer = Viewer::among_people(store, context, &institution).await?;
     if let Some(pair) = &pair {
         let (_, members) = readable_pair(store, &viewer, pair).await?;
         // The mentor sees the pair but not the petitions about them.
@@ -177,7 +140,6 @@ pub(super) async fn list(
             ));
         }
     }
-    require_reader(&viewer)?;
     let mut problems = FieldProblems::new();
     let state = problems
         .field(convert::optional(
@@ -225,18 +187,14 @@ pub(super) async fn decide(
 ) -> Result<pb::ReplacementPetition, ApiError> {
     let context = CallContext::of(&request)?;
     let body = request.get_ref();
-    let [institution, pair, id] = resource::parse_nested(
-        &body.name,
-        ["institutions", "pairs", "replacementPetitions"],
-        "name",
-    )?;
-    let viewer = viewer(store, context, &institution).await?;
+    let [institution, pair, id] = names::pair_child(&body.name, "replacementPetitions", "name")?;
+    let viewer = Viewer::among_people(store, context, &institution).await?;
     let found = {
         let mut conn = store.read().await?;
         petitions::get(&mut conn, &viewer.setting, &pair, &id).await?
     };
     // Only staff and the petitioning mentee (or their guardian) know of a petition.
-    if !(viewer.reads_as_staff() || viewer.acts_for(last_id(&found.petitioner.participant))) {
+    if !(viewer.is_staff() || viewer.acts_for(names::last_id(&found.petitioner.participant))) {
         return Err(ApiError::not_found(petition_name(&institution, &pair, &id)));
     }
     viewer.require_staff()?;
@@ -261,16 +219,16 @@ pub(super) async fn decide(
         if body.new_mentor.is_empty() {
             problems.add("new_mentor", "a grant names the new mentor");
         } else {
-            new_mentor = problems.field(participant_ref(&body.new_mentor, "new_mentor"));
+            new_mentor = problems.field(names::participant(&body.new_mentor, "new_mentor"));
         }
         order = order_of(&mut problems, body.order.as_ref(), "order", today);
     }
     problems.finish()?;
-    let decision = match vouched(verdict)? {
+    let decision = match checked(verdict, "decision")? {
         Verdict::Grant => Decision::Grant {
             // A mentor of another institution does not exist here.
-            new_mentor: in_institution(vouched(new_mentor)?, &institution)?,
-            order: vouched(order)?,
+            new_mentor: names::participant_here(&institution, checked(new_mentor, "new_mentor")?)?,
+            order: checked(order, "order")?,
         },
         Verdict::Reject => Decision::Reject {
             reason: reason.clone(),
@@ -278,8 +236,7 @@ pub(super) async fn decide(
     };
     let key =
         IdempotencyKey::for_request(context, "DecideReplacementPetition", &body.request_id, body)?;
-    let mut tx = store.begin().await?;
-    let decided = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+    let decided = once(store, key.as_ref(), context.now(), async |conn| {
         let mut decided = petitions::decide(
             conn,
             context,
@@ -297,7 +254,6 @@ pub(super) async fn decide(
         Ok(petition(&decided))
     })
     .await?;
-    tx.commit().await?;
     Ok(decided)
 }
 
@@ -307,10 +263,10 @@ fn petition(p: &Petition) -> pb::ReplacementPetition {
         name: p.name.clone(),
         mentee: p.petitioner.participant.clone(),
         petitioner: Some(convert::person(&p.petitioner)),
-        filed_by: wire_value(p.filed_by, &ACTORS),
+        filed_by: convert::actor(p.filed_by),
         reason: p.reason.clone(),
         mentor_person: Some(convert::person(&p.mentor_person)),
-        state: wire_value(p.state, &STATES),
+        state: convert::wire(p.state, &STATES),
         new_mentor_person: p.new_mentor_person.as_ref().map(convert::person),
         order: p.order.as_ref().map(|o| pb::DirectorOrder {
             number: o.number.clone(),

@@ -6,27 +6,25 @@
 //! proposes activities (PROPOSED) and reads. Nothing is recorded for a SUSPENDED pair
 //! (`PAIR_NOT_ACTIVE`) or a closed one (`PAIR_CLOSED`): the store's rules.
 //!
-//! Visibility as in [`super::agreements`]: a pair the caller does not see does not exist
-//! (`NOT_FOUND`), settled before the role; the regional centre and event consumers are
-//! refused with `ROLE_REQUIRED`, a curator token of someone not appointed with
-//! `CURATOR_NOT_APPOINTED`. The texts of a pair with a redacted member come empty with
-//! `redacted` set, as the store shows them.
+//! Visibility as in [`super::agreements`], whose [`visible_pair`] this service shares: the
+//! entry is [`Viewer::among_people`] (the regional centre and event consumers are refused
+//! with `ROLE_REQUIRED`, a curator token of someone not appointed with
+//! `CURATOR_NOT_APPOINTED`), and a pair the caller does not see does not exist
+//! (`NOT_FOUND`), settled before the role. The texts of a pair with a redacted member come
+//! empty with `redacted` set, as the store shows them.
 
 use edu_kit::error::{FieldProblems, quote, reason as kit_reason};
-use edu_kit::idempotency::{self, IdempotencyKey};
+use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::paging::PageRequest;
-use edu_kit::resource::parse_nested;
 use edu_kit::{ApiError, CallContext, etag, wire};
 use edu_proto::edu::mentoring::v1 as pb;
 use edu_proto::edu::mentoring::v1::plan_service_server::PlanService;
 use tonic::{Request, Response, Status};
 
-use super::access::Viewer;
-use super::agreements::{
-    PairPart, parsed, part_in, participant_id_in, past_day, refuse_foreign_roles, require_reader,
-    role_required, visible_pair,
-};
-use super::{convert, respond};
+use super::access::{self, CURATOR, DIRECTOR, Viewer};
+use super::agreements::visible_pair;
+use super::convert::{self, checked, past_day};
+use super::{names, once, respond};
 use crate::domain::plan::PlanActivityState;
 use crate::store::Store;
 use crate::store::pairs::Pair;
@@ -90,11 +88,10 @@ impl PlansApi {
         context: &CallContext,
         parent: &str,
     ) -> Result<(Viewer, [String; 2], Pair), ApiError> {
-        refuse_foreign_roles(context)?;
-        let ids = parse_nested(parent, ["institutions", "pairs"], "parent")?;
-        let viewer = Viewer::of(&self.store, context, &ids[0]).await?;
-        let pair = visible_pair(&self.store, &viewer, &ids[1]).await?;
-        Ok((viewer, ids, pair))
+        let (institution, pair) = names::pair(parent, "parent")?;
+        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
+        let shown = visible_pair(&self.store, &viewer, &pair).await?;
+        Ok((viewer, [institution, pair], shown))
     }
 
     async fn create_activity(
@@ -105,7 +102,7 @@ impl PlansApi {
         let body = request.get_ref();
         let (viewer, [institution, pair], shown) = self.pair_of(context, &body.parent).await?;
         // A mentee or guardian adds a proposal (§6.2); the mentor and staff plan.
-        let by_mentee = match part_in(&viewer, &shown)? {
+        let by_mentee = match part_in(&viewer, &shown) {
             PairPart::Staff | PairPart::Mentor => false,
             PairPart::Mentee => true,
             PairPart::Onlooker => return Err(role_required("add to the plan")),
@@ -127,11 +124,10 @@ impl PlansApi {
             "plan_activity.due_date",
         ));
         problems.finish()?;
-        let due_date = parsed(due_date, "plan_activity.due_date")?;
+        let due_date = checked(due_date, "plan_activity.due_date")?;
         let key =
             IdempotencyKey::for_request(context, "CreatePlanActivity", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let created = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let created = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let created = plans::create_activity(
                 conn,
                 context,
@@ -149,7 +145,6 @@ impl PlansApi {
             Ok(activity(&created))
         })
         .await?;
-        tx.commit().await?;
         Ok(created)
     }
 
@@ -160,7 +155,6 @@ impl PlansApi {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
         let (viewer, [_, pair], _) = self.pair_of(context, &body.parent).await?;
-        require_reader(&viewer)?;
         let filter = ActivityFilter {
             state: convert::optional(body.state, "state", "a plan activity state", &STATES)?,
             overdue_only: body.overdue_only,
@@ -197,7 +191,6 @@ impl PlansApi {
         request: Request<pb::UpdatePlanActivityRequest>,
     ) -> Result<pb::PlanActivity, ApiError> {
         let context = CallContext::of(&request)?;
-        refuse_foreign_roles(context)?;
         let body = request.get_ref();
         let Some(sent) = &body.plan_activity else {
             return Err(ApiError::invalid_field(
@@ -206,14 +199,11 @@ impl PlansApi {
                 "required",
             ));
         };
-        let [institution, pair, id] = parse_nested(
-            &sent.name,
-            ["institutions", "pairs", "planActivities"],
-            "plan_activity.name",
-        )?;
-        let viewer = Viewer::of(&self.store, context, &institution).await?;
+        let [institution, pair, id] =
+            names::pair_child(&sent.name, "planActivities", "plan_activity.name")?;
+        let viewer = Viewer::among_people(&self.store, context, &institution).await?;
         let shown = visible_pair(&self.store, &viewer, &pair).await?;
-        match part_in(&viewer, &shown)? {
+        match part_in(&viewer, &shown) {
             PairPart::Staff | PairPart::Mentor => {}
             PairPart::Mentee | PairPart::Onlooker => {
                 // They see the plan: a missing activity is still NOT_FOUND to them.
@@ -301,7 +291,7 @@ impl PlansApi {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
         let (viewer, [institution, pair], shown) = self.pair_of(context, &body.parent).await?;
-        match part_in(&viewer, &shown)? {
+        match part_in(&viewer, &shown) {
             PairPart::Staff | PairPart::Mentor => {}
             PairPart::Mentee | PairPart::Onlooker => {
                 return Err(role_required("log a meeting"));
@@ -314,9 +304,9 @@ impl PlansApi {
         }
         let meet_date = past_day(
             &mut problems,
-            &viewer.setting,
             sent.meet_date.as_ref(),
             "meeting.meet_date",
+            viewer.setting.today,
         );
         let duration_minutes = match sent.duration_minutes {
             0 => None,
@@ -347,7 +337,7 @@ impl PlansApi {
             .iter()
             .enumerate()
             .filter_map(|(i, name)| {
-                problems.field(participant_id_in(
+                problems.field(names::participant_of(
                     &institution,
                     name,
                     &format!("meeting.absent_mentees[{i}]"),
@@ -355,11 +345,10 @@ impl PlansApi {
             })
             .collect();
         problems.finish()?;
-        let meet_date = parsed(meet_date, "meeting.meet_date")?;
-        let format = parsed(format, "meeting.format")?;
+        let meet_date = checked(meet_date, "meeting.meet_date")?;
+        let format = checked(format, "meeting.format")?;
         let key = IdempotencyKey::for_request(context, "CreateMeeting", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let logged = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let logged = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let logged = plans::create_meeting(
                 conn,
                 context,
@@ -380,7 +369,6 @@ impl PlansApi {
             Ok(meeting(&logged))
         })
         .await?;
-        tx.commit().await?;
         Ok(logged)
     }
 
@@ -391,7 +379,6 @@ impl PlansApi {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
         let (viewer, [_, pair], _) = self.pair_of(context, &body.parent).await?;
-        require_reader(&viewer)?;
         let paging = PageRequest::<String>::parse(
             body.page_size,
             &body.page_token,
@@ -413,12 +400,51 @@ impl PlansApi {
     }
 }
 
+/// What the caller is to a pair they see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PairPart {
+    /// The director or the appointed curator.
+    Staff,
+    /// The pair's mentor, or the guardian of a minor mentor.
+    Mentor,
+    /// A current mentee, or the guardian of a minor one.
+    Mentee,
+    /// Someone who sees the pair but has no part in its work now (a former mentee).
+    Onlooker,
+}
+
+/// The caller's part in `pair`, which they see (the entry has refused everyone who sees
+/// no pair).
+fn part_in(viewer: &Viewer, pair: &Pair) -> PairPart {
+    if viewer.is_staff() {
+        return PairPart::Staff;
+    }
+    if viewer.acts_for(names::last_id(&pair.mentor_person.participant)) {
+        return PairPart::Mentor;
+    }
+    if pair
+        .mentee_people
+        .iter()
+        .any(|m| viewer.acts_for(names::last_id(&m.participant)))
+    {
+        return PairPart::Mentee;
+    }
+    PairPart::Onlooker
+}
+
+/// `ROLE_REQUIRED` for a caller who sees a pair but may not do `what` in its plan.
+fn role_required(what: &str) -> ApiError {
+    access::role_required(&format!(
+        "only the director ({DIRECTOR}), the appointed curator ({CURATOR}) or the pair's mentor \
+         may {what}"
+    ))
+}
+
 /// The ID of a plan activity a meeting served: an activity of this pair by its name
 /// (`INVALID_FIELDS` for one of another pair; the store checks that it exists).
 fn activity_of(institution: &str, pair: &str, name: &str) -> Result<String, ApiError> {
     let field = "meeting.plan_activity";
-    let [of_institution, of_pair, id] =
-        parse_nested(name, ["institutions", "pairs", "planActivities"], field)?;
+    let [of_institution, of_pair, id] = names::pair_child(name, "planActivities", field)?;
     if of_institution != institution || of_pair != pair {
         return Err(ApiError::invalid_field(
             kit_reason::INVALID_FIELDS,
@@ -436,10 +462,7 @@ fn activity(a: &PlanActivity) -> pb::PlanActivity {
         title: a.title.clone(),
         description: a.description.clone(),
         due_date: Some(wire::date(a.due_date)),
-        state: STATES
-            .iter()
-            .find(|(s, _)| *s == a.state)
-            .map_or(0, |(_, w)| *w as i32),
+        state: convert::wire(a.state, &STATES),
         proposed_by_mentee: a.proposed_by_mentee,
         result: a.result.clone(),
         done_date: a.done_date.map(wire::date),
@@ -458,10 +481,7 @@ fn meeting(m: &Meeting) -> pb::Meeting {
         name: m.name.clone(),
         meet_date: Some(wire::date(m.meet_date)),
         duration_minutes: m.duration_minutes.unwrap_or(0),
-        format: FORMATS
-            .iter()
-            .find(|(f, _)| *f == m.format)
-            .map_or(0, |(_, w)| *w as i32),
+        format: convert::wire(m.format, &FORMATS),
         topic: m.topic.clone(),
         notes: m.notes.clone(),
         plan_activity: m.plan_activity.clone().unwrap_or_default(),

@@ -10,17 +10,17 @@
 //! not depend on what exists); a director or curator outside the institution finds nothing
 //! (`NOT_FOUND`); a curator token of someone not appointed gets `CURATOR_NOT_APPOINTED`.
 
-use edu_kit::error::{FieldProblems, reason as kit_reason};
-use edu_kit::idempotency::{self, IdempotencyKey};
+use edu_kit::error::FieldProblems;
+use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::paging::PageRequest;
-use edu_kit::{ApiError, CallContext, etag, resource, wire};
+use edu_kit::{ApiError, CallContext, etag, wire};
 use edu_proto::edu::mentoring::v1 as pb;
 use edu_proto::edu::mentoring::v1::publication_service_server::PublicationService;
 use tonic::{Request, Response, Status};
 
-use super::access::{self, Viewer};
-use super::institutions::{is_web_uri, participant_id};
-use super::{convert, respond};
+use super::access::{self, CURATOR, DIRECTOR, Viewer};
+use super::convert::{self, checked};
+use super::{names, once, respond};
 use crate::domain::publication::{
     MAX_FEATURED, PublicationKind, PublicationState, PublicationTiming,
 };
@@ -72,19 +72,16 @@ impl PublicationsApi {
 
     /// The caller as the director or appointed curator of `institution`.
     async fn staff(&self, context: &CallContext, institution: &str) -> Result<Viewer, ApiError> {
-        let caller = context.caller()?;
         // Only these two roles ever act here, so any other is refused before the
         // institution is looked at: the refusal says nothing about what exists.
-        if !caller.has_role(access::DIRECTOR) && !caller.has_role(access::CURATOR) {
-            return Err(ApiError::permission_denied(
-                kit_reason::ROLE_REQUIRED,
-                format!(
-                    "only the director ({}) or the appointed curator ({}) keeps the media plan",
-                    access::DIRECTOR,
-                    access::CURATOR
-                ),
-            ));
-        }
+        access::require_one_of(
+            context.caller()?,
+            &[DIRECTOR, CURATOR],
+            &format!(
+                "only the director ({DIRECTOR}) or the appointed curator ({CURATOR}) keeps the \
+                 media plan"
+            ),
+        )?;
         let viewer = Viewer::of(&self.store, context, institution).await?;
         viewer.require_staff()?;
         Ok(viewer)
@@ -96,7 +93,7 @@ impl PublicationsApi {
     ) -> Result<pb::Publication, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let institution = resource::parse_name(&body.parent, "institutions", "parent")?;
+        let institution = names::institution(&body.parent, "parent")?;
         self.staff(context, &institution).await?;
         let given = body.publication.clone().unwrap_or_default();
         let mut problems = FieldProblems::new();
@@ -153,9 +150,9 @@ impl PublicationsApi {
             );
         } else {
             for name in &given.featured_participants {
-                let Some(id) = problems.field(participant_id(
-                    name,
+                let Some(id) = problems.field(names::participant_of(
                     &institution,
+                    name,
                     "publication.featured_participants",
                 )) else {
                     continue;
@@ -171,13 +168,7 @@ impl PublicationsApi {
             }
         }
         problems.finish()?;
-        let Some(kind) = kind else {
-            return Err(ApiError::invalid_field(
-                kit_reason::INVALID_FIELDS,
-                "publication.kind",
-                "required",
-            ));
-        };
+        let kind = checked(kind, "publication.kind")?;
         let draft = PublicationDraft {
             id: String::new(),
             kind,
@@ -189,14 +180,12 @@ impl PublicationsApi {
         };
         let key =
             IdempotencyKey::for_request(context, "CreatePublication", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let created = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let created = once(&self.store, key.as_ref(), context.now(), async |conn| {
             Ok(publication_message(
                 &publications::create(conn, context, &institution, &draft).await?,
             ))
         })
         .await?;
-        tx.commit().await?;
         Ok(created)
     }
 
@@ -206,7 +195,7 @@ impl PublicationsApi {
     ) -> Result<pb::ListPublicationsResponse, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let institution = resource::parse_name(&body.parent, "institutions", "parent")?;
+        let institution = names::institution(&body.parent, "parent")?;
         let viewer = self.staff(context, &institution).await?;
         let filter = PublicationFilter {
             kind: convert::optional(body.kind, "kind", "a publication kind", &KINDS)?,
@@ -248,14 +237,10 @@ impl PublicationsApi {
     ) -> Result<pb::Publication, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let (institution, id) =
-            resource::parse_child_name(&body.name, "institutions", "publications", "name")?;
+        let (institution, id) = names::institution_child(&body.name, "publications", "name")?;
         self.staff(context, &institution).await?;
         let mut problems = FieldProblems::new();
-        let uri = problems.text("uri", &body.uri, 2000, true);
-        if !uri.is_empty() && !is_web_uri(&uri) {
-            problems.add("uri", "an https or http URL");
-        }
+        let uri = convert::web_uri(&mut problems, "uri", &body.uri, true);
         let now = context.now();
         let published = match &body.publish_time {
             None => now,
@@ -271,8 +256,7 @@ impl PublicationsApi {
         problems.finish()?;
         let key =
             IdempotencyKey::for_request(context, "PublishPublication", &body.request_id, body)?;
-        let mut tx = self.store.begin().await?;
-        let shown = idempotency::once(&mut tx, key.as_ref(), now, async |conn| {
+        let shown = once(&self.store, key.as_ref(), now, async |conn| {
             Ok(publication_message(
                 &publications::publish_at(
                     conn,
@@ -287,7 +271,6 @@ impl PublicationsApi {
             ))
         })
         .await?;
-        tx.commit().await?;
         Ok(shown)
     }
 
@@ -297,8 +280,7 @@ impl PublicationsApi {
     ) -> Result<pb::Publication, ApiError> {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
-        let (institution, id) =
-            resource::parse_child_name(&body.name, "institutions", "publications", "name")?;
+        let (institution, id) = names::institution_child(&body.name, "publications", "name")?;
         self.staff(context, &institution).await?;
         let mut problems = FieldProblems::new();
         let reason = problems.text("reason", &body.reason, 2000, true);
@@ -314,17 +296,9 @@ impl PublicationsApi {
 /// A publication on the wire; its featured people as the store shows them (redacted when
 /// their consent is revoked).
 fn publication_message(publication: &Publication) -> pb::Publication {
-    let kind = KINDS
-        .iter()
-        .find(|(k, _)| *k == publication.kind)
-        .map_or(0, |(_, w)| *w as i32);
-    let state = STATES
-        .iter()
-        .find(|(s, _)| *s == publication.state)
-        .map_or(0, |(_, w)| *w as i32);
     pb::Publication {
         name: publication.name.clone(),
-        kind,
+        kind: convert::wire(publication.kind, &KINDS),
         title: publication.title.clone(),
         event_title: publication.event_title.clone(),
         event_date: publication.event_date.map(wire::date),
@@ -344,7 +318,7 @@ fn publication_message(publication: &Publication) -> pb::Publication {
             .iter()
             .map(convert::person)
             .collect(),
-        state,
+        state: convert::wire(publication.state, &STATES),
         window_start_date: publication.window.map(|(first, _)| wire::date(first)),
         due_date: publication.window.map(|(_, due)| wire::date(due)),
         due_time: publication.due_time.map(wire::timestamp),

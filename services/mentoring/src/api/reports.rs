@@ -18,21 +18,18 @@
 
 use std::pin::Pin;
 
-use edu_kit::error::{FieldProblems, quote, reason as kit_reason};
-use edu_kit::idempotency::{self, IdempotencyKey};
-use edu_kit::region::RegionCode;
-use edu_kit::resource::parse_name;
+use edu_kit::error::{FieldProblems, reason as kit_reason};
+use edu_kit::idempotency::IdempotencyKey;
 use edu_kit::{ApiError, CallContext, etag, wire};
 use edu_proto::edu::mentoring::v1 as pb;
 use edu_proto::edu::mentoring::v1::report_service_server::ReportService;
 use futures::Stream;
 use tonic::{Request, Response, Status};
 
-use super::access::{
-    self, CURATOR, DIRECTOR, EVENT_CONSUMER, GUARDIAN, PARTICIPANT, REGIONAL_CENTRE, Viewer,
-};
+use super::access::{self, Viewer};
+use super::convert::{self, checked};
 use super::report_csv::{self, MAX_CHUNK_BYTES, row_of};
-use super::{convert, respond};
+use super::{names, once, respond};
 use crate::domain::{MentoringForm, PairType, ParticipantRole};
 use crate::store::institutions::Institution;
 use crate::store::reports::{self, Reported, Section, YearlyReport};
@@ -47,61 +44,6 @@ type ExportStream =
 #[derive(Debug, Clone)]
 pub struct ReportsApi {
     store: Store,
-}
-
-/// `institutions/{institution}/yearlyReports/{year}`: the institution's ID and the year
-/// (four digits, as the report's own name writes it; the kit's name parser wants IDs that
-/// start with a letter, so the year is read here).
-fn parse_report_name(name: &str, field: &str) -> Result<(String, i16), ApiError> {
-    if name.is_empty() {
-        return Err(ApiError::invalid_field(
-            kit_reason::INVALID_FIELDS,
-            field,
-            "required: institutions/{institution}/yearlyReports/{year}",
-        ));
-    }
-    let bad = || {
-        ApiError::invalid_field(
-            kit_reason::INVALID_FIELDS,
-            field,
-            format!(
-                "expected a name of the form institutions/{{institution}}/yearlyReports/{{year}} \
-                 with a year such as 2025, got {}",
-                quote(name)
-            ),
-        )
-    };
-    let parts: Vec<&str> = name.split('/').collect();
-    let ["institutions", institution, "yearlyReports", year] = parts.as_slice() else {
-        return Err(bad());
-    };
-    let institution =
-        parse_name(&institution_name(institution), "institutions", field).map_err(|_| bad())?;
-    let year = (year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| year.parse::<i16>().ok())
-        .flatten()
-        .ok_or_else(bad)?;
-    Ok((institution, year))
-}
-
-/// The roles that can give a standing in an institution; a token with none of them (an
-/// event consumer's, say) is refused by its role alone, which says nothing about any
-/// institution, so it cannot reveal one.
-fn refuse_without_role(context: &CallContext) -> Result<(), ApiError> {
-    let caller = context.caller()?;
-    if [DIRECTOR, CURATOR, PARTICIPANT, GUARDIAN, REGIONAL_CENTRE]
-        .iter()
-        .any(|role| caller.has_role(role))
-    {
-        return Ok(());
-    }
-    Err(ApiError::permission_denied(
-        kit_reason::ROLE_REQUIRED,
-        format!(
-            "reports are read by the director ({DIRECTOR}), the appointed curator ({CURATOR}) \
-             and the regional centre ({REGIONAL_CENTRE}), not with {EVENT_CONSUMER} or no role"
-        ),
-    ))
 }
 
 fn state_pb(report: &YearlyReport) -> i32 {
@@ -209,7 +151,6 @@ impl ReportsApi {
         institution: &str,
         regional_centre: bool,
     ) -> Result<Viewer, ApiError> {
-        refuse_without_role(context)?;
         let viewer = Viewer::of(&self.store, context, institution).await?;
         if !(regional_centre && viewer.is_regional_centre()) {
             viewer.require_staff()?;
@@ -219,7 +160,7 @@ impl ReportsApi {
 
     /// The report a Get or Export names, read in one snapshot for a caller who may read it.
     async fn readable(&self, context: &CallContext, name: &str) -> Result<Reported, ApiError> {
-        let (institution, year) = parse_report_name(name, "name")?;
+        let (institution, year) = names::yearly_report(name, "name")?;
         self.reader(context, &institution, true).await?;
         reports::read(&self.store, &institution, year, context.now()).await
     }
@@ -240,7 +181,7 @@ impl ReportsApi {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
         let mut problems = FieldProblems::new();
-        let name = problems.field(parse_report_name(&body.name, "name"));
+        let name = problems.field(names::yearly_report(&body.name, "name"));
         let key = problems.field(IdempotencyKey::for_request(
             context,
             "SubmitYearlyReport",
@@ -248,23 +189,16 @@ impl ReportsApi {
             body,
         ));
         problems.finish()?;
-        let (Some((institution, year)), Some(key)) = (name, key) else {
-            return Err(ApiError::invalid_field(
-                kit_reason::INVALID_FIELDS,
-                "name",
-                "required: institutions/{institution}/yearlyReports/{year}",
-            ));
-        };
+        let (institution, year) = checked(name, "name")?;
+        let key = checked(key, "request_id")?;
         // The regional centre reads reports but does not submit them.
         self.reader(context, &institution, false).await?;
-        let mut tx = self.store.begin().await?;
-        let submitted = idempotency::once(&mut tx, key.as_ref(), context.now(), async |conn| {
+        let submitted = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let report = reports::submit(conn, context, &institution, year, &body.etag).await?;
             let found = institutions::get(conn, &institution).await?;
             Ok(report_pb(&found, &report))
         })
         .await?;
-        tx.commit().await?;
         tracing::info!(report = %submitted.name, late = submitted.late, "yearly report submitted");
         Ok(submitted)
     }
@@ -299,9 +233,7 @@ impl ReportsApi {
                 "required: an ISO 3166-2 code such as RU-SAR",
             ))
         } else {
-            RegionCode::parse(&body.region_code).map_err(|e| {
-                ApiError::invalid_field(kit_reason::INVALID_FIELDS, "region_code", e.to_string())
-            })
+            convert::region(&body.region_code, "region_code")
         }?;
         let regions = access::regional_centre_regions(context.caller()?)?;
         if !regions.iter().any(|r| r == region.as_str()) {

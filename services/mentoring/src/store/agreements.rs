@@ -416,15 +416,7 @@ pub async fn record_violation(
     )
     .execute(&mut *conn)
     .await?;
-    sqlx::query!(
-        "UPDATE mentoring.agreements SET update_time = $3, version = version + 1
-         WHERE institution_id = $1 AND id = $2",
-        institution,
-        id,
-        now.to_sqlx(),
-    )
-    .execute(&mut *conn)
-    .await?;
+    touch(conn, institution, id, now).await?;
     audit::record(
         conn,
         context,
@@ -693,15 +685,7 @@ async fn leave(
     )
     .execute(&mut *conn)
     .await?;
-    sqlx::query!(
-        "UPDATE mentoring.agreements SET update_time = $3, version = version + 1
-         WHERE institution_id = $1 AND id = $2",
-        institution,
-        id,
-        now.to_sqlx(),
-    )
-    .execute(&mut *conn)
-    .await?;
+    touch(conn, institution, id, now).await?;
     sqlx::query!(
         "UPDATE mentoring.pair_members SET left_time = $4
          WHERE institution_id = $1 AND pair_id = $2 AND participant_id = $3
@@ -713,33 +697,7 @@ async fn leave(
     )
     .execute(&mut *conn)
     .await?;
-    sqlx::query!(
-        "UPDATE mentoring.pairs
-         SET suspended_by = array_remove(suspended_by, $3), update_time = $4,
-             version = version + 1
-         WHERE institution_id = $1 AND id = $2",
-        institution,
-        pair,
-        mentee,
-        now.to_sqlx(),
-    )
-    .execute(&mut *conn)
-    .await?;
-    let withdrawn = sqlx::query!(
-        "UPDATE mentoring.questionnaires q
-         SET state = 'WITHDRAWN', update_time = $4, version = q.version + 1
-         FROM mentoring.monitoring_rounds r
-         WHERE q.institution_id = $1 AND q.pair_id = $2 AND q.participant_id = $3
-           AND q.state = 'SENT'
-           AND r.institution_id = q.institution_id AND r.id = q.round_id AND r.state = 'OPEN'",
-        institution,
-        pair,
-        mentee,
-        now.to_sqlx(),
-    )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    let withdrawn = super::pairs::release_mentee(conn, institution, pair, mentee, now).await?;
     audit::record(
         conn,
         context,
@@ -748,6 +706,26 @@ async fn leave(
         json!({ "mentee": participant_name(institution, mentee), "by": by,
                 "questionnaires_withdrawn": withdrawn }),
     )
+    .await?;
+    Ok(())
+}
+
+/// Agreement `id` changed at `now` in a row of its own (a violation, a party leaving): its
+/// update time and version move on, so that its etag names the change.
+async fn touch(
+    conn: &mut PgConnection,
+    institution: &str,
+    id: &str,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    sqlx::query!(
+        "UPDATE mentoring.agreements SET update_time = $3, version = version + 1
+         WHERE institution_id = $1 AND id = $2",
+        institution,
+        id,
+        now.to_sqlx(),
+    )
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }

@@ -32,7 +32,9 @@ pub struct Standing {
     pub member: Option<Member>,
     /// The appointed curator's participant ID, if one is appointed.
     pub curator: Option<String>,
-    /// Participants whose consents name the subject as their guardian, sorted.
+    /// Participants whose consents name the subject as their guardian, sorted: revoked
+    /// consents count too, so that the guardian who revoked a ward's consent still reads the
+    /// ward (redacted) and can retry the revocation.
     pub wards: Vec<String>,
 }
 

@@ -692,13 +692,38 @@ pub async fn complete_mentee(
     )
     .execute(&mut *conn)
     .await?;
+    let withdrawn = release_mentee(conn, institution, id, mentee, now).await?;
+    audit::record(
+        conn,
+        context,
+        "pair.mentee_left",
+        &pair_name(institution, id),
+        json!({ "mentee": participant_name(institution, mentee),
+                "reason": draft.reason.as_str(), "initiator": draft.initiator.as_str(),
+                "questionnaires_withdrawn": withdrawn }),
+    )
+    .await?;
+    get(conn, &setting, id).await
+}
+
+/// What follows a mentee's leaving group `pair` at `now`, whether by completion or by a
+/// unilateral termination of the agreement: they no longer hold the group suspended, and
+/// their questionnaires still SENT in an open round are WITHDRAWN. Returns how many were
+/// withdrawn, for the audit record.
+pub(crate) async fn release_mentee(
+    conn: &mut PgConnection,
+    institution: &str,
+    pair: &str,
+    mentee: &str,
+    now: Timestamp,
+) -> Result<u64, ApiError> {
     sqlx::query!(
         "UPDATE mentoring.pairs
          SET suspended_by = array_remove(suspended_by, $3), update_time = $4,
              version = version + 1
          WHERE institution_id = $1 AND id = $2",
         institution,
-        id,
+        pair,
         mentee,
         now.to_sqlx(),
     )
@@ -712,24 +737,14 @@ pub async fn complete_mentee(
            AND q.state = 'SENT'
            AND r.institution_id = q.institution_id AND r.id = q.round_id AND r.state = 'OPEN'",
         institution,
-        id,
+        pair,
         mentee,
         now.to_sqlx(),
     )
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    audit::record(
-        conn,
-        context,
-        "pair.mentee_left",
-        &pair_name(institution, id),
-        json!({ "mentee": participant_name(institution, mentee),
-                "reason": draft.reason.as_str(), "initiator": draft.initiator.as_str(),
-                "questionnaires_withdrawn": withdrawn }),
-    )
-    .await?;
-    get(conn, &setting, id).await
+    Ok(withdrawn)
 }
 
 /// `ETAG_MISMATCH` unless `supplied` is empty or names the pair's version (the pair is

@@ -13,7 +13,8 @@ use edu_proto::google::r#type::Date as PbDate;
 use tonic::Code;
 
 use crate::callers::{
-    caller, curator, director, guardian, now, outsider, participant, regional_centre, request,
+    curator, director, event_consumer, guardian, now, outsider, participant, regional_centre,
+    request,
 };
 use crate::common::{
     Fixture, INST, MENTOR, PUPIL, activate, agreement, appoint, context, in_tx, order, pair,
@@ -372,7 +373,6 @@ async fn agreements_are_recorded_by_staff_only() {
     let fx = Fixture::new().await;
     forming(&fx, "p", "mentor", "kid").await;
     person(&fx, "stranger", PUPIL).await;
-    let event_consumer = caller("events", &["mentoring.event_consumer"], &[]);
     for (who, code, expected) in [
         (outsider(), Code::NotFound, "NOT_FOUND"),
         (participant("stranger"), Code::NotFound, "NOT_FOUND"),
@@ -387,7 +387,7 @@ async fn agreements_are_recorded_by_staff_only() {
             Code::PermissionDenied,
             "ROLE_REQUIRED",
         ),
-        (event_consumer, Code::PermissionDenied, "ROLE_REQUIRED"),
+        (event_consumer(), Code::PermissionDenied, "ROLE_REQUIRED"),
         (
             curator("someone"),
             Code::PermissionDenied,

@@ -53,6 +53,11 @@ pub fn regional_centre(region: &str) -> Caller {
     )
 }
 
+/// A consumer of the change-event stream: no institution, no other role.
+pub fn event_consumer() -> Caller {
+    caller("events", &["mentoring.event_consumer"], &[])
+}
+
 /// The director of another institution: outside «Мечта»'s tenant.
 pub fn outsider() -> Caller {
     caller(

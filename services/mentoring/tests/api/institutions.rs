@@ -15,7 +15,8 @@ use jiff::civil::date;
 use tonic::{Code, Response, Status};
 
 use crate::callers::{
-    at, caller, curator, director, guardian, now, outsider, participant, regional_centre, request,
+    at, caller, curator, director, event_consumer, guardian, now, outsider, participant,
+    regional_centre, request,
 };
 use crate::common::{Fixture, INST, PUPIL, appoint, context, in_tx, pair, person, revoke, who};
 
@@ -1198,13 +1199,9 @@ async fn practices_are_read_by_whoever_reads_the_institution_and_region_wide_by_
         assert_eq!(refused.code(), Code::NotFound);
         assert_eq!(reason(&refused), "NOT_FOUND");
     }
-    let refused = list_practices(
-        &api,
-        &caller("consumer", &["mentoring.event_consumer"], &[]),
-        practices_of("institutions/-"),
-    )
-    .await
-    .expect_err("no reading role");
+    let refused = list_practices(&api, &event_consumer(), practices_of("institutions/-"))
+        .await
+        .expect_err("no reading role");
     assert_eq!(reason(&refused), "ROLE_REQUIRED");
     // The clock of a later year makes its practices possible.
     let later = api

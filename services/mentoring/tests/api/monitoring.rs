@@ -16,7 +16,8 @@ use jiff::civil::date;
 use tonic::Code;
 
 use crate::callers::{
-    at, caller, curator, director, guardian, now, outsider, participant, regional_centre, request,
+    at, caller, curator, director, event_consumer, guardian, now, outsider, participant,
+    regional_centre, request,
 };
 use crate::common::{
     Fixture, INST, MENTOR, PUPIL, activate, appoint, context, in_tx, person, ready_pair, revoke,
@@ -177,10 +178,6 @@ fn round_names(page: &pb::ListMonitoringRoundsResponse) -> Vec<String> {
         .iter()
         .map(|r| r.name.clone())
         .collect()
-}
-
-fn event_consumer() -> edu_kit::auth::Caller {
-    caller("feed", &["mentoring.event_consumer"], &[])
 }
 
 /// The centre registered in August 2024, so that the round of December 2024 may be opened.

@@ -695,7 +695,7 @@ async fn staff_form_pairs_and_nobody_else_does() {
         Code::PermissionDenied,
         "ROLE_REQUIRED",
     );
-    let consumer = caller("events", &["mentoring.event_consumer"], &[]);
+    let consumer = event_consumer();
     assert_reason(
         &refused(create(&api, &consumer, body()).await),
         Code::PermissionDenied,
@@ -833,7 +833,7 @@ async fn a_mentor_reads_the_pairs_they_mentor_and_a_mentee_or_guardian_only_thei
         Code::PermissionDenied,
         "ROLE_REQUIRED",
     );
-    let consumer = caller("events", &["mentoring.event_consumer"], &[]);
+    let consumer = event_consumer();
     assert_reason(
         &refused(list(&api, &consumer, all_pairs()).await),
         Code::PermissionDenied,

@@ -12,7 +12,8 @@ use edu_proto::google::r#type::Date as PbDate;
 use tonic::{Code, Status};
 
 use crate::callers::{
-    caller, curator, director, guardian, now, outsider, participant, regional_centre, request,
+    curator, director, event_consumer, guardian, now, outsider, participant, regional_centre,
+    request,
 };
 use crate::common::{
     Fixture, INST, MENTOR, PUPIL, Who, activate, appoint, person, ready_pair, revoke, who,
@@ -658,7 +659,7 @@ async fn get_participant_shows_a_person_to_staff_themselves_and_their_guardian_o
         Code::PermissionDenied,
         "ROLE_REQUIRED",
     );
-    let consumer = caller("feed", &["mentoring.event_consumer"], &[]);
+    let consumer = event_consumer();
     refused(
         get(&fx, &consumer, "m1").await,
         Code::PermissionDenied,

@@ -14,7 +14,8 @@ use prost_types::FieldMask;
 use tonic::Code;
 
 use crate::callers::{
-    caller, curator, director, guardian, now, outsider, participant, regional_centre, request,
+    curator, director, event_consumer, guardian, now, outsider, participant, regional_centre,
+    request,
 };
 use crate::common::{
     Fixture, INST, MENTOR, PUPIL, activate, agreement, appoint, context, in_tx, order, pair,
@@ -310,7 +311,6 @@ async fn only_the_pairs_members_and_staff_reach_its_plan() {
     forming(&fx, "p", "mentor", "kid").await;
     person(&fx, "stranger", PUPIL).await;
     add(&fx, &director(), "p", "огонёк").await;
-    let event_consumer = caller("events", &["mentoring.event_consumer"], &[]);
     for (who, code, expected) in [
         (outsider(), Code::NotFound, "NOT_FOUND"),
         (participant("stranger"), Code::NotFound, "NOT_FOUND"),
@@ -320,7 +320,7 @@ async fn only_the_pairs_members_and_staff_reach_its_plan() {
             Code::PermissionDenied,
             "ROLE_REQUIRED",
         ),
-        (event_consumer, Code::PermissionDenied, "ROLE_REQUIRED"),
+        (event_consumer(), Code::PermissionDenied, "ROLE_REQUIRED"),
         (
             curator("someone"),
             Code::PermissionDenied,

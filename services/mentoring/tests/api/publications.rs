@@ -16,7 +16,8 @@ use jiff::civil::date;
 use tonic::{Code, Response, Status};
 
 use crate::callers::{
-    at, caller, curator, director, guardian, now, outsider, participant, regional_centre, request,
+    at, curator, director, event_consumer, guardian, now, outsider, participant, regional_centre,
+    request,
 };
 use crate::common::{Fixture, INST, PUPIL, appoint, consent, context, in_tx, person, revoke, who};
 
@@ -316,7 +317,7 @@ async fn planning_refuses_bad_fields_unknown_people_and_anyone_but_the_staff() {
         participant("v"),
         guardian("kid"),
         regional_centre("RU-SAR"),
-        caller("feed", &["mentoring.event_consumer"], &[]),
+        event_consumer(),
     ] {
         let refused = create(&api, &someone, digest.clone(), "")
             .await

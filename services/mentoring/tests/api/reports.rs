@@ -16,7 +16,8 @@ use jiff::civil::date;
 use tonic::Code;
 
 use crate::callers::{
-    at, caller, curator, director, guardian, outsider, participant, regional_centre, request,
+    at, curator, director, event_consumer, guardian, outsider, participant, regional_centre,
+    request,
 };
 use crate::common::*;
 
@@ -103,10 +104,6 @@ async fn institution(fx: &Fixture, id: &str, short: &str, region: &str) {
     )
     .await)
     .expect("institution");
-}
-
-fn event_consumer() -> Caller {
-    caller("events", &["mentoring.event_consumer"], &[])
 }
 
 fn api(fx: &Fixture) -> ReportsApi {
