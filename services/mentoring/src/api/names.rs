@@ -10,7 +10,6 @@ use edu_kit::ApiError;
 use edu_kit::error::{quote, reason as kit_reason};
 use edu_kit::resource::{parse_name, parse_nested};
 
-use crate::domain::monitoring::RoundId;
 use crate::store::{institution_name, participant_name};
 
 /// The parent that stands for every institution the caller reads.
@@ -113,12 +112,13 @@ pub fn institution_child(
 }
 
 /// `institutions/{institution}/monitoringRounds/{round}`: the IDs. A round's ID is its year
-/// and month due (`2024-12`), which the kit's ID rule (a letter first) does not take.
+/// and month due (`2024-12`), which the kit's ID rule (a letter first) does not take. Any
+/// other well-formed ID names a round that cannot exist: the store answers `NOT_FOUND`, after
+/// the caller's standing in the institution is settled, so that a stranger learns the same
+/// of every name under an institution they may not see.
 pub fn round(name: &str, field: &str) -> Result<(String, String), ApiError> {
-    under_institution(name, "monitoringRounds", |round| {
-        RoundId::parse(round).is_some()
-    })
-    .ok_or_else(|| bad(name, field, ROUND_FORM))
+    under_institution(name, "monitoringRounds", is_joined_id)
+        .ok_or_else(|| bad(name, field, ROUND_FORM))
 }
 
 /// `institutions/{institution}/monitoringRounds/{round}/{collection}/{id}`
@@ -141,8 +141,10 @@ pub fn round_child(
 }
 
 /// `institutions/{institution}/yearlyReports/{year}`: the institution's ID and the year
-/// (four digits, as the report's own name writes it).
-pub fn yearly_report(name: &str, field: &str) -> Result<(String, i16), ApiError> {
+/// (four digits, as the report's own name writes it), `None` for another well-formed ID —
+/// a report that cannot exist, which the caller answers `NOT_FOUND` once the caller's
+/// standing in the institution is settled (strangers learn the same of every name).
+pub fn yearly_report(name: &str, field: &str) -> Result<(String, Option<i16>), ApiError> {
     if name.is_empty() {
         return Err(ApiError::invalid_field(
             kit_reason::INVALID_FIELDS,
@@ -151,8 +153,13 @@ pub fn yearly_report(name: &str, field: &str) -> Result<(String, i16), ApiError>
         ));
     }
     let four_digits = |year: &str| year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit());
-    under_institution(name, "yearlyReports", four_digits)
-        .and_then(|(institution, year)| Some((institution, year.parse::<i16>().ok()?)))
+    under_institution(name, "yearlyReports", is_joined_id)
+        .map(|(institution, year)| {
+            let year = four_digits(&year)
+                .then(|| year.parse::<i16>().ok())
+                .flatten();
+            (institution, year)
+        })
         .ok_or_else(|| {
             bad(
                 name,
@@ -263,8 +270,11 @@ mod tests {
             ("mechta", "2025-05")
         );
         assert_eq!(id, "0190-p1");
+        // A well-formed ID that is no season names a round that cannot exist: found missing
+        // later, once the caller's standing is settled.
+        assert!(round("institutions/mechta/monitoringRounds/2024-11", "parent").is_ok());
         for bad_name in [
-            "institutions/mechta/monitoringRounds/2024-11",
+            "institutions/mechta/monitoringRounds/2024_11",
             "institutions/mechta/monitoringRounds/2024-12/x",
             "institutions/Mechta/monitoringRounds/2024-12",
         ] {
@@ -288,11 +298,16 @@ mod tests {
     fn a_yearly_report_is_named_by_its_four_digit_year() {
         assert_eq!(
             yearly_report("institutions/mechta/yearlyReports/2025", "name").expect("report"),
-            ("mechta".to_string(), 2025)
+            ("mechta".to_string(), Some(2025))
+        );
+        // A well-formed name whose ID is no year names a report that cannot exist.
+        assert_eq!(
+            yearly_report("institutions/mechta/yearlyReports/25", "name").expect("a name"),
+            ("mechta".to_string(), None)
         );
         for bad_name in [
             "",
-            "institutions/mechta/yearlyReports/25",
+            "institutions/mechta/yearlyReports/",
             "yearlyReports/2025",
         ] {
             assert_eq!(

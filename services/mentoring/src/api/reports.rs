@@ -162,6 +162,7 @@ impl ReportsApi {
     async fn readable(&self, context: &CallContext, name: &str) -> Result<Reported, ApiError> {
         let (institution, year) = names::yearly_report(name, "name")?;
         self.reader(context, &institution, true).await?;
+        let year = year.ok_or_else(|| ApiError::not_found(name))?;
         reports::read(&self.store, &institution, year, context.now()).await
     }
 
@@ -193,6 +194,7 @@ impl ReportsApi {
         let key = checked(key, "request_id")?;
         // The regional centre reads reports but does not submit them.
         self.reader(context, &institution, false).await?;
+        let year = year.ok_or_else(|| ApiError::not_found(body.name.clone()))?;
         let submitted = once(&self.store, key.as_ref(), context.now(), async |conn| {
             let report = reports::submit(conn, context, &institution, year, &body.etag).await?;
             let found = institutions::get(conn, &institution).await?;

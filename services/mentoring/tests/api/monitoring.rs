@@ -1031,13 +1031,25 @@ async fn submit_questionnaire_refuses_bad_answers_stale_etags_and_reused_ids() {
             &participant("m"),
             now(),
             answer(
-                "institutions/mechta/monitoringRounds/2025-06/questionnaires/p-m",
+                "institutions/mechta/monitoringRounds/2025_06/questionnaires/p-m",
                 vec![score("satisfaction", 5)],
             ),
         ))
         .await;
     let status = assert_status(refused, Code::InvalidArgument, "INVALID_FIELDS");
     assert_eq!(bad_fields(&status), ["name"]);
+    // A well-formed round ID that is no season names a round that cannot exist.
+    let refused = api(&fx)
+        .submit_questionnaire(request(
+            &participant("m"),
+            now(),
+            answer(
+                "institutions/mechta/monitoringRounds/2025-06/questionnaires/p-m",
+                vec![score("satisfaction", 5)],
+            ),
+        ))
+        .await;
+    assert_status(refused, Code::NotFound, "NOT_FOUND");
 
     let refused = api(&fx)
         .submit_questionnaire(request(

@@ -431,10 +431,17 @@ async fn a_year_before_registration_or_after_the_current_one_does_not_exist() {
 #[tokio::test]
 async fn malformed_names_region_codes_and_request_ids_are_invalid_fields() {
     let fx = Fixture::new().await;
+    // A well-formed ID that is no year names a report that cannot exist.
     for name in [
-        "",
         "institutions/mechta/yearlyReports/25",
         "institutions/mechta/yearlyReports/two",
+    ] {
+        let status = get(&fx, &director(), june(), name).await.expect_err(name);
+        assert_eq!(reason(&status), "NOT_FOUND", "{name:?}");
+    }
+    for name in [
+        "",
+        "institutions/mechta/yearlyReports/Two",
         "institutions/mechta/reports/2025",
         "institutions/mechta",
     ] {
