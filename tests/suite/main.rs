@@ -11,5 +11,6 @@ mod mentoring;
 mod partnerships;
 mod privacy;
 mod robustness;
+mod sdk;
 mod story;
 mod telemetry;
