@@ -296,6 +296,8 @@ impl MonitoringApi {
         let context = CallContext::of(&request)?;
         let body = request.get_ref();
         let (institution, round) = names::round(&body.parent, "parent")?;
+        // Standing first: a stranger learns nothing from how the other fields are judged.
+        let viewer = self.viewer(context, &institution).await?;
         let mut problems = FieldProblems::new();
         let pair = if body.pair.is_empty() {
             None
@@ -321,7 +323,6 @@ impl MonitoringApi {
                 &body.state.to_string(),
             ],
         )?;
-        let viewer = self.viewer(context, &institution).await?;
         let respondents = respondents_for(&viewer)?;
         let filter = QuestionnaireFilter {
             pair,
