@@ -42,10 +42,15 @@ fn main() -> Result<(), Box<dyn Error>> {
         .include_file("edu_includes.rs")
         .compile_fds(compiler.file_descriptor_set())?;
 
-    println!("cargo:rerun-if-changed={}", proto_root.display());
+    // Paths relative to this package, not absolute: the fingerprint then follows the
+    // checkout being built, so a second clone or worktree sharing the target directory (CI
+    // reuses one) has its own files compared, never another checkout's.
+    println!("cargo:rerun-if-changed=../../proto");
     println!("cargo:rerun-if-changed=build/limits.rs");
     for file in &files {
-        println!("cargo:rerun-if-changed={}", file.display());
+        if let Ok(relative) = file.strip_prefix(&proto_root) {
+            println!("cargo:rerun-if-changed=../../proto/{}", relative.display());
+        }
     }
     Ok(())
 }
