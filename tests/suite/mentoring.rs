@@ -2,8 +2,9 @@
 //! loaded as its people would do it — the regional centre registers the centre, the director
 //! records everyone with their consent and appoints the curator, pairs are formed, signed,
 //! ordered and activated, one completes, a parent revokes a consent — then what each caller
-//! may see, the revoked pupil hidden from every answer, the current monitoring round, the
-//! yearly report as CSV, the region summary, and the event stream that followed it.
+//! may see, the revoked pupil hidden from every answer, the current monitoring round answered,
+//! assessed and submitted, the yearly report read, exported as CSV and submitted, the region
+//! summary, and the event stream that followed it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -186,6 +187,89 @@ async fn the_demo_centre_runs_through_the_gateway_and_a_revoked_pupil_appears_no
     assert_eq!(rounds[0].state, pb::MonitoringRoundState::Open as i32);
     assert_eq!(rounds[0].pairs, 7);
 
+    // The counsellor answers their questionnaire of the round; the director assesses every
+    // pair and submits the round, before its deadline (20 December or 20 May).
+    let mut monitoring = MonitoringServiceClient::new(channel.clone());
+    let counsellor_token = demo::participant("counsellor");
+    let own = monitoring
+        .list_questionnaires(authorised(
+            &counsellor_token,
+            pb::ListQuestionnairesRequest {
+                parent: rounds[0].name.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("own questionnaires")
+        .into_inner()
+        .questionnaires;
+    assert!(!own.is_empty());
+    let answered = monitoring
+        .submit_questionnaire(authorised(
+            &counsellor_token,
+            pb::SubmitQuestionnaireRequest {
+                name: own[0].name.clone(),
+                answers: vec![pb::Answer {
+                    question_id: "satisfaction".into(),
+                    score: 9,
+                    text: String::new(),
+                }],
+                etag: String::new(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("answered")
+        .into_inner();
+    assert_eq!(answered.answered_by, pb::ActorKind::Subject as i32);
+    let results = monitoring
+        .list_pair_results(authorised(
+            &director,
+            pb::ListPairResultsRequest {
+                parent: rounds[0].name.clone(),
+                page_size: 50,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("pair results")
+        .into_inner()
+        .pair_results;
+    assert_eq!(results.len(), 7);
+    for result in results {
+        monitoring
+            .update_pair_result(authorised(
+                &director,
+                pb::UpdatePairResultRequest {
+                    pair_result: Some(pb::PairResult {
+                        name: result.name,
+                        assessment: pb::PairAssessment::Effective as i32,
+                        ..Default::default()
+                    }),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: vec!["assessment".into()],
+                    }),
+                },
+            ))
+            .await
+            .expect("assessed");
+    }
+    let submitted = monitoring
+        .submit_monitoring_round(authorised(
+            &director,
+            pb::SubmitMonitoringRoundRequest {
+                name: rounds[0].name.clone(),
+                summary: "Все пары работают".into(),
+                etag: String::new(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("the round submitted")
+        .into_inner();
+    assert_eq!(submitted.state, pb::MonitoringRoundState::Submitted as i32);
+    assert!(!submitted.late, "submitted before its due day");
+
     // The regional centre reads the region's figures and the yearly report's CSV, which
     // name nobody; the year of the demo's pairs is the year its September fell in.
     let centre = demo::regional_centre();
@@ -239,10 +323,41 @@ async fn the_demo_centre_runs_through_the_gateway_and_a_revoked_pupil_appears_no
     let rows: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
     assert_eq!(rows.len(), 21, "a header and 20 data rows:\n{text}");
     assert!(!text.contains(REVOKED_FAMILY_NAME));
+    let report_name = format!("{}/yearlyReports/{year}", parent());
+    let report = reports
+        .get_yearly_report(authorised(
+            &director,
+            pb::GetYearlyReportRequest {
+                name: report_name.clone(),
+            },
+        ))
+        .await
+        .expect("the yearly report")
+        .into_inner();
+    let figures = report.figures.expect("figures");
+    assert_eq!(
+        figures.pairs + figures.groups,
+        9,
+        "every pair that worked this year"
+    );
+    assert!(figures.mentees >= 10, "{figures:?}");
+    let submitted = reports
+        .submit_yearly_report(authorised(
+            &director,
+            pb::SubmitYearlyReportRequest {
+                name: report_name,
+                etag: report.etag,
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("the yearly report submitted")
+        .into_inner();
+    assert_eq!(submitted.state, pb::YearlyReportState::Submitted as i32);
 
     // The stream carried every activation, the completion and the revocation.
     let mut seen: BTreeMap<i32, usize> = BTreeMap::new();
-    while seen.values().sum::<usize>() < 11 {
+    while seen.values().sum::<usize>() < 12 {
         let event = tokio::time::timeout(Duration::from_secs(10), events.next())
             .await
             .expect("the events arrive")
@@ -254,6 +369,10 @@ async fn the_demo_centre_runs_through_the_gateway_and_a_revoked_pupil_appears_no
     assert_eq!(seen.get(&(pb::EventType::PairActivated as i32)), Some(&9));
     assert_eq!(seen.get(&(pb::EventType::PairCompleted as i32)), Some(&1));
     assert_eq!(seen.get(&(pb::EventType::ConsentRevoked as i32)), Some(&1));
+    assert_eq!(
+        seen.get(&(pb::EventType::MonitoringSubmitted as i32)),
+        Some(&1)
+    );
 
     suite.stop().await;
 }

@@ -571,14 +571,17 @@ async fn plan_press_release(
     Ok(())
 }
 
-/// The season whose round is due next: May's until the end of May, December's after.
+/// The season whose round is due next: May's until 20 May, December's until 20 December,
+/// then next year's May.
 fn current_season(today: CivilDate) -> (pb::MonitoringSeason, i32) {
-    let season = if today.month() <= 5 {
-        pb::MonitoringSeason::May
+    let (month, day, year) = (today.month(), today.day(), i32::from(today.year()));
+    if month < 5 || (month == 5 && day <= 20) {
+        (pb::MonitoringSeason::May, year)
+    } else if month < 12 || day <= 20 {
+        (pb::MonitoringSeason::December, year)
     } else {
-        pb::MonitoringSeason::December
-    };
-    (season, i32::from(today.year()))
+        (pb::MonitoringSeason::May, year + 1)
+    }
 }
 
 /// What `<service> demo` prints: the demo loaded through `channel`.
@@ -609,17 +612,14 @@ mod tests {
 
     #[test]
     fn the_current_round_is_the_next_one_due() {
-        assert_eq!(
-            current_season(date(2026, 11, 26)),
-            (pb::MonitoringSeason::December, 2026)
-        );
-        assert_eq!(
-            current_season(date(2027, 5, 31)),
-            (pb::MonitoringSeason::May, 2027)
-        );
-        assert_eq!(
-            current_season(date(2027, 6, 1)),
-            (pb::MonitoringSeason::December, 2027)
-        );
+        for (today, expected) in [
+            (date(2026, 11, 26), (pb::MonitoringSeason::December, 2026)),
+            (date(2026, 12, 20), (pb::MonitoringSeason::December, 2026)),
+            (date(2026, 12, 21), (pb::MonitoringSeason::May, 2027)),
+            (date(2027, 5, 20), (pb::MonitoringSeason::May, 2027)),
+            (date(2027, 5, 21), (pb::MonitoringSeason::December, 2027)),
+        ] {
+            assert_eq!(current_season(today), expected, "{today}");
+        }
     }
 }
