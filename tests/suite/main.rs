@@ -1,6 +1,7 @@
 //! The suite as a client sees it: real processes, real gRPC, through the gateway.
 
 mod aid;
+mod audit;
 mod bench;
 mod certificates;
 mod competitions;

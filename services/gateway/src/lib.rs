@@ -1,9 +1,11 @@
 //! The gateway: the suite's one public address. It serves every service's API unchanged by
 //! routing on the gRPC path ([`proxy`]) to the backends of its configuration ([`config`],
 //! [`backends`]), verifies tokens at the edge with the kit's call pipeline, and serves its
-//! own API ([`api`], with the region summary of [`summary`]) and the health of its backends.
+//! own API ([`api`], with the region summary of [`summary`]), the audit trails of every
+//! service for inspectors ([`audit`]), and the health of its backends.
 
 pub mod api;
+pub mod audit;
 pub mod backends;
 pub mod config;
 pub mod proxy;
@@ -21,7 +23,7 @@ use crate::config::GatewayConfig;
 /// The gateway's name in telemetry.
 pub const SERVICE_NAME: &str = "gateway";
 
-/// The gateway's routes: its own API, and the proxy for every other path.
+/// The gateway's routes: its own API, the audit API, and the proxy for every other path.
 pub fn routes(backends: Arc<Backends>, config: &GatewayConfig, limits: &Limits) -> Routes {
     let own = GatewayServiceServer::new(api::GatewayApi::new(
         Arc::clone(&backends),
@@ -29,7 +31,9 @@ pub fn routes(backends: Arc<Backends>, config: &GatewayConfig, limits: &Limits) 
     ))
     .max_decoding_message_size(limits.max_message_bytes)
     .max_encoding_message_size(limits.max_message_bytes);
+    let audit = audit::AuditGateway::new(Arc::clone(&backends), limits).server();
     let router = Routes::new(own)
+        .add_service(audit)
         .into_axum_router()
         .fallback_service(proxy::Proxy::new(backends));
     Routes::from(router)

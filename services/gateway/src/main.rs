@@ -50,7 +50,8 @@ async fn run() -> anyhow::Result<()> {
     let backends = Arc::new(Backends::new(&gateway));
     let limits = config.limits;
     let mut server = Server::new(SERVICE_NAME, config, verifier, Clock::system())
-        .advertise(gateway_service_server::SERVICE_NAME);
+        .advertise(gateway_service_server::SERVICE_NAME)
+        .advertise(edu_kit::audit::service::SERVICE_NAME);
     for method in edu_proto::PUBLIC_METHODS {
         server = server.allow_anonymous(method);
     }

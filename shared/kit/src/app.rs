@@ -1,8 +1,14 @@
 //! The start-up every database-backed service shares, so that a service's `main` only says
 //! what it is: `<binary> serve` (the default) runs it, `<binary> migrate` applies its
-//! migrations and exits (for a Kubernetes Job, so replicas never race on start-up), and
+//! migrations and exits (for a Kubernetes Job, so replicas never race on start-up),
 //! `<binary> demo` loads the service's demo programme through a running gateway (what
-//! `cargo suite up` runs for each service, so the local suite needs no service's code).
+//! `cargo suite up` runs for each service, so the local suite needs no service's code), and
+//! `<binary> audit-verify` verifies the service's audit chain in any database, a restored
+//! dump as much as the live one.
+//!
+//! Besides the service's own API, `serve` serves the kit's `edu.audit.v1.AuditService` over
+//! the service's audit trail, and runs the background tasks every service has: the expiry
+//! of idempotency keys and the sealer of the audit chain.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,9 +20,13 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use tonic::service::Routes;
 
+use crate::audit::chain;
+use crate::audit::service::{self as audit_service, AuditApi};
 use crate::auth::TokenVerifier;
 use crate::clock::Clock;
-use crate::config::{AuthConfig, DatabaseConfig, Env, Limits, ServerConfig, TelemetryConfig};
+use crate::config::{
+    AuditConfig, AuthConfig, DatabaseConfig, Env, Limits, Secret, ServerConfig, TelemetryConfig,
+};
 use crate::server::{DatabaseReadiness, Server};
 use crate::{db, idempotency, telemetry};
 
@@ -76,7 +86,24 @@ enum Command {
         )]
         gateway: String,
     },
+    /// Verify the service's audit chain and print what was found: exits 0 when the chain
+    /// holds, 2 when it is broken, 1 when it could not be verified. For an inspector, against
+    /// a restored dump: point --database-url (or EDU_DATABASE_URL, with EDU_DATABASE_PASSWORD
+    /// when the password is not in it) at the restored database.
+    AuditVerify {
+        /// The database, instead of EDU_DATABASE_URL; without a user in it, the service's
+        /// role connects.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// The schema holding the trail; the service's name by default.
+        #[arg(long)]
+        schema: Option<String>,
+    },
 }
+
+/// The exit code of `audit-verify` for a broken chain (1 is for a verification that could
+/// not run).
+pub const CHAIN_BROKEN: u8 = 2;
 
 /// The process's async runtime: `EDU_WORKER_THREADS` worker threads, or one per core.
 /// (The variable is read here, before configuration proper, as the runtime runs it.)
@@ -103,7 +130,7 @@ pub fn main(service: DatabaseService) -> ExitCode {
         }
     };
     match runtime.block_on(run(service, cli.command.unwrap_or(Command::Serve))) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             // Logging may not be up (a configuration error), so stderr too.
             tracing::error!(error = %format!("{e:#}"), "stopped with an error");
@@ -113,12 +140,17 @@ pub fn main(service: DatabaseService) -> ExitCode {
     }
 }
 
-async fn run(service: DatabaseService, command: Command) -> anyhow::Result<()> {
+async fn run(service: DatabaseService, command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Demo { gateway } => load_demo(service.demo, &gateway).await,
         Command::Migrate => with_database(service, true).await,
         Command::Serve => with_database(service, false).await,
+        Command::AuditVerify {
+            database_url,
+            schema,
+        } => return audit_verify(service, database_url, schema).await,
     }
+    .map(|()| ExitCode::SUCCESS)
 }
 
 /// `migrate` (when `migrate_only`) or `serve`: the commands that need the database.
@@ -135,6 +167,7 @@ async fn with_database(service: DatabaseService, migrate_only: bool) -> anyhow::
         }
         false => {
             let config = ServerConfig::from_env(&env, 50051, 9090)?;
+            let audit = AuditConfig::from_env(&env)?;
             let verifier =
                 TokenVerifier::from_config(&AuthConfig::from_env(&env, config.environment)?)?;
             verifier.spawn_reload(KEY_RELOAD_INTERVAL);
@@ -151,17 +184,84 @@ async fn with_database(service: DatabaseService, migrate_only: bool) -> anyhow::
             for name in service.grpc_services {
                 server = server.advertise(name);
             }
+            server = server.advertise(audit_service::SERVICE_NAME);
             for method in service.anonymous_methods {
                 server = server.allow_anonymous(method);
             }
             server.metrics().register_pool(pool.clone());
             idempotency::spawn_expiry(pool.clone());
-            server
-                .run_until_signalled((service.routes)(pool, &limits))
-                .await?;
+            chain::spawn_sealer(pool.clone(), audit.seal_interval);
+            let routes = (service.routes)(pool.clone(), &limits)
+                .add_service(AuditApi::new(pool, service.name).server(&limits));
+            server.run_until_signalled(routes).await?;
             Ok(())
         }
     }
+}
+
+/// `<binary> audit-verify`: the report of the chain in `schema` (the service's by default)
+/// of the database `database_url` names (`EDU_DATABASE_URL` by default), on standard output.
+#[allow(clippy::print_stdout)]
+async fn audit_verify(
+    service: DatabaseService,
+    database_url: Option<String>,
+    schema: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let env = Env::process();
+    let database = match (DatabaseConfig::from_env(&env), database_url) {
+        (Ok(mut config), Some(url)) => {
+            config.url = Secret::new(url);
+            config
+        }
+        (Ok(config), None) => config,
+        (Err(_), Some(url)) => DatabaseConfig {
+            url: Secret::new(url),
+            password: None,
+            max_connections: 1,
+            acquire_timeout: Duration::from_secs(10),
+            migrate_on_start: false,
+        },
+        (Err(e), None) => return Err(e.into()),
+    };
+    let schema = schema.unwrap_or_else(|| service.name.to_string());
+    db::provision::identifier(&schema)?;
+    let options = db::connect_options(
+        &database,
+        &schema,
+        &format!("{}-audit-verify", service.name),
+    )?;
+    let mut conn = db::single_connection(&options)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+    let report = chain::verify(&mut conn)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read {schema}.audit_log: {e}"))?;
+    println!(
+        "{schema} audit trail: {} records sealed, {} not sealed yet",
+        report.sealed, report.unsealed
+    );
+    if let Some(head) = &report.head {
+        println!(
+            "last sealed: chain_seq {}, hash {}",
+            head.chain_seq,
+            chain::hex(&head.hash)
+        );
+    }
+    Ok(match report.first_break {
+        None => {
+            println!("the chain holds");
+            ExitCode::SUCCESS
+        }
+        Some(broken) => {
+            println!(
+                "the chain is BROKEN at chain_seq {} (record id {}): {}",
+                broken.chain_seq,
+                broken.id,
+                broken.kind.as_str()
+            );
+            ExitCode::from(CHAIN_BROKEN)
+        }
+    })
 }
 
 /// `<binary> demo`: the service's demo data through the gateway at `gateway`, and what was

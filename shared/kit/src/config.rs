@@ -95,6 +95,9 @@ pub const SHUTDOWN_DELAY_MS: &str = "EDU_SHUTDOWN_DELAY_MS";
 /// How often readiness is re-checked (the database, or the gateway's backends), in
 /// milliseconds.
 pub const HEALTH_CHECK_INTERVAL_MS: &str = "EDU_HEALTH_CHECK_INTERVAL_MS";
+/// How often a service seals its new audit records into the hash chain, in milliseconds
+/// (1000 by default): the longest a committed record stays alterable without trace.
+pub const AUDIT_SEAL_INTERVAL_MS: &str = "EDU_AUDIT_SEAL_INTERVAL_MS";
 
 /// Where the process runs; decides whether development conveniences are allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -378,6 +381,27 @@ impl DatabaseConfig {
             acquire_timeout: env.millis_or(DATABASE_ACQUIRE_TIMEOUT_MS, 3_000)?,
             migrate_on_start: env.bool_or(DATABASE_MIGRATE_ON_START, true)?,
         })
+    }
+}
+
+/// The audit trail's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// How often new records are sealed into the chain.
+    pub seal_interval: Duration,
+}
+
+impl AuditConfig {
+    /// Reads [`AUDIT_SEAL_INTERVAL_MS`]; it must be between 10 ms and an hour.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let seal_interval = env.millis_or(AUDIT_SEAL_INTERVAL_MS, 1_000)?;
+        if seal_interval < Duration::from_millis(10) || seal_interval > Duration::from_secs(3600) {
+            return Err(ConfigError {
+                variable: AUDIT_SEAL_INTERVAL_MS,
+                problem: "must be between 10 and 3600000 milliseconds".into(),
+            });
+        }
+        Ok(AuditConfig { seal_interval })
     }
 }
 

@@ -18,7 +18,7 @@ use tracing::Instrument;
 
 use crate::auth::{Caller, TokenVerifier};
 use crate::clock::{CLOCK_OVERRIDE_HEADER, Clock};
-use crate::context::{CallContext, REQUEST_ID_HEADER};
+use crate::context::{CallContext, REQUEST_ID_HEADER, stated_purpose};
 use crate::error::{ApiError, ErrorKind, reason};
 use crate::framing::{BufferedBody, read_one_message};
 use crate::metrics::{Metrics, code_name};
@@ -219,7 +219,9 @@ where
                         trace_id,
                         config.now_for(request.headers())?,
                     )
-                    .with_deadline(started + deadline))
+                    .with_deadline(started + deadline)
+                    .with_rpc(path.as_str())
+                    .with_purpose(stated_purpose(request.headers())?))
                 });
             match context {
                 Ok(context) => {
@@ -251,7 +253,7 @@ where
                 return Box::pin(std::future::ready(Ok(response)));
             }
         };
-        request.extensions_mut().insert(context);
+        request.extensions_mut().insert(context.clone());
 
         // The caller's deadline (capped by the default) bounds the whole call: reading the
         // request, the handler, and a streaming response. Past it the handler is dropped,
@@ -283,7 +285,9 @@ where
                 Ok(admitted) => admitted,
                 Err(error) => return Ok(Err(error)),
             };
-            let answered = inner.call(request).await.map(Ok);
+            // The handler runs as serving this call, so that a store function can find it
+            // (the audit trail's records of reads: `audit::read_in_call`).
+            let answered = context.scope(inner.call(request)).await.map(Ok);
             // The place under the ceiling is held until the handler has answered.
             drop(admitted);
             answered

@@ -13,7 +13,7 @@
 use edu_kit::error::{ErrorKind, FieldProblems, reason as kit_reason};
 use edu_kit::idempotency::{self, IdempotencyKey};
 use edu_kit::paging::{Cursor, PageRequest};
-use edu_kit::{ApiError, CallContext, etag};
+use edu_kit::{ApiError, CallContext, audit, etag};
 use edu_proto::edu::aid::v1 as pb;
 use edu_proto::edu::aid::v1::child_service_server::ChildService;
 use jiff::civil::Date;
@@ -173,6 +173,11 @@ fn duplicate_action(a: DuplicateAction) -> pb::DuplicateAction {
         DuplicateAction::Reopen => pb::DuplicateAction::Reopen,
     }
 }
+
+/// The audit trail's action for a read of a child's record (GetChild, and each child a
+/// ListChildren page shows): one `READ` record per child, so that an inspector listing a
+/// child's records finds every call that showed it.
+const CHILD_READ: &str = "child.read";
 
 /// A child's record as its school's and region's staff read it.
 /// The children's needs figures (estimated, committed, delivered), from the needs module.
@@ -604,6 +609,7 @@ impl ChildrenApi {
             .await?
             .filter(|c| sees(&viewer, c))
             .ok_or_else(|| ApiError::not_found(name.clone()))?;
+        audit::read(&mut conn, context, CHILD_READ, &[child.name()]).await?;
         let mut answers = with_totals(
             &mut conn,
             vec![child_pb(&child)],
@@ -679,6 +685,8 @@ impl ChildrenApi {
             paging.after.clone(),
         )
         .await?;
+        let shown: Vec<String> = page.items.iter().map(Child::name).collect();
+        audit::read(&mut conn, context, CHILD_READ, &shown).await?;
         Ok(pb::ListChildrenResponse {
             children: with_totals(
                 &mut *self.store.read().await?,

@@ -7,7 +7,7 @@ use edu_kit::error::{FieldProblems, reason as kit_reason};
 use edu_kit::idempotency::{IdempotencyKey, once};
 use edu_kit::paging::PageRequest;
 use edu_kit::region::RegionCode;
-use edu_kit::{ApiError, CallContext, etag, resource, wire};
+use edu_kit::{ApiError, CallContext, audit, etag, resource, wire};
 use edu_proto::edu::certificates::v1 as pb;
 use edu_proto::edu::certificates::v1::certificate_service_server::CertificateService;
 use sqlx::PgConnection;
@@ -19,6 +19,11 @@ use crate::domain::enrolment::CertificateKind;
 use crate::domain::{Balance, CertificateError};
 use crate::store::people::{self, Certificate, CertificateState, Child, ChildScope};
 use crate::store::{Store, enrolments, ledger, periods};
+
+/// The audit trail's action for a read of a child's record (GetChild, and each child a
+/// ListChildren page shows): one `READ` record per child, so that an inspector listing a
+/// child's records finds every call that showed it.
+const CHILD_READ: &str = "child.read";
 
 /// The certificate service.
 #[derive(Debug, Clone)]
@@ -285,6 +290,7 @@ impl CertificatesApi {
         let id = resource::parse_name(&request.get_ref().name, "children", "name")?;
         let mut conn = self.store.read().await?;
         let child = Self::visible_child(&mut conn, context.caller()?, &id).await?;
+        audit::read(&mut conn, context, CHILD_READ, &[format!("children/{id}")]).await?;
         Ok(child_pb(&child))
     }
 
@@ -301,6 +307,12 @@ impl CertificatesApi {
         let mut conn = self.store.read().await?;
         let page =
             people::list_children(&mut conn, &scope, paging.size, paging.after.clone()).await?;
+        let shown: Vec<String> = page
+            .items
+            .iter()
+            .map(|c| format!("children/{}", c.id))
+            .collect();
+        audit::read(&mut conn, context, CHILD_READ, &shown).await?;
         Ok(pb::ListChildrenResponse {
             children: page.items.iter().map(child_pb).collect(),
             next_page_token: paging.next_token(page.next.as_ref()),

@@ -7,6 +7,7 @@
 //! overlapping periods, reports that grow, the fair waiting list).
 
 mod api;
+mod audit;
 mod calendar;
 mod common;
 mod concurrency;

@@ -655,7 +655,13 @@ pub async fn fetch(
     Ok(shown)
 }
 
-/// One participant as shown; `NOT_FOUND` when missing.
+/// The audit trail's action for a read of a participant's record.
+pub const PARTICIPANT_READ: &str = "participant.read";
+
+/// One participant as shown; `NOT_FOUND` when missing. Inside a call (GetParticipant, and
+/// the calls that answer with a participant or read one to check it) the read is recorded
+/// in the audit trail with the call's RPC and stated purpose, once per participant per call
+/// ([`audit::read_in_call`]).
 pub async fn get(
     conn: &mut PgConnection,
     institution: &str,
@@ -663,7 +669,7 @@ pub async fn get(
     today: Date,
 ) -> Result<Participant, ApiError> {
     let ids = [id.to_string()];
-    fetch(
+    let shown = fetch(
         conn,
         institution,
         &Filter {
@@ -674,7 +680,9 @@ pub async fn get(
     )
     .await?
     .pop()
-    .ok_or_else(|| ApiError::not_found(participant_name(institution, id)))
+    .ok_or_else(|| ApiError::not_found(participant_name(institution, id)))?;
+    audit::read_in_call(conn, PARTICIPANT_READ, std::slice::from_ref(&shown.name)).await?;
+    Ok(shown)
 }
 
 /// The institution's participants as shown, by ID, optionally of one role.
@@ -705,7 +713,7 @@ pub async fn list_page(
 
 /// [`list_page`] among the participants `only` names (`None`: everyone): what a participant
 /// or guardian lists, only the records they may read, filtered and ordered as staff see
-/// them.
+/// them. Inside a call, each participant of the page is recorded as read (see [`get`]).
 pub async fn list_page_of(
     conn: &mut PgConnection,
     institution: &str,
@@ -783,7 +791,11 @@ pub async fn list_page_of(
             .ok_or_else(|| super::corrupt("participant of a page", id))?;
         items.push(shown);
     }
-    Ok(Page::from_overfetch(items, size, |p| p.id.clone()))
+    let page = Page::from_overfetch(items, size, |p| p.id.clone());
+    // Inside a call (ListParticipants), each participant the page shows is a read.
+    let shown: Vec<String> = page.items.iter().map(|p| p.name.clone()).collect();
+    audit::read_in_call(conn, PARTICIPANT_READ, &shown).await?;
+    Ok(page)
 }
 
 /// What a participant is linked to, as `Participant` shows it next to the person: none of

@@ -3,6 +3,7 @@
 //! calls the gRPC handlers in-process with a call context like the pipeline builds, as each
 //! kind of caller. Every RPC's rules, refusals with their reasons, tenancy, redaction.
 
+mod audit;
 mod callers;
 #[path = "../store/common.rs"]
 mod common;
