@@ -127,6 +127,7 @@ async fn start(tls: TlsFiles) -> Running {
         health_check_interval: Duration::from_millis(100),
         tls: Some(tls),
         probe_addr: None,
+        client_certificates: None,
     };
     let verifier = TokenVerifier::from_config(&AuthConfig::development()).expect("keys");
     let server = Server::new("test", config, verifier, Clock::system())
