@@ -6,6 +6,7 @@
 pub mod api;
 pub mod backends;
 pub mod config;
+pub mod minting;
 pub mod proxy;
 pub mod summary;
 
@@ -21,8 +22,15 @@ use crate::config::GatewayConfig;
 /// The gateway's name in telemetry.
 pub const SERVICE_NAME: &str = "gateway";
 
-/// The gateway's routes: its own API, and the proxy for every other path.
-pub fn routes(backends: Arc<Backends>, config: &GatewayConfig, limits: &Limits) -> Routes {
+/// The gateway's routes: its own API, and the proxy for every other path. Calls of callers
+/// known by their client certificate carry a token `minter` mints for them (see
+/// [`minting`]).
+pub fn routes(
+    backends: Arc<Backends>,
+    config: &GatewayConfig,
+    limits: &Limits,
+    minter: Option<Arc<minting::TokenMinter>>,
+) -> Routes {
     let own = GatewayServiceServer::new(api::GatewayApi::new(
         Arc::clone(&backends),
         config.summary_part_timeout,
@@ -31,6 +39,7 @@ pub fn routes(backends: Arc<Backends>, config: &GatewayConfig, limits: &Limits) 
     .max_encoding_message_size(limits.max_message_bytes);
     let router = Routes::new(own)
         .into_axum_router()
-        .fallback_service(proxy::Proxy::new(backends));
+        .fallback_service(proxy::Proxy::new(backends))
+        .layer(axum::middleware::from_fn_with_state(minter, minting::vouch));
     Routes::from(router)
 }
