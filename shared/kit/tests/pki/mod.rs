@@ -144,3 +144,60 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::rename(&staged, &path).expect("rename");
     path
 }
+
+/// A TLS handshake with the server at `addr` (as `localhost`, trusting `server_ca`),
+/// presenting `client` when given, and the start of an HTTP/2 exchange: `Ok` when the
+/// server answers, else what ended it — `received fatal alert: UnknownCA` and the like. (In
+/// TLS 1.3 the server judges the client's certificate after the client's side of the
+/// handshake is done, so its alert comes with the first read.)
+pub async fn handshake(
+    addr: std::net::SocketAddr,
+    server_ca: &str,
+    client: Option<&Issued>,
+) -> Result<(), String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(server_ca.as_bytes()).expect("CA"))
+        .expect("root");
+    let builder = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots);
+    let mut config = match client {
+        Some(issued) => builder
+            .with_client_auth_cert(
+                CertificateDer::pem_slice_iter(issued.cert.as_bytes())
+                    .collect::<Result<Vec<_>, _>>()
+                    .expect("chain"),
+                PrivateKeyDer::from_pem_slice(issued.key.as_bytes()).expect("key"),
+            )
+            .expect("client certificate"),
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let name = ServerName::try_from("localhost").expect("name");
+    let mut tls = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut first = [0_u8; 1];
+    match tokio::time::timeout(Duration::from_secs(5), tls.read(&mut first)).await {
+        Ok(Ok(0)) => Err("closed without a word".into()),
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("no answer".into()),
+    }
+}
