@@ -666,11 +666,16 @@ fn provider_config(env: &Env, dev: bool) -> Result<Option<ProviderConfig>, Confi
     let mut config = ProviderConfig::new(location, dev);
     config.refresh = Duration::from_secs(env.parse_or(AUTH_JWKS_REFRESH_SECS, 300)?);
     config.min_refetch = Duration::from_secs(env.parse_or(AUTH_JWKS_MIN_REFETCH_SECS, 30)?);
-    if config.refresh.is_zero() {
-        return Err(ConfigError {
-            variable: AUTH_JWKS_REFRESH_SECS,
-            problem: "must be at least 1".into(),
-        });
+    for (variable, value) in [
+        (AUTH_JWKS_REFRESH_SECS, config.refresh),
+        (AUTH_JWKS_MIN_REFETCH_SECS, config.min_refetch),
+    ] {
+        if value.is_zero() {
+            return Err(ConfigError {
+                variable,
+                problem: "must be at least 1".into(),
+            });
+        }
     }
     config.ca_file = env.get(AUTH_PROVIDER_CA_FILE).map(PathBuf::from);
     Ok(Some(config))
