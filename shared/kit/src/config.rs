@@ -37,8 +37,9 @@ pub const DATABASE_MIGRATE_ON_START: &str = "EDU_DATABASE_MIGRATE_ON_START";
 pub const AUTH_ISSUER: &str = "EDU_AUTH_ISSUER";
 /// Audience (`aud`) that tokens must carry.
 pub const AUTH_AUDIENCE: &str = "EDU_AUTH_AUDIENCE";
-/// Path of a JWKS file (the identity provider's public keys); re-read when it changes, so
-/// keys rotate without a restart.
+/// Path of a JWKS file (the identity provider's public keys; PEM public keys are accepted
+/// too); re-read when it changes, so keys rotate without a restart. The source for
+/// air-gapped installations; see [`AUTH_DISCOVERY`] for fetching them from the provider.
 pub const AUTH_JWKS_FILE: &str = "EDU_AUTH_JWKS_FILE";
 /// A JWKS document given inline, instead of or in addition to the file.
 pub const AUTH_JWKS: &str = "EDU_AUTH_JWKS";
@@ -83,7 +84,8 @@ pub const LOG_FORMAT: &str = "EDU_LOG_FORMAT";
 /// for the kubelet's gRPC probes, which cannot speak TLS. Unset: probes use the gRPC port.
 pub const PROBE_ADDR: &str = "EDU_PROBE_ADDR";
 /// The PEM certificate chain (leaf first) of the gRPC listener; with [`TLS_KEY_FILE`] it
-/// turns TLS on. Re-read when it changes. The gateway requires it outside development.
+/// turns TLS on. Re-read when it changes. Every process requires it outside development
+/// (it refuses to serve gRPC in plaintext there).
 pub const TLS_CERT_FILE: &str = "EDU_TLS_CERT_FILE";
 /// The PEM private key of [`TLS_CERT_FILE`].
 pub const TLS_KEY_FILE: &str = "EDU_TLS_KEY_FILE";
