@@ -3,6 +3,11 @@
 //! health-checked with `grpc.health.v1`, and calls are spread round-robin over the serving
 //! addresses and over several HTTP/2 connections to each — one connection is one stream
 //! set, and a busy gateway needs more than one per backend.
+//!
+//! With a backend CA ([`crate::config::BACKEND_CA_FILE`]) every connection is TLS: the
+//! gateway connects to a pod's address and verifies its certificate against the CA and the
+//! host name of the target that address came from (the headless Service's name), which the
+//! services' certificates carry.
 
 use edu_kit::metrics::Metrics;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -14,7 +19,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use prost::Message;
-use tonic::transport::Channel;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -39,9 +44,55 @@ pub struct Endpoint {
     last_check: Mutex<(Option<Timestamp>, Option<String>)>,
 }
 
+/// How the gateway reaches its backends over TLS: the CA their certificates chain to.
+#[derive(Debug, Clone)]
+pub struct BackendTls {
+    ca: Certificate,
+}
+
+impl BackendTls {
+    /// Reads the CA bundle; fails when it holds no certificate tonic can use.
+    pub fn load(path: &std::path::Path) -> Result<Self, String> {
+        let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let tls = BackendTls {
+            ca: Certificate::from_pem(pem),
+        };
+        // Built once now, so that a bad bundle stops the start rather than every endpoint.
+        edu_kit::client::endpoint("https://127.0.0.1:1")
+            .map_err(|e| e.to_string())?
+            .tls_config(tls.config("backend"))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(tls)
+    }
+
+    fn config(&self, server_name: &str) -> ClientTlsConfig {
+        ClientTlsConfig::new()
+            .ca_certificate(self.ca.clone())
+            .domain_name(server_name)
+    }
+}
+
+/// The name a backend's certificate is verified against: the host of its target.
+fn server_name(target: &str) -> &str {
+    let host = target.rsplit_once(':').map_or(target, |(host, _)| host);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
 impl Endpoint {
-    fn new(addr: SocketAddr, connections: usize) -> Option<Self> {
-        let endpoint = edu_kit::client::endpoint(format!("http://{addr}")).ok()?;
+    /// An endpoint at `addr`, over TLS verified against `tls`'s CA and `server_name` when
+    /// given.
+    fn with_tls(
+        addr: SocketAddr,
+        connections: usize,
+        tls: Option<(&BackendTls, &str)>,
+    ) -> Option<Self> {
+        let endpoint = match tls {
+            None => edu_kit::client::endpoint(format!("http://{addr}")).ok()?,
+            Some((tls, server_name)) => edu_kit::client::endpoint(format!("https://{addr}"))
+                .ok()?
+                .tls_config(tls.config(server_name))
+                .ok()?,
+        };
         Some(Endpoint {
             addr,
             // Lazy: each channel opens its one HTTP/2 connection on first use and reconnects
@@ -95,12 +146,18 @@ pub struct Backend {
     packages: Vec<String>,
     services: Vec<String>,
     connections: usize,
+    tls: Option<BackendTls>,
     endpoints: RwLock<Vec<Arc<Endpoint>>>,
     next: AtomicUsize,
 }
 
 impl Backend {
-    fn new(config: &BackendConfig, services: Vec<String>, connections: usize) -> Self {
+    fn new(
+        config: &BackendConfig,
+        services: Vec<String>,
+        connections: usize,
+        tls: Option<BackendTls>,
+    ) -> Self {
         let mut packages: Vec<String> = services
             .iter()
             .filter_map(|s| s.rsplit_once('.').map(|(package, _)| package.to_string()))
@@ -112,6 +169,7 @@ impl Backend {
             packages,
             services,
             connections,
+            tls,
             endpoints: RwLock::default(),
             next: AtomicUsize::new(0),
         }
@@ -179,12 +237,13 @@ impl Backend {
     /// Re-resolves the target, keeps the endpoints that remain (and their connections),
     /// health-checks every endpoint, and reports whether any is serving.
     async fn refresh(&self) -> bool {
-        let mut resolved: Result<Vec<SocketAddr>, std::io::Error> = Ok(Vec::new());
+        // Each address with the target it came from, whose host its certificate names.
+        let mut resolved: Result<Vec<(SocketAddr, &str)>, std::io::Error> = Ok(Vec::new());
         for target in self.target.split('+').map(str::trim) {
             match tokio::net::lookup_host(target).await {
                 Ok(addrs) => {
                     if let Ok(all) = resolved.as_mut() {
-                        all.extend(addrs);
+                        all.extend(addrs.map(|addr| (addr, target)));
                     }
                 }
                 Err(e) => resolved = Err(e),
@@ -194,13 +253,14 @@ impl Backend {
             Ok(addrs) => {
                 let mut addrs = addrs;
                 addrs.sort();
-                addrs.dedup();
+                addrs.dedup_by_key(|(addr, _)| *addr);
                 let mut endpoints = self.endpoints.write().unwrap_or_else(|p| p.into_inner());
                 let mut kept: Vec<Arc<Endpoint>> = Vec::with_capacity(addrs.len());
-                for addr in addrs {
+                for (addr, target) in addrs {
+                    let tls = self.tls.as_ref().map(|tls| (tls, server_name(target)));
                     match endpoints.iter().find(|e| e.addr == addr) {
                         Some(existing) => kept.push(Arc::clone(existing)),
-                        None => match Endpoint::new(addr, self.connections) {
+                        None => match Endpoint::with_tls(addr, self.connections, tls) {
                             Some(endpoint) => {
                                 tracing::info!(backend = %self.name, %addr, "new endpoint");
                                 kept.push(Arc::new(endpoint));
@@ -251,8 +311,14 @@ pub struct Backends {
 }
 
 impl Backends {
-    /// The configured backends, each with the services the contracts say its packages hold.
+    /// The configured backends, each with the services the contracts say its packages hold,
+    /// reached in plaintext.
     pub fn new(config: &GatewayConfig) -> Self {
+        Backends::with_tls(config, None)
+    }
+
+    /// [`Backends::new`], reaching every backend over TLS verified against `tls` when given.
+    pub fn with_tls(config: &GatewayConfig, tls: Option<BackendTls>) -> Self {
         let services = services_by_backend();
         let by_name = config
             .backends
@@ -262,7 +328,10 @@ impl Backends {
                 if names.is_empty() {
                     tracing::warn!(backend = %b.name, "no service in proto/ belongs to this backend's packages (edu.{}.*)", b.name);
                 }
-                (b.name.clone(), Arc::new(Backend::new(b, names, config.connections_per_endpoint)))
+                (
+                    b.name.clone(),
+                    Arc::new(Backend::new(b, names, config.connections_per_endpoint, tls.clone())),
+                )
             })
             .collect();
         Backends { by_name }
@@ -377,6 +446,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_backend_is_verified_against_the_host_of_its_target() {
+        assert_eq!(
+            server_name("mentoring-headless:50051"),
+            "mentoring-headless"
+        );
+        assert_eq!(
+            server_name("aid-headless.edu-suite.svc:50051"),
+            "aid-headless.edu-suite.svc"
+        );
+        assert_eq!(server_name("10.0.0.7:50051"), "10.0.0.7");
+        assert_eq!(server_name("[::1]:50051"), "::1");
+    }
+
+    #[test]
     fn the_contracts_say_which_services_a_backend_serves() {
         let services = services_by_backend();
         let competitions = services.get("competitions").expect("competitions services");
@@ -394,6 +477,8 @@ mod tests {
             connections_per_endpoint: 3,
             check_interval: Duration::from_secs(1),
             summary_part_timeout: Duration::from_secs(2),
+            backend_ca_file: None,
+            token_signing: None,
         };
         let backends = Backends::new(&config);
         let backend = backends
@@ -407,8 +492,9 @@ mod tests {
             "nothing is serving before the first check"
         );
 
-        let endpoint =
-            Arc::new(Endpoint::new("127.0.0.1:1".parse().expect("addr"), 3).expect("endpoint"));
+        let endpoint = Arc::new(
+            Endpoint::with_tls("127.0.0.1:1".parse().expect("addr"), 3, None).expect("endpoint"),
+        );
         endpoint.serving.store(true, Ordering::Relaxed);
         *backend.endpoints.write().expect("lock") = vec![endpoint];
         for _ in 0..6 {

@@ -1,6 +1,7 @@
 //! The gateway's own settings, beside the kit's server settings. A new service behind the
 //! gateway is one more entry in [`BACKENDS`], not code.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use edu_kit::config::{ConfigError, Env};
@@ -23,6 +24,27 @@ pub const CHECK_INTERVAL_MS: &str = "EDU_GATEWAY_CHECK_INTERVAL_MS";
 /// default); never longer than the caller's own deadline allows. A part not answered by then
 /// is reported missing, so one slow service cannot hold up the others' parts.
 pub const SUMMARY_PART_TIMEOUT_MS: &str = "EDU_GATEWAY_SUMMARY_PART_TIMEOUT_MS";
+/// A PEM bundle of the CA(s) that sign the services' certificates: with it the gateway
+/// calls its backends over TLS, verifying each against the host name of its target in
+/// [`BACKENDS`] (`mentoring-headless` for `mentoring=mentoring-headless:50051`, though it
+/// connects to the pod addresses that name resolves to), so the services' certificates carry
+/// their headless Service names. Required outside development, where the services serve
+/// TLS only. Read at start.
+pub const BACKEND_CA_FILE: &str = "EDU_GATEWAY_BACKEND_CA_FILE";
+/// The gateway's own signing key (PKCS#8 PEM, Ed25519 or ECDSA P-256), for the short-lived
+/// tokens it mints for callers known by their client certificate (`EDU_TLS_CLIENT_*`): a
+/// forwarded call of such a caller carries this token instead of none, so the services,
+/// which verify every caller's token themselves, know the caller. The services trust it
+/// through `EDU_AUTH_TRUSTED_ISSUERS` (`<issuer>=<the public key file>`). Required with
+/// `EDU_TLS_CLIENT_IDENTITIES_FILE`. Read at start.
+pub const TOKEN_KEY_FILE: &str = "EDU_GATEWAY_TOKEN_KEY_FILE";
+/// The issuer (`iss`) of the tokens the gateway mints, for example
+/// `https://gateway.edu-suite.internal`; required with [`TOKEN_KEY_FILE`]. The audience is the
+/// suite's (`EDU_AUTH_AUDIENCE`).
+pub const TOKEN_ISSUER: &str = "EDU_GATEWAY_TOKEN_ISSUER";
+/// The lifetime of a minted token, in seconds (60, at least 10). A token is reused for the
+/// same caller until a quarter of its lifetime remains.
+pub const TOKEN_LIFETIME_SECS: &str = "EDU_GATEWAY_TOKEN_LIFETIME_SECS";
 
 /// One backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +73,21 @@ pub struct GatewayConfig {
     pub check_interval: Duration,
     /// The region summary's deadline for each service's part.
     pub summary_part_timeout: Duration,
+    /// The CA of the backends' certificates: TLS to the backends when set.
+    pub backend_ca_file: Option<PathBuf>,
+    /// How the gateway signs tokens for callers known by their certificate, when it does.
+    pub token_signing: Option<TokenSigning>,
+}
+
+/// The gateway's own tokens, for callers known by their client certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSigning {
+    /// The PKCS#8 PEM private key.
+    pub key_file: PathBuf,
+    /// The `iss` of the tokens.
+    pub issuer: String,
+    /// How long each token is valid.
+    pub lifetime: Duration,
 }
 
 impl GatewayConfig {
@@ -81,7 +118,33 @@ impl GatewayConfig {
             connections_per_endpoint,
             check_interval: Duration::from_millis(env.parse_or(CHECK_INTERVAL_MS, 1_000)?),
             summary_part_timeout,
+            backend_ca_file: env.get(BACKEND_CA_FILE).map(PathBuf::from),
+            token_signing: token_signing(env)?,
         })
+    }
+}
+
+fn token_signing(env: &Env) -> Result<Option<TokenSigning>, ConfigError> {
+    let lifetime = Duration::from_secs(env.parse_or(TOKEN_LIFETIME_SECS, 60)?);
+    match (env.get(TOKEN_KEY_FILE), env.get(TOKEN_ISSUER)) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ConfigError {
+            variable: TOKEN_ISSUER,
+            problem: format!("is required with {TOKEN_KEY_FILE}"),
+        }),
+        (None, Some(_)) => Err(ConfigError {
+            variable: TOKEN_KEY_FILE,
+            problem: format!("is required with {TOKEN_ISSUER}"),
+        }),
+        (Some(_), Some(_)) if lifetime < Duration::from_secs(10) => Err(ConfigError {
+            variable: TOKEN_LIFETIME_SECS,
+            problem: "must be at least 10".into(),
+        }),
+        (Some(key_file), Some(issuer)) => Ok(Some(TokenSigning {
+            key_file: key_file.into(),
+            issuer: issuer.trim().to_string(),
+            lifetime,
+        })),
     }
 }
 
@@ -155,6 +218,43 @@ mod tests {
             let error = GatewayConfig::from_env(&env).expect_err(bad);
             assert_eq!(error.variable, SUMMARY_PART_TIMEOUT_MS);
         }
+    }
+
+    #[test]
+    fn token_signing_needs_its_key_and_issuer_together() {
+        let backends = (BACKENDS, "competitions=competitions:50051");
+        let none = GatewayConfig::from_env(&Env::from_map([backends])).expect("valid");
+        assert_eq!(none.token_signing, None);
+        assert_eq!(none.backend_ca_file, None);
+        let both = Env::from_map([
+            backends,
+            (TOKEN_KEY_FILE, "/etc/edu/gateway-token/key.pem"),
+            (TOKEN_ISSUER, "https://gateway.edu-suite.internal"),
+        ]);
+        let signing = GatewayConfig::from_env(&both)
+            .expect("valid")
+            .token_signing
+            .expect("signing");
+        assert_eq!(signing.lifetime, Duration::from_secs(60));
+        let alone = Env::from_map([backends, (TOKEN_KEY_FILE, "/k.pem")]);
+        assert_eq!(
+            GatewayConfig::from_env(&alone)
+                .expect_err("no issuer")
+                .variable,
+            TOKEN_ISSUER
+        );
+        let short = Env::from_map([
+            backends,
+            (TOKEN_KEY_FILE, "/k.pem"),
+            (TOKEN_ISSUER, "https://gw"),
+            (TOKEN_LIFETIME_SECS, "5"),
+        ]);
+        assert_eq!(
+            GatewayConfig::from_env(&short)
+                .expect_err("too short")
+                .variable,
+            TOKEN_LIFETIME_SECS
+        );
     }
 
     #[test]

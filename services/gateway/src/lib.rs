@@ -8,6 +8,7 @@ pub mod api;
 pub mod audit;
 pub mod backends;
 pub mod config;
+pub mod minting;
 pub mod proxy;
 pub mod summary;
 
@@ -23,8 +24,15 @@ use crate::config::GatewayConfig;
 /// The gateway's name in telemetry.
 pub const SERVICE_NAME: &str = "gateway";
 
-/// The gateway's routes: its own API, the audit API, and the proxy for every other path.
-pub fn routes(backends: Arc<Backends>, config: &GatewayConfig, limits: &Limits) -> Routes {
+/// The gateway's routes: its own API, the audit API, and the proxy for every other path. Calls of callers
+/// known by their client certificate carry a token `minter` mints for them (see
+/// [`minting`]).
+pub fn routes(
+    backends: Arc<Backends>,
+    config: &GatewayConfig,
+    limits: &Limits,
+    minter: Option<Arc<minting::TokenMinter>>,
+) -> Routes {
     let own = GatewayServiceServer::new(api::GatewayApi::new(
         Arc::clone(&backends),
         config.summary_part_timeout,
@@ -35,6 +43,7 @@ pub fn routes(backends: Arc<Backends>, config: &GatewayConfig, limits: &Limits) 
     let router = Routes::new(own)
         .add_service(audit)
         .into_axum_router()
-        .fallback_service(proxy::Proxy::new(backends));
+        .fallback_service(proxy::Proxy::new(backends))
+        .layer(axum::middleware::from_fn_with_state(minter, minting::vouch));
     Routes::from(router)
 }

@@ -32,7 +32,7 @@ use crate::{db, idempotency, telemetry};
 
 /// How long start-up waits for the database before giving up.
 const DATABASE_PATIENCE: Duration = Duration::from_secs(60);
-/// How often the JWKS file is checked for rotated keys.
+/// How often the token key files are checked for rotated keys.
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(30);
 
 /// What a database-backed service is.
@@ -168,9 +168,8 @@ async fn with_database(service: DatabaseService, migrate_only: bool) -> anyhow::
         false => {
             let config = ServerConfig::from_env(&env, 50051, 9090)?;
             let audit = AuditConfig::from_env(&env)?;
-            let verifier =
-                TokenVerifier::from_config(&AuthConfig::from_env(&env, config.environment)?)?;
-            verifier.spawn_reload(KEY_RELOAD_INTERVAL);
+            let auth = AuthConfig::from_env(&env, config.environment)?;
+            let verifier = TokenVerifier::start(&auth, KEY_RELOAD_INTERVAL).await?;
             if database.migrate_on_start {
                 db::migrate_when_reachable(&pool, service.migrator, DATABASE_PATIENCE).await?;
             }

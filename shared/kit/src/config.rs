@@ -37,13 +37,40 @@ pub const DATABASE_MIGRATE_ON_START: &str = "EDU_DATABASE_MIGRATE_ON_START";
 pub const AUTH_ISSUER: &str = "EDU_AUTH_ISSUER";
 /// Audience (`aud`) that tokens must carry.
 pub const AUTH_AUDIENCE: &str = "EDU_AUTH_AUDIENCE";
-/// Path of a JWKS file (the identity provider's public keys); re-read when it changes, so
-/// keys rotate without a restart.
+/// Path of a JWKS file (the identity provider's public keys; PEM public keys are accepted
+/// too); re-read when it changes, so keys rotate without a restart. The source for
+/// air-gapped installations; see [`AUTH_DISCOVERY`] for fetching them from the provider.
 pub const AUTH_JWKS_FILE: &str = "EDU_AUTH_JWKS_FILE";
 /// A JWKS document given inline, instead of or in addition to the file.
 pub const AUTH_JWKS: &str = "EDU_AUTH_JWKS";
 /// Tolerated clock skew when checking `exp` and `nbf`, in seconds.
 pub const AUTH_LEEWAY_SECS: &str = "EDU_AUTH_LEEWAY_SECS";
+/// `true` to fetch the identity provider's keys by OpenID Connect discovery:
+/// `<EDU_AUTH_ISSUER>/.well-known/openid-configuration` names the JWKS (`jwks_uri`), which is
+/// fetched at start (the process waits up to 60 s for the provider, then stops with the URL
+/// and the reason), refreshed every [`AUTH_JWKS_REFRESH_SECS`], and fetched again when a
+/// token names an unknown key. The provider must be `https://` outside development. May be
+/// combined with [`AUTH_JWKS_FILE`] (the keys of both are trusted).
+pub const AUTH_DISCOVERY: &str = "EDU_AUTH_DISCOVERY";
+/// The identity provider's JWKS URL, fetched and refreshed like the one discovery finds,
+/// for a provider without a discovery document; instead of [`AUTH_DISCOVERY`].
+pub const AUTH_JWKS_URI: &str = "EDU_AUTH_JWKS_URI";
+/// How often the identity provider's JWKS is fetched again, in seconds (300). A failed
+/// fetch keeps the last good keys.
+pub const AUTH_JWKS_REFRESH_SECS: &str = "EDU_AUTH_JWKS_REFRESH_SECS";
+/// The shortest time between two JWKS fetches, in seconds (30): a token naming an unknown
+/// `kid` is refused and asks for a fetch, which happens at most this often however many
+/// such tokens arrive, so forged `kid`s cannot make the process hammer the provider.
+pub const AUTH_JWKS_MIN_REFETCH_SECS: &str = "EDU_AUTH_JWKS_MIN_REFETCH_SECS";
+/// A PEM bundle of the CAs the identity provider's HTTPS certificate is verified against,
+/// for a provider under a national or internal CA; the Mozilla roots when unset.
+pub const AUTH_PROVIDER_CA_FILE: &str = "EDU_AUTH_PROVIDER_CA_FILE";
+/// Further issuers whose tokens are accepted, each with its public key file (a JWKS or PEM
+/// public keys, re-read when it changes): `issuer=path`, separated by commas. The services
+/// list the gateway's issuer here, so that the tokens it mints for callers it knows by
+/// their client certificate are accepted (`EDU_GATEWAY_TOKEN_ISSUER`). Tokens of every
+/// issuer must carry [`AUTH_AUDIENCE`].
+pub const AUTH_TRUSTED_ISSUERS: &str = "EDU_AUTH_TRUSTED_ISSUERS";
 /// OTLP/gRPC endpoint for traces, for example `http://otel-collector:4317`. No export when
 /// unset. The standard `OTEL_EXPORTER_OTLP_ENDPOINT` is read when this is unset.
 pub const OTLP_ENDPOINT: &str = "EDU_OTLP_ENDPOINT";
@@ -57,12 +84,28 @@ pub const LOG_FORMAT: &str = "EDU_LOG_FORMAT";
 /// for the kubelet's gRPC probes, which cannot speak TLS. Unset: probes use the gRPC port.
 pub const PROBE_ADDR: &str = "EDU_PROBE_ADDR";
 /// The PEM certificate chain (leaf first) of the gRPC listener; with [`TLS_KEY_FILE`] it
-/// turns TLS on. Re-read when it changes. The gateway requires it outside development.
+/// turns TLS on. Re-read when it changes. Every process requires it outside development
+/// (it refuses to serve gRPC in plaintext there).
 pub const TLS_CERT_FILE: &str = "EDU_TLS_CERT_FILE";
 /// The PEM private key of [`TLS_CERT_FILE`].
 pub const TLS_KEY_FILE: &str = "EDU_TLS_KEY_FILE";
 /// How often the certificate's files are checked for a rotation, in milliseconds (10 s).
+/// The client CA and identities files are checked as often.
 pub const TLS_CHECK_INTERVAL_MS: &str = "EDU_TLS_CHECK_INTERVAL_MS";
+/// A PEM bundle of the CAs whose client certificates the gRPC listener accepts (mutual
+/// TLS, for system callers); needs [`TLS_CERT_FILE`]. A certificate from another CA, or an
+/// expired one, fails the handshake before any handler runs. Re-read when it changes.
+pub const TLS_CLIENT_CA_FILE: &str = "EDU_TLS_CLIENT_CA_FILE";
+/// `optional` (the default with [`TLS_CLIENT_CA_FILE`]: a caller may present a certificate
+/// or a bearer token) or `required` (a handshake without a client certificate fails).
+pub const TLS_CLIENT_AUTH: &str = "EDU_TLS_CLIENT_AUTH";
+/// A YAML (or JSON) list mapping client certificates to callers, by a subject alternative
+/// name the certificate carries (a DNS name, or a URI such as `spiffe://…`):
+/// `- {san: registry.example.gov, subject: system:registry, roles: [...], scopes: [...]}`.
+/// A call with a verified certificate and no token is that caller; a certificate no entry
+/// names is refused with PERMISSION_DENIED `CERTIFICATE_NOT_MAPPED`. A call with a token is
+/// the token's caller. Re-read when it changes. Needs [`TLS_CLIENT_CA_FILE`].
+pub const TLS_CLIENT_IDENTITIES_FILE: &str = "EDU_TLS_CLIENT_IDENTITIES_FILE";
 /// Largest accepted or sent gRPC message, in bytes.
 pub const MAX_MESSAGE_BYTES: &str = "EDU_MAX_MESSAGE_BYTES";
 /// Largest number of calls the process handles at once; calls beyond it are shed with
@@ -248,6 +291,8 @@ pub struct ServerConfig {
     pub tls: Option<crate::tls::TlsFiles>,
     /// The plaintext health-only listener for probes, when set.
     pub probe_addr: Option<SocketAddr>,
+    /// Client certificates (mutual TLS), when the listener asks for them.
+    pub client_certificates: Option<crate::tls::ClientCertificates>,
 }
 
 /// Limits that protect a process from its callers.
@@ -316,6 +361,7 @@ impl ServerConfig {
                 None => None,
                 Some(_) => Some(env.parse_or(PROBE_ADDR, SocketAddr::from(([0, 0, 0, 0], 0)))?),
             },
+            client_certificates: client_certificates(env)?,
             tls: match (env.get(TLS_CERT_FILE), env.get(TLS_KEY_FILE)) {
                 (None, None) => None,
                 (Some(cert), Some(key)) => Some(crate::tls::TlsFiles {
@@ -337,7 +383,51 @@ impl ServerConfig {
                 }
             },
         })
+        .and_then(|config| match (&config.client_certificates, &config.tls) {
+            (Some(_), None) => Err(ConfigError {
+                variable: TLS_CLIENT_CA_FILE,
+                problem: format!(
+                    "client certificates need TLS: set {TLS_CERT_FILE} and {TLS_KEY_FILE}"
+                ),
+            }),
+            _ => Ok(config),
+        })
     }
+}
+
+/// The client certificate settings: none without a CA file.
+fn client_certificates(env: &Env) -> Result<Option<crate::tls::ClientCertificates>, ConfigError> {
+    let identities = env.get(TLS_CLIENT_IDENTITIES_FILE).map(PathBuf::from);
+    let mode = env.get(TLS_CLIENT_AUTH);
+    let Some(ca_file) = env.get(TLS_CLIENT_CA_FILE) else {
+        for (variable, set) in [
+            (TLS_CLIENT_AUTH, mode.is_some()),
+            (TLS_CLIENT_IDENTITIES_FILE, identities.is_some()),
+        ] {
+            if set {
+                return Err(ConfigError {
+                    variable,
+                    problem: format!("needs {TLS_CLIENT_CA_FILE}"),
+                });
+            }
+        }
+        return Ok(None);
+    };
+    let required = match mode.map(|m| m.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("optional") => false,
+        Some("required") => true,
+        Some(other) => {
+            return Err(ConfigError {
+                variable: TLS_CLIENT_AUTH,
+                problem: format!("expected optional or required, got {other:?}"),
+            });
+        }
+    };
+    Ok(Some(crate::tls::ClientCertificates {
+        ca_file: ca_file.into(),
+        required,
+        identities_file: identities,
+    }))
 }
 
 /// How a service reaches its own schema.
@@ -437,6 +527,63 @@ pub struct AuthConfig {
     pub leeway: Duration,
     /// Whether the development key is trusted (development mode only).
     pub trust_development_key: bool,
+    /// The identity provider's keys fetched from it (discovery or a JWKS URL), when set.
+    pub provider: Option<ProviderConfig>,
+    /// Further issuers whose tokens are accepted, with their key files.
+    pub trusted_issuers: Vec<TrustedIssuer>,
+}
+
+/// Where and how often the identity provider's keys are fetched.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// Discovery from the issuer, or a JWKS URL.
+    pub location: ProviderLocation,
+    /// How often the JWKS is fetched again.
+    pub refresh: Duration,
+    /// The shortest time between two fetches, whatever asks for them.
+    pub min_refetch: Duration,
+    /// The CAs the provider's certificate is verified against; the Mozilla roots if unset.
+    pub ca_file: Option<PathBuf>,
+    /// Whether plain `http://` is allowed (development mode only, for a local stub).
+    pub allow_http: bool,
+    /// How long start-up waits for the first key set before it stops.
+    pub start_patience: Duration,
+    /// The deadline of one request to the provider.
+    pub timeout: Duration,
+}
+
+impl ProviderConfig {
+    /// Discovery (or `jwks_uri`) with the default intervals: refresh every 5 minutes, at
+    /// most one fetch per 30 s, 60 s of patience at start, 10 s per request.
+    pub fn new(location: ProviderLocation, allow_http: bool) -> Self {
+        ProviderConfig {
+            location,
+            refresh: Duration::from_secs(300),
+            min_refetch: Duration::from_secs(30),
+            ca_file: None,
+            allow_http,
+            start_patience: Duration::from_secs(60),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Where the identity provider's JWKS is found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderLocation {
+    /// By OpenID Connect discovery under the issuer.
+    Discovery,
+    /// At this URL.
+    JwksUri(String),
+}
+
+/// A further issuer whose tokens are accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedIssuer {
+    /// Its `iss`.
+    pub issuer: String,
+    /// Its public keys: a JWKS or PEM public keys, re-read when the file changes.
+    pub key_file: PathBuf,
 }
 
 impl AuthConfig {
@@ -450,6 +597,8 @@ impl AuthConfig {
             jwks_inline: None,
             leeway: Duration::from_secs(0),
             trust_development_key: true,
+            provider: None,
+            trusted_issuers: Vec::new(),
         }
     }
 
@@ -469,14 +618,22 @@ impl AuthConfig {
         };
         let jwks_file = env.get(AUTH_JWKS_FILE).map(PathBuf::from);
         let jwks_inline = env.get(AUTH_JWKS);
-        if !dev && jwks_file.is_none() && jwks_inline.is_none() {
+        let provider = provider_config(env, dev)?;
+        if !dev && jwks_file.is_none() && jwks_inline.is_none() && provider.is_none() {
             return Err(ConfigError {
                 variable: AUTH_JWKS_FILE,
                 problem: format!(
-                    "production needs the identity provider's keys: set {AUTH_JWKS_FILE} or {AUTH_JWKS}"
+                    "production needs the identity provider's keys: set {AUTH_DISCOVERY}=true, {AUTH_JWKS_URI}, {AUTH_JWKS_FILE} or {AUTH_JWKS}"
                 ),
             });
         }
+        let trusted_issuers = match env.get(AUTH_TRUSTED_ISSUERS) {
+            None => Vec::new(),
+            Some(raw) => parse_trusted_issuers(&raw, &issuer).map_err(|problem| ConfigError {
+                variable: AUTH_TRUSTED_ISSUERS,
+                problem,
+            })?,
+        };
         Ok(AuthConfig {
             issuer,
             audience,
@@ -484,8 +641,95 @@ impl AuthConfig {
             jwks_inline,
             leeway: Duration::from_secs(env.parse_or(AUTH_LEEWAY_SECS, 30)?),
             trust_development_key: dev,
+            provider,
+            trusted_issuers,
         })
     }
+}
+
+/// The provider settings: none unless discovery is on or a JWKS URL is set.
+fn provider_config(env: &Env, dev: bool) -> Result<Option<ProviderConfig>, ConfigError> {
+    let discovery = env.bool_or(AUTH_DISCOVERY, false)?;
+    let location = match (discovery, env.get(AUTH_JWKS_URI)) {
+        (true, Some(_)) => {
+            return Err(ConfigError {
+                variable: AUTH_JWKS_URI,
+                problem: format!("set either {AUTH_DISCOVERY}=true or {AUTH_JWKS_URI}, not both"),
+            });
+        }
+        (true, None) => ProviderLocation::Discovery,
+        (false, Some(uri)) => ProviderLocation::JwksUri(uri.trim().to_string()),
+        (false, None) => {
+            for variable in [
+                AUTH_JWKS_REFRESH_SECS,
+                AUTH_JWKS_MIN_REFETCH_SECS,
+                AUTH_PROVIDER_CA_FILE,
+            ] {
+                if env.get(variable).is_some() {
+                    return Err(ConfigError {
+                        variable,
+                        problem: format!("needs {AUTH_DISCOVERY}=true or {AUTH_JWKS_URI}"),
+                    });
+                }
+            }
+            return Ok(None);
+        }
+    };
+    if !dev {
+        let (variable, url) = match &location {
+            ProviderLocation::Discovery => (AUTH_ISSUER, env.get(AUTH_ISSUER).unwrap_or_default()),
+            ProviderLocation::JwksUri(uri) => (AUTH_JWKS_URI, uri.clone()),
+        };
+        if !url.starts_with("https://") {
+            return Err(ConfigError {
+                variable,
+                problem: format!(
+                    "the identity provider is reached over https outside development, got {url:?}"
+                ),
+            });
+        }
+    }
+    let mut config = ProviderConfig::new(location, dev);
+    config.refresh = Duration::from_secs(env.parse_or(AUTH_JWKS_REFRESH_SECS, 300)?);
+    config.min_refetch = Duration::from_secs(env.parse_or(AUTH_JWKS_MIN_REFETCH_SECS, 30)?);
+    for (variable, value) in [
+        (AUTH_JWKS_REFRESH_SECS, config.refresh),
+        (AUTH_JWKS_MIN_REFETCH_SECS, config.min_refetch),
+    ] {
+        if value.is_zero() {
+            return Err(ConfigError {
+                variable,
+                problem: "must be at least 1".into(),
+            });
+        }
+    }
+    config.ca_file = env.get(AUTH_PROVIDER_CA_FILE).map(PathBuf::from);
+    Ok(Some(config))
+}
+
+/// `issuer=path,issuer=path`: each issuer once, none of them the identity provider's.
+fn parse_trusted_issuers(raw: &str, primary: &str) -> Result<Vec<TrustedIssuer>, String> {
+    let mut issuers: Vec<TrustedIssuer> = Vec::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (issuer, path) = entry
+            .split_once('=')
+            .map(|(i, p)| (i.trim(), p.trim()))
+            .filter(|(i, p)| !i.is_empty() && !p.is_empty())
+            .ok_or_else(|| format!("{entry:?} is not issuer=path"))?;
+        if issuer == primary {
+            return Err(format!(
+                "{issuer:?} is the identity provider's issuer ({AUTH_ISSUER}); list only further issuers"
+            ));
+        }
+        if issuers.iter().any(|i| i.issuer == issuer) {
+            return Err(format!("{issuer:?} is listed twice"));
+        }
+        issuers.push(TrustedIssuer {
+            issuer: issuer.to_string(),
+            key_file: path.into(),
+        });
+    }
+    Ok(issuers)
 }
 
 /// Logs and traces.
@@ -559,6 +803,147 @@ mod tests {
         let err = ServerConfig::from_env(&env, 1, 2).expect_err("not a number");
         assert_eq!(err.variable, DEFAULT_DEADLINE_MS);
         assert!(err.to_string().contains("soon"));
+    }
+
+    #[test]
+    fn client_certificates_need_a_ca_and_tls() {
+        let tls = [
+            (TLS_CERT_FILE, "/tls/tls.crt"),
+            (TLS_KEY_FILE, "/tls/tls.key"),
+        ];
+        let none = ServerConfig::from_env(&Env::from_map(tls), 1, 2).expect("valid");
+        assert_eq!(none.client_certificates, None);
+
+        let optional = Env::from_map([
+            tls[0],
+            tls[1],
+            (TLS_CLIENT_CA_FILE, "/ca/ca.crt"),
+            (TLS_CLIENT_IDENTITIES_FILE, "/ids/identities.yaml"),
+        ]);
+        let clients = ServerConfig::from_env(&optional, 1, 2)
+            .expect("valid")
+            .client_certificates
+            .expect("clients");
+        assert!(!clients.required, "optional by default");
+        assert!(clients.identities_file.is_some());
+
+        let required = Env::from_map([
+            tls[0],
+            tls[1],
+            (TLS_CLIENT_CA_FILE, "/ca/ca.crt"),
+            (TLS_CLIENT_AUTH, "Required"),
+        ]);
+        assert!(
+            ServerConfig::from_env(&required, 1, 2)
+                .expect("valid")
+                .client_certificates
+                .expect("clients")
+                .required
+        );
+        for (env, variable) in [
+            (
+                Env::from_map([tls[0], tls[1], (TLS_CLIENT_AUTH, "required")]),
+                TLS_CLIENT_AUTH,
+            ),
+            (
+                Env::from_map([(TLS_CLIENT_CA_FILE, "/ca/ca.crt")]),
+                TLS_CLIENT_CA_FILE,
+            ),
+            (
+                Env::from_map([
+                    tls[0],
+                    tls[1],
+                    (TLS_CLIENT_CA_FILE, "/ca/ca.crt"),
+                    (TLS_CLIENT_AUTH, "sometimes"),
+                ]),
+                TLS_CLIENT_AUTH,
+            ),
+            (
+                Env::from_map([tls[0], tls[1], (TLS_CLIENT_IDENTITIES_FILE, "/i.yaml")]),
+                TLS_CLIENT_IDENTITIES_FILE,
+            ),
+        ] {
+            let error = ServerConfig::from_env(&env, 1, 2).expect_err("refused");
+            assert_eq!(error.variable, variable, "{error}");
+        }
+    }
+
+    #[test]
+    fn the_identity_provider_is_found_by_discovery_over_https() {
+        let env = Env::from_map([
+            (AUTH_ISSUER, "https://id.example.gov/realms/edu"),
+            (AUTH_AUDIENCE, "edu-suite"),
+            (AUTH_DISCOVERY, "true"),
+            (AUTH_JWKS_MIN_REFETCH_SECS, "5"),
+        ]);
+        let auth = AuthConfig::from_env(&env, Environment::Production).expect("valid");
+        let provider = auth.provider.expect("provider");
+        assert_eq!(provider.location, ProviderLocation::Discovery);
+        assert_eq!(provider.refresh, Duration::from_secs(300));
+        assert_eq!(provider.min_refetch, Duration::from_secs(5));
+        assert!(!provider.allow_http);
+
+        let plain = Env::from_map([
+            (AUTH_ISSUER, "http://id.example.gov"),
+            (AUTH_AUDIENCE, "edu-suite"),
+            (AUTH_DISCOVERY, "true"),
+        ]);
+        let error = AuthConfig::from_env(&plain, Environment::Production).expect_err("http");
+        assert_eq!(error.variable, AUTH_ISSUER);
+        assert!(
+            AuthConfig::from_env(&plain, Environment::Development)
+                .expect("a local stub in development")
+                .provider
+                .expect("provider")
+                .allow_http
+        );
+
+        let uri = Env::from_map([
+            (AUTH_ISSUER, "https://id.example.gov"),
+            (AUTH_AUDIENCE, "edu-suite"),
+            (AUTH_JWKS_URI, "http://id.example.gov/jwks"),
+        ]);
+        let error = AuthConfig::from_env(&uri, Environment::Production).expect_err("http");
+        assert_eq!(error.variable, AUTH_JWKS_URI);
+        let both = Env::from_map([
+            (AUTH_ISSUER, "https://id.example.gov"),
+            (AUTH_AUDIENCE, "edu-suite"),
+            (AUTH_DISCOVERY, "true"),
+            (AUTH_JWKS_URI, "https://id.example.gov/jwks"),
+        ]);
+        assert!(AuthConfig::from_env(&both, Environment::Production).is_err());
+        let stray = Env::from_map([
+            (AUTH_ISSUER, "https://id.example.gov"),
+            (AUTH_AUDIENCE, "edu-suite"),
+            (AUTH_JWKS_FILE, "/keys/jwks.json"),
+            (AUTH_JWKS_REFRESH_SECS, "60"),
+        ]);
+        let error = AuthConfig::from_env(&stray, Environment::Production).expect_err("stray");
+        assert_eq!(error.variable, AUTH_JWKS_REFRESH_SECS);
+    }
+
+    #[test]
+    fn further_issuers_are_listed_with_their_key_files() {
+        let env = Env::from_map([(
+            AUTH_TRUSTED_ISSUERS,
+            "https://gateway.edu-suite.internal=/etc/edu/gateway-token/public.pem, https://b=/b.json",
+        )]);
+        let auth = AuthConfig::from_env(&env, Environment::Development).expect("valid");
+        assert_eq!(auth.trusted_issuers.len(), 2);
+        assert_eq!(
+            auth.trusted_issuers[0].key_file,
+            PathBuf::from("/etc/edu/gateway-token/public.pem")
+        );
+        for bad in [
+            "https://gateway",
+            "=/x.pem",
+            "https://a=/a.pem,https://a=/b.pem",
+            "https://id.dev.edu-suite.local=/x.pem",
+        ] {
+            let env = Env::from_map([(AUTH_TRUSTED_ISSUERS, bad)]);
+            let error = AuthConfig::from_env(&env, Environment::Development).expect_err(bad);
+            assert_eq!(error.variable, AUTH_TRUSTED_ISSUERS);
+        }
     }
 
     #[test]

@@ -68,6 +68,9 @@ pub struct PipelineConfig {
     pub anonymous_methods: Vec<String>,
     /// The ceiling of calls handled at once and the rate limit per caller.
     pub protection: Protection,
+    /// Who verified client certificates stand for, when the listener asks for them: a call
+    /// with such a certificate and no token is that caller.
+    pub certificate_identities: Option<Arc<crate::auth::CertificateIdentities>>,
 }
 
 /// The pipeline as a tower layer.
@@ -188,17 +191,17 @@ where
         // The peer's address, for the rate limit of callers without a (valid) token. Rate
         // refusals and shed calls are answers like any other, counted in the metrics.
         let extensions = request.extensions();
+        let tls_info = extensions.get::<tonic::transport::server::TlsConnectInfo<
+            tonic::transport::server::TcpConnectInfo,
+        >>();
         let peer = extensions
             .get::<tonic::transport::server::TcpConnectInfo>()
-            .or_else(|| {
-                extensions
-                    .get::<tonic::transport::server::TlsConnectInfo<
-                        tonic::transport::server::TcpConnectInfo,
-                    >>()
-                    .map(|tls| tls.get_ref())
-            })
+            .or_else(|| tls_info.map(|tls| tls.get_ref()))
             .and_then(|info| info.remote_addr())
             .map(|addr| addr.ip());
+        // The client certificate the handshake verified, if the listener asked for one.
+        let peer_certificates = tls_info.and_then(|tls| tls.peer_certs());
+        let client_certificate = peer_certificates.as_ref().and_then(|chain| chain.first());
         // Count the call against its caller's rate: the token's subject, else the peer's
         // address, which also pays for a token that fails its check (so a flood of bad
         // tokens is limited like any other). The ceiling is taken later, once the request
@@ -206,7 +209,7 @@ where
         let peer_key = || peer.map_or(CallerKey::Unknown, CallerKey::peer);
         let checked = {
             let context = config
-                .authenticate(&path, request.headers())
+                .authenticate(&path, request.headers(), client_certificate)
                 .and_then(|caller| {
                     if let Some(caller) = &caller
                         && !span.is_disabled()
@@ -436,16 +439,34 @@ impl Methods {
 }
 
 impl PipelineConfig {
-    fn authenticate(&self, path: &str, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
+    /// The caller: the token's when the call carries one (even with a client certificate),
+    /// else the client certificate's when the listener asks for certificates and one was
+    /// presented (PERMISSION_DENIED `CERTIFICATE_NOT_MAPPED` when it names nobody), else
+    /// nobody, where the method allows that.
+    fn authenticate(
+        &self,
+        path: &str,
+        headers: &HeaderMap,
+        client_certificate: Option<&rustls_pki_types::CertificateDer<'static>>,
+    ) -> Result<Option<Caller>, ApiError> {
         match bearer_token(headers)? {
             Some(token) => Ok(Some(self.verifier.verify(token)?)),
-            None if self.is_anonymous(path) => Ok(None),
-            None => Err(ApiError::new(
-                ErrorKind::Unauthenticated,
-                reason::TOKEN_MISSING,
-                "this call needs a bearer token in the authorization metadata",
-            )),
+            None => match (client_certificate, &self.certificate_identities) {
+                (Some(leaf), Some(identities)) => identities.caller_for(leaf).map(Some),
+                _ => self.anonymous(path),
+            },
         }
+    }
+
+    fn anonymous(&self, path: &str) -> Result<Option<Caller>, ApiError> {
+        if self.is_anonymous(path) {
+            return Ok(None);
+        }
+        Err(ApiError::new(
+            ErrorKind::Unauthenticated,
+            reason::TOKEN_MISSING,
+            "this call needs a bearer token in the authorization metadata",
+        ))
     }
 
     fn is_anonymous(&self, path: &str) -> bool {

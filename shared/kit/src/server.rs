@@ -45,6 +45,14 @@ pub enum ServerError {
     /// The TLS certificate or key could not be used.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// No certificate outside development.
+    #[error(
+        "gRPC is served over TLS outside development: set {} and {} (or {}=development on a developer's machine)",
+        crate::config::TLS_CERT_FILE,
+        crate::config::TLS_KEY_FILE,
+        crate::config::ENVIRONMENT
+    )]
+    PlaintextRefused,
 }
 
 /// The health entry that answers SERVING for as long as the process serves gRPC, whatever
@@ -255,8 +263,13 @@ impl Server {
         self
     }
 
-    /// Binds the configured addresses and runs until SIGTERM or Ctrl-C.
+    /// Binds the configured addresses and runs until SIGTERM or Ctrl-C. Outside
+    /// development the gRPC listener serves TLS only: without a certificate the process
+    /// refuses to start (the suite carries children's data, inside the cluster too).
     pub async fn run_until_signalled(self, routes: Routes) -> Result<(), ServerError> {
+        if self.config.tls.is_none() && !self.config.environment.is_development() {
+            return Err(ServerError::PlaintextRefused);
+        }
         let grpc = bind(self.config.grpc_addr).await?;
         let metrics = bind(self.config.metrics_addr).await?;
         self.run(routes, grpc, Some(metrics), shutdown_signal())
@@ -303,11 +316,10 @@ impl Server {
             .add_service(reflection_v1(&listed)?)
             .add_service(reflection_v1alpha(&listed)?);
         let tls = match &config.tls {
-            Some(files) => {
-                let certificate = crate::tls::ReloadingCertificate::load(files.clone())?;
-                let rustls = Arc::new(crate::tls::server_config(Arc::clone(&certificate))?);
-                Some((files.clone(), certificate, rustls))
-            }
+            Some(files) => Some(crate::tls::ServerTls::load(
+                files.clone(),
+                config.client_certificates.clone(),
+            )?),
             None => None,
         };
         let probe_listener = match config.probe_addr {
@@ -347,6 +359,7 @@ impl Server {
             methods: crate::pipeline::Methods::of_contracts(),
             anonymous_methods,
             protection: protection.clone(),
+            certificate_identities: tls.as_ref().and_then(|tls| tls.identities()),
         });
         let grpc_server = tonic::transport::Server::builder()
             .max_concurrent_streams(limits.max_concurrent_streams)
@@ -363,10 +376,19 @@ impl Server {
             let _ = rx.wait_for(|stop| *stop).await;
         };
         let (mut grpc_task, _certificate_watch) = match tls {
-            Some((files, certificate, rustls)) => {
-                let watch = AbortOnDrop(Some(certificate.spawn_watch(files.check_every)));
-                let incoming = crate::tls::listen(grpc, rustls);
-                tracing::info!(cert = %files.cert.display(), "serving gRPC over TLS");
+            Some(tls) => {
+                let files = tls.files().clone();
+                let watch = AbortOnDrop(Some(tls.spawn_watch(files.check_every)));
+                match &config.client_certificates {
+                    Some(clients) => tracing::info!(
+                        cert = %files.cert.display(),
+                        client_ca = %clients.ca_file.display(),
+                        client_certificate = if clients.required { "required" } else { "optional" },
+                        "serving gRPC over TLS with client certificates"
+                    ),
+                    None => tracing::info!(cert = %files.cert.display(), "serving gRPC over TLS"),
+                }
+                let incoming = crate::tls::listen_reloading(grpc, tls);
                 let task = tokio::spawn(
                     grpc_server.serve_with_incoming_shutdown(incoming, drained(drain_rx.clone())),
                 );

@@ -8,13 +8,23 @@
 //! [`listen`] turns a TCP listener into a stream of finished TLS connections for tonic: every
 //! handshake runs in a task of its own under a deadline, so a slow or hostile client delays
 //! nobody else, and a failed handshake is logged and dropped, never ending the listener.
+//!
+//! **Client certificates** (mutual TLS, issue 18 item 2): with [`ClientCertificates`] the
+//! listener asks for a certificate from the CAs of a PEM bundle (rustls's
+//! `WebPkiClientVerifier`: the chain, the validity period, the client-auth key usage).
+//! `optional` lets a client without one through (it then needs a token); `required` fails
+//! the handshake without one. A certificate from another CA or an expired one always fails
+//! the handshake, before any handler runs. The verified chain reaches every request of the
+//! connection (tonic's `TlsConnectInfo`, `Request::peer_certs`), where the call pipeline
+//! maps it to a caller ([`crate::auth::certificate`]). The CA bundle and the identities file
+//! are re-read when they change, as the certificate is.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use rustls::crypto::CryptoProvider;
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, version};
 use rustls_pki_types::pem::PemObject;
@@ -45,6 +55,30 @@ pub enum TlsError {
     /// The key does not belong to the certificate, or rustls refused the configuration.
     #[error("TLS: {0}")]
     Rustls(#[from] rustls::Error),
+    /// The client CA bundle cannot verify client certificates.
+    #[error("{path}: {problem}")]
+    ClientCa {
+        /// The CA file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The identities file of client certificates is unusable.
+    #[error(transparent)]
+    Identities(#[from] crate::auth::certificate::IdentitiesError),
+}
+
+/// Which client certificates the listener accepts, and who they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificates {
+    /// The CAs (PEM bundle) whose certificates are accepted.
+    pub ca_file: PathBuf,
+    /// Whether a handshake without a client certificate fails (`required`) or goes on, the
+    /// caller then needing a token (`optional`).
+    pub required: bool,
+    /// The identities file mapping certificates to callers; without it no certificate names
+    /// a caller by itself.
+    pub identities_file: Option<PathBuf>,
 }
 
 /// Where the certificate chain (leaf first) and its private key are, both PEM, and how
@@ -138,13 +172,161 @@ impl ResolvesServerCert for ReloadingCertificate {
 /// The rustls configuration of a gRPC server presenting `certificate`: TLS 1.2 and 1.3,
 /// ALPN `h2`, no client certificate asked for.
 pub fn server_config(certificate: Arc<ReloadingCertificate>) -> Result<ServerConfig, TlsError> {
+    server_config_for_clients(certificate, None)
+}
+
+/// [`server_config`], asking for client certificates from the CAs of `clients` when given.
+pub fn server_config_for_clients(
+    certificate: Arc<ReloadingCertificate>,
+    clients: Option<&ClientCertificates>,
+) -> Result<ServerConfig, TlsError> {
     let provider = Arc::clone(&certificate.provider);
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&version::TLS13, &version::TLS12])?
-        .with_no_client_auth()
-        .with_cert_resolver(certificate);
+    let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_protocol_versions(&[&version::TLS13, &version::TLS12])?;
+    let builder = match clients {
+        None => builder.with_no_client_auth(),
+        Some(clients) => builder.with_client_cert_verifier(client_verifier(clients, provider)?),
+    };
+    let mut config = builder.with_cert_resolver(certificate);
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(config)
+}
+
+fn client_verifier(
+    clients: &ClientCertificates,
+    provider: Arc<CryptoProvider>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, TlsError> {
+    let problem = |problem: String| TlsError::ClientCa {
+        path: clients.ca_file.clone(),
+        problem,
+    };
+    let certificates = CertificateDer::pem_file_iter(&clients.ca_file)
+        .map_err(|e| problem(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| problem(e.to_string()))?;
+    if certificates.is_empty() {
+        return Err(problem("no certificate in the file".into()));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in certificates {
+        roots.add(certificate).map_err(|e| problem(e.to_string()))?;
+    }
+    let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+    let builder = match clients.required {
+        true => builder,
+        false => builder.allow_unauthenticated(),
+    };
+    builder.build().map_err(|e| problem(e.to_string()))
+}
+
+/// A listener's TLS: the certificate it presents and, with client certificates, the CAs it
+/// accepts and the identities they map to, each re-read when its file changes.
+#[derive(Debug)]
+pub struct ServerTls {
+    files: TlsFiles,
+    certificate: Arc<ReloadingCertificate>,
+    clients: Option<ClientCertificates>,
+    identities: Option<Arc<crate::auth::CertificateIdentities>>,
+    config: RwLock<Arc<ServerConfig>>,
+    ca_seen: Mutex<Option<SystemTime>>,
+}
+
+impl ServerTls {
+    /// Reads every file; fails when one is missing or unusable.
+    pub fn load(
+        files: TlsFiles,
+        clients: Option<ClientCertificates>,
+    ) -> Result<Arc<Self>, TlsError> {
+        let certificate = ReloadingCertificate::load(files.clone())?;
+        let config = server_config_for_clients(Arc::clone(&certificate), clients.as_ref())?;
+        let identities = match &clients {
+            Some(clients) => Some(crate::auth::CertificateIdentities::load(
+                clients.identities_file.as_deref(),
+            )?),
+            None => None,
+        };
+        let ca_seen = clients.as_ref().and_then(|c| modified_one(&c.ca_file));
+        Ok(Arc::new(ServerTls {
+            files,
+            certificate,
+            clients,
+            identities,
+            config: RwLock::new(Arc::new(config)),
+            ca_seen: Mutex::new(ca_seen),
+        }))
+    }
+
+    /// The configuration the next handshake uses.
+    pub fn current(&self) -> Arc<ServerConfig> {
+        Arc::clone(&self.config.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The callers client certificates map to, when client certificates are asked for.
+    pub fn identities(&self) -> Option<Arc<crate::auth::CertificateIdentities>> {
+        self.identities.clone()
+    }
+
+    /// The certificate and key files.
+    pub fn files(&self) -> &TlsFiles {
+        &self.files
+    }
+
+    /// Reads the client CA bundle again if it changed; `Ok(true)` when the configuration
+    /// was replaced (new handshakes use it; open connections keep theirs).
+    pub fn reload_client_ca_if_changed(&self) -> Result<bool, TlsError> {
+        let Some(clients) = &self.clients else {
+            return Ok(false);
+        };
+        let now = modified_one(&clients.ca_file);
+        if *self.ca_seen.lock().unwrap_or_else(|p| p.into_inner()) == now {
+            return Ok(false);
+        }
+        let config = server_config_for_clients(Arc::clone(&self.certificate), Some(clients))?;
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
+        *self.ca_seen.lock().unwrap_or_else(|p| p.into_inner()) = now;
+        Ok(true)
+    }
+
+    /// Checks every file every `every` for as long as the process runs.
+    pub fn spawn_watch(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let tls = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                match tls.certificate.reload_if_changed() {
+                    Ok(true) => tracing::info!(
+                        cert = %tls.files.cert.display(),
+                        "reloaded the TLS certificate"
+                    ),
+                    Ok(false) => {}
+                    Err(e) => tracing::error!(
+                        error = %e,
+                        "could not reload the TLS certificate; keeping the previous one"
+                    ),
+                }
+                match tls.reload_client_ca_if_changed() {
+                    Ok(true) => tracing::info!("reloaded the client CA bundle"),
+                    Ok(false) => {}
+                    Err(e) => tracing::error!(
+                        error = %e,
+                        "could not reload the client CA bundle; keeping the previous one"
+                    ),
+                }
+                if let Some(identities) = &tls.identities {
+                    match identities.reload_if_changed() {
+                        Ok(true) => tracing::info!("reloaded the client certificate identities"),
+                        Ok(false) => {}
+                        Err(e) => tracing::error!(
+                            error = %e,
+                            "could not reload the client certificate identities; keeping the previous ones"
+                        ),
+                    }
+                }
+            }
+        })
+    }
 }
 
 /// The finished TLS connections of `listener`, for `tonic`'s `serve_with_incoming`. The
@@ -154,7 +336,22 @@ pub fn listen(
     listener: TcpListener,
     config: Arc<ServerConfig>,
 ) -> ReceiverStream<Result<TlsStream<TcpStream>, std::io::Error>> {
-    let acceptor = TlsAcceptor::from(config);
+    listen_with(listener, move || Arc::clone(&config))
+}
+
+/// [`listen`] with the configuration current at each handshake (a [`ServerTls`]), so that a
+/// reloaded client CA applies to new connections.
+pub fn listen_reloading(
+    listener: TcpListener,
+    tls: Arc<ServerTls>,
+) -> ReceiverStream<Result<TlsStream<TcpStream>, std::io::Error>> {
+    listen_with(listener, move || tls.current())
+}
+
+fn listen_with(
+    listener: TcpListener,
+    config: impl Fn() -> Arc<ServerConfig> + Send + 'static,
+) -> ReceiverStream<Result<TlsStream<TcpStream>, std::io::Error>> {
     let (sender, receiver) = tokio::sync::mpsc::channel(ACCEPTED_QUEUE);
     let handshakes = Arc::new(tokio::sync::Semaphore::new(HANDSHAKES_AT_ONCE));
     tokio::spawn(async move {
@@ -181,7 +378,7 @@ pub fn listen(
                 continue;
             };
             let _ = stream.set_nodelay(true);
-            let acceptor = acceptor.clone();
+            let acceptor = TlsAcceptor::from(config());
             let sender = sender.clone();
             tokio::spawn(async move {
                 let handshake =
@@ -201,8 +398,11 @@ pub fn listen(
 }
 
 fn modified(files: &TlsFiles) -> (Option<SystemTime>, Option<SystemTime>) {
-    let of = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    (of(&files.cert), of(&files.key))
+    (modified_one(&files.cert), modified_one(&files.key))
+}
+
+fn modified_one(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 fn read_certified_key(

@@ -86,6 +86,7 @@ async fn start_with(
         health_check_interval: Duration::from_millis(100),
         tls: None,
         probe_addr: None,
+        client_certificates: None,
     };
     let verifier = TokenVerifier::from_config(&AuthConfig::development()).expect("keys");
     let service = Blocking::default();

@@ -1,7 +1,7 @@
 //! TLS at a process's gRPC listener (issue 18, item 1), against the real server runner over
 //! real TCP: a call through the handshake, a plaintext client refused, a key that is not
 //! the certificate's refused at start, and a certificate rotated under load, picked up by
-//! new connections without a failed call.
+//! new connections without a failed call; and no plaintext outside development.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -127,6 +127,7 @@ async fn start(tls: TlsFiles) -> Running {
         health_check_interval: Duration::from_millis(100),
         tls: Some(tls),
         probe_addr: None,
+        client_certificates: None,
     };
     let verifier = TokenVerifier::from_config(&AuthConfig::development()).expect("keys");
     let server = Server::new("test", config, verifier, Clock::system())
@@ -301,4 +302,42 @@ async fn a_certificate_rotated_under_load_is_picked_up_without_a_failed_call() {
     let _ = running.stop.send(());
     running.task.await.expect("task").expect("clean stop");
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn outside_development_a_process_refuses_to_serve_plaintext() {
+    let config = ServerConfig {
+        environment: Environment::Production,
+        grpc_addr: "127.0.0.1:0".parse().expect("addr"),
+        metrics_addr: "127.0.0.1:0".parse().expect("addr"),
+        limits: Limits {
+            max_message_bytes: 1024 * 1024,
+            protection: ProtectionLimits {
+                max_calls_in_flight: 1024,
+                rate_per_second: 0,
+                rate_burst: 0,
+            },
+            max_concurrent_streams: 100,
+            default_deadline: Duration::from_secs(10),
+            max_stream: Duration::from_secs(60),
+        },
+        shutdown_timeout: Duration::from_secs(1),
+        shutdown_delay: Duration::ZERO,
+        health_check_interval: Duration::from_millis(100),
+        tls: None,
+        probe_addr: None,
+        client_certificates: None,
+    };
+    let verifier = TokenVerifier::from_config(&AuthConfig::development()).expect("keys");
+    let server = Server::new("test", config, verifier, Clock::system());
+    let routes = Routes::new(GatewayServiceServer::new(Answering));
+    let error = server
+        .run_until_signalled(routes)
+        .await
+        .expect_err("no plaintext in production");
+    assert!(
+        matches!(error, edu_kit::server::ServerError::PlaintextRefused),
+        "{error}"
+    );
+    assert!(error.to_string().contains("EDU_TLS_CERT_FILE"), "{error}");
 }

@@ -65,3 +65,64 @@ pub async fn start_gateway_with(
         .expect("connect");
     (gateway, channel)
 }
+
+/// A gateway process spawned with `env` on top of development mode and its addresses
+/// (a later entry of `env` wins), serving whatever the variables say, TLS included.
+#[allow(dead_code)] // Not every test target starts its gateway this way.
+pub struct Spawned {
+    pub process: Process,
+    /// The gRPC address.
+    pub grpc: SocketAddr,
+    /// The plaintext probe listener (health only).
+    pub probe: SocketAddr,
+}
+
+#[allow(dead_code)] // Not every test target starts its gateway this way.
+pub fn spawn_gateway(env: &[(&str, String)]) -> Spawned {
+    let (grpc, metrics, probe) = (free_addr(), free_addr(), free_addr());
+    let mut all = vec![
+        ("EDU_ENVIRONMENT".to_string(), "development".to_string()),
+        ("EDU_GRPC_ADDR".to_string(), grpc.to_string()),
+        ("EDU_METRICS_ADDR".to_string(), metrics.to_string()),
+        ("EDU_PROBE_ADDR".to_string(), probe.to_string()),
+        (
+            "EDU_GATEWAY_CHECK_INTERVAL_MS".to_string(),
+            "200".to_string(),
+        ),
+    ];
+    for (key, value) in env {
+        all.retain(|(k, _)| k != key);
+        all.push((key.to_string(), value.clone()));
+    }
+    let logs = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gateway-{}", grpc.port()));
+    let process = Process::spawn(
+        "gateway",
+        Path::new(env!("CARGO_BIN_EXE_gateway")),
+        &[],
+        &all,
+        grpc,
+        metrics,
+        &Logs::Files(logs),
+    )
+    .expect("spawn");
+    Spawned {
+        process,
+        grpc,
+        probe,
+    }
+}
+
+/// [`spawn_gateway`], then waits on the probe listener until the gateway's health reports
+/// each of `ready` (`""` for the gateway itself) SERVING.
+#[allow(dead_code)] // Not every test target starts its gateway this way.
+pub async fn start_gateway_probed(env: &[(&str, String)], ready: &[&str]) -> Spawned {
+    let mut spawned = spawn_gateway(env);
+    for service in ready {
+        spawned
+            .process
+            .wait_serving_at(spawned.probe, service, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|e| panic!("the gateway reports {service:?} serving: {e}"));
+    }
+    spawned
+}

@@ -1,16 +1,23 @@
 //! Who is calling: bearer JWTs verified against configured keys into a [`Caller`] with a
-//! subject, roles and tenant scopes. Each service authorises every object against the caller;
-//! this module only says who the caller is and what the token grants.
+//! subject, roles and tenant scopes, or, where the listener asks for client certificates,
+//! a verified certificate mapped to a caller by configuration ([`certificate`]). Each service
+//! authorises every object against the caller; this module only says who the caller is and
+//! what the token or the certificate grants.
 
+pub mod certificate;
 pub mod dev;
+mod fetch;
+mod provider;
 mod verifier;
+
+pub use certificate::{CERTIFICATE_NOT_MAPPED, CertificateIdentities};
+pub use provider::{DISCOVERY_PATH, discovery_url};
+pub use verifier::{KeyLoadError, TokenError, TokenVerifier, pem_public_keys, public_key_jwk};
 
 use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-
-pub use verifier::{TokenError, TokenVerifier};
 
 use crate::error::{ApiError, reason};
 use crate::region::RegionCode;
@@ -112,12 +119,34 @@ struct CallerData {
     display_name: Option<String>,
     roles: BTreeSet<String>,
     scopes: Vec<Scope>,
+    authenticated_by: Authentication,
+}
+
+/// How a caller proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authentication {
+    /// A bearer token.
+    Token,
+    /// A client certificate, mapped to the caller by the identities file; the call carried
+    /// no token. Whoever forwards such a call must vouch for the caller itself (the gateway
+    /// mints a token for it).
+    Certificate,
 }
 
 impl Caller {
     /// Builds a caller from verified claims. Scopes of unknown kinds are dropped (a newer
     /// identity provider may grant kinds this build does not know), never widened.
     pub fn from_claims(claims: Claims) -> Self {
+        Caller::build(claims, Authentication::Token)
+    }
+
+    /// Builds a caller known by its client certificate, from its entry of the identities
+    /// file.
+    pub fn from_certificate(claims: Claims) -> Self {
+        Caller::build(claims, Authentication::Certificate)
+    }
+
+    fn build(claims: Claims, authenticated_by: Authentication) -> Self {
         let scopes = claims
             .scopes
             .iter()
@@ -134,7 +163,24 @@ impl Caller {
             display_name: claims.name.filter(|n| !n.trim().is_empty()),
             roles: claims.roles.into_iter().collect(),
             scopes,
+            authenticated_by,
         }))
+    }
+
+    /// How the caller proved who it is.
+    pub fn authenticated_by(&self) -> Authentication {
+        self.0.authenticated_by
+    }
+
+    /// The caller as token claims (subject, display name, roles, scopes), for a token that
+    /// vouches for it to the next hop.
+    pub fn claims(&self) -> Claims {
+        Claims {
+            sub: self.0.subject.clone(),
+            name: self.0.display_name.clone(),
+            roles: self.0.roles.iter().cloned().collect(),
+            scopes: self.0.scopes.iter().map(Scope::to_string).collect(),
+        }
     }
 
     /// The subject (`sub`) of the token.
