@@ -86,6 +86,19 @@ impl CallContext {
         &self.purpose
     }
 
+    /// The stated purpose, for a read that releases personal data only for one: INVALID_ARGUMENT
+    /// `INVALID_FIELDS` naming the `x-edu-purpose` header when the caller stated none.
+    pub fn require_purpose(&self) -> Result<&str, ApiError> {
+        if self.purpose.trim().is_empty() {
+            return Err(ApiError::invalid_field(
+                reason::INVALID_FIELDS,
+                PURPOSE_HEADER,
+                "required: state why you read this child's records (it is kept in the audit trail)",
+            ));
+        }
+        Ok(&self.purpose)
+    }
+
     /// Runs `work` as serving this call: [`CallContext::current`] finds the context while
     /// `work` runs (on this task; a task `work` spawns does not inherit it).
     pub async fn scope<F: std::future::Future>(self, work: F) -> F::Output {
@@ -245,6 +258,22 @@ mod tests {
         }
         assert!(purpose(&"a".repeat(MAX_PURPOSE_CHARS)).is_ok());
         assert!(purpose(&"a".repeat(MAX_PURPOSE_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn a_required_purpose_is_refused_when_none_is_stated() {
+        let context = |purpose: &str| {
+            CallContext::new(None, "req-1", None, Timestamp::UNIX_EPOCH).with_purpose(purpose)
+        };
+        for none in ["", "   "] {
+            let refused = context(none).require_purpose().expect_err("no purpose");
+            assert_eq!(refused.reason, reason::INVALID_FIELDS);
+            assert!(
+                refused.fields().iter().any(|v| v.field == PURPOSE_HEADER),
+                "{refused:?}"
+            );
+        }
+        assert_eq!(context("case review 42").require_purpose().ok(), Some("case review 42"));
     }
 
     #[tokio::test]

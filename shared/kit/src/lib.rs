@@ -20,6 +20,7 @@ pub mod etag;
 pub mod framing;
 pub mod idempotency;
 pub mod metrics;
+pub mod names;
 pub mod outbox;
 pub mod paging;
 pub mod pipeline;

@@ -5,7 +5,8 @@ pub mod appeal;
 pub mod campaign;
 pub mod error;
 pub mod iin;
-pub mod names;
+/// Names as the data bank compares them (rule 2), the suite's rule, kept in the kit.
+pub use edu_kit::names;
 pub mod regions;
 
 pub use error::AidError;
