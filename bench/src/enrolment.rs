@@ -16,9 +16,8 @@ use edu_proto::edu::certificates::v1 as pb;
 use edu_proto::edu::certificates::v1::enrolment_service_client::EnrolmentServiceClient;
 
 use super::drive::{Driven, Outcome, drive_from};
-use super::measure::{CpuMeter, Statements, per_call};
+use super::rounds::{Measured, Meter, Side, alternate, ratio, round_ratios};
 use super::{BenchOptions, PROVIDERS};
-use edu_devstack::suite::Suite;
 
 /// What the enrolment benchmark measured.
 #[derive(Debug, Clone)]
@@ -33,27 +32,16 @@ pub struct EnrolmentReport {
     pub suite_cpu: Vec<(String, f64)>,
     /// CPU milliseconds per acceptance and process during (b).
     pub reference_cpu: Vec<(String, f64)>,
-    /// (a)/(b) of each round: the sides alternate in [`ROUNDS`] rounds, so that a change in
+    /// (a)/(b) of each round: the sides alternate in [`super::rounds::ROUNDS`] rounds, so that a change in
     /// the machine's load during the run falls on both.
     pub round_ratios: Vec<f64>,
 }
-
-/// Rounds per side, alternating (a) and (b).
-pub const ROUNDS: usize = 4;
-
-/// Seconds of each side's unmeasured warm-up before the rounds (at most one round's).
-const WARM_UP_SECONDS: f64 = 3.0;
 
 impl EnrolmentReport {
     /// (a)/(b).
     pub fn ratio(&self) -> f64 {
         ratio(self.suite.rate(), self.reference.rate())
     }
-}
-
-/// `a / b`, zero without a `b`.
-pub fn ratio(a: f64, b: f64) -> f64 {
-    if b > 0.0 { a / b } else { 0.0 }
 }
 
 /// Every programme's monthly price, in kopecks.
@@ -222,13 +210,11 @@ async fn reference_accept(pool: &PgPool, id: &str, months: u32) -> Result<bool, 
 
 /// Runs both sides, (a) then (b), on the seeded data.
 pub async fn run(
-    suite_processes: &Suite,
-    admin: &PgPool,
-    database: &str,
-    statements: &Statements,
+    meter: Meter<'_>,
     gateway: Channel,
     options: &BenchOptions,
 ) -> anyhow::Result<EnrolmentReport> {
+    let admin = meter.admin;
     let tokens: Arc<Vec<String>> = Arc::new(
         (1..=PROVIDERS)
             .map(|p| {
@@ -256,11 +242,10 @@ pub async fn run(
         .connect_with(admin.connect_options().as_ref().clone())
         .await?;
     let months = period_bounds().2;
-    let round_seconds = options.seconds as f64 / ROUNDS as f64;
 
     // The two sides as functions of the first enrolment they take and how long they run.
     let concurrency = options.concurrency;
-    let suite_side = |first: usize, seconds: f64| {
+    let suite_side = Side::new(|first: usize, seconds: f64| {
         let tokens = Arc::clone(&tokens);
         let providers = Arc::clone(&providers);
         let client = client.clone();
@@ -288,8 +273,9 @@ pub async fn run(
                 }
             }
         })
-    };
-    let reference_side = |first: usize, seconds: f64| {
+    })
+    .counting_statements_of("certificates");
+    let reference_side = Side::new(|first: usize, seconds: f64| {
         let pool = reference_pool.clone();
         drive_from(first, concurrency, seconds, limit, move |i| {
             let pool = pool.clone();
@@ -301,77 +287,23 @@ pub async fn run(
                 }
             }
         })
-    };
+    })
+    .counting_statements_of(admin_role(admin));
 
-    // A warm-up of both sides, not measured: the first round used to be the lowest every
-    // time (caches, connections and the JIT of the planner's statistics warming up weigh on
-    // whichever side runs first), which the ratio should not count.
-    let warm_up = WARM_UP_SECONDS.min(round_seconds);
-    let (mut suite_next, mut reference_next) = (1, 1);
-    suite_next += suite_side(suite_next, warm_up).await.calls();
-    reference_next += reference_side(reference_next, warm_up).await.calls();
-
-    let (mut suite, mut reference) = (Driven::default(), Driven::default());
-    let (mut suite_seconds, mut reference_seconds) = (Vec::new(), Vec::new());
-    let (mut suite_statements, mut reference_statements) = (Some(0i64), Some(0i64));
-    let mut round_ratios = Vec::new();
-    for _ in 0..ROUNDS {
-        statements.reset(admin).await;
-        let meter = CpuMeter::start(suite_processes, admin, database).await;
-        let round = suite_side(suite_next, round_seconds).await;
-        add_seconds(&mut suite_seconds, meter.stop(admin, database).await);
-        suite_statements = sum(
-            suite_statements,
-            statements.count(admin, database, "certificates").await,
-        );
-        let suite_rate = round.rate();
-        suite_next += round.calls();
-        suite.merge(round);
-
-        statements.reset(admin).await;
-        let meter = CpuMeter::start(suite_processes, admin, database).await;
-        let round = reference_side(reference_next, round_seconds).await;
-        add_seconds(&mut reference_seconds, meter.stop(admin, database).await);
-        reference_statements = sum(
-            reference_statements,
-            statements.count(admin, database, &admin_role(admin)).await,
-        );
-        round_ratios.push(ratio(suite_rate, round.rate()));
-        reference_next += round.calls();
-        reference.merge(round);
-    }
-    let suite_cpu = per_call(&suite_seconds, suite.completed());
-    let reference_cpu: Vec<(String, f64)> = per_call(&reference_seconds, reference.completed())
-        .into_iter()
-        .filter(|(name, _)| name == "driver" || name == "postgres")
-        .collect();
-    let suite_statements = suite_statements.map(|n| n as f64 / suite.completed().max(1) as f64);
-    let reference_statements =
-        reference_statements.map(|n| n as f64 / reference.completed().max(1) as f64);
+    let [suite, reference]: [Measured; 2] =
+        alternate(meter, &[suite_side, reference_side], options.seconds as f64)
+            .await
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("two sides measured"))?;
     reference_pool.close().await;
     Ok(EnrolmentReport {
-        suite,
-        reference,
-        statements: (suite_statements, reference_statements),
-        suite_cpu,
-        reference_cpu,
-        round_ratios,
+        round_ratios: round_ratios(&suite, &reference),
+        statements: (suite.statements, reference.statements),
+        suite_cpu: suite.cpu_ms.clone(),
+        reference_cpu: reference.cpu_of(&["driver", "postgres"]),
+        suite: suite.driven,
+        reference: reference.driven,
     })
-}
-
-/// Adds one round's CPU seconds per process to the sums.
-fn add_seconds(sums: &mut Vec<(String, f64)>, round: Vec<(String, f64)>) {
-    for (name, seconds) in round {
-        match sums.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, sum)) => *sum += seconds,
-            None => sums.push((name, seconds)),
-        }
-    }
-}
-
-/// A sum of counts that is unknown as soon as one count is.
-fn sum(total: Option<i64>, round: Option<i64>) -> Option<i64> {
-    Some(total? + round?)
 }
 
 /// The administrator's role name.

@@ -23,6 +23,7 @@ pub mod import;
 pub mod measure;
 pub mod plans;
 pub mod reads;
+pub mod rounds;
 pub mod search;
 
 use std::time::{Duration, Instant};
@@ -32,8 +33,9 @@ use tonic::transport::Channel;
 
 use drive::Driven;
 use edu_devstack::suite::Suite;
-use enrolment::{EnrolmentReport, ratio};
+use enrolment::EnrolmentReport;
 use reads::ReadReport;
+use rounds::{Meter, ratio};
 use search::SearchReport;
 
 /// Providers the bench's programmes belong to.
@@ -52,13 +54,35 @@ pub struct BenchOptions {
     pub seconds: u64,
     /// Concurrent callers per side.
     pub concurrency: usize,
+    /// Which benchmarks run.
+    pub parts: Parts,
+}
+
+/// Which of the suite's benchmarks run (all by default; fewer to look at one figure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parts {
+    /// AcceptEnrolment.
+    pub enrolment: bool,
+    /// The reads.
+    pub reads: bool,
+    /// The catalogue searches.
+    pub search: bool,
+}
+
+impl Parts {
+    /// Every benchmark.
+    pub const ALL: Parts = Parts {
+        enrolment: true,
+        reads: true,
+        search: true,
+    };
 }
 
 /// What a run measured.
 #[derive(Debug, Clone)]
 pub struct BenchReport {
-    /// The enrolment benchmark.
-    pub enrolment: EnrolmentReport,
+    /// The enrolment benchmark, when it ran.
+    pub enrolment: Option<EnrolmentReport>,
     /// The reads.
     pub reads: Vec<ReadReport>,
     /// The searches.
@@ -102,10 +126,73 @@ fn statements(count: Option<f64>) -> String {
     })
 }
 
+fn round_ratios(ratios: &[f64]) -> String {
+    ratios
+        .iter()
+        .map(|r| format!("{r:.2}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn render_enrolment(e: &EnrolmentReport) -> String {
+    let mut out = "AcceptEnrolment\n".to_string();
+    out += &line("(a) through the gateway", &e.suite);
+    out += &line("(b) the same work directly over SQL", &e.reference);
+    out += &format!(
+        "  {:<44} (a) {}   (b) {}\n",
+        "refused by a rule (balance, seats)", e.suite.refusals, e.reference.refusals
+    );
+    out += &format!("  {:<44} {:>8.2}\n", "ratio (a)/(b)", e.ratio());
+    out += &format!(
+        "  {:<44} {}\n",
+        "ratio of each round (the sides alternate)",
+        round_ratios(&e.round_ratios)
+    );
+    out += &format!(
+        "  {:<44} (a) {}   (b) {}\n",
+        "statements per acceptance",
+        statements(e.statements.0),
+        statements(e.statements.1)
+    );
+    out += &cpu("CPU ms per acceptance, (a)", &e.suite_cpu);
+    out += &cpu("CPU ms per acceptance, (b)", &e.reference_cpu);
+    out
+}
+
+fn render_read(read: &ReadReport) -> String {
+    let (a, b, c) = (&read.gateway, &read.service, &read.sql);
+    let mut out = format!("\n{}\n", read.method);
+    out += &line("(a) through the gateway", &a.driven);
+    out += &line("(b) straight to the service", &b.driven);
+    out += &line("(c) the same SELECT over SQL", &c.driven);
+    out += &format!(
+        "  {:<44} (a)/(b) {:.2}   (b)/(c) {:.2}\n",
+        "ratios",
+        ratio(a.driven.rate(), b.driven.rate()),
+        ratio(b.driven.rate(), c.driven.rate())
+    );
+    out += &format!(
+        "  {:<44} (a)/(b) {}   (b)/(c) {}\n",
+        "ratios of each round (the sides alternate)",
+        round_ratios(&rounds::round_ratios(a, b)),
+        round_ratios(&rounds::round_ratios(b, c))
+    );
+    // Only the processes a side involves: the others idle alike on every side.
+    out += &cpu(
+        "CPU ms per read, (a)",
+        &a.cpu_of(&["driver", "gateway", "certificates", "postgres"]),
+    );
+    out += &cpu(
+        "CPU ms per read, (b)",
+        &b.cpu_of(&["driver", "certificates", "postgres"]),
+    );
+    out += &cpu("CPU ms per read, (c)", &c.cpu_of(&["driver", "postgres"]));
+    out
+}
+
 impl BenchReport {
     /// The report as the command prints it.
     pub fn render(&self, options: &BenchOptions) -> String {
-        let e = &self.enrolment;
         let mut out = format!(
             "suite benchmark: {} children, {} programmes, {} catalogue entries, {} callers, {} s per side (seeded in {:.1} s)\n\n",
             options.children,
@@ -115,47 +202,18 @@ impl BenchReport {
             options.seconds,
             self.seeded_in.as_secs_f64()
         );
-        out += "AcceptEnrolment\n";
-        out += &line("(a) through the gateway", &e.suite);
-        out += &line("(b) the same work directly over SQL", &e.reference);
-        out += &format!(
-            "  {:<44} (a) {}   (b) {}\n",
-            "refused by a rule (balance, seats)", e.suite.refusals, e.reference.refusals
-        );
-        out += &format!("  {:<44} {:>8.2}\n", "ratio (a)/(b)", e.ratio());
-        out += &format!(
-            "  {:<44} {}\n",
-            "ratio of each round (the sides alternate)",
-            e.round_ratios
-                .iter()
-                .map(|r| format!("{r:.2}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
-        out += &format!(
-            "  {:<44} (a) {}   (b) {}\n",
-            "statements per acceptance",
-            statements(e.statements.0),
-            statements(e.statements.1)
-        );
-        out += &cpu("CPU ms per acceptance, (a)", &e.suite_cpu);
-        out += &cpu("CPU ms per acceptance, (b)", &e.reference_cpu);
+        if let Some(e) = &self.enrolment {
+            out += &render_enrolment(e);
+        }
         for read in &self.reads {
-            out += &format!("\n{}\n", read.method);
-            out += &line("(a) through the gateway", &read.gateway);
-            out += &line("(b) straight to the service", &read.service);
-            out += &line("(c) the same SELECT over SQL", &read.sql);
+            out += &render_read(read);
+        }
+        if !self.searches.is_empty() {
             out += &format!(
-                "  {:<44} (a)/(b) {:.2}   (b)/(c) {:.2}\n",
-                "ratios",
-                ratio(read.gateway.rate(), read.service.rate()),
-                ratio(read.service.rate(), read.sql.rate())
+                "\nthe public catalogues, {} entries each\n",
+                options.entries
             );
         }
-        out += &format!(
-            "\nthe public catalogues, {} entries each\n",
-            options.entries
-        );
         for search in &self.searches {
             out += &line(search.method, &search.driven);
         }
@@ -236,11 +294,23 @@ pub async fn run(
         .await?;
     let idle = measure::suite_rss(suite);
     let seeding = Instant::now();
-    enrolment::seed(admin, &options).await?;
-    search::seed(admin, options.entries).await?;
+    let parts = options.parts;
+    // The reads take the enrolment's children, certificates and programmes.
+    if parts.enrolment || parts.reads {
+        enrolment::seed(admin, &options).await?;
+    }
+    if parts.search {
+        search::seed(admin, options.entries).await?;
+    }
     settle(admin).await?;
     let seeded_in = seeding.elapsed();
     let statements = measure::Statements::detect(admin).await;
+    let meter = Meter {
+        suite,
+        admin,
+        database: &database,
+        statements: &statements,
+    };
     let service_addr = suite
         .service_addr("certificates")
         .ok_or_else(|| anyhow::anyhow!("the certificates service is not running"))?;
@@ -252,17 +322,18 @@ pub async fn run(
     let (enrolment, reads, searches, peak) = {
         let sampler = peak_memory(suite, stopped);
         let work = async {
-            let enrolment = enrolment::run(
-                suite,
-                admin,
-                &database,
-                &statements,
-                gateway.clone(),
-                &options,
-            )
-            .await?;
-            let reads = reads::run(admin, gateway.clone(), service, &options).await?;
-            let searches = search::run(gateway, &options).await?;
+            let enrolment = match parts.enrolment {
+                true => Some(enrolment::run(meter, gateway.clone(), &options).await?),
+                false => None,
+            };
+            let reads = match parts.reads {
+                true => reads::run(meter, gateway.clone(), service, &options).await?,
+                false => Vec::new(),
+            };
+            let searches = match parts.search {
+                true => search::run(gateway, &options).await?,
+                false => Vec::new(),
+            };
             let _ = stop.send(());
             anyhow::Ok((enrolment, reads, searches))
         };

@@ -56,6 +56,13 @@ enum Command {
         /// Print the plan of every hot-path statement as well.
         #[arg(long)]
         plans: bool,
+        /// A variable for every process of the suite, `NAME=VALUE` (repeatable): to measure
+        /// a setting, such as `EDU_GATEWAY_CONNECTIONS_PER_ENDPOINT=1`.
+        #[arg(long = "env", value_parser = name_value)]
+        env: Vec<(String, String)>,
+        /// Run only these benchmarks (comma-separated); all when unset.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        only: Vec<Part>,
         /// Do not build the binaries first.
         #[arg(long)]
         no_build: bool,
@@ -78,6 +85,37 @@ enum Command {
     },
 }
 
+/// One of the suite's benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    /// AcceptEnrolment against the same work over SQL.
+    Enrolment,
+    /// GetProgramme and GetCertificate, three sides each.
+    Reads,
+    /// The public catalogues.
+    Search,
+}
+
+/// `NAME=VALUE`.
+fn name_value(arg: &str) -> Result<(String, String), String> {
+    match arg.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => Err(format!("{arg:?} is not NAME=VALUE")),
+    }
+}
+
+/// The benchmarks `only` names; all of them when it names none.
+fn parts(only: &[Part]) -> edu_bench::Parts {
+    if only.is_empty() {
+        return edu_bench::Parts::ALL;
+    }
+    edu_bench::Parts {
+        enrolment: only.contains(&Part::Enrolment),
+        reads: only.contains(&Part::Reads),
+        search: only.contains(&Part::Search),
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -91,6 +129,8 @@ async fn main() -> ExitCode {
             connections,
             worker_threads,
             plans,
+            env,
+            only,
             no_build,
         } => {
             bench(
@@ -100,9 +140,11 @@ async fn main() -> ExitCode {
                     entries,
                     seconds,
                     concurrency,
+                    parts: parts(&only),
                 },
                 connections,
                 worker_threads,
+                env,
                 plans,
                 no_build,
             )
@@ -219,6 +261,7 @@ async fn bench(
     options: edu_bench::BenchOptions,
     connections: Option<usize>,
     worker_threads: Option<usize>,
+    env: Vec<(String, String)>,
     plans: bool,
     no_build: bool,
 ) -> anyhow::Result<()> {
@@ -234,6 +277,7 @@ async fn bench(
     ]
     .into_iter()
     .flatten()
+    .chain(env)
     .collect();
     let bench = BenchSuite::start("bench", no_build, extra_env).await?;
     let report = async {

@@ -4,7 +4,7 @@
 //! verify and reads the certificate with its child, its current period's kind and its
 //! balance summed from the ledger.
 
-use sqlx::{AssertSqlSafe, PgPool};
+use sqlx::AssertSqlSafe;
 use tonic::transport::Channel;
 
 use edu_kit::auth::dev::DevToken;
@@ -14,25 +14,27 @@ use edu_proto::edu::certificates::v1::certificate_service_client::CertificateSer
 use edu_proto::edu::certificates::v1::programme_service_client::ProgrammeServiceClient;
 
 use super::BenchOptions;
-use super::drive::{Driven, Outcome, drive, pick};
+use super::drive::{Outcome, drive_from, pick};
 use super::hot_paths;
+use super::rounds::{Measured, Meter, Side, alternate};
 
-/// One read's three sides.
+/// One read's three sides, each measured over alternating rounds.
 #[derive(Debug, Clone)]
 pub struct ReadReport {
     /// The method.
     pub method: &'static str,
     /// (a) through the gateway.
-    pub gateway: Driven,
+    pub gateway: Measured,
     /// (b) straight to the service.
-    pub service: Driven,
+    pub service: Measured,
     /// (c) the SELECT over SQL.
-    pub sql: Driven,
+    pub sql: Measured,
 }
 
-/// Runs both reads, each side for the options' seconds.
+/// Runs both reads: for each, its three sides in alternating rounds, each side for the
+/// options' seconds in all.
 pub async fn run(
-    admin: &PgPool,
+    meter: Meter<'_>,
     gateway: Channel,
     service: Channel,
     options: &BenchOptions,
@@ -40,13 +42,12 @@ pub async fn run(
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(options.concurrency as u32)
         .min_connections(options.concurrency as u32)
-        .connect_with(admin.connect_options().as_ref().clone())
+        .connect_with(meter.admin.connect_options().as_ref().clone())
         .await?;
     // Side (c) sends the services' own statements, taken from the offline query data.
     let programme_select = hot_paths::find("GetProgramme")?.sql;
     let certificate_select = hot_paths::find("GetCertificate")?.sql;
     let (n, m) = (options.children, options.programmes);
-    let seconds = options.seconds as f64;
     let concurrency = options.concurrency;
     let limit = usize::MAX;
     let programme_name = move |i: usize| {
@@ -54,24 +55,26 @@ pub async fn run(
         (format!("p{}", 1 + g % super::PROVIDERS), format!("g{g}"))
     };
     let grpc_programme = |channel: Channel| {
-        drive(concurrency, seconds, limit, move |i| {
-            let mut client = ProgrammeServiceClient::new(channel.clone());
-            let (provider, id) = programme_name(i);
-            async move {
-                let request = tonic::Request::new(pb::GetProgrammeRequest {
-                    name: format!("providers/{provider}/programmes/{id}"),
-                });
-                outcome(client.get_programme(request).await.map(|_| ()))
-            }
+        Side::new(move |first: usize, seconds: f64| {
+            let channel = channel.clone();
+            drive_from(first, concurrency, seconds, limit, move |i| {
+                let mut client = ProgrammeServiceClient::new(channel.clone());
+                let (provider, id) = programme_name(i);
+                async move {
+                    let request = tonic::Request::new(pb::GetProgrammeRequest {
+                        name: format!("providers/{provider}/programmes/{id}"),
+                    });
+                    outcome(client.get_programme(request).await.map(|_| ()))
+                }
+            })
         })
     };
-    let programme_gateway = grpc_programme(gateway.clone()).await;
-    let programme_service = grpc_programme(service.clone()).await;
-    let programme_sql = drive(concurrency, seconds, limit, {
+    let programme_sql = Side::new(|first: usize, seconds: f64| {
         let pool = pool.clone();
-        move |i| {
+        let sql = programme_select.clone();
+        drive_from(first, concurrency, seconds, limit, move |i| {
             let pool = pool.clone();
-            let sql = programme_select.clone();
+            let sql = sql.clone();
             let (provider, id) = programme_name(i);
             async move {
                 let read = sqlx::query(AssertSqlSafe(sql))
@@ -79,15 +82,21 @@ pub async fn run(
                     .bind(id)
                     .fetch_optional(&pool)
                     .await;
-                if matches!(read, Ok(Some(_))) {
-                    Outcome::Done
-                } else {
-                    Outcome::Failed
-                }
+                found(read)
             }
-        }
-    })
-    .await;
+        })
+    });
+    let programme = three_sides(
+        "GetProgramme",
+        meter,
+        [
+            grpc_programme(gateway.clone()),
+            grpc_programme(service.clone()),
+            programme_sql,
+        ],
+        options,
+    )
+    .await?;
 
     let token = DevToken::new("bench-operator")
         .role("certificates.operator")
@@ -95,54 +104,77 @@ pub async fn run(
         .sign();
     let grpc_certificate = |channel: Channel| {
         let token = token.clone();
-        drive(concurrency, seconds, limit, move |i| {
-            let mut client = CertificateServiceClient::new(channel.clone());
-            let request = with_bearer(
-                tonic::Request::new(pb::GetCertificateRequest {
-                    name: format!("certificates/c{}", 1 + pick(i, n)),
-                }),
-                &token,
-            );
-            async move { outcome(client.get_certificate(request).await.map(|_| ())) }
+        Side::new(move |first: usize, seconds: f64| {
+            let channel = channel.clone();
+            let token = token.clone();
+            drive_from(first, concurrency, seconds, limit, move |i| {
+                let mut client = CertificateServiceClient::new(channel.clone());
+                let request = with_bearer(
+                    tonic::Request::new(pb::GetCertificateRequest {
+                        name: format!("certificates/c{}", 1 + pick(i, n)),
+                    }),
+                    &token,
+                );
+                async move { outcome(client.get_certificate(request).await.map(|_| ())) }
+            })
         })
     };
-    let certificate_gateway = grpc_certificate(gateway).await;
-    let certificate_service = grpc_certificate(service).await;
-    let certificate_sql = drive(concurrency, seconds, limit, {
+    let certificate_sql = Side::new(|first: usize, seconds: f64| {
         let pool = pool.clone();
-        move |i| {
+        let sql = certificate_select.clone();
+        drive_from(first, concurrency, seconds, limit, move |i| {
             let pool = pool.clone();
-            let sql = certificate_select.clone();
+            let sql = sql.clone();
             async move {
                 let read = sqlx::query(AssertSqlSafe(sql))
                     .bind(format!("c{}", 1 + pick(i, n)))
                     .bind(jiff_sqlx::ToSqlx::to_sqlx(jiff::Timestamp::now()))
                     .fetch_optional(&pool)
                     .await;
-                if matches!(read, Ok(Some(_))) {
-                    Outcome::Done
-                } else {
-                    Outcome::Failed
-                }
+                found(read)
             }
-        }
-    })
-    .await;
+        })
+    });
+    let certificate = three_sides(
+        "GetCertificate",
+        meter,
+        [
+            grpc_certificate(gateway),
+            grpc_certificate(service),
+            certificate_sql,
+        ],
+        options,
+    )
+    .await?;
     pool.close().await;
-    Ok(vec![
-        ReadReport {
-            method: "GetProgramme",
-            gateway: programme_gateway,
-            service: programme_service,
-            sql: programme_sql,
-        },
-        ReadReport {
-            method: "GetCertificate",
-            gateway: certificate_gateway,
-            service: certificate_service,
-            sql: certificate_sql,
-        },
-    ])
+    Ok(vec![programme, certificate])
+}
+
+/// One read's sides, (a), (b) and (c), in alternating rounds.
+async fn three_sides(
+    method: &'static str,
+    meter: Meter<'_>,
+    sides: [Side<'_>; 3],
+    options: &BenchOptions,
+) -> anyhow::Result<ReadReport> {
+    let [gateway, service, sql]: [Measured; 3] = alternate(meter, &sides, options.seconds as f64)
+        .await
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("three sides measured"))?;
+    Ok(ReadReport {
+        method,
+        gateway,
+        service,
+        sql,
+    })
+}
+
+fn found<R>(read: Result<Option<R>, sqlx::Error>) -> Outcome {
+    if matches!(read, Ok(Some(_))) {
+        Outcome::Done
+    } else {
+        Outcome::Failed
+    }
 }
 
 fn outcome(result: Result<(), tonic::Status>) -> Outcome {

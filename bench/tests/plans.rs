@@ -29,6 +29,7 @@ async fn no_hot_path_reads_a_large_table_whole() {
         entries: 5_000,
         seconds: 1,
         concurrency: 1,
+        parts: edu_bench::Parts::ALL,
     };
     enrolment::seed(&admin, &options)
         .await

@@ -15,11 +15,12 @@ async fn the_benchmark_seeds_drives_every_side_and_reports() {
         entries: 300,
         seconds: 1,
         concurrency: 4,
+        parts: bench::Parts::ALL,
     };
     let report = bench::run(suite.suite(), &admin, suite.gateway().await, options)
         .await
         .expect("the benchmark runs");
-    let enrolment = &report.enrolment;
+    let enrolment = report.enrolment.as_ref().expect("the enrolment ran");
     assert!(enrolment.suite.rate() > 0.0, "{report:?}");
     assert!(enrolment.reference.rate() > 0.0, "{report:?}");
     assert_eq!(
@@ -35,8 +36,15 @@ async fn the_benchmark_seeds_drives_every_side_and_reports() {
     assert!(enrolment.suite.percentile(0.99) >= enrolment.suite.percentile(0.5));
     for read in &report.reads {
         for side in [&read.gateway, &read.service, &read.sql] {
-            assert!(side.rate() > 0.0, "{}: {report:?}", read.method);
-            assert_eq!(side.failures, 0, "{}: {report:?}", read.method);
+            assert!(side.driven.rate() > 0.0, "{}: {report:?}", read.method);
+            assert_eq!(side.driven.failures, 0, "{}: {report:?}", read.method);
+            assert_eq!(side.round_rates.len(), bench::rounds::ROUNDS);
+            assert!(
+                side.cpu_ms
+                    .iter()
+                    .any(|(name, ms)| name == "postgres" && *ms > 0.0),
+                "each side's CPU is measured: {report:?}"
+            );
         }
     }
     for search in &report.searches {
@@ -51,6 +59,7 @@ async fn the_benchmark_seeds_drives_every_side_and_reports() {
     let rendered = report.render(&options);
     assert!(rendered.contains("ratio (a)/(b)"), "{rendered}");
     assert!(rendered.contains("statements per acceptance"), "{rendered}");
+    assert!(rendered.contains("CPU ms per read, (a)"), "{rendered}");
     let explained = report.plans.as_ref().expect("the plans are read");
     assert!(
         explained.len() >= 10,
