@@ -27,6 +27,7 @@ use tonic_health::pb::health_client::HealthClient;
 use edu_kit::server::Health;
 
 use crate::config::{BackendConfig, GatewayConfig};
+use crate::upstream::{Connector, Lane};
 
 /// How long one health check may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
@@ -35,6 +36,9 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub struct Endpoint {
     addr: SocketAddr,
+    /// The proxy's connections (see [`crate::upstream`]).
+    lanes: Vec<Arc<Lane>>,
+    /// The views' and the audit API's connections, for the generated clients.
     channels: Vec<Channel>,
     /// The health check's own connection: a call that breaks a connection of `channels`
     /// (a misbehaving caller, a reset stream) never fails the check, so only the backend's
@@ -44,18 +48,37 @@ pub struct Endpoint {
     last_check: Mutex<(Option<Timestamp>, Option<String>)>,
 }
 
-/// How the gateway reaches its backends over TLS: the CA their certificates chain to.
+/// How the gateway reaches its backends over TLS: the CA their certificates chain to, for
+/// tonic's channels and for the proxy's own connections.
 #[derive(Debug, Clone)]
 pub struct BackendTls {
     ca: Certificate,
+    proxy: Arc<rustls::ClientConfig>,
 }
 
 impl BackendTls {
     /// Reads the CA bundle; fails when it holds no certificate tonic can use.
     pub fn load(path: &std::path::Path) -> Result<Self, String> {
+        use rustls_pki_types::CertificateDer;
+        use rustls_pki_types::pem::PemObject;
         let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut roots = rustls::RootCertStore::empty();
+        for certificate in CertificateDer::pem_slice_iter(&pem) {
+            let certificate = certificate.map_err(|e| format!("{}: {e}", path.display()))?;
+            roots
+                .add(certificate)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        if roots.is_empty() {
+            return Err(format!("{}: no certificate in the bundle", path.display()));
+        }
+        let mut proxy = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        proxy.alpn_protocols = vec![b"h2".to_vec()];
         let tls = BackendTls {
             ca: Certificate::from_pem(pem),
+            proxy: Arc::new(proxy),
         };
         // Built once now, so that a bad bundle stops the start rather than every endpoint.
         edu_kit::client::endpoint("https://127.0.0.1:1")
@@ -86,15 +109,24 @@ impl Endpoint {
         connections: usize,
         tls: Option<(&BackendTls, &str)>,
     ) -> Option<Self> {
-        let endpoint = match tls {
-            None => edu_kit::client::endpoint(format!("http://{addr}")).ok()?,
-            Some((tls, server_name)) => edu_kit::client::endpoint(format!("https://{addr}"))
-                .ok()?
-                .tls_config(tls.config(server_name))
-                .ok()?,
+        let (endpoint, connector) = match tls {
+            None => (
+                edu_kit::client::endpoint(format!("http://{addr}")).ok()?,
+                Connector::plaintext(addr),
+            ),
+            Some((tls, server_name)) => (
+                edu_kit::client::endpoint(format!("https://{addr}"))
+                    .ok()?
+                    .tls_config(tls.config(server_name))
+                    .ok()?,
+                Connector::tls(addr, Arc::clone(&tls.proxy), server_name).ok()?,
+            ),
         };
         Some(Endpoint {
             addr,
+            lanes: (0..connections)
+                .map(|_| Arc::new(Lane::new(connector.clone())))
+                .collect(),
             // Lazy: each channel opens its one HTTP/2 connection on first use and reconnects
             // by itself after a failure.
             channels: (0..connections).map(|_| endpoint.connect_lazy()).collect(),
@@ -203,16 +235,38 @@ impl Backend {
             .clone()
     }
 
-    /// A connection to a serving endpoint, round-robin over endpoints and their connections;
-    /// `None` when no endpoint is serving.
+    /// A connection to a serving endpoint for a generated client, round-robin over
+    /// endpoints and their connections; `None` when no endpoint is serving.
     pub fn pick(&self) -> Option<Channel> {
         self.pick_avoiding(&[]).map(|(_, channel)| channel)
     }
 
     /// [`Backend::pick`], preferring endpoints other than `avoid` (those a call could not
-    /// reach just now); when every serving endpoint is to be avoided, any serving one; when
-    /// none is serving, any endpoint at all.
+    /// reach just now).
     pub fn pick_avoiding(&self, avoid: &[SocketAddr]) -> Option<(SocketAddr, Channel)> {
+        self.choose(avoid).map(|(endpoint, i)| {
+            (
+                endpoint.addr,
+                endpoint.channels[i % endpoint.channels.len()].clone(),
+            )
+        })
+    }
+
+    /// The proxy's connection for a call: [`Backend::pick`]'s choice, preferring endpoints
+    /// other than `avoid` (those a call could not reach just now).
+    pub fn pick_lane_avoiding(&self, avoid: &[SocketAddr]) -> Option<(SocketAddr, Arc<Lane>)> {
+        self.choose(avoid).map(|(endpoint, i)| {
+            (
+                endpoint.addr,
+                Arc::clone(&endpoint.lanes[i % endpoint.lanes.len()]),
+            )
+        })
+    }
+
+    /// An endpoint and the turn of its connections to use, round-robin: a serving endpoint
+    /// not in `avoid`; when every serving endpoint is to be avoided, any serving one; when
+    /// none is serving, any endpoint at all.
+    fn choose(&self, avoid: &[SocketAddr]) -> Option<(Arc<Endpoint>, usize)> {
         let endpoints = self.endpoints.read().unwrap_or_else(|p| p.into_inner());
         // Counted and chosen without collecting: this runs for every call.
         let tiers: [&dyn Fn(&Endpoint) -> bool; 3] = [
@@ -230,8 +284,7 @@ impl Backend {
         let turn = self.next.fetch_add(1, Ordering::Relaxed);
         let endpoint = endpoints.iter().filter(|e| tier(e)).nth(turn % count)?;
         // Consecutive turns visit every endpoint before the next connection of any.
-        let connection = (turn / count) % endpoint.channels.len();
-        Some((endpoint.addr, endpoint.channels[connection].clone()))
+        Some((Arc::clone(endpoint), turn / count))
     }
 
     /// Re-resolves the target, keeps the endpoints that remain (and their connections),

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::{HeaderValue, Request, Response};
-use tower::{Service, ServiceExt};
+use tower::Service;
 
 use edu_kit::error::{ErrorKind, Reason};
 use edu_kit::framing::BufferedBody;
@@ -24,6 +24,7 @@ use edu_kit::pipeline::{format_grpc_timeout, split_path};
 use edu_kit::{ApiError, CallContext};
 
 use crate::backends::{Backend, Backends};
+use crate::upstream::{NotSent, UpstreamBody};
 
 /// Headers that describe one hop's connection and must not be forwarded.
 const HOP_BY_HOP: [&str; 6] = [
@@ -75,7 +76,7 @@ impl Proxy {
     async fn try_forward(
         &self,
         request: Request<axum::body::Body>,
-    ) -> Result<Response<tonic::body::Body>, ApiError> {
+    ) -> Result<Response<UpstreamBody>, ApiError> {
         let (service, _) = split_path(request.uri().path());
         let backend = self.backends.for_service(service).ok_or_else(|| {
             ApiError::new(
@@ -95,25 +96,25 @@ impl Proxy {
             .extensions
             .get::<CallContext>()
             .and_then(CallContext::deadline);
-        let buffered = parts.extensions.remove::<BufferedBody>();
+        let whole = parts
+            .extensions
+            .remove::<BufferedBody>()
+            .map(|BufferedBody(bytes)| bytes);
         let mut body = Some(body);
         let mut unreachable: Vec<SocketAddr> = Vec::new();
         let mut last_failure = None;
         for _ in 0..ATTEMPTS {
-            let body = match (&buffered, body.take()) {
-                (Some(BufferedBody(bytes)), _) => {
-                    tonic::body::Body::new(http_body_util::Full::new(bytes.clone()))
-                }
-                (None, Some(body)) => tonic::body::Body::new(body),
-                // A streamed request body can be sent once only.
-                (None, None) => break,
+            // A streamed request body can be sent once only.
+            let streamed = match &whole {
+                Some(_) => None,
+                None => match body.take() {
+                    Some(body) => Some(body),
+                    None => break,
+                },
             };
-            let mut forwarded = Request::builder()
-                .method(parts.method.clone())
-                .uri(parts.uri.clone())
-                .version(parts.version)
-                .body(body)
-                .map_err(|e| ApiError::internal(&e))?;
+            let mut forwarded = Request::new(());
+            *forwarded.method_mut() = parts.method.clone();
+            *forwarded.uri_mut() = parts.uri.clone();
             *forwarded.headers_mut() = parts.headers.clone();
             if let Some(deadline) = deadline {
                 let remaining = deadline.saturating_duration_since(Instant::now());
@@ -124,12 +125,12 @@ impl Proxy {
                     forwarded.headers_mut().insert("grpc-timeout", value);
                 }
             }
-            let (addr, channel) = backend
-                .pick_avoiding(&unreachable)
+            let (addr, lane) = backend
+                .pick_lane_avoiding(&unreachable)
                 .ok_or_else(|| unavailable(backend, "no endpoint is serving"))?;
-            match call(channel, forwarded).await {
+            match lane.call(forwarded, whole.clone(), streamed).await {
                 Ok(response) => return Ok(response),
-                Err(error) if buffered.is_some() && never_received(error.as_ref()) => {
+                Err(error) if whole.is_some() && never_received(error.as_ref()) => {
                     tracing::debug!(backend = %backend.name(), %addr, error = %error, "not received; sending again");
                     unreachable.push(addr);
                     last_failure = Some(error);
@@ -144,28 +145,13 @@ impl Proxy {
     }
 }
 
-type BoxError = Box<dyn StdError + Send + Sync>;
-
-async fn call(
-    mut channel: tonic::transport::Channel,
-    request: Request<tonic::body::Body>,
-) -> Result<Response<tonic::body::Body>, BoxError> {
-    let ready = channel.ready().await.map_err(BoxError::from)?;
-    ready.call(request).await.map_err(BoxError::from)
-}
-
 /// Whether the backend certainly never received the call: the connection could not be made
 /// or had closed before the request was written, or the backend refused the stream
 /// (REFUSED_STREAM, or a GOAWAY that excludes it).
 fn never_received(error: &(dyn StdError + 'static)) -> bool {
     let mut cause: Option<&(dyn StdError + 'static)> = Some(error);
     while let Some(e) = cause {
-        if e.is::<tonic::ConnectError>() {
-            return true;
-        }
-        if let Some(hyper) = e.downcast_ref::<hyper::Error>()
-            && hyper.is_canceled()
-        {
+        if e.is::<NotSent>() {
             return true;
         }
         if let Some(h2) = e.downcast_ref::<h2::Error>() {
@@ -185,15 +171,9 @@ fn failed(
     deadline: Option<Instant>,
     error: &(dyn StdError + 'static),
 ) -> ApiError {
-    let mut cause: Option<&(dyn StdError + 'static)> = Some(error);
-    let mut timed_out = false;
-    while let Some(e) = cause {
-        timed_out |= e.is::<tonic::TimeoutExpired>();
-        cause = e.source();
-    }
-    // The forwarded `grpc-timeout` is the call's own deadline: when it fires (or has passed
-    // by the time the failure arrives), the call ran out of time; nothing was unavailable.
-    if timed_out || deadline.is_some_and(|d| Instant::now() + Duration::from_millis(1) >= d) {
+    // The forwarded `grpc-timeout` is the call's own deadline: when it has passed by the
+    // time the failure arrives, the call ran out of time; nothing was unavailable.
+    if deadline.is_some_and(|d| Instant::now() + Duration::from_millis(1) >= d) {
         return deadline_exceeded();
     }
     unavailable(backend, &error.to_string())
