@@ -20,8 +20,9 @@ pub const CONNECTIONS_PER_ENDPOINT: &str = "EDU_GATEWAY_CONNECTIONS_PER_ENDPOINT
 /// half the services' `EDU_SHUTDOWN_DELAY_MS`, so that a stopping replica leaves rotation
 /// before it stops accepting calls.
 pub const CHECK_INTERVAL_MS: &str = "EDU_GATEWAY_CHECK_INTERVAL_MS";
-/// How long the region summary waits for each service's part, in milliseconds (2000 by
-/// default); never longer than the caller's own deadline allows. A part not answered by then
+/// How long a cross-service view (the region summary, a child's view) waits for each
+/// service's part, in milliseconds (2000 by default); never longer than the caller's own
+/// deadline allows. A part not answered by then
 /// is reported missing, so one slow service cannot hold up the others' parts.
 pub const SUMMARY_PART_TIMEOUT_MS: &str = "EDU_GATEWAY_SUMMARY_PART_TIMEOUT_MS";
 /// A PEM bundle of the CA(s) that sign the services' certificates: with it the gateway
@@ -71,7 +72,7 @@ pub struct GatewayConfig {
     pub connections_per_endpoint: usize,
     /// Resolution and health-check interval.
     pub check_interval: Duration,
-    /// The region summary's deadline for each service's part.
+    /// A cross-service view's deadline for each service's part.
     pub summary_part_timeout: Duration,
     /// The CA of the backends' certificates: TLS to the backends when set.
     pub backend_ca_file: Option<PathBuf>,

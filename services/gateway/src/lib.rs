@@ -1,13 +1,15 @@
 //! The gateway: the suite's one public address. It serves every service's API unchanged by
 //! routing on the gRPC path ([`proxy`], over its own connections, [`upstream`]) to the
 //! backends of its configuration ([`config`], [`backends`]), verifies tokens at the edge
-//! with the kit's call pipeline, and serves its own API ([`api`], with the region summary of [`summary`]), the audit trails of every
-//! service for inspectors ([`audit`]), and the health of its backends.
+//! with the kit's call pipeline, and serves its own API ([`api`], with the region summary
+//! of [`summary`], built on [`fanout`]), the audit trails of every service for inspectors
+//! ([`audit`]), and the health of its backends.
 
 pub mod api;
 pub mod audit;
 pub mod backends;
 pub mod config;
+pub mod fanout;
 pub mod minting;
 pub mod proxy;
 pub mod summary;

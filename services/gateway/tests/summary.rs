@@ -6,13 +6,12 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{free_addr, start_gateway_with};
+use common::{free_addr, serve, start_gateway_with};
 use edu_devstack::process::Process;
 use edu_kit::auth::dev::DevToken;
 use edu_proto::edu::aid::v1 as aid;
@@ -171,24 +170,6 @@ impl ProgressService for RefusingProgress {
     ) -> Result<Response<partnerships::Progress>, Status> {
         Err(Status::unimplemented("fake"))
     }
-}
-
-/// Serves `routes` and a health service reporting SERVING on a fresh loopback port.
-async fn serve(routes: Routes) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_service_status("", tonic_health::ServingStatus::Serving)
-        .await;
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_routes(routes.add_service(health_service))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-    );
-    addr
 }
 
 /// The fakes and the gateway in front of them.

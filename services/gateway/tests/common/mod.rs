@@ -126,3 +126,22 @@ pub async fn start_gateway_probed(env: &[(&str, String)], ready: &[&str]) -> Spa
     }
     spawned
 }
+
+/// Serves `routes` and a health service reporting SERVING on a fresh loopback port.
+#[allow(dead_code)] // Only the tests of the views serve fake services.
+pub async fn serve(routes: tonic::service::Routes) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_routes(routes.add_service(health_service))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    addr
+}
