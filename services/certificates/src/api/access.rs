@@ -4,7 +4,7 @@ use edu_kit::ApiError;
 use edu_kit::auth::{Caller, Scope};
 use edu_kit::region::RegionCode;
 
-use crate::store::people::Child;
+use crate::store::people::{Child, ChildReach};
 
 /// The municipal support centre: periods, children, certificates, the registry, approvals.
 pub const OPERATOR: &str = "certificates.operator";
@@ -61,6 +61,51 @@ pub fn is_parent_of(caller: &Caller, child: &Child) -> bool {
 /// Rule 8: the child's parents and municipality's operator see the child.
 pub fn may_see_child(caller: &Caller, child: &Child) -> bool {
     is_parent_of(caller, child) || operates(caller, &child.region_code, &child.municipality_code)
+}
+
+/// The refusal of a lookup of a child by one who could be shown none, by the token alone:
+/// only a parent and an operator read children (a provider sees its enrolments, not who the
+/// child is).
+pub fn ensure_reads_children(caller: &Caller, what: &str) -> Result<(), ApiError> {
+    if caller.has_role(PARENT) || caller.has_role(OPERATOR) {
+        Ok(())
+    } else {
+        Err(ApiError::permission_denied(
+            edu_kit::error::reason::ROLE_REQUIRED,
+            format!("{what} needs the role {PARENT} or {OPERATOR}"),
+        ))
+    }
+}
+
+/// Rule 8 as data for a query: the children [`may_see_child`] lets the caller see, by
+/// their parent, their ID or their municipality.
+pub fn reach(caller: &Caller) -> ChildReach {
+    let mut reach = ChildReach::default();
+    if caller.has_role(PARENT) {
+        reach.parent_subject = Some(caller.subject().to_string());
+        reach.child_ids = caller
+            .scopes()
+            .iter()
+            .filter_map(|s| match s {
+                Scope::Child(id) => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+    }
+    if caller.has_role(OPERATOR) {
+        for scope in caller.scopes() {
+            match scope {
+                Scope::Region(region) => reach.regions.push(region.as_str().to_string()),
+                Scope::Municipality { region, code } => {
+                    reach
+                        .municipalities
+                        .push(format!("{}/{code}", region.as_str()));
+                }
+                _ => {}
+            }
+        }
+    }
+    reach
 }
 
 /// Whether the caller acts for provider `id`.

@@ -14,16 +14,20 @@ use sqlx::PgConnection;
 use tonic::{Request, Response, Status};
 
 use super::access::{self, ensure_operates, may_see_child};
+use super::enrolments::enrolment_pb;
 use super::respond;
 use crate::domain::enrolment::CertificateKind;
 use crate::domain::{Balance, CertificateError};
 use crate::store::people::{self, Certificate, CertificateState, Child, ChildScope};
 use crate::store::{Store, enrolments, ledger, periods};
 
-/// The audit trail's action for a read of a child's record (GetChild, and each child a
-/// ListChildren page shows): one `READ` record per child, so that an inspector listing a
-/// child's records finds every call that showed it.
+/// The audit trail's action for a read of a child's record (GetChild, each child a
+/// ListChildren page shows, the child GetChildRecords finds): one `READ` record per child,
+/// so that an inspector listing a child's records finds every call that showed it.
 const CHILD_READ: &str = "child.read";
+
+/// The most enrolments GetChildRecords shows; ListEnrolments pages through the rest.
+const CHILD_RECORDS_ENROLMENTS: usize = 100;
 
 /// The certificate service.
 #[derive(Debug, Clone)]
@@ -196,6 +200,39 @@ fn parse_child(sent: &pb::Child, now: jiff::Timestamp) -> Result<Child, ApiError
     })
 }
 
+/// What GetChildRecords compares of `identity`: the identity document (as typed; the
+/// query compares its key) and the birth date. The names are not compared: the register
+/// keeps one full name as the family wrote it, and the document is what identifies the
+/// child.
+fn parse_identity(
+    identity: Option<&edu_proto::edu::api::v1::ChildIdentity>,
+) -> Result<(String, jiff::civil::Date), ApiError> {
+    const DOCUMENT: &str = "identity.identity_document";
+    let mut problems = FieldProblems::new();
+    let document = identity.map(|i| i.identity_document.as_str()).unwrap_or("");
+    // The pipeline enforces the contract's limits; checked again here because a handler
+    // called in-process skips the pipeline, and Postgres refuses NUL.
+    if document.chars().count() > 300 || document.contains('\0') {
+        problems.add(DOCUMENT, "at most 300 characters, no NUL");
+    } else if edu_kit::names::identity_document_key(document).is_empty() {
+        problems.add(
+            DOCUMENT,
+            "required: the series and number of the child's identity document",
+        );
+    }
+    let birth_date = problems.field(wire::civil_date(
+        identity.and_then(|i| i.birth_date.as_ref()),
+        "identity.birth_date",
+    ));
+    problems.finish()?;
+    let Some(birth_date) = birth_date else {
+        return Err(ApiError::internal(&std::io::Error::other(
+            "identity parse fell through",
+        )));
+    };
+    Ok((document.to_string(), birth_date))
+}
+
 impl CertificatesApi {
     /// The service on `store`.
     pub fn new(store: Store) -> Self {
@@ -292,6 +329,68 @@ impl CertificatesApi {
         let child = Self::visible_child(&mut conn, context.caller()?, &id).await?;
         audit::read(&mut conn, context, CHILD_READ, &[format!("children/{id}")]).await?;
         Ok(child_pb(&child))
+    }
+
+    /// A child found by who they are, with their certificate and its enrolments, for the
+    /// cross-programme view. Checks in the suite's order for GetChildRecords: the role from
+    /// the token, the purpose, the request, then a lookup restricted to the caller's children
+    /// in its query, so that no child and another's child are one NOT_FOUND.
+    async fn get_child_records(
+        &self,
+        request: Request<pb::GetChildRecordsRequest>,
+    ) -> Result<pb::ChildRecords, ApiError> {
+        let context = CallContext::of(&request)?;
+        let caller = context.caller()?;
+        access::ensure_reads_children(caller, "reading a child's records")?;
+        context.require_purpose()?;
+        let (document, birth_date) = parse_identity(request.get_ref().identity.as_ref())?;
+        // One snapshot: the balance and the enrolments' reservations agree.
+        let mut tx = self.store.snapshot().await?;
+        let child =
+            people::child_by_identity(&mut tx, &access::reach(caller), &document, birth_date)
+                .await?
+                // The query applied rule 8 already; the one row found is held to it again as
+                // every read of a child is.
+                .filter(|c| may_see_child(caller, c))
+                // Names nothing the caller sent: the document and the date are personal data.
+                .ok_or_else(|| ApiError::not_found("the child"))?;
+        let certificate = match people::certificate_of_child(&mut tx, &child.id).await? {
+            Some(id) => people::certificate_view(&mut tx, &id, context.now()).await?,
+            None => None,
+        };
+        let (enrolments, enrolments_truncated) = match &certificate {
+            Some(view) => {
+                enrolments::newest_of_certificate(
+                    &mut tx,
+                    &view.certificate.id,
+                    CHILD_RECORDS_ENROLMENTS,
+                )
+                .await?
+            }
+            None => (Vec::new(), false),
+        };
+        let mut shown = Vec::with_capacity(enrolments.len());
+        for enrolment in &enrolments {
+            let position = enrolments::waiting_position(&mut tx, enrolment).await?;
+            shown.push(enrolment_pb(enrolment, position));
+        }
+        // The certificate and its enrolments are the child's record: one READ of the child,
+        // as GetCertificate and ListEnrolments record none of their own.
+        audit::read(
+            &mut tx,
+            context,
+            CHILD_READ,
+            &[format!("children/{}", child.id)],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(pb::ChildRecords {
+            child: Some(child_pb(&child)),
+            certificate: certificate.as_ref().map(view_pb),
+            enrolments: shown,
+            enrolments_truncated,
+            read_time: Some(wire::timestamp(context.now())),
+        })
     }
 
     async fn list_children(
@@ -522,6 +621,13 @@ impl CertificateService for CertificatesApi {
         request: Request<pb::GetChildRequest>,
     ) -> Result<Response<pb::Child>, Status> {
         respond(self.get_child(request).await)
+    }
+
+    async fn get_child_records(
+        &self,
+        request: Request<pb::GetChildRecordsRequest>,
+    ) -> Result<Response<pb::ChildRecords>, Status> {
+        respond(self.get_child_records(request).await)
     }
 
     async fn list_children(

@@ -51,7 +51,7 @@ fn state_pb(state: EnrolmentState) -> i32 {
     state as i32
 }
 
-fn enrolment_pb(e: &Enrolment, waiting_position: i32) -> pb::Enrolment {
+pub(super) fn enrolment_pb(e: &Enrolment, waiting_position: i32) -> pb::Enrolment {
     pb::Enrolment {
         name: format!("enrolments/{}", e.id),
         certificate: format!("certificates/{}", e.certificate_id),

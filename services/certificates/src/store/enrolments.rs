@@ -1201,6 +1201,35 @@ pub async fn list(
     ))
 }
 
+/// A certificate's enrolments, newest first, at most `limit`, and whether it has more.
+pub async fn newest_of_certificate(
+    conn: &mut PgConnection,
+    certificate_id: &str,
+    limit: usize,
+) -> Result<(Vec<Enrolment>, bool), ApiError> {
+    let rows = sqlx::query_as!(
+        EnrolmentRow,
+        "SELECT e.id, e.certificate_id, e.provider_id, e.programme_id, e.period_id, e.start_date,
+                e.end_date, e.state, e.monthly_price, e.reserved, e.rating, e.rating_comment, e.create_time,
+                e.update_time, e.version
+         FROM certificates.enrolments e
+         WHERE e.certificate_id = $1
+         ORDER BY e.create_time DESC, e.id DESC
+         LIMIT $2",
+        certificate_id,
+        i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let more = rows.len() > limit;
+    let enrolments = rows
+        .into_iter()
+        .take(limit)
+        .map(EnrolmentRow::into_domain)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((enrolments, more))
+}
+
 /// One provider's payable for a month.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payable {

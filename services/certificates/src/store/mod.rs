@@ -50,6 +50,17 @@ impl Store {
         Ok(self.pool.begin().await?)
     }
 
+    /// A transaction whose statements all read one snapshot (REPEATABLE READ): for a read
+    /// of several statements that must agree, such as a child's certificate, its balance and
+    /// its enrolments. It may write its audit records, and commits them.
+    pub async fn snapshot(&self) -> Result<Transaction<'static, Postgres>, ApiError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
     /// A connection for a read: no transaction, so no BEGIN and ROLLBACK around it (a read
     /// of several statements that must agree takes [`Store::begin`]).
     pub async fn read(&self) -> Result<PoolConnection<Postgres>, ApiError> {

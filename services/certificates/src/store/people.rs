@@ -154,6 +154,67 @@ pub async fn child(conn: &mut PgConnection, id: &str) -> Result<Option<Child>, A
     Ok(row.map(ChildRow::into_domain))
 }
 
+/// Whose children a caller reaches by their token: the rule of `api::access::may_see_child`
+/// as data, for a lookup that restricts itself in its query, so that another's child and no
+/// child at all are one answer (the same rows read, the same time taken).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChildReach {
+    /// A parent's subject: the children they consented for.
+    pub parent_subject: Option<String>,
+    /// The children a parent's token names (`child:` scopes).
+    pub child_ids: Vec<String>,
+    /// An operator's municipalities, each `{region}/{code}`.
+    pub municipalities: Vec<String>,
+    /// An operator's whole regions.
+    pub regions: Vec<String>,
+}
+
+/// The child registered under `document`, compared by its key (the migration's
+/// `certificates.identity_document_key`, the same function the stored key comes from), and
+/// born on `birth_date`, when `reach` covers them; `None` whether there is no such child or
+/// they are someone else's.
+pub async fn child_by_identity(
+    conn: &mut PgConnection,
+    reach: &ChildReach,
+    document: &str,
+    birth_date: Date,
+) -> Result<Option<Child>, ApiError> {
+    let row = sqlx::query_as!(
+        ChildRow,
+        "SELECT ch.id, ch.display_name, ch.identity_document, ch.birth_date, ch.region_code,
+                ch.municipality_code, co.parent_subject, co.parent_name, co.give_time, ch.create_time
+         FROM certificates.children ch JOIN certificates.consents co ON co.id = ch.consent_id
+         WHERE ch.identity_document_key = certificates.identity_document_key($1)
+           AND ch.birth_date = $2
+           AND (co.parent_subject = $3
+                OR ch.id = ANY($4::text[])
+                OR ch.region_code || '/' || ch.municipality_code = ANY($5::text[])
+                OR ch.region_code = ANY($6::text[]))",
+        document,
+        birth_date.to_sqlx(),
+        reach.parent_subject,
+        &reach.child_ids,
+        &reach.municipalities,
+        &reach.regions,
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(ChildRow::into_domain))
+}
+
+/// The ID of `child_id`'s certificate, when one was issued (there is at most one, ever).
+pub async fn certificate_of_child(
+    conn: &mut PgConnection,
+    child_id: &str,
+) -> Result<Option<String>, ApiError> {
+    Ok(sqlx::query_scalar!(
+        "SELECT id FROM certificates.certificates WHERE child_id = $1",
+        child_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
 /// Where a certificate is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CertificateState {

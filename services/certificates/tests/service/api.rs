@@ -230,6 +230,43 @@ async fn rule_1_issue_is_idempotent_by_request_id_and_once_per_child() {
     assert_eq!(reason(&reused), "REQUEST_ID_REUSED");
 }
 
+/// Rule 1 against spelling: a document registered already is ALREADY_EXISTS however it is
+/// typed, exactly as the same spelling twice, decided from the insert's result (so the
+/// document never reaches the database's log), naming no document, recording nothing.
+#[tokio::test]
+async fn rule_1_a_registered_document_spelt_another_way_already_exists() {
+    let fx = Fixture::new().await;
+    let apis = setup(&fx).await;
+    register(&apis, "I-ТО 000009", "maria")
+        .await
+        .expect("child");
+    for spelling in [
+        "I-ТО 000009",
+        "i то №000009",
+        "І–TO 000 009",
+        "I.T.O. 000009",
+    ] {
+        let refused = register(&apis, spelling, "someone")
+            .await
+            .expect_err(spelling);
+        assert_eq!(refused.code(), Code::AlreadyExists, "{spelling:?}");
+        assert!(
+            !refused.message().contains("000009"),
+            "{:?}",
+            refused.message()
+        );
+    }
+    register(&apis, "I-ТО 000010", "maria")
+        .await
+        .expect("another document");
+    assert_eq!(
+        fx.scalar("SELECT count(*) FROM certificates.consents")
+            .await,
+        2,
+        "a refused registration records no consent"
+    );
+}
+
 #[tokio::test]
 async fn a_parent_reads_the_certificate_and_its_statement_after_crediting() {
     let fx = Fixture::new().await;

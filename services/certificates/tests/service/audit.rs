@@ -1,6 +1,6 @@
-//! Reads of children in the audit trail: GetChild and each child a ListChildren page shows
-//! leave a `READ` record naming the child, the reader, the RPC and the purpose the reader
-//! stated; a refused read leaves none.
+//! Reads of children in the audit trail: GetChild, each child a ListChildren page shows and
+//! the child GetChildRecords finds leave a `READ` record naming the child, the reader, the
+//! RPC and the purpose the reader stated; a refused read leaves none.
 
 use edu_certificates::api::{CertificatesApi, PeriodsApi};
 use edu_kit::CallContext;
@@ -11,10 +11,11 @@ use edu_proto::edu::certificates::v1::certificate_service_server::CertificateSer
 use edu_proto::edu::certificates::v1::period_service_server::PeriodService;
 use jiff::civil::date;
 
-use crate::common::Fixture;
+use crate::common::{Fixture, certificates, period};
 
 const GET: &str = "/edu.certificates.v1.CertificateService/GetChild";
 const LIST: &str = "/edu.certificates.v1.CertificateService/ListChildren";
+const RECORDS: &str = "/edu.certificates.v1.CertificateService/GetChildRecords";
 
 fn caller(subject: &str, roles: &[&str], scopes: &[&str]) -> Caller {
     Caller::from_claims(Claims {
@@ -183,5 +184,69 @@ async fn a_child_read_is_recorded_with_its_rpc_and_purpose() {
         recorded[1..]
             .iter()
             .all(|r| r.0 == "moc" && r.3 == LIST && r.4.is_empty())
+    );
+}
+
+/// GetChildRecords shows the child, the certificate and its enrolments: one READ of the
+/// child, with the purpose and the RPC. Without a purpose nothing is looked up or recorded,
+/// and a lookup that finds nobody records nothing either.
+#[tokio::test]
+async fn a_child_records_read_is_one_child_read_with_its_purpose() {
+    let fx = Fixture::new().await;
+    period(
+        &fx,
+        edu_certificates::domain::Money::from_roubles(6_000),
+        10,
+    )
+    .await;
+    certificates(&fx, 1).await;
+    let api = CertificatesApi::new(fx.store.clone());
+    let lookup = |purpose: &str, document: &str| {
+        request(
+            &caller("parent-0", &["certificates.parent"], &[]),
+            RECORDS,
+            purpose,
+            pb::GetChildRecordsRequest {
+                identity: Some(edu_proto::edu::api::v1::ChildIdentity {
+                    identity_document: document.into(),
+                    birth_date: Some(wire::date(date(2015, 3, 1))),
+                    ..Default::default()
+                }),
+            },
+        )
+    };
+
+    for none in ["", "   "] {
+        let refused = api
+            .get_child_records(lookup(none, "I-ТО 000000"))
+            .await
+            .expect_err("no purpose");
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        assert_eq!(edu_kit::testing::reason(&refused), "INVALID_FIELDS");
+        assert_eq!(edu_kit::testing::bad_fields(&refused), ["x-edu-purpose"]);
+    }
+    api.get_child_records(lookup("сверка", "I-ТО 999999"))
+        .await
+        .expect_err("nobody");
+    assert!(
+        reads(&fx).await.is_empty(),
+        "nothing shown, nothing recorded"
+    );
+
+    let found = api
+        .get_child_records(lookup("обращение родителя № 17", "i то №000000"))
+        .await
+        .expect("her child")
+        .into_inner();
+    assert!(found.certificate.is_some());
+    assert_eq!(
+        reads(&fx).await,
+        vec![(
+            "parent-0".to_string(),
+            "child.read".to_string(),
+            "children/child-0".to_string(),
+            RECORDS.to_string(),
+            "обращение родителя № 17".to_string(),
+        )]
     );
 }

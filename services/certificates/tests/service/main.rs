@@ -4,11 +4,13 @@
 //! there for run by many simultaneous callers, without sleeps; `api` calls the gRPC handlers
 //! in-process with a call context like the pipeline builds, for authorisation, tenant
 //! isolation and idempotency; `calendar` proves the fixes of issue 11 (back-dated starts,
-//! overlapping periods, reports that grow, the fair waiting list).
+//! overlapping periods, reports that grow, the fair waiting list); `child_records` is the
+//! certificates part of a child's cross-programme view (issue 17).
 
 mod api;
 mod audit;
 mod calendar;
+mod child_records;
 mod common;
 mod concurrency;
 mod invariants;

@@ -195,3 +195,119 @@ async fn rule_7_a_month_is_reported_only_for_enrolments_running_in_it() {
     .await);
     assert_eq!(reason(refused), "ENROLMENT_NOT_RUNNING");
 }
+
+/// Rule 1's key: the migration's `certificates.identity_document_key`, which the stored
+/// key, the unique index and GetChildRecords use, is the suite's
+/// `edu_kit::names::identity_document_key`, for spellings of documents (Cyrillic and Latin
+/// look-alikes, dashes, `№`, spaces, compatibility forms) and for every character alone of
+/// the Basic Multilingual Plane and of the look-alike letters and digits beyond it.
+#[tokio::test]
+async fn rule_1_the_document_key_is_the_same_in_sql_and_in_rust() {
+    use edu_kit::names::identity_document_key;
+
+    let fx = Fixture::new().await;
+    let demo = [
+        "I-ТО 100001",
+        "I-ТО 100002",
+        "I-ТО 100003",
+        "I-ТО 100004",
+        "I-ТО 100005",
+        "I-ТО 100006",
+    ];
+    let spellings = [
+        "i то №100001",
+        "I–TO 100001",
+        "І-ТО  100 001",
+        "i.to.100001",
+        "I—ТО\u{a0}100001",
+        "I\u{2011}TO\u{2009}100001",
+        "Ⅰ-ТО 100001",
+        "Ⅱ-ТО 100001",
+        "Ｉ－ＴＯ　１００００１",
+        "I-ТО\t100001\n",
+        "№ 123",
+        "No 123",
+        "Nо 123",
+        "АВЕКМНОРСТХУІ авекмнорстхуі",
+        "ёЁ ѓ ї ў",
+        "Й И\u{306}",
+        "45 07 123456",
+        "880101300123",
+        "𝟏𝟐𝟑 ① ½ Ⅻ ﬁ",
+        "ß ǅ é ә",
+        "1\u{2212}2",
+        " № . - ",
+        "",
+    ];
+    let sent: Vec<String> = demo
+        .iter()
+        .chain(spellings.iter())
+        .map(|s| s.to_string())
+        .collect();
+    let keys: Vec<String> = sqlx::query_scalar(
+        "SELECT certificates.identity_document_key(d)
+         FROM unnest($1::text[]) WITH ORDINALITY AS t(d, n) ORDER BY n",
+    )
+    .bind(&sent)
+    .fetch_all(fx.db.pool())
+    .await
+    .expect("keys");
+    for (document, key) in sent.iter().zip(&keys) {
+        assert_eq!(key, &identity_document_key(document), "{document:?}");
+    }
+    assert_eq!(identity_document_key("i то №100001"), "ITO100001");
+    assert_eq!(identity_document_key("Ⅱ-ТО 100001"), "IITO100001");
+
+    let every: Vec<(i32, String)> = sqlx::query_as(
+        "SELECT n, certificates.identity_document_key(chr(n))
+         FROM generate_series(1, 131071) AS n
+         WHERE n < 55296 OR n BETWEEN 57344 AND 65535
+            OR n BETWEEN 119808 AND 120831 OR n BETWEEN 127232 AND 127487",
+    )
+    .fetch_all(fx.db.pool())
+    .await
+    .expect("every character");
+    assert!(every.len() > 60_000);
+    // Characters Unicode assigned after the database's normalisation tables were made
+    // (Postgres 15 has Unicode 14), which Rust's newer tables decompose: no document is
+    // written in them. Unicode never changes the normalisation of an assigned character, so
+    // a newer Postgres can only shorten this list.
+    const NEWER_THAN_THE_DATABASE: [i32; 8] = [
+        0x0558, 0x058B, 0x058C, 0x209D, 0x209E, 0x209F, 0xA7F1, 0x1D6A6,
+    ];
+    let differ: Vec<(i32, &String)> = every
+        .iter()
+        .filter(|(n, key)| {
+            let c = char::from_u32(u32::try_from(*n).expect("positive")).expect("a character");
+            *key != identity_document_key(&c.to_string())
+        })
+        .map(|(n, key)| (*n, key))
+        .collect();
+    for (n, key) in &differ {
+        assert!(
+            NEWER_THAN_THE_DATABASE.contains(n),
+            "U+{n:04X}: SQL {key:?}, Rust {:?} ({} differ)",
+            identity_document_key(
+                &char::from_u32(u32::try_from(*n).expect("positive"))
+                    .expect("a character")
+                    .to_string()
+            ),
+            differ.len()
+        );
+        assert_eq!(
+            key.chars().map(u32::from).collect::<Vec<_>>(),
+            [u32::try_from(*n).expect("positive")],
+            "the database leaves a character it does not know as it is"
+        );
+    }
+
+    // The stored key is the function's.
+    let registered = child(&fx, 7).await;
+    let stored: String =
+        sqlx::query_scalar("SELECT identity_document_key FROM certificates.children WHERE id = $1")
+            .bind(&registered)
+            .fetch_one(fx.db.pool())
+            .await
+            .expect("stored");
+    assert_eq!(stored, identity_document_key("I-ТО 000007"));
+}
