@@ -9,6 +9,10 @@
 //! A child's needs figures and attendance come from the needs and attendance modules
 //! (`with_totals`); ListChildren's uncovered-needs filter still answers as if no need were
 //! recorded.
+//!
+//! GetChildRecords finds one child's records across campaigns by who the child is (the
+//! IIN, or the normalised name, and the birth date), for a child's cross-programme view:
+//! staff only, a stated purpose, the tenant in the query, one `child.read` per record shown.
 
 use edu_kit::error::{ErrorKind, FieldProblems, reason as kit_reason};
 use edu_kit::idempotency::{self, IdempotencyKey};
@@ -16,18 +20,21 @@ use edu_kit::paging::{Cursor, PageRequest};
 use edu_kit::{ApiError, CallContext, audit, etag};
 use edu_proto::edu::aid::v1 as pb;
 use edu_proto::edu::aid::v1::child_service_server::ChildService;
+use edu_proto::edu::api::v1 as api_pb;
 use jiff::civil::Date;
 use jiff::{Timestamp, tz};
 use tonic::{Request, Response, Status};
 
 use super::access::{Viewer, role_required, scope_required};
-use super::{convert, respond};
+use super::{convert, needs as needs_api, respond};
 use crate::domain::iin::{Iin, InvalidIin};
+use crate::domain::names;
 use crate::store::children::{
     self, Category, Child, ChildDraft, ChildError, ChildFilter, ChildState, Consent, Corrected,
-    Duplicate, DuplicateAction, DuplicateMatch, DuplicateState, Holder, Listed, Locked, Source,
+    Duplicate, DuplicateAction, DuplicateMatch, DuplicateState, Holder, IdentityKey, Listed,
+    Locked, Source,
 };
-use crate::store::{Store, campaigns, corrupt, schools};
+use crate::store::{Store, campaigns, corrupt, needs, schools};
 
 /// The reasons of the data bank's refusals, beyond the kit's and the service's shared
 /// ones. Needs, donations and attendance refuse changes to merged and removed records with
@@ -328,13 +335,80 @@ fn already_listed(viewer: &Viewer, holder: &Holder) -> ApiError {
 }
 
 fn iin_invalid(problem: InvalidIin) -> ApiError {
+    iin_invalid_at("child.iin", problem)
+}
+
+/// `INVALID_ARGUMENT IIN_INVALID` naming `field`, with the failed `check`; never the digits.
+fn iin_invalid_at(field: &str, problem: InvalidIin) -> ApiError {
     let check = match problem {
         InvalidIin::Format => "FORMAT",
         InvalidIin::BirthDate => "DATE",
         InvalidIin::CheckDigit => "CHECK_DIGIT",
     };
-    ApiError::invalid_field(reason::IIN_INVALID, "child.iin", problem.to_string())
+    ApiError::invalid_field(reason::IIN_INVALID, field, problem.to_string())
         .with_metadata("check", check)
+}
+
+/// The most help deliveries one [`pb::ChildRecord`] carries, newest first; ListHelpDeliveries
+/// pages through the rest.
+const MAX_HELP_SHOWN: usize = 100;
+
+/// Who GetChildRecords looks up, from the request's `identity`. Twelve digits in
+/// `identity_document`, however spaced or hyphenated, are the child's IIN; any other
+/// document is one aid never holds, and is left aside. Refuses in this order:
+/// `INVALID_FIELDS` (no identity; no birth date; neither an IIN nor both a family and a
+/// given name), `IIN_INVALID`, `IIN_BIRTH_DATE_MISMATCH`, each naming its field and never a
+/// value.
+fn identity_key(identity: Option<&api_pb::ChildIdentity>) -> Result<IdentityKey, ApiError> {
+    let Some(identity) = identity else {
+        return Err(ApiError::invalid_field(
+            kit_reason::INVALID_FIELDS,
+            "identity",
+            "required: who the child is",
+        ));
+    };
+    let mut problems = FieldProblems::new();
+    let birth_date = problems.field(edu_kit::wire::civil_date(
+        identity.birth_date.as_ref(),
+        "identity.birth_date",
+    ));
+    let document = names::identity_document_key(&identity.identity_document);
+    let iin = (document.len() == 12 && document.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| Iin::parse(&document));
+    let (family, given) = (identity.family_name.trim(), identity.given_name.trim());
+    let normalised_name = (!family.is_empty() && !given.is_empty())
+        .then(|| names::normalise_parts(family, given, identity.patronymic.trim()));
+    if iin.is_none() && normalised_name.is_none() {
+        problems.add(
+            "identity",
+            "required: the child's IIN, or both the family and the given name",
+        );
+    }
+    problems.finish()?;
+    let Some(birth_date) = birth_date else {
+        return Err(ApiError::invalid_field(
+            kit_reason::INVALID_FIELDS,
+            "identity.birth_date",
+            "required",
+        ));
+    };
+    let iin = iin
+        .transpose()
+        .map_err(|problem| iin_invalid_at("identity.identity_document", problem))?;
+    if let Some(iin) = &iin
+        && iin.birth_date() != birth_date
+    {
+        return Err(ApiError::invalid_field(
+            reason::IIN_BIRTH_DATE_MISMATCH,
+            "identity.identity_document",
+            "the IIN carries another day than the birth date",
+        ));
+    }
+    Ok(IdentityKey {
+        iin,
+        normalised_name,
+        birth_date,
+    })
 }
 
 /// The latest day anywhere at `now`: the day to check dates against when the campaign (and
@@ -527,6 +601,25 @@ pub(crate) fn child_spec(
     Ok(d)
 }
 
+/// How GetChildRecords found a record: by the IIN (the record's or one merged into it), or
+/// by name and birth date.
+fn matched_by(by_iin: bool) -> api_pb::IdentityMatch {
+    if by_iin {
+        api_pb::IdentityMatch::Document
+    } else {
+        api_pb::IdentityMatch::NameAndBirthDate
+    }
+}
+
+/// `pairs` by their key, each key's values in their order.
+fn group<T>(pairs: Vec<(String, T)>) -> std::collections::HashMap<String, Vec<T>> {
+    let mut groups = std::collections::HashMap::<String, Vec<T>>::new();
+    for (key, value) in pairs {
+        groups.entry(key).or_default().push(value);
+    }
+    groups
+}
+
 /// A required reason of 1 to 2 000 characters.
 fn required_reason(raw: &str) -> Result<String, ApiError> {
     let mut problems = FieldProblems::new();
@@ -617,6 +710,65 @@ impl ChildrenApi {
         )
         .await?;
         Ok(answers.remove(0))
+    }
+
+    async fn records(
+        &self,
+        request: Request<pb::GetChildRecordsRequest>,
+    ) -> Result<pb::ChildRecords, ApiError> {
+        let context = CallContext::of(&request)?;
+        let viewer = Viewer::of(context.caller()?)?;
+        viewer.require_staff()?;
+        context.require_purpose()?;
+        let key = identity_key(request.get_ref().identity.as_ref())?;
+        // One snapshot, so that the records, their needs, the help and the figures agree;
+        // not READ ONLY, since the reads are recorded in it.
+        let mut tx = self.store.begin().await?;
+        children::repeatable_read(&mut tx).await?;
+        let found = children::find_by_identity(&mut tx, &key, &viewer.children()).await?;
+        if found.is_empty() {
+            // One answer for a child listed nowhere and one listed only elsewhere; it names
+            // nothing the caller sent.
+            return Err(ApiError::not_found("the child"));
+        }
+        let ids: Vec<String> = found.iter().map(|f| f.child.id.clone()).collect();
+        let mut needs_of = group(needs::of_records(&mut tx, &ids).await?);
+        let mut help_of =
+            group(needs::help_of_records(&mut tx, &ids, MAX_HELP_SHOWN as i64 + 1).await?);
+        let shown: Vec<String> = found.iter().map(|f| f.child.name()).collect();
+        audit::read(&mut tx, context, CHILD_READ, &shown).await?;
+        let answers = with_totals(
+            &mut tx,
+            found.iter().map(|f| child_pb(&f.child)).collect(),
+            &ids,
+        )
+        .await?;
+        tx.commit().await?;
+        let records = found
+            .iter()
+            .zip(answers)
+            .map(|(f, child)| {
+                let mut help = help_of.remove(&f.child.id).unwrap_or_default();
+                let truncated = help.len() > MAX_HELP_SHOWN;
+                help.truncate(MAX_HELP_SHOWN);
+                pb::ChildRecord {
+                    child: Some(child),
+                    matched_by: matched_by(f.by_iin) as i32,
+                    needs: needs_of
+                        .remove(&f.child.id)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(needs_api::need_pb)
+                        .collect(),
+                    help_deliveries: help.iter().map(needs_api::help_pb).collect(),
+                    help_deliveries_truncated: truncated,
+                }
+            })
+            .collect();
+        Ok(pb::ChildRecords {
+            records,
+            read_time: Some(convert::timestamp(context.now())),
+        })
     }
 
     async fn list(
@@ -958,6 +1110,13 @@ impl ChildService for ChildrenApi {
         request: Request<pb::GetChildRequest>,
     ) -> Result<Response<pb::Child>, Status> {
         respond(self.get(request).await)
+    }
+
+    async fn get_child_records(
+        &self,
+        request: Request<pb::GetChildRecordsRequest>,
+    ) -> Result<Response<pb::ChildRecords>, Status> {
+        respond(self.records(request).await)
     }
 
     async fn list_children(

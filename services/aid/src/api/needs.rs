@@ -191,7 +191,7 @@ fn coverage_pb(c: Coverage) -> pb::NeedCoverage {
     }
 }
 
-fn need_pb(n: &Need) -> pb::Need {
+pub(super) fn need_pb(n: &Need) -> pb::Need {
     pb::Need {
         name: n.name(),
         item: item_pb(n.item) as i32,
@@ -215,7 +215,7 @@ fn need_pb(n: &Need) -> pb::Need {
     }
 }
 
-fn help_pb(h: &HelpDelivery) -> pb::HelpDelivery {
+pub(super) fn help_pb(h: &HelpDelivery) -> pb::HelpDelivery {
     let (source, allocation, donation) = match (&h.donation_id, &h.allocation_id) {
         (Some(donation), Some(allocation)) => (
             pb::HelpSource::Donation,

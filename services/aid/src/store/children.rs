@@ -1146,6 +1146,112 @@ pub async fn list(
     Ok(Page::from_overfetch(items, size, |c| c.id.clone()))
 }
 
+/// Makes the transaction on `conn` read one snapshot (REPEATABLE READ), for a read of
+/// several statements whose figures must agree; the first statement of the transaction.
+pub async fn repeatable_read(conn: &mut PgConnection) -> Result<(), ApiError> {
+    sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Who a child is, as a child's cross-programme view looks the child up (GetChildRecords):
+/// the IIN when one is given, the normalised full name when one is, and the birth date. Its
+/// `Debug` shows none of them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdentityKey {
+    /// The IIN, checked against the birth date.
+    pub iin: Option<Iin>,
+    /// The full name as [`names::normalise_parts`] gives it.
+    pub normalised_name: Option<String>,
+    /// The birth date.
+    pub birth_date: Date,
+}
+
+impl std::fmt::Debug for IdentityKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdentityKey(…)")
+    }
+}
+
+/// A record a lookup by identity found: the ACTIVE record shown, and whether the IIN found
+/// it (itself or a record merged into it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// The record shown.
+    pub child: Child,
+    /// Whether it holds the IIN looked up, or a record merged into it does.
+    pub by_iin: bool,
+}
+
+/// The records of every campaign that `key` finds and `vis` reads, newest campaign first
+/// (by start date), then the latest listed first.
+///
+/// With an IIN, the records holding it match, and records without an IIN match by
+/// normalised name and birth date; without one, every record matches by name and date. A
+/// match stands for the ACTIVE record at the end of its chain of merges
+/// (`aid.child_root`), found once however many of its records match, and left out when
+/// that record holds another IIN than the one looked up; a chain ending in a removed record
+/// stands for none. REMOVED records hold no name, date or IIN, so they never match. The
+/// caller's schools and regions restrict the records shown in the statement itself, so a
+/// child of another tenant is found exactly as a child listed nowhere: not at all. Run it
+/// in a [`repeatable_read`] transaction, so that the records read after the match are the
+/// ones matched.
+pub async fn find_by_identity(
+    conn: &mut PgConnection,
+    key: &IdentityKey,
+    vis: &Visibility,
+) -> Result<Vec<Found>, ApiError> {
+    // Two branches rather than one OR, so that each uses its index (`children_by_iin`,
+    // `children_by_identity`) under a generic plan too; a NULL parameter empties its branch.
+    let rows = sqlx::query!(
+        r#"WITH matched (id, by_iin) AS (
+               SELECT m.id, true FROM aid.children m
+               WHERE m.iin = $1 AND m.birth_date = $3 AND m.state <> 'REMOVED'
+               UNION ALL
+               SELECT m.id, false FROM aid.children m
+               WHERE m.normalised_name = $2 AND m.birth_date = $3 AND m.state <> 'REMOVED'
+                 AND ($1::text IS NULL OR m.iin IS NULL)
+           ), roots (id, by_iin) AS (
+               SELECT aid.child_root(matched.id), bool_or(matched.by_iin)
+               FROM matched GROUP BY 1
+           )
+           SELECT r.id AS "id!", roots.by_iin AS "by_iin!"
+           FROM roots
+           JOIN aid.children r ON r.id = roots.id
+           JOIN aid.campaigns k ON k.id = r.campaign_id
+           WHERE r.state = 'ACTIVE'
+             AND ($4 OR r.region_code = ANY ($5) OR r.school_id = ANY ($6))
+             AND ($1::text IS NULL OR r.iin IS NULL OR r.iin = $1)
+           ORDER BY k.start_date DESC, k.id DESC, r.create_time DESC, r.id DESC"#,
+        key.iin.as_ref().map(Iin::as_str),
+        key.normalised_name,
+        key.birth_date.to_sqlx() as _,
+        vis.all,
+        &vis.regions,
+        &vis.schools,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut records: HashMap<String, Child> = fetch_many(conn, &ids)
+        .await?
+        .into_iter()
+        .map(|c| (c.id.clone(), c))
+        .collect();
+    rows.into_iter()
+        .map(|r| {
+            let child = records
+                .remove(&r.id)
+                .ok_or_else(|| corrupt("child found by identity", &r.id))?;
+            Ok(Found {
+                child,
+                by_iin: r.by_iin,
+            })
+        })
+        .collect()
+}
+
 /// One decision on a probable duplicate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {

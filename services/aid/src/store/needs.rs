@@ -1044,6 +1044,127 @@ pub async fn totals_for_children(
         .collect())
 }
 
+/// The needs of each of the ACTIVE records `roots` and of the records merged into it (down
+/// its chains of merges), each with the root it counts for: by root, then by item (in the
+/// API's order), then by name.
+pub async fn of_records(
+    conn: &mut PgConnection,
+    roots: &[String],
+) -> Result<Vec<(String, Need)>, ApiError> {
+    let rows = sqlx::query!(
+        r#"WITH RECURSIVE tree (child_id, root_id) AS (
+               SELECT c.id, c.id FROM aid.children c WHERE c.id = ANY ($1)
+               UNION ALL
+               SELECT c.id, t.root_id
+               FROM aid.children c JOIN tree t ON c.merged_into = t.child_id
+               WHERE c.state = 'MERGED'
+           )
+           SELECT t.root_id AS "root_id!", n.id, n.campaign_id, n.child_id, c.school_id,
+                  c.region_code, n.item, n.description, n.estimated_tiyn,
+                  n.override_limit_tiyn, n.override_reason, n.override_actor,
+                  n.override_time, n.committed_tiyn, n.delivered_tiyn, n.create_time,
+                  n.update_time, n.version
+           FROM tree t
+           JOIN aid.needs n ON n.child_id = t.child_id
+           JOIN aid.children c ON c.id = n.child_id
+           ORDER BY t.root_id,
+                    array_position(ARRAY['UNIFORM', 'SHOES', 'BACKPACK', 'STATIONERY',
+                                         'TEXTBOOKS', 'CASH', 'OTHER'], n.item),
+                    n.child_id, n.id"#,
+        roots
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let need = Need::try_from(NeedRow {
+                id: r.id,
+                campaign_id: r.campaign_id,
+                child_id: r.child_id,
+                school_id: r.school_id,
+                region_code: r.region_code,
+                item: r.item,
+                description: r.description,
+                estimated_tiyn: r.estimated_tiyn,
+                override_limit_tiyn: r.override_limit_tiyn,
+                override_reason: r.override_reason,
+                override_actor: r.override_actor,
+                override_time: r.override_time,
+                committed_tiyn: r.committed_tiyn,
+                delivered_tiyn: r.delivered_tiyn,
+                create_time: r.create_time,
+                update_time: r.update_time,
+                version: r.version,
+            })?;
+            Ok((r.root_id, need))
+        })
+        .collect()
+}
+
+/// The help delivered against the needs [`of_records`] gives for `roots`, each with the
+/// root it counts for: per root the newest `per_root` (by delivery date, then recording
+/// time, then ID, all descending), by root.
+pub async fn help_of_records(
+    conn: &mut PgConnection,
+    roots: &[String],
+    per_root: i64,
+) -> Result<Vec<(String, HelpDelivery)>, ApiError> {
+    let rows = sqlx::query!(
+        r#"WITH RECURSIVE tree (child_id, root_id) AS (
+               SELECT c.id, c.id FROM aid.children c WHERE c.id = ANY ($1)
+               UNION ALL
+               SELECT c.id, t.root_id
+               FROM aid.children c JOIN tree t ON c.merged_into = t.child_id
+               WHERE c.state = 'MERGED'
+           ), ranked AS (
+               SELECT t.root_id, h.id, h.campaign_id, n.child_id, h.need_id, h.allocation_id,
+                      h.donation_id, h.budget_source, h.value_tiyn, h.delivery_date,
+                      h.description, n.item, c.school_id, c.region_code, h.create_time,
+                      row_number() OVER (PARTITION BY t.root_id
+                                         ORDER BY h.delivery_date DESC, h.create_time DESC,
+                                                  h.id DESC) AS rank
+               FROM tree t
+               JOIN aid.needs n ON n.child_id = t.child_id
+               JOIN aid.help_deliveries h ON h.need_id = n.id
+               JOIN aid.children c ON c.id = n.child_id
+           )
+           SELECT root_id AS "root_id!", id AS "id!", campaign_id AS "campaign_id!",
+                  child_id AS "child_id!", need_id AS "need_id!", allocation_id,
+                  donation_id, budget_source AS "budget_source!",
+                  value_tiyn AS "value_tiyn!", delivery_date AS "delivery_date!",
+                  description AS "description!", item AS "item!",
+                  school_id AS "school_id!", region_code AS "region_code!",
+                  create_time AS "create_time!"
+           FROM ranked WHERE rank <= $2
+           ORDER BY root_id, rank"#,
+        roots,
+        per_root,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let help = HelpDelivery::try_from(HelpRow {
+                id: r.id,
+                campaign_id: r.campaign_id,
+                child_id: r.child_id,
+                need_id: r.need_id,
+                allocation_id: r.allocation_id,
+                donation_id: r.donation_id,
+                budget_source: r.budget_source,
+                value_tiyn: r.value_tiyn,
+                delivery_date: r.delivery_date,
+                description: r.description,
+                item: r.item,
+                school_id: r.school_id,
+                region_code: r.region_code,
+                create_time: r.create_time,
+            })?;
+            Ok((r.root_id, help))
+        })
+        .collect()
+}
+
 /// Where a page of needs ends: its last need's child, item and ID. The child's place in
 /// the order is read from the child's record, so no name travels in a page token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

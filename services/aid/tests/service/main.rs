@@ -6,6 +6,7 @@
 mod appeals;
 mod attendance;
 mod campaigns;
+mod child_records;
 mod children;
 mod common;
 mod donations;
