@@ -47,6 +47,12 @@ pub const EVENT_CONSUMER: &str = "mentoring.event_consumer";
 pub const INSTITUTION_ROLES: [&str; 5] =
     [DIRECTOR, CURATOR, PARTICIPANT, GUARDIAN, REGIONAL_CENTRE];
 
+/// The roles that may read a person somewhere: every institution role but the regional
+/// centre's, which reads institutions and figures only. A method that reads only people
+/// and spans institutions (GetChildRecords) refuses any other token before any lookup
+/// ([`require_one_of`]).
+pub const PEOPLE_ROLES: [&str; 4] = [DIRECTOR, CURATOR, PARTICIPANT, GUARDIAN];
+
 /// What the caller is to one institution, the strongest standing their token gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Standing {

@@ -19,12 +19,21 @@
 //!   a stored copy, so a replay after a revocation is redacted too, and the idempotency
 //!   table holds resource names, not personal data.
 //!
-//! Nothing personal is logged: errors name resources by their random IDs only.
+//! - a child's records (`GetChildRecords`, the programme's part of the gateway's child
+//!   view): the token's roles first (none that reads people: `ROLE_REQUIRED` before any
+//!   lookup), then the stated purpose, then the identity, then the lookup, in the SQL
+//!   narrowed to the institutions the caller reaches and the people they read there
+//!   ([`access::reach`], [`Viewer::people`]); no match, whatever the reason, is one
+//!   `NOT_FOUND` that names nobody.
+//!
+//! Nothing personal is logged: errors name resources by their random IDs only, and the
+//! identity a child is looked up by never appears in an error.
 
-use edu_kit::error::FieldProblems;
+use edu_kit::error::{FieldProblems, reason as kit_reason};
 use edu_kit::idempotency::{self, IdempotencyKey};
 use edu_kit::paging::PageRequest;
 use edu_kit::{ApiError, CallContext, etag, wire};
+use edu_proto::edu::api::v1 as pb_api;
 use edu_proto::edu::mentoring::v1 as pb;
 use edu_proto::edu::mentoring::v1::participant_service_server::ParticipantService;
 use edu_proto::google::r#type::Date as PbDate;
@@ -32,14 +41,15 @@ use jiff::civil::Date;
 use sqlx::PgConnection;
 use tonic::{Request, Response, Status};
 
-use super::access::{Viewer, role_required};
+use super::access::{self, PEOPLE_ROLES, Viewer, role_required};
 use super::convert::{self, checked, past_day};
-use super::{names, respond};
+use super::{names, pairs as pairs_api, respond};
 use crate::domain::MentoringForm;
 use crate::domain::consent::{ActorKind, ConsentPurpose, ConsentState, ensure_guardian_for_minor};
 use crate::domain::redaction::PersonName;
 use crate::store::consents::{self, ConsentDraft, ConsentFilter, Guardian, ShownReceipt};
 use crate::store::institutions::Setting;
+use crate::store::pairs::{self, PairFilter};
 use crate::store::participants::{
     self, Bank, Links, ListFilter, Lock, MenteeProfile, MentorProfile, Participant,
     ParticipantChange, ParticipantDraft, Personal, Training,
@@ -89,6 +99,13 @@ const BANKS: [(Bank, pb::Bank); 2] = [
 
 /// The longest page token a list request carries (the proto's bound).
 const MAX_PAGE_TOKEN: usize = 4096;
+
+/// The pairs of one child read per statement by GetChildRecords (ListPairs' largest page).
+const CHILD_PAIRS_PAGE: usize = 200;
+
+/// What GetChildRecords' one refusal for "no such child" and "not yours" names: nothing
+/// about the child.
+const THE_CHILD: &str = "the child";
 
 /// The participant service.
 #[derive(Debug, Clone)]
@@ -255,6 +272,65 @@ impl ParticipantsApi {
         Ok(pb::ListParticipantsResponse {
             participants,
             next_page_token: paging.next_token(page.next.as_ref()),
+        })
+    }
+
+    async fn child_records(
+        &self,
+        request: Request<pb::GetChildRecordsRequest>,
+    ) -> Result<pb::ChildRecords, ApiError> {
+        let context = CallContext::of(&request)?;
+        // The token alone, before anything is read: the regional centre and event consumers
+        // never read a person.
+        access::require_one_of(
+            context.caller()?,
+            &PEOPLE_ROLES,
+            "only the director, the appointed curator, a guardian or the participant \
+             themselves read a child's records; the regional centre reads figures, never a \
+             person",
+        )?;
+        context.require_purpose()?;
+        let (name, birth_date) = child_identity(request.get_ref().identity.as_ref())?;
+
+        let reach = access::reach(&self.store, context).await?;
+        let mut conn = self.store.read().await?;
+        let mut records = Vec::new();
+        for viewer in &reach.viewers {
+            // A curator not appointed, or the regional centre, reads nobody there.
+            if viewer.require_people_reader().is_err() {
+                continue;
+            }
+            let only = viewer.people();
+            let setting = &viewer.setting;
+            let found = participants::matching(
+                &mut conn,
+                viewer.institution(),
+                &name,
+                birth_date,
+                only.as_deref(),
+                setting.today,
+            )
+            .await?;
+            for id in found {
+                let shown = shown_one(&mut conn, setting, &id).await?;
+                // Revoked between the lookup and this read: redacted, so no match.
+                if shown.redacted {
+                    continue;
+                }
+                records.push(pb::ChildRecord {
+                    participant: Some(shown),
+                    matched_by: pb_api::IdentityMatch::NameAndBirthDate as i32,
+                    pairs: child_pairs(&mut conn, viewer, &id).await?,
+                });
+            }
+        }
+        if records.is_empty() {
+            return Err(ApiError::not_found(THE_CHILD));
+        }
+        records.sort_by(|a, b| participant_of(a).cmp(participant_of(b)));
+        Ok(pb::ChildRecords {
+            records,
+            read_time: Some(wire::timestamp(context.now())),
         })
     }
 
@@ -497,6 +573,68 @@ impl ParticipantsApi {
         tx.commit().await?;
         Ok(shown)
     }
+}
+
+/// The names and birth date a child is looked up by (`identity.*`), every problem named at
+/// once; `identity_document` is ignored, the service storing none. The messages repeat no
+/// value.
+fn child_identity(from: Option<&pb_api::ChildIdentity>) -> Result<(PersonName, Date), ApiError> {
+    let from = from.ok_or_else(|| {
+        ApiError::invalid_field(
+            kit_reason::INVALID_FIELDS,
+            "identity",
+            "required: the child's names and birth date",
+        )
+    })?;
+    let mut problems = FieldProblems::new();
+    let family_name = problems.text("identity.family_name", &from.family_name, 300, true);
+    let given_name = problems.text("identity.given_name", &from.given_name, 300, true);
+    let patronymic = problems.text("identity.patronymic", &from.patronymic, 300, false);
+    let birth_date = calendar_day(
+        &mut problems,
+        from.birth_date.as_ref(),
+        "identity.birth_date",
+    );
+    problems.finish()?;
+    let name = PersonName {
+        family_name,
+        given_name,
+        patronymic,
+    };
+    Ok((name, checked(birth_date, "identity.birth_date")?))
+}
+
+/// The pairs and groups participant `id` is or was in, as ListPairs shows them to `viewer`
+/// (its `participant` filter, every page): people redacted and texts emptied by the store.
+async fn child_pairs(
+    conn: &mut PgConnection,
+    viewer: &Viewer,
+    id: &str,
+) -> Result<Vec<pb::Pair>, ApiError> {
+    let filter = PairFilter {
+        member: Some(id.to_string()),
+        visible_to: viewer.people(),
+        ..PairFilter::default()
+    };
+    let mut shown = Vec::new();
+    let mut after = None;
+    loop {
+        let page =
+            pairs::list_page(conn, &viewer.setting, &filter, CHILD_PAIRS_PAGE, after).await?;
+        shown.extend(
+            page.items
+                .iter()
+                .map(|p| pairs_api::pair(p, viewer.setting.today)),
+        );
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(shown),
+        }
+    }
+}
+
+fn participant_of(record: &pb::ChildRecord) -> &str {
+    record.participant.as_ref().map_or("", |p| p.name.as_str())
 }
 
 /// A page token within the proto's bound (the wire's codec checks it too; this holds it
@@ -792,6 +930,17 @@ fn birth_date(
     field: &str,
     today: Date,
 ) -> Option<Date> {
+    match calendar_day(problems, from, field) {
+        Some(d) if d > today => {
+            problems.add(field, "must not be after today");
+            None
+        }
+        parsed => parsed,
+    }
+}
+
+/// A real day from 1900 on (birth dates; a typo such as 0001-01-01 is refused).
+fn calendar_day(problems: &mut FieldProblems, from: Option<&PbDate>, field: &str) -> Option<Date> {
     let parsed = from.and_then(|d| {
         let year = i16::try_from(d.year).ok()?;
         let month = i8::try_from(d.month).ok()?;
@@ -801,20 +950,13 @@ fn birth_date(
         }
         Date::new(year, month, day).ok()
     });
-    match parsed {
-        None => {
-            problems.add(
-                field,
-                "required: a calendar date with year, month and day, from 1900-01-01",
-            );
-            None
-        }
-        Some(d) if d > today => {
-            problems.add(field, "must not be after today");
-            None
-        }
-        Some(d) => Some(d),
+    if parsed.is_none() {
+        problems.add(
+            field,
+            "required: a calendar date with year, month and day, from 1900-01-01",
+        );
     }
+    parsed
 }
 
 /// An e-mail address, trimmed; empty is allowed.
@@ -1010,6 +1152,13 @@ impl ParticipantService for ParticipantsApi {
         request: Request<pb::ListParticipantsRequest>,
     ) -> Result<Response<pb::ListParticipantsResponse>, Status> {
         respond(self.list(request).await)
+    }
+
+    async fn get_child_records(
+        &self,
+        request: Request<pb::GetChildRecordsRequest>,
+    ) -> Result<Response<pb::ChildRecords>, Status> {
+        respond(self.child_records(request).await)
     }
 
     async fn update_participant(

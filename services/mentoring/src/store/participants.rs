@@ -685,6 +685,68 @@ pub async fn get(
     Ok(shown)
 }
 
+/// The IDs of the participants of `institution` (only those `only` names, when set) born on
+/// `birth_date` whose full name is `name` as the suite compares names
+/// ([`edu_kit::names::normalise_parts`]): a child looked up by who they are
+/// (GetChildRecords). A person whose consent to PERSONAL_DATA is not in force never matches
+/// (a filter on a personal field never matches a redacted entry). The institution, the
+/// caller's people and the birth date narrow the rows in the query (the index
+/// `participants_by_birth_date`), so nothing outside the caller's reach is read; the names
+/// are compared here, on what [`fetch`] shows, so that the rule is the kit's and no name is
+/// sent to SQL. Nothing is recorded as read: the caller reads the ones it shows through
+/// [`get`].
+pub async fn matching(
+    conn: &mut PgConnection,
+    institution: &str,
+    name: &PersonName,
+    birth_date: Date,
+    only: Option<&[String]>,
+    today: Date,
+) -> Result<Vec<String>, ApiError> {
+    let ids = sqlx::query_scalar!(
+        "SELECT p.id FROM mentoring.participants p
+         WHERE p.institution_id = $1 AND p.birth_date = $2
+           AND ($3::text[] IS NULL OR p.id = ANY($3))
+           AND EXISTS (SELECT 1 FROM mentoring.consents c
+                       WHERE c.institution_id = p.institution_id AND c.participant_id = p.id
+                         AND c.purpose = 'PERSONAL_DATA' AND c.state = 'GIVEN')
+         ORDER BY p.id",
+        institution,
+        birth_date.to_sqlx(),
+        only,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    if ids.is_empty() {
+        // `fetch` reads everyone for no IDs.
+        return Ok(ids);
+    }
+    let wanted = full_name_key(name);
+    let found = fetch(
+        conn,
+        institution,
+        &Filter {
+            ids: &ids,
+            role: None,
+        },
+        today,
+    )
+    .await?;
+    Ok(found
+        .into_iter()
+        .filter(|p| {
+            p.personal
+                .as_ref()
+                .is_some_and(|personal| full_name_key(&personal.name) == wanted)
+        })
+        .map(|p| p.id)
+        .collect())
+}
+
+fn full_name_key(name: &PersonName) -> String {
+    edu_kit::names::normalise_parts(&name.family_name, &name.given_name, &name.patronymic)
+}
+
 /// The institution's participants as shown, by ID, optionally of one role.
 pub async fn list(
     conn: &mut PgConnection,

@@ -5,6 +5,7 @@
 
 mod audit;
 mod callers;
+mod child_records;
 #[path = "../store/common.rs"]
 mod common;
 mod monitoring;

@@ -1,14 +1,17 @@
 //! Issue 16, point 2, across the whole API: once a pupil's consent is revoked, their name and
 //! their guardian's appear in no answer of any RPC that returns people or texts about them —
-//! participants, consents, pairs, petitions, agreements, plans, meetings, questionnaires,
+//! participants, consents, a child's records, pairs, petitions, agreements, plans, meetings, questionnaires,
 //! pair results, publications, the yearly report and its CSV, the region summary — while the
 //! figures still count them. Each answer is encoded as it would go on the wire and searched
 //! for the names, so a field added later cannot leak them unnoticed.
 
+use edu_kit::CallContext;
+use edu_kit::auth::Caller;
 use edu_mentoring::api::{
     AgreementsApi, InstitutionsApi, MonitoringApi, PairsApi, ParticipantsApi, PlansApi,
     PublicationsApi, ReportsApi,
 };
+use edu_proto::edu::api::v1::ChildIdentity;
 use edu_proto::edu::mentoring::v1 as pb;
 use edu_proto::edu::mentoring::v1::agreement_service_server::AgreementService;
 use edu_proto::edu::mentoring::v1::institution_service_server::InstitutionService;
@@ -19,6 +22,7 @@ use edu_proto::edu::mentoring::v1::plan_service_server::PlanService;
 use edu_proto::edu::mentoring::v1::publication_service_server::PublicationService;
 use edu_proto::edu::mentoring::v1::report_service_server::ReportService;
 use futures::StreamExt;
+use jiff::civil::{Date, date};
 use prost::Message;
 
 use crate::callers::{at, director, guardian, now, regional_centre, request};
@@ -54,6 +58,34 @@ fn assert_names_nobody(what: &str, answer: &(impl Message + std::fmt::Debug)) {
         !text.contains(GUARDIAN_NAME),
         "{what} names the parent: {answer:?}"
     );
+}
+
+/// GetChildRecords by `who` for the fixtures' person with family name `family` (`Тест
+/// Условный`) born on `birth`, with a stated purpose.
+async fn child_records(
+    api: &ParticipantsApi,
+    who: &Caller,
+    family: &str,
+    birth: Date,
+) -> Result<tonic::Response<pb::ChildRecords>, tonic::Status> {
+    let mut call = request(
+        who,
+        now(),
+        pb::GetChildRecordsRequest {
+            identity: Some(ChildIdentity {
+                family_name: family.into(),
+                given_name: "Тест".into(),
+                patronymic: "Условный".into(),
+                birth_date: Some(edu_kit::wire::date(birth)),
+                ..Default::default()
+            }),
+        },
+    );
+    call.extensions_mut().insert(
+        CallContext::new(Some(who.clone()), "redaction", None, now())
+            .with_purpose("проверка отзыва согласия"),
+    );
+    api.get_child_records(call).await
 }
 
 #[tokio::test]
@@ -206,6 +238,21 @@ async fn after_a_revocation_no_answer_of_any_rpc_names_the_person_or_their_guard
             .expect("consents")
             .into_inner(),
     );
+
+    // A child's records: the redacted pupil matches nobody's lookup, and the mentor's
+    // records show their pair with the pupil redacted.
+    let refused = child_records(&participants, &director, PUPIL_NAME, date(2012, 3, 1))
+        .await
+        .expect_err("a redacted pupil matches nobody");
+    assert_eq!(refused.code(), tonic::Code::NotFound);
+    assert!(!refused.message().contains(PUPIL_NAME));
+    let mentor_records =
+        child_records(&participants, &director, "Фамилия-mentor", date(1995, 5, 5))
+            .await
+            .expect("the mentor's records")
+            .into_inner();
+    assert!(mentor_records.records[0].pairs[0].redacted);
+    assert_names_nobody("GetChildRecords", &mentor_records);
 
     let shown_pair = pairs
         .get_pair(request(
