@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use edu_certificates::demo as certificates_demo;
 use edu_kit::auth::dev::DevToken;
-use edu_kit::context::PURPOSE_HEADER;
 use edu_mentoring::demo as mentoring_demo;
 use edu_proto::edu::audit::v1 as pb;
 use edu_proto::edu::audit::v1::audit_service_client::AuditServiceClient;
@@ -19,63 +18,11 @@ use edu_proto::edu::mentoring::v1 as ment;
 use edu_proto::edu::mentoring::v1::participant_service_client::ParticipantServiceClient;
 use futures::StreamExt;
 use tonic::Code;
-use tonic::metadata::MetadataValue;
 
 use crate::harness::*;
 
 const GET_CHILD: &str = "/edu.certificates.v1.CertificateService/GetChild";
 const GET_PARTICIPANT: &str = "/edu.mentoring.v1.ParticipantService/GetParticipant";
-
-/// `text` percent-encoded as `x-edu-purpose` takes it.
-fn percent_encoded(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b' ' || b == b'-' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-/// `body` with a bearer token and a stated purpose.
-fn with_purpose<T>(token: &str, purpose: &str, body: T) -> tonic::Request<T> {
-    let mut request = authorised(token, body);
-    request.metadata_mut().insert(
-        PURPOSE_HEADER,
-        MetadataValue::try_from(percent_encoded(purpose)).expect("ASCII"),
-    );
-    request
-}
-
-fn inspector() -> String {
-    DevToken::new("e2e-inspector")
-        .role("certificates.inspector")
-        .role("mentoring.inspector")
-        .role("aid.inspector")
-        .sign()
-}
-
-async fn list(
-    audit: &mut AuditServiceClient<tonic::transport::Channel>,
-    token: &str,
-    request: pb::ListAuditRecordsRequest,
-) -> Result<Vec<pb::AuditRecord>, tonic::Status> {
-    let mut records = Vec::new();
-    let mut request = request;
-    loop {
-        let page = audit
-            .list_audit_records(authorised(token, request.clone()))
-            .await?
-            .into_inner();
-        records.extend(page.records);
-        if page.next_page_token.is_empty() {
-            return Ok(records);
-        }
-        request.page_token = page.next_page_token;
-    }
-}
 
 /// The chain of `service` once every record written so far is sealed.
 async fn sealed_chain(
@@ -192,7 +139,7 @@ async fn inspectors_read_and_verify_every_services_trail_through_the_gateway() {
 
     // The inspector finds each read among the resource's records.
     let mut audit = AuditServiceClient::new(gateway.clone());
-    let records = list(
+    let records = list_audit_records(
         &mut audit,
         &inspector(),
         pb::ListAuditRecordsRequest {
@@ -217,7 +164,7 @@ async fn inspectors_read_and_verify_every_services_trail_through_the_gateway() {
             .any(|r| r.kind == pb::AuditRecordKind::Change as i32),
         "the child's registration is in the trail too"
     );
-    let theirs = list(
+    let theirs = list_audit_records(
         &mut audit,
         &inspector(),
         pb::ListAuditRecordsRequest {
@@ -231,7 +178,7 @@ async fn inspectors_read_and_verify_every_services_trail_through_the_gateway() {
     .expect("the parent's reads");
     assert!(theirs.len() >= 2, "the list and the read: {theirs:#?}");
     assert!(theirs.iter().all(|r| r.action == "child.read"));
-    let records = list(
+    let records = list_audit_records(
         &mut audit,
         &inspector(),
         pb::ListAuditRecordsRequest {

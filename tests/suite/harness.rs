@@ -182,3 +182,58 @@ pub fn team_token(subject: &str, region: &str) -> String {
 }
 
 pub use edu_kit::testing::assert_refused;
+
+/// `text` percent-encoded as `x-edu-purpose` takes it.
+pub fn percent_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b' ' || b == b'-' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// `body` with a bearer token and a stated purpose.
+pub fn with_purpose<T>(token: &str, purpose: &str, body: T) -> tonic::Request<T> {
+    let mut request = authorised(token, body);
+    request.metadata_mut().insert(
+        edu_kit::context::PURPOSE_HEADER,
+        tonic::metadata::MetadataValue::try_from(percent_encoded(purpose)).expect("ASCII"),
+    );
+    request
+}
+
+/// An inspector of every service that keeps children's records.
+pub fn inspector() -> String {
+    DevToken::new("e2e-inspector")
+        .role("certificates.inspector")
+        .role("mentoring.inspector")
+        .role("aid.inspector")
+        .sign()
+}
+
+/// Every record `request` lists, page after page.
+pub async fn list_audit_records(
+    audit: &mut edu_proto::edu::audit::v1::audit_service_client::AuditServiceClient<
+        tonic::transport::Channel,
+    >,
+    token: &str,
+    request: edu_proto::edu::audit::v1::ListAuditRecordsRequest,
+) -> Result<Vec<edu_proto::edu::audit::v1::AuditRecord>, tonic::Status> {
+    let mut records = Vec::new();
+    let mut request = request;
+    loop {
+        let page = audit
+            .list_audit_records(authorised(token, request.clone()))
+            .await?
+            .into_inner();
+        records.extend(page.records);
+        if page.next_page_token.is_empty() {
+            return Ok(records);
+        }
+        request.page_token = page.next_page_token;
+    }
+}

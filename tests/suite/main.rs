@@ -4,6 +4,7 @@ mod aid;
 mod audit;
 mod bench;
 mod certificates;
+mod child_view;
 mod competitions;
 mod contract;
 mod gateway;

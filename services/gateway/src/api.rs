@@ -1,5 +1,6 @@
 //! `edu.gateway.v1.GatewayService`: what the gateway tells operators about itself, and the
-//! region summary composed from every service ([`crate::summary`]).
+//! views composed from the services: the region summary ([`crate::summary`]) and the child's
+//! cross-programme view ([`crate::child_view`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use edu_proto::edu::gateway::v1::gateway_service_server::GatewayService;
 use tonic::{Request, Response, Status};
 
 use crate::backends::Backends;
+use crate::child_view::ChildViews;
 use crate::summary::RegionSummaries;
 
 /// Operators of the suite.
@@ -21,14 +23,16 @@ pub const OPERATOR: &str = "gateway.operator";
 pub struct GatewayApi {
     backends: Arc<Backends>,
     summaries: RegionSummaries,
+    children: ChildViews,
 }
 
 impl GatewayApi {
-    /// The API over `backends`, giving each part of a region summary at most
-    /// `summary_part_timeout`.
-    pub fn new(backends: Arc<Backends>, summary_part_timeout: Duration) -> Self {
+    /// The API over `backends`, giving each part of a view (a region summary, a child's
+    /// view) at most `part_timeout`.
+    pub fn new(backends: Arc<Backends>, part_timeout: Duration) -> Self {
         GatewayApi {
-            summaries: RegionSummaries::new(Arc::clone(&backends), summary_part_timeout),
+            summaries: RegionSummaries::new(Arc::clone(&backends), part_timeout),
+            children: ChildViews::new(Arc::clone(&backends), part_timeout),
             backends,
         }
     }
@@ -105,5 +109,12 @@ impl GatewayService for GatewayApi {
         request: Request<pb::GetRegionSummaryRequest>,
     ) -> Result<Response<pb::RegionSummary>, Status> {
         edu_kit::error::respond(self.summaries.summary(&request).await)
+    }
+
+    async fn get_child_view(
+        &self,
+        request: Request<pb::GetChildViewRequest>,
+    ) -> Result<Response<pb::ChildView>, Status> {
+        edu_kit::error::respond(self.children.view(&request).await)
     }
 }

@@ -96,7 +96,11 @@ impl Fanout {
 /// The deadline of each part: the configured part timeout, cut to the caller's remaining
 /// time less [`ANSWER_MARGIN`], so that the answer with whatever parts came back arrives
 /// within the caller's deadline. Zero when the call has no time left for any part.
-pub fn part_budget(part_timeout: Duration, call_deadline: Option<Instant>, now: Instant) -> Duration {
+pub fn part_budget(
+    part_timeout: Duration,
+    call_deadline: Option<Instant>,
+    now: Instant,
+) -> Duration {
     match call_deadline {
         // The pipeline always sets one (the caller's, or the default); a test may not.
         None => part_timeout,
@@ -205,7 +209,11 @@ fn client_timed_out(status: &Status) -> bool {
 }
 
 fn deadline_exceeded(name: &str, budget: Duration) -> pb::SummaryPart {
-    tracing::warn!(service = name, ?budget, "cross-service view: part timed out");
+    tracing::warn!(
+        service = name,
+        ?budget,
+        "cross-service view: part timed out"
+    );
     let message = format!("{name} did not answer within {} ms", budget.as_millis());
     part(
         name,

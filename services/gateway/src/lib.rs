@@ -2,12 +2,14 @@
 //! routing on the gRPC path ([`proxy`], over its own connections, [`upstream`]) to the
 //! backends of its configuration ([`config`], [`backends`]), verifies tokens at the edge
 //! with the kit's call pipeline, and serves its own API ([`api`], with the region summary
-//! of [`summary`], built on [`fanout`]), the audit trails of every service for inspectors
-//! ([`audit`]), and the health of its backends.
+//! of [`summary`] and the child's view of [`child_view`], both built on [`fanout`]), the
+//! audit trails of every service for inspectors ([`audit`]), and the health of its
+//! backends.
 
 pub mod api;
 pub mod audit;
 pub mod backends;
+pub mod child_view;
 pub mod config;
 pub mod fanout;
 pub mod minting;

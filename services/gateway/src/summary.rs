@@ -163,5 +163,4 @@ mod tests {
             assert_eq!(error.fields()[0].field, "region_code");
         }
     }
-
 }

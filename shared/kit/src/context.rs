@@ -273,7 +273,10 @@ mod tests {
                 "{refused:?}"
             );
         }
-        assert_eq!(context("case review 42").require_purpose().ok(), Some("case review 42"));
+        assert_eq!(
+            context("case review 42").require_purpose().ok(),
+            Some("case review 42")
+        );
     }
 
     #[tokio::test]
