@@ -21,10 +21,13 @@ pub const ROUNDS: usize = 4;
 /// statistics warming up weigh on whichever side runs first), which a ratio should not count.
 const WARM_UP_SECONDS: f64 = 3.0;
 
+/// A side's run: its calls from the given first index, for the given seconds.
+type Run<'a> = Box<dyn Fn(usize, f64) -> Pin<Box<dyn Future<Output = Driven> + Send + 'a>> + 'a>;
+
 /// One side: runs its calls for the given seconds, the first call's index given (a side that
 /// writes must not repeat the objects of its earlier rounds).
 pub struct Side<'a> {
-    run: Box<dyn Fn(usize, f64) -> Pin<Box<dyn Future<Output = Driven> + Send + 'a>> + 'a>,
+    run: Run<'a>,
     /// The Postgres role whose statements are counted for this side, if any.
     statements_of: Option<String>,
 }

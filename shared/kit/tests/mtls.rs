@@ -62,6 +62,14 @@ impl GatewayService for WhoCalls {
     ) -> Result<Response<pb::RegionSummary>, Status> {
         Err(Status::unimplemented("not used by this test"))
     }
+
+    /// Not part of what these tests exercise.
+    async fn get_child_view(
+        &self,
+        _: Request<pb::GetChildViewRequest>,
+    ) -> Result<Response<pb::ChildView>, Status> {
+        Err(Status::unimplemented("not used by this test"))
+    }
 }
 
 const IDENTITIES: &str = r#"

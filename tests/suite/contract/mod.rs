@@ -99,7 +99,11 @@ pub async fn call_raw(
             edu_kit::pipeline::format_grpc_timeout(deadline),
         );
     if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
+        // With a stated purpose, so that the reads that release personal data only for one
+        // (a child's records) are judged on who asks and what, like every other method.
+        request = request
+            .header("authorization", format!("Bearer {token}"))
+            .header(edu_kit::context::PURPOSE_HEADER, "contract-check");
     }
     let request = request
         .body(tonic::body::Body::new(http_body_util::Full::new(body)))
