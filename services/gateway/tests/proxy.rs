@@ -7,7 +7,7 @@ mod common;
 use std::pin::Pin;
 use std::time::Duration;
 
-use common::start_gateway;
+use common::{serve, start_gateway};
 use edu_devstack::process::Process;
 use edu_kit::auth::dev::DevToken;
 use edu_proto::edu::competitions::v1 as pb;
@@ -17,6 +17,7 @@ use edu_proto::edu::competitions::v1::results_service_server::{
 };
 use tokio_stream::{Stream, StreamExt};
 use tonic::metadata::MetadataValue;
+use tonic::service::Routes;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -123,21 +124,7 @@ impl ResultsService for FakeResults {
 
 /// A fake competitions backend that reports SERVING, and the gateway in front of it.
 async fn gateway_with_fake_backend() -> (Process, tonic::transport::Channel) {
-    let backend = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let backend_addr = backend.local_addr().expect("addr");
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_service_status("", tonic_health::ServingStatus::Serving)
-        .await;
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(health_service)
-            .add_service(ResultsServiceServer::new(FakeResults))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(backend)),
-    );
-
+    let backend_addr = serve(Routes::new(ResultsServiceServer::new(FakeResults))).await;
     start_gateway(backend_addr, "edu.competitions.v1.ResultsService").await
 }
 

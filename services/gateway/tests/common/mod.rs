@@ -128,7 +128,7 @@ pub async fn start_gateway_probed(env: &[(&str, String)], ready: &[&str]) -> Spa
 }
 
 /// Serves `routes` and a health service reporting SERVING on a fresh loopback port.
-#[allow(dead_code)] // Only the tests of the views serve fake services.
+#[allow(dead_code)] // Not every test target serves fake services this way.
 pub async fn serve(routes: tonic::service::Routes) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
