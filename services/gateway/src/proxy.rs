@@ -24,7 +24,7 @@ use edu_kit::pipeline::{format_grpc_timeout, split_path};
 use edu_kit::{ApiError, CallContext};
 
 use crate::backends::{Backend, Backends};
-use crate::upstream::{NotSent, UpstreamBody};
+use crate::upstream::{NotSent, Outgoing, UpstreamBody};
 
 /// Headers that describe one hop's connection and must not be forwarded.
 const HOP_BY_HOP: [&str; 6] = [
@@ -104,13 +104,11 @@ impl Proxy {
         let mut unreachable: Vec<SocketAddr> = Vec::new();
         let mut last_failure = None;
         for _ in 0..ATTEMPTS {
-            // A streamed request body can be sent once only.
-            let streamed = match &whole {
-                Some(_) => None,
-                None => match body.take() {
-                    Some(body) => Some(body),
-                    None => break,
-                },
+            let outgoing = match (&whole, body.take()) {
+                (Some(bytes), _) => Outgoing::Whole(bytes.clone()),
+                (None, Some(body)) => Outgoing::Streamed(body),
+                // A streamed request body can be sent once only.
+                (None, None) => break,
             };
             let mut forwarded = Request::new(());
             *forwarded.method_mut() = parts.method.clone();
@@ -128,7 +126,7 @@ impl Proxy {
             let (addr, lane) = backend
                 .pick_lane_avoiding(&unreachable)
                 .ok_or_else(|| unavailable(backend, "no endpoint is serving"))?;
-            match lane.call(forwarded, whole.clone(), streamed).await {
+            match lane.call(forwarded, outgoing).await {
                 Ok(response) => return Ok(response),
                 Err(error) if whole.is_some() && never_received(error.as_ref()) => {
                     tracing::debug!(backend = %backend.name(), %addr, error = %error, "not received; sending again");

@@ -126,6 +126,16 @@ where
 /// The open connection of a lane, with the number it was opened as.
 type Open = Arc<Mutex<Option<(u64, SendRequest<Bytes>)>>>;
 
+/// A request's body as the proxy has it.
+#[derive(Debug)]
+pub enum Outgoing<B> {
+    /// Read whole already (every call but a client stream): written at once, and can be
+    /// sent again.
+    Whole(Bytes),
+    /// A client stream, written as it arrives; sent once only.
+    Streamed(B),
+}
+
 /// One HTTP/2 connection to one endpoint, opened when first needed and again after it
 /// closed.
 #[derive(Debug)]
@@ -184,13 +194,12 @@ impl Lane {
         forget(&self.open, number);
     }
 
-    /// Sends `request` (whose URI is the path) and returns the backend's answer, streaming.
-    /// A body given whole (`Some(bytes)`) is written at once; otherwise `body` is streamed.
+    /// Sends `request` (whose URI is the path) with `body` and returns the backend's answer,
+    /// streaming.
     pub async fn call<B>(
         &self,
         request: Request<()>,
-        whole: Option<Bytes>,
-        body: Option<B>,
+        body: Outgoing<B>,
     ) -> Result<Response<UpstreamBody>, BoxError>
     where
         B: Body<Data = Bytes> + Send + Unpin + 'static,
@@ -207,7 +216,7 @@ impl Lane {
         };
         let (mut parts, ()) = request.into_parts();
         parts.uri = self.uri(&parts.uri)?;
-        let empty = whole.as_ref().is_some_and(Bytes::is_empty) && body.is_none();
+        let empty = matches!(&body, Outgoing::Whole(bytes) if bytes.is_empty());
         let (response, mut stream) = match send.send_request(Request::from_parts(parts, ()), empty)
         {
             Ok(sent) => sent,
@@ -216,15 +225,12 @@ impl Lane {
                 return Err(NotSent(error.into()).into());
             }
         };
-        match (whole, body) {
-            (Some(bytes), _) if !empty => stream.send_data(bytes, true)?,
-            (Some(_), _) => {}
-            (None, Some(body)) => {
-                // A streamed request (an upload) is written beside the answer, which may
-                // begin before the upload ends.
-                tokio::spawn(pump(body, stream));
-            }
-            (None, None) => stream.send_data(Bytes::new(), true)?,
+        match body {
+            Outgoing::Whole(bytes) if !empty => stream.send_data(bytes, true)?,
+            Outgoing::Whole(_) => {}
+            // A streamed request (an upload) is written beside the answer, which may begin
+            // before the upload ends.
+            Outgoing::Streamed(body) => drop(tokio::spawn(pump(body, stream))),
         }
         let response = response.await.inspect_err(|error| {
             if error.is_go_away() || error.is_io() {
