@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use h2::client::SendRequest;
 use h2::{RecvStream, SendStream};
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
 use http_body::{Body, Frame};
 use hyper::body::Bytes;
@@ -44,8 +45,10 @@ pub struct NotSent(#[source] pub BoxError);
 #[derive(Clone)]
 pub struct Connector {
     addr: SocketAddr,
-    /// The authority the requests name (`host:port`): the certificate's name over TLS.
-    authority: String,
+    /// `http` or `https`, and the authority the requests name (`host:port`: the
+    /// certificate's name over TLS), parsed once rather than per call.
+    scheme: Scheme,
+    authority: Authority,
     tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
 }
 
@@ -63,7 +66,9 @@ impl Connector {
     pub fn plaintext(addr: SocketAddr) -> Self {
         Connector {
             addr,
-            authority: addr.to_string(),
+            scheme: Scheme::HTTP,
+            authority: Authority::try_from(addr.to_string())
+                .expect("a socket address is an authority"),
             tls: None,
         }
     }
@@ -77,9 +82,12 @@ impl Connector {
     ) -> Result<Self, String> {
         let name = ServerName::try_from(server_name.to_string())
             .map_err(|e| format!("{server_name:?}: {e}"))?;
+        let authority = Authority::try_from(format!("{server_name}:{}", addr.port()))
+            .map_err(|e| format!("{server_name:?}: {e}"))?;
         Ok(Connector {
             addr,
-            authority: format!("{server_name}:{}", addr.port()),
+            scheme: Scheme::HTTPS,
+            authority,
             tls: Some((tokio_rustls::TlsConnector::from(config), name)),
         })
     }
@@ -215,7 +223,7 @@ impl Lane {
             }
         };
         let (mut parts, ()) = request.into_parts();
-        parts.uri = self.uri(&parts.uri)?;
+        parts.uri = self.uri(std::mem::take(&mut parts.uri))?;
         let empty = matches!(&body, Outgoing::Whole(bytes) if bytes.is_empty());
         let (response, mut stream) = match send.send_request(Request::from_parts(parts, ()), empty)
         {
@@ -240,19 +248,16 @@ impl Lane {
         Ok(response.map(UpstreamBody::new))
     }
 
-    /// The request's absolute URI at this lane's endpoint, as HTTP/2 requires.
-    fn uri(&self, path: &Uri) -> Result<Uri, BoxError> {
-        let scheme = if self.connector.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        let path = path.path_and_query().map_or("/", |p| p.as_str());
-        Ok(Uri::builder()
-            .scheme(scheme)
-            .authority(self.connector.authority.as_str())
-            .path_and_query(path)
-            .build()?)
+    /// The request's absolute URI at this lane's endpoint, as HTTP/2 requires: its path with
+    /// the lane's scheme and authority, assembled from parsed parts.
+    fn uri(&self, uri: Uri) -> Result<Uri, BoxError> {
+        let mut parts = uri.into_parts();
+        parts.scheme = Some(self.connector.scheme.clone());
+        parts.authority = Some(self.connector.authority.clone());
+        if parts.path_and_query.is_none() {
+            parts.path_and_query = Some(PathAndQuery::from_static("/"));
+        }
+        Ok(Uri::from_parts(parts)?)
     }
 }
 
