@@ -144,6 +144,13 @@ pub struct Filter<'a> {
     pub role: Option<ParticipantRole>,
 }
 
+impl<'a> Filter<'a> {
+    /// These participants, of any role.
+    pub fn ids(ids: &'a [String]) -> Self {
+        Filter { ids, role: None }
+    }
+}
+
 /// Which bank (`Bank`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Bank {
@@ -669,18 +676,10 @@ pub async fn get(
     today: Date,
 ) -> Result<Participant, ApiError> {
     let ids = [id.to_string()];
-    let shown = fetch(
-        conn,
-        institution,
-        &Filter {
-            ids: &ids,
-            role: None,
-        },
-        today,
-    )
-    .await?
-    .pop()
-    .ok_or_else(|| ApiError::not_found(participant_name(institution, id)))?;
+    let shown = fetch(conn, institution, &Filter::ids(&ids), today)
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::not_found(participant_name(institution, id)))?;
     audit::read_in_call(conn, PARTICIPANT_READ, std::slice::from_ref(&shown.name)).await?;
     Ok(shown)
 }
@@ -722,16 +721,7 @@ pub async fn matching(
         return Ok(ids);
     }
     let wanted = full_name_key(name);
-    let found = fetch(
-        conn,
-        institution,
-        &Filter {
-            ids: &ids,
-            role: None,
-        },
-        today,
-    )
-    .await?;
+    let found = fetch(conn, institution, &Filter::ids(&ids), today).await?;
     Ok(found
         .into_iter()
         .filter(|p| {
@@ -834,16 +824,7 @@ pub async fn list_page_of(
     )
     .fetch_all(&mut *conn)
     .await?;
-    let found = fetch(
-        conn,
-        institution,
-        &Filter {
-            ids: &ids,
-            role: None,
-        },
-        today,
-    )
-    .await?;
+    let found = fetch(conn, institution, &Filter::ids(&ids), today).await?;
     let mut items = Vec::with_capacity(ids.len());
     for id in &ids {
         let shown = found
@@ -969,7 +950,7 @@ pub async fn people(
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    let found = fetch(conn, institution, &Filter { ids, role: None }, today).await?;
+    let found = fetch(conn, institution, &Filter::ids(ids), today).await?;
     ids.iter()
         .map(|id| {
             found
