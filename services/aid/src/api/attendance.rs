@@ -286,6 +286,7 @@ impl AttendanceApi {
             paging.after.clone(),
         )
         .await?;
+        conn.finish();
         Ok(pb::ListAttendanceChecksResponse {
             attendance_checks: page.items.iter().map(check_pb).collect(),
             next_page_token: paging.next_token(page.next.as_ref()),

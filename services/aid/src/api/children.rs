@@ -709,6 +709,7 @@ impl ChildrenApi {
             std::slice::from_ref(&child.id),
         )
         .await?;
+        conn.finish();
         Ok(answers.remove(0))
     }
 
@@ -839,13 +840,15 @@ impl ChildrenApi {
         .await?;
         let shown: Vec<String> = page.items.iter().map(Child::name).collect();
         audit::read(&mut conn, context, CHILD_READ, &shown).await?;
+        let children = with_totals(
+            &mut conn,
+            page.items.iter().map(child_pb).collect(),
+            &page.items.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
+        )
+        .await?;
+        conn.finish();
         Ok(pb::ListChildrenResponse {
-            children: with_totals(
-                &mut *self.store.read().await?,
-                page.items.iter().map(child_pb).collect(),
-                &page.items.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
-            )
-            .await?,
+            children,
             next_page_token: paging.next_token(page.next.as_ref()),
         })
     }
@@ -986,6 +989,7 @@ impl ChildrenApi {
             paging.after.clone(),
         )
         .await?;
+        conn.finish();
         Ok(pb::ListProbableDuplicatesResponse {
             probable_duplicates: page.items.iter().map(duplicate_pb).collect(),
             next_page_token: paging.next_token(page.next.as_ref()),

@@ -1031,6 +1031,7 @@ impl ImportsApi {
             .filter(|i| viewer.sees_children_of(&i.school_id, &i.region_code))
             .ok_or_else(|| ApiError::not_found(body.parent.clone()))?;
         let mut stored = imports::list_rows(&mut conn, &id, outcome, after, size + 1).await?;
+        conn.finish();
         let next = if stored.len() > size {
             stored.truncate(size);
             stored

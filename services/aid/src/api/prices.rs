@@ -312,6 +312,7 @@ impl PricesApi {
             paging.after.clone(),
         )
         .await?;
+        conn.finish();
         Ok(pb::ListPriceObservationsResponse {
             price_observations: page.items.iter().map(observation_pb).collect(),
             next_page_token: paging.next_token(page.next.as_ref()),
@@ -335,6 +336,7 @@ impl PricesApi {
         let mut conn = self.store.read().await?;
         campaigns::get(&mut conn, &campaign_id, false).await?;
         let points = prices::trend(&mut conn, &campaign_id, region.as_deref(), item).await?;
+        conn.finish();
         Ok(pb::PriceTrend {
             campaign: campaigns::name(&campaign_id),
             points: points.iter().map(trend_point_pb).collect(),

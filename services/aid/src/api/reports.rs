@@ -320,7 +320,9 @@ impl ReportsApi {
         }
         let campaign = {
             let mut conn = self.store.read().await?;
-            campaigns::get(&mut conn, &campaign_id, false).await?
+            let campaign = campaigns::get(&mut conn, &campaign_id, false).await?;
+            conn.finish();
+            campaign
         };
         if let Some(r) = &region
             && !campaign.has_region(r)
@@ -383,6 +385,7 @@ impl ReportsApi {
         if let Some(id) = &campaign_id {
             let mut conn = self.store.read().await?;
             campaigns::get(&mut conn, id, false).await?;
+            conn.finish();
         }
         let now = context.now();
         let found = reports::region_summary(&self.store, &region, campaign_id.as_deref()).await?;
@@ -473,7 +476,7 @@ impl ReportsApi {
                 })
             }
         };
-        drop(conn);
+        conn.finish();
 
         let filter = FairListFilter {
             campaign: campaign.id.clone(),

@@ -452,11 +452,12 @@ impl Store {
     ) -> Result<Option<(Appeal, Campaign)>, ApiError> {
         let mut conn = self.read().await?;
         let Some(campaign) = campaigns::fetch(&mut conn, campaign_id, false).await? else {
+            conn.finish();
             return Ok(None);
         };
-        Ok(fetch(&mut conn, campaign_id, id, false)
-            .await?
-            .map(|a| (a, campaign)))
+        let appeal = fetch(&mut conn, campaign_id, id, false).await?;
+        conn.finish();
+        Ok(appeal.map(|a| (a, campaign)))
     }
 
     /// Appeals of a campaign that `vis` shows and `filter` keeps, oldest first (then by
@@ -475,6 +476,7 @@ impl Store {
         let overdue_before = filter
             .overdue_at
             .map(|now| now.checked_sub(target).unwrap_or(Timestamp::MIN).to_sqlx());
+        let mut conn = self.read().await?;
         let rows = sqlx::query_as!(
             AppealRow,
             r#"SELECT id, campaign_id, number, channel, category, region_code,
@@ -507,8 +509,9 @@ impl Store {
             after_id,
             edu_kit::paging::overfetch_limit(size),
         )
-        .fetch_all(&mut *self.read().await?)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let items = rows
             .into_iter()
             .map(Appeal::try_from)

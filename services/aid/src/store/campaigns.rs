@@ -237,7 +237,10 @@ pub async fn update(
 impl Store {
     /// A campaign, or `NOT_FOUND`.
     pub async fn campaign(&self, id: &str) -> Result<Campaign, ApiError> {
-        get(&mut *self.read().await?, id, false).await
+        let mut conn = self.read().await?;
+        let found = get(&mut conn, id, false).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// Campaigns, the latest start first, then by ID; the cursor is the last campaign's ID.
@@ -249,6 +252,7 @@ impl Store {
         size: usize,
         after: Option<String>,
     ) -> Result<Page<Campaign, String>, ApiError> {
+        let mut conn = self.read().await?;
         let rows = sqlx::query_as!(
             CampaignRow,
             "SELECT id, display_name, time_zone, start_date, end_date, school_start_date,
@@ -270,8 +274,9 @@ impl Store {
             phase,
             now.to_sqlx() as _,
         )
-        .fetch_all(&mut *self.read().await?)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let items: Vec<Campaign> = rows.into_iter().map(Campaign::from).collect();
         Ok(Page::from_overfetch(items, size, |c| c.id.clone()))
     }

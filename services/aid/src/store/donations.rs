@@ -1095,12 +1095,18 @@ pub struct DonorSummary {
 impl Store {
     /// A donation, or `None`.
     pub async fn donation(&self, key: &DonationKey) -> Result<Option<Donation>, ApiError> {
-        fetch(&mut *self.read().await?, key, false).await
+        let mut conn = self.read().await?;
+        let found = fetch(&mut conn, key, false).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// An allocation, or `None`.
     pub async fn allocation(&self, key: &AllocationKey) -> Result<Option<Allocation>, ApiError> {
-        fetch_allocation(&mut *self.read().await?, key, false).await
+        let mut conn = self.read().await?;
+        let found = fetch_allocation(&mut conn, key, false).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// Whether `reader` sees an allocation of donation `key` through the children it sees.
@@ -1109,6 +1115,7 @@ impl Store {
         key: &DonationKey,
         vis: &Visibility,
     ) -> Result<bool, ApiError> {
+        let mut conn = self.read().await?;
         let found = sqlx::query_scalar!(
             r#"SELECT EXISTS (
                    SELECT 1 FROM aid.allocations a JOIN aid.children c ON c.id = a.child_id
@@ -1119,8 +1126,9 @@ impl Store {
             &vis.schools,
             &vis.regions,
         )
-        .fetch_one(&mut *self.read().await?)
+        .fetch_one(&mut *conn)
         .await?;
+        conn.finish();
         Ok(found)
     }
 
@@ -1135,6 +1143,7 @@ impl Store {
         after: Option<Cursor>,
     ) -> Result<Page<Donation, Cursor>, ApiError> {
         let (after_time, after_id) = Cursor::split(after);
+        let mut conn = self.read().await?;
         let rows = sqlx::query_as!(
             DonationRow,
             r#"SELECT d.id, d.campaign_id, d.region_code, d.kind, d.donor_display_name,
@@ -1166,8 +1175,9 @@ impl Store {
             after_id,
             edu_kit::paging::overfetch_limit(size),
         )
-        .fetch_all(&mut *self.read().await?)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let items = rows
             .into_iter()
             .map(Donation::try_from)
@@ -1190,6 +1200,7 @@ impl Store {
         after: Option<Cursor>,
     ) -> Result<Page<Allocation, Cursor>, ApiError> {
         let (after_time, after_id) = Cursor::split(after);
+        let mut conn = self.read().await?;
         let rows = sqlx::query_as!(
             AllocationRow,
             r#"SELECT a.id, a.campaign_id, a.donation_id, a.need_id, a.child_id, c.school_id,
@@ -1221,8 +1232,9 @@ impl Store {
             after_id,
             edu_kit::paging::overfetch_limit(size),
         )
-        .fetch_all(&mut *self.read().await?)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let items = rows
             .into_iter()
             .map(Allocation::try_from)

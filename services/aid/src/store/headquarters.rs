@@ -925,7 +925,10 @@ impl Store {
         campaign_id: &str,
         id: &str,
     ) -> Result<Option<Headquarters>, ApiError> {
-        fetch_headquarters(&mut *self.read().await?, campaign_id, id).await
+        let mut conn = self.read().await?;
+        let found = fetch_headquarters(&mut conn, campaign_id, id).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// The headquarters of a campaign by region code; the cursor is the last region code.
@@ -935,6 +938,7 @@ impl Store {
         size: usize,
         after: Option<String>,
     ) -> Result<Page<Headquarters, String>, ApiError> {
+        let mut conn = self.read().await?;
         let rows = sqlx::query_as!(
             HeadquartersRow,
             r#"SELECT h.campaign_id, h.id, h.region_code, h.display_name, h.chair, h.contacts,
@@ -954,8 +958,9 @@ impl Store {
             after,
             edu_kit::paging::overfetch_limit(size),
         )
-        .fetch_all(&mut *self.read().await?)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let items = rows
             .into_iter()
             .map(Headquarters::try_from)
@@ -979,6 +984,7 @@ impl Store {
             ),
             None => (None, None, None),
         };
+        let mut conn = self.read().await?;
         let rows = sqlx::query_as!(
             ActivityRow,
             r#"SELECT a.id, a.campaign_id, a.headquarters_id, h.region_code AS "region_code!",
@@ -1008,8 +1014,9 @@ impl Store {
             after_id,
             edu_kit::paging::overfetch_limit(size),
         )
-        .fetch_all(&mut *self.read().await?)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let items = rows
             .into_iter()
             .map(Activity::try_from)

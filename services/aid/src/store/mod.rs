@@ -26,10 +26,10 @@ pub mod prices;
 pub mod reports;
 pub mod schools;
 
-use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use edu_kit::ApiError;
+use edu_kit::db::{ReadConnection, Reads};
 
 /// Whose objects a caller sees: everything of the given kind, or what concerns the given
 /// regions and schools.
@@ -47,12 +47,16 @@ pub struct Visibility {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: PgPool,
+    reads: Reads,
 }
 
 impl Store {
     /// A store on `pool` (the service's role, confined to its schema).
     pub fn new(pool: PgPool) -> Self {
-        Store { pool }
+        Store {
+            reads: Reads::new(pool.clone()),
+            pool,
+        }
     }
 
     /// The pool, for readiness, metrics and the event feed.
@@ -65,9 +69,10 @@ impl Store {
         Ok(self.pool.begin().await?)
     }
 
-    /// A connection for a read of one statement, without a transaction.
-    pub async fn read(&self) -> Result<PoolConnection<Postgres>, ApiError> {
-        Ok(self.pool.acquire().await?)
+    /// A connection for a read, without a transaction; [`ReadConnection::finish`] once its
+    /// last statement has answered.
+    pub async fn read(&self) -> Result<ReadConnection, ApiError> {
+        Ok(self.reads.acquire().await?)
     }
 }
 

@@ -1221,12 +1221,18 @@ impl Store {
         key: &NeedKey,
         visible: impl FnOnce(&Need) -> bool,
     ) -> Result<Need, ApiError> {
-        visible_need(&mut *self.read().await?, key, false, visible).await
+        let mut conn = self.read().await?;
+        let found = visible_need(&mut conn, key, false, visible).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// A child of `campaign` as needs see it.
     pub async fn need_child(&self, campaign: &str, id: &str) -> Result<Option<ChildRef>, ApiError> {
-        child(&mut *self.read().await?, campaign, id, false).await
+        let mut conn = self.read().await?;
+        let found = child(&mut conn, campaign, id, false).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// The needs of `campaign` that `vis` reaches, by child as ChildService.ListChildren
@@ -1245,6 +1251,7 @@ impl Store {
             Some(c) => (Some(c.child), Some(c.rank), Some(c.id)),
             None => (None, None, None),
         };
+        let mut conn = self.read().await?;
         let rows = sqlx::query_as!(
             NeedRow,
             r#"SELECT n.id, n.campaign_id, n.child_id, c.school_id, c.region_code, n.item,
@@ -1304,8 +1311,9 @@ impl Store {
             after_id,
             edu_kit::paging::overfetch_limit(size),
         )
-        .fetch_all(&mut *self.read().await?)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let items = rows
             .into_iter()
             .map(Need::try_from)
@@ -1332,6 +1340,7 @@ impl Store {
             None => (None, None),
         };
         let (allocation, donation) = filter.allocation.clone().unzip();
+        let mut conn = self.read().await?;
         let rows = sqlx::query_as!(
             HelpRow,
             r#"SELECT h.id, h.campaign_id, n.child_id, h.need_id, h.allocation_id, h.donation_id,
@@ -1360,8 +1369,9 @@ impl Store {
             after_id,
             edu_kit::paging::overfetch_limit(size),
         )
-        .fetch_all(&mut *self.read().await?)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let items = rows
             .into_iter()
             .map(HelpDelivery::try_from)

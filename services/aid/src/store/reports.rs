@@ -691,6 +691,7 @@ pub async fn fair_list(store: &Store, filter: &FairListFilter) -> Result<Vec<Fai
     )
     .fetch_all(&mut *conn)
     .await?;
+    conn.finish();
     let mut children: Vec<FairChild> = Vec::new();
     let mut last: Option<String> = None;
     for r in rows {

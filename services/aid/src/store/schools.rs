@@ -185,7 +185,10 @@ pub async fn update(
 impl Store {
     /// A school.
     pub async fn school(&self, id: &str) -> Result<Option<School>, ApiError> {
-        fetch(&mut *self.read().await?, id, false).await
+        let mut conn = self.read().await?;
+        let found = fetch(&mut conn, id, false).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// Schools the caller sees, in Kazakh alphabetical order of their names.
@@ -197,6 +200,7 @@ impl Store {
         after: Option<NameCursor>,
     ) -> Result<Page<School, NameCursor>, ApiError> {
         let (after_name, after_id) = after.map(|c| (c.name, c.id)).unzip();
+        let mut conn = self.read().await?;
         let rows = sqlx::query_as!(
             SchoolRow,
             r#"SELECT id, display_name, region_code, locality, bin, create_time, update_time,
@@ -216,8 +220,9 @@ impl Store {
             after_id,
             edu_kit::paging::overfetch_limit(size),
         )
-        .fetch_all(&mut *self.read().await?)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let items: Vec<School> = rows.into_iter().map(School::from).collect();
         Ok(Page::from_overfetch(items, size, |s| NameCursor {
             name: s.display_name.clone(),

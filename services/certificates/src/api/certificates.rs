@@ -328,6 +328,7 @@ impl CertificatesApi {
         let mut conn = self.store.read().await?;
         let child = Self::visible_child(&mut conn, context.caller()?, &id).await?;
         audit::read(&mut conn, context, CHILD_READ, &[format!("children/{id}")]).await?;
+        conn.finish();
         Ok(child_pb(&child))
     }
 
@@ -412,6 +413,7 @@ impl CertificatesApi {
             .map(|c| format!("children/{}", c.id))
             .collect();
         audit::read(&mut conn, context, CHILD_READ, &shown).await?;
+        conn.finish();
         Ok(pb::ListChildrenResponse {
             children: page.items.iter().map(child_pb).collect(),
             next_page_token: paging.next_token(page.next.as_ref()),
@@ -458,8 +460,9 @@ impl CertificatesApi {
         let id = resource::parse_name(name, "certificates", "name")?;
         let mut conn = self.store.read().await?;
         // One statement: the certificate, its child (who may see it), its period and balance.
-        let view = people::certificate_view(&mut conn, &id, context.now())
-            .await?
+        let view = people::certificate_view(&mut conn, &id, context.now()).await?;
+        conn.finish();
+        let view = view
             .filter(|v| may_see_child(caller, &v.child))
             .ok_or_else(|| ApiError::not_found(format!("certificates/{id}")))?;
         Ok(view_pb(&view))
@@ -503,6 +506,7 @@ impl CertificatesApi {
                 .ok_or_else(|| ApiError::not_found(format!("children/{}", certificate.child_id)))?;
             certificates.push(certificate_pb(&mut conn, certificate, &child, context.now()).await?);
         }
+        conn.finish();
         Ok(pb::ListCertificatesResponse {
             certificates,
             next_page_token: paging.next_token(page.next.as_ref()),
@@ -578,10 +582,12 @@ impl CertificatesApi {
             .await?
             .balance()
             .map_err(CertificateError::from)?;
+        let kind = periods::kind_of(&mut conn, &period.id, &certificate.id).await?;
+        conn.finish();
         Ok(pb::Statement {
             certificate: format!("certificates/{}", certificate.id),
             period: format!("periods/{}", period.id),
-            kind: kind_pb(periods::kind_of(&mut conn, &period.id, &certificate.id).await?),
+            kind: kind_pb(kind),
             entries: lines
                 .iter()
                 .map(|l| pb::LedgerEntry {

@@ -231,6 +231,7 @@ impl EnrolmentsApi {
         let (enrolment, _, _) =
             Self::visible(&mut conn, context.caller()?, &request.get_ref().name).await?;
         let position = enrolments::waiting_position(&mut conn, &enrolment).await?;
+        conn.finish();
         Ok(enrolment_pb(&enrolment, position))
     }
 
@@ -316,6 +317,7 @@ impl EnrolmentsApi {
             let position = enrolments::waiting_position(&mut conn, enrolment).await?;
             listed.push(enrolment_pb(enrolment, position));
         }
+        conn.finish();
         Ok(pb::ListEnrolmentsResponse {
             enrolments: listed,
             next_page_token: paging.next_token(page.next.as_ref()),
@@ -531,6 +533,7 @@ impl EnrolmentsApi {
         let rows =
             enrolments::payables(&mut conn, &body.region_code, &body.municipality_code, month)
                 .await?;
+        conn.finish();
         Ok(rows
             .into_iter()
             .map(|p| pb::ExportPayablesResponse {

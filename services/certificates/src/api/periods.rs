@@ -166,10 +166,10 @@ impl PeriodsApi {
         context.caller()?;
         let name = &request.get_ref().name;
         let id = resource::parse_name(name, "periods", "name")?;
-        let mut tx = self.store.read().await?;
-        let record = periods::fetch(&mut tx, &id, false)
-            .await?
-            .ok_or_else(|| ApiError::not_found(name.clone()))?;
+        let mut conn = self.store.read().await?;
+        let record = periods::fetch(&mut conn, &id, false).await?;
+        conn.finish();
+        let record = record.ok_or_else(|| ApiError::not_found(name.clone()))?;
         Ok(period_pb(&record))
     }
 
@@ -186,15 +186,16 @@ impl PeriodsApi {
             &["ListPeriods", &body.region_code, &body.municipality_code],
         )?;
         let optional = |s: &str| (!s.is_empty()).then(|| s.to_string());
-        let mut tx = self.store.read().await?;
+        let mut conn = self.store.read().await?;
         let page = periods::list(
-            &mut tx,
+            &mut conn,
             optional(&body.region_code).as_deref(),
             optional(&body.municipality_code).as_deref(),
             paging.size,
             paging.after.clone(),
         )
         .await?;
+        conn.finish();
         Ok(pb::ListPeriodsResponse {
             periods: page.items.iter().map(period_pb).collect(),
             next_page_token: paging.next_token(page.next.as_ref()),

@@ -244,9 +244,9 @@ impl ProgrammesApi {
     async fn operated_provider(&self, caller: &Caller, name: &str) -> Result<Provider, ApiError> {
         let id = resource::parse_name(name, "providers", "name")?;
         let mut conn = self.store.read().await?;
-        let provider = programmes::provider(&mut conn, &id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(name.to_string()))?;
+        let provider = programmes::provider(&mut conn, &id).await?;
+        conn.finish();
+        let provider = provider.ok_or_else(|| ApiError::not_found(name.to_string()))?;
         ensure_operates(caller, &provider.region_code, &provider.municipality_code)?;
         Ok(provider)
     }
@@ -288,9 +288,9 @@ impl ProgrammesApi {
         let name = &request.get_ref().name;
         let id = resource::parse_name(name, "providers", "name")?;
         let mut conn = self.store.read().await?;
-        let provider = programmes::provider(&mut conn, &id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(name.clone()))?;
+        let provider = programmes::provider(&mut conn, &id).await?;
+        conn.finish();
+        let provider = provider.ok_or_else(|| ApiError::not_found(name.clone()))?;
         Ok(provider_pb(&provider))
     }
 
@@ -316,6 +316,7 @@ impl ProgrammesApi {
             paging.after.clone(),
         )
         .await?;
+        conn.finish();
         Ok(pb::ListProvidersResponse {
             providers: page.items.iter().map(provider_pb).collect(),
             next_page_token: paging.next_token(page.next.as_ref()),
@@ -393,9 +394,9 @@ impl ProgrammesApi {
         let (provider_id, id) =
             resource::parse_child_name(name, "providers", "programmes", "name")?;
         let mut conn = self.store.read().await?;
-        let (programme, included) = programmes::fetch(&mut conn, &provider_id, &id, false)
-            .await?
-            .ok_or_else(|| ApiError::not_found(name.clone()))?;
+        let found = programmes::fetch(&mut conn, &provider_id, &id, false).await?;
+        conn.finish();
+        let (programme, included) = found.ok_or_else(|| ApiError::not_found(name.clone()))?;
         if may_see_programme(context.caller_if_any(), &programme, included) {
             Ok(programme_pb(&programme))
         } else {
@@ -488,6 +489,7 @@ impl ProgrammesApi {
         };
         let mut conn = self.store.read().await?;
         let page = programmes::search(&mut conn, &query, paging.size, paging.after.clone()).await?;
+        conn.finish();
         Ok(pb::SearchProgrammesResponse {
             programmes: page.items.iter().map(programme_pb).collect(),
             next_page_token: paging.next_token(page.next.as_ref()),

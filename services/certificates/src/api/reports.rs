@@ -162,7 +162,10 @@ impl ReportsApi {
         // One statement: its figures are one snapshot, without a transaction.
         let found = {
             let mut conn = self.store.read().await?;
-            reports::region_summary(&mut conn, region.as_str(), only.as_deref(), now).await?
+            let found =
+                reports::region_summary(&mut conn, region.as_str(), only.as_deref(), now).await?;
+            conn.finish();
+            found
         };
         // Totals over the entries returned, with the checked sums of `Money`.
         let total = |f: fn(&MunicipalitySummary) -> Money| {

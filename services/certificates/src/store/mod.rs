@@ -23,21 +23,25 @@ pub mod periods;
 pub mod programmes;
 pub mod reports;
 
-use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use edu_kit::ApiError;
+use edu_kit::db::{ReadConnection, Reads};
 
 /// The certificates database.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: PgPool,
+    reads: Reads,
 }
 
 impl Store {
     /// A store on `pool` (the service's role, confined to its schema).
     pub fn new(pool: PgPool) -> Self {
-        Store { pool }
+        Store {
+            reads: Reads::new(pool.clone()),
+            pool,
+        }
     }
 
     /// The pool, for readiness and metrics.
@@ -62,9 +66,10 @@ impl Store {
     }
 
     /// A connection for a read: no transaction, so no BEGIN and ROLLBACK around it (a read
-    /// of several statements that must agree takes [`Store::begin`]).
-    pub async fn read(&self) -> Result<PoolConnection<Postgres>, ApiError> {
-        Ok(self.pool.acquire().await?)
+    /// of several statements that must agree takes [`Store::begin`]). Call
+    /// [`ReadConnection::finish`] once its last statement has answered.
+    pub async fn read(&self) -> Result<ReadConnection, ApiError> {
+        Ok(self.reads.acquire().await?)
     }
 }
 

@@ -286,8 +286,10 @@ impl Store {
         contest_id: &str,
         id: &str,
     ) -> Result<Option<Application>, ApiError> {
-        let mut conn = self.pool.acquire().await?;
-        fetch(&mut conn, contest_id, id, false).await
+        let mut conn = self.read().await?;
+        let found = fetch(&mut conn, contest_id, id, false).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// Lists applications in the order they were drafted.
@@ -298,6 +300,7 @@ impl Store {
         after: Option<Cursor>,
     ) -> Result<Page<Application>, ApiError> {
         let (after_time, after_id) = Cursor::split(after);
+        let mut conn = self.read().await?;
         let rows = sqlx::query_as!(
             ApplicationRow,
             r#"SELECT a.contest_id, a.id, a.team_id, a.nomination_id, a.title, a.summary, a.description,
@@ -328,8 +331,9 @@ impl Store {
             edu_kit::paging::overfetch_limit(size),
             filter.assigned_to,
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let apps = rows
             .into_iter()
             .map(ApplicationRow::into_domain)

@@ -212,6 +212,7 @@ impl Store {
             None => (None, None, None),
         };
         let words = query.words.trim();
+        let mut conn = self.read().await?;
         let rows = if words.is_empty() {
             // No words: the newest first, read in the order of the listing index, page by
             // page, however large the catalogue.
@@ -243,7 +244,7 @@ impl Store {
                 after_id,
                 edu_kit::paging::overfetch_limit(size),
             )
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await?
         } else if is_one_word(words) {
             // One word: the page is a range of the index of each entry's rank for it
@@ -288,7 +289,7 @@ impl Store {
                 after_id,
                 edu_kit::paging::overfetch_limit(size),
             )
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await?
         } else {
             sqlx::query_as!(
@@ -332,9 +333,10 @@ impl Store {
                 after_id,
                 edu_kit::paging::overfetch_limit(size),
             )
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await?
         };
+        conn.finish();
         let found = rows.into_iter().map(PracticeRow::into_domain).collect();
         Ok(Page::from_overfetch(found, size, |(p, relevance)| {
             SearchCursor {
@@ -347,6 +349,7 @@ impl Store {
 
     /// Reads a practice.
     pub async fn practice(&self, id: &str) -> Result<Option<Practice>, ApiError> {
+        let mut conn = self.read().await?;
         let row = sqlx::query_as!(
             PracticeRow,
             r#"SELECT p.id, p.contest_id, p.application_id, p.title, p.summary, p.description,
@@ -360,8 +363,9 @@ impl Store {
                FROM competitions.practices p WHERE p.id = $1"#,
             id
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await?;
+        conn.finish();
         Ok(row.map(|r| r.into_domain().0))
     }
 
@@ -452,6 +456,7 @@ impl Store {
         practice_id: &str,
         id: &str,
     ) -> Result<Option<Replication>, ApiError> {
+        let mut conn = self.read().await?;
         let row = sqlx::query_as!(
             ReplicationRow,
             "SELECT practice_id, id, region_code, contact_name, contact_details, plan, state,
@@ -460,8 +465,9 @@ impl Store {
             practice_id,
             id
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await?;
+        conn.finish();
         row.map(ReplicationRow::into_domain).transpose()
     }
 
@@ -473,6 +479,7 @@ impl Store {
         after: Option<Cursor>,
     ) -> Result<Page<Replication>, ApiError> {
         let (after_time, after_id) = Cursor::split(after);
+        let mut conn = self.read().await?;
         let rows = sqlx::query_as!(
             ReplicationRow,
             "SELECT practice_id, id, region_code, contact_name, contact_details, plan, state,
@@ -489,8 +496,9 @@ impl Store {
             after_id,
             edu_kit::paging::overfetch_limit(size),
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let replications = rows
             .into_iter()
             .map(ReplicationRow::into_domain)

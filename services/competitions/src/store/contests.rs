@@ -411,8 +411,10 @@ impl Store {
 
     /// Reads a contest.
     pub async fn contest(&self, id: &str) -> Result<Option<Contest>, ApiError> {
-        let mut conn = self.pool.acquire().await?;
-        fetch(&mut conn, id).await
+        let mut conn = self.read().await?;
+        let found = fetch(&mut conn, id).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// Lists contests, newest first.
@@ -422,8 +424,9 @@ impl Store {
         size: usize,
         after: Option<Cursor>,
     ) -> Result<Page<Contest>, ApiError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.read().await?;
         let contests = select(&mut conn, filter, None, size + 1, after).await?;
+        conn.finish();
         Ok(Page::from_overfetch(contests, size, |c| Cursor {
             time: c.create_time,
             id: c.id.clone(),

@@ -138,8 +138,10 @@ impl Store {
 
     /// Reads an expert.
     pub async fn expert(&self, contest_id: &str, id: &str) -> Result<Option<Expert>, ApiError> {
-        let mut conn = self.pool.acquire().await?;
-        fetch(&mut conn, contest_id, id).await
+        let mut conn = self.read().await?;
+        let found = fetch(&mut conn, contest_id, id).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// The expert a subject is in a contest, if any.
@@ -148,6 +150,7 @@ impl Store {
         contest_id: &str,
         subject: &str,
     ) -> Result<Option<Expert>, ApiError> {
+        let mut conn = self.read().await?;
         let row = sqlx::query_as!(
             ExpertRow,
             "SELECT contest_id, id, subject, display_name, region_code, organisation, nomination_ids, create_time
@@ -155,8 +158,9 @@ impl Store {
             contest_id,
             subject
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await?;
+        conn.finish();
         Ok(row.map(ExpertRow::into_domain))
     }
 
@@ -168,6 +172,7 @@ impl Store {
         after: Option<Cursor>,
     ) -> Result<Page<Expert>, ApiError> {
         let (after_time, after_id) = Cursor::split(after);
+        let mut conn = self.read().await?;
         let rows = sqlx::query_as!(
             ExpertRow,
             "SELECT contest_id, id, subject, display_name, region_code, organisation, nomination_ids, create_time
@@ -180,8 +185,9 @@ impl Store {
             after_id,
             edu_kit::paging::overfetch_limit(size),
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let experts = rows.into_iter().map(ExpertRow::into_domain).collect();
         Ok(Page::from_overfetch(experts, size, |e: &Expert| Cursor {
             time: e.create_time,

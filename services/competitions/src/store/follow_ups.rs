@@ -179,6 +179,7 @@ impl Store {
         contest_id: &str,
         id: &str,
     ) -> Result<Option<Invitation>, ApiError> {
+        let mut conn = self.read().await?;
         let row = sqlx::query_as!(
             InvitationRow,
             "SELECT i.contest_id, i.id, i.application_id, a.team_id, i.kind, i.title, i.start_time,
@@ -189,8 +190,9 @@ impl Store {
             contest_id,
             id
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await?;
+        conn.finish();
         row.map(InvitationRow::into_domain).transpose()
     }
 
@@ -204,6 +206,7 @@ impl Store {
         after: Option<Cursor>,
     ) -> Result<Page<Invitation>, ApiError> {
         let (after_time, after_id) = Cursor::split(after);
+        let mut conn = self.read().await?;
         let rows = sqlx::query_as!(
             InvitationRow,
             "SELECT i.contest_id, i.id, i.application_id, a.team_id, i.kind, i.title, i.start_time,
@@ -222,8 +225,9 @@ impl Store {
             after_id,
             edu_kit::paging::overfetch_limit(size),
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let invitations = rows
             .into_iter()
             .map(InvitationRow::into_domain)

@@ -24,22 +24,33 @@ pub mod teams;
 use sqlx::PgPool;
 
 use edu_kit::ApiError;
+use edu_kit::db::{ReadConnection, Reads};
 
 /// The competitions database.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: PgPool,
+    reads: Reads,
 }
 
 impl Store {
     /// A store on `pool` (the service's role, confined to its schema).
     pub fn new(pool: PgPool) -> Self {
-        Store { pool }
+        Store {
+            reads: Reads::new(pool.clone()),
+            pool,
+        }
     }
 
     /// The pool, for readiness and metrics.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// A connection for a read, without a transaction; [`ReadConnection::finish`] once its
+    /// last statement has answered.
+    async fn read(&self) -> Result<ReadConnection, ApiError> {
+        Ok(self.reads.acquire().await?)
     }
 }
 

@@ -263,17 +263,20 @@ impl Store {
         if contest.nomination(nomination_id).is_none() {
             return Err(unknown_nomination(contest, nomination_id));
         }
-        let mut conn = self.pool.acquire().await?;
-        ranking_of(&mut conn, contest, nomination_id).await
+        let mut conn = self.read().await?;
+        let found = ranking_of(&mut conn, contest, nomination_id).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// Every nomination's ranking, in the contest's order.
     pub async fn rankings(&self, contest: &Contest) -> Result<Vec<NominationRanking>, ApiError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.read().await?;
         let mut rankings = Vec::with_capacity(contest.spec.nominations.len());
         for nomination in &contest.spec.nominations {
             rankings.push(ranking_of(&mut conn, contest, &nomination.id).await?);
         }
+        conn.finish();
         Ok(rankings)
     }
 
@@ -288,6 +291,7 @@ impl Store {
     /// at the announcement, and only for ANNOUNCED contests: a choice of winners before it
     /// (`winner_choices`) is the organiser's working state, not a result.
     pub async fn region_summary(&self, region: &str) -> Result<Vec<RegionContest>, ApiError> {
+        let mut conn = self.read().await?;
         let rows = sqlx::query!(
             r#"SELECT c.id, c.title, c.state,
                       count(*) AS "applications!",
@@ -302,8 +306,9 @@ impl Store {
                ORDER BY c.application_deadline DESC, c.id DESC"#,
             region,
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         rows.into_iter()
             .map(|r| {
                 Ok(RegionContest {

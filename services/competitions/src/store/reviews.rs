@@ -406,8 +406,10 @@ impl Store {
         application_id: &str,
         id: &str,
     ) -> Result<Option<Review>, ApiError> {
-        let mut conn = self.pool.acquire().await?;
-        fetch(&mut conn, contest_id, application_id, id, false).await
+        let mut conn = self.read().await?;
+        let found = fetch(&mut conn, contest_id, application_id, id, false).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// Every review of an application.
@@ -432,6 +434,7 @@ impl Store {
         after: Option<Cursor>,
     ) -> Result<Page<Review>, ApiError> {
         let (after_time, after_id) = Cursor::split(after);
+        let mut conn = self.read().await?;
         let rows = sqlx::query_as!(
             ReviewRow,
             r#"SELECT r.contest_id, r.application_id, r.id, r.expert_id, r.state,
@@ -465,8 +468,9 @@ impl Store {
             after_id,
             edu_kit::paging::overfetch_limit(size),
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let reviews = rows
             .into_iter()
             .map(ReviewRow::into_domain)
@@ -586,6 +590,7 @@ impl Store {
         after: Option<Cursor>,
     ) -> Result<Page<Workload>, ApiError> {
         let (after_time, after_id) = Cursor::split(after);
+        let mut conn = self.read().await?;
         let rows = sqlx::query!(
             r#"SELECT e.id, e.create_time,
                       count(r.id) AS "assigned!",
@@ -602,8 +607,9 @@ impl Store {
             after_id,
             edu_kit::paging::overfetch_limit(size),
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let workloads = rows
             .into_iter()
             .map(|row| Workload {

@@ -205,8 +205,10 @@ impl Store {
 
     /// Reads a team.
     pub async fn team(&self, id: &str) -> Result<Option<Team>, ApiError> {
-        let mut conn = self.pool.acquire().await?;
-        fetch(&mut conn, id).await
+        let mut conn = self.read().await?;
+        let found = fetch(&mut conn, id).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// The part `subject` plays in team `team_id`, if any.
@@ -215,13 +217,15 @@ impl Store {
         team_id: &str,
         subject: &str,
     ) -> Result<Option<TeamMemberRole>, ApiError> {
+        let mut conn = self.read().await?;
         let role = sqlx::query_scalar!(
             "SELECT role FROM competitions.team_members WHERE team_id = $1 AND subject = $2",
             team_id,
             subject
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await?;
+        conn.finish();
         role.map(|r| TeamMemberRole::parse(&r).ok_or_else(|| corrupt("member role", &r)))
             .transpose()
     }
@@ -234,6 +238,7 @@ impl Store {
         after: Option<Cursor>,
     ) -> Result<Page<Team>, ApiError> {
         let (after_time, after_id) = Cursor::split(after);
+        let mut conn = self.read().await?;
         let rows = sqlx::query_as!(
             TeamRow,
             r#"SELECT t.id, t.display_name, t.level, t.region_code, t.municipality_code, t.municipality_name,
@@ -252,8 +257,9 @@ impl Store {
             after_id,
             edu_kit::paging::overfetch_limit(size),
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let teams = rows
             .into_iter()
             .map(TeamRow::into_domain)
@@ -350,6 +356,7 @@ impl Store {
         after: Option<Cursor>,
     ) -> Result<Page<TeamMember>, ApiError> {
         let (after_time, after_id) = Cursor::split(after);
+        let mut conn = self.read().await?;
         let rows = sqlx::query_as!(
             MemberRow,
             r#"SELECT team_id, id, subject, display_name, position, role, create_time
@@ -363,8 +370,9 @@ impl Store {
             after_id,
             edu_kit::paging::overfetch_limit(size),
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let members = rows
             .into_iter()
             .map(MemberRow::into_domain)

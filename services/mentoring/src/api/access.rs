@@ -111,6 +111,7 @@ impl Viewer {
             callers::standing(&mut conn, institution, caller.subject(), context.now()).await?;
         let standing = standing_of(caller, institution, &found)
             .ok_or_else(|| ApiError::not_found(institution_name(institution)))?;
+        conn.finish();
         Ok(Viewer {
             setting: found.setting,
             standing,

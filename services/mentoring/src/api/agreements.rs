@@ -168,6 +168,7 @@ impl AgreementsApi {
             paging.after.clone(),
         )
         .await?;
+        conn.finish();
         Ok(pb::ListAgreementsResponse {
             agreements: page
                 .items
@@ -388,6 +389,7 @@ impl AgreementsApi {
         let mut conn = self.store.read().await?;
         agreements::get(&mut conn, &viewer.setting, pair, id).await?;
         viewer.require_staff()?;
+        conn.finish();
         Ok((viewer, ids, shown))
     }
 }
@@ -468,6 +470,7 @@ pub(super) async fn visible_pair(
     if !viewer.sees_members(member_ids(&shown).into_iter()) {
         return Err(ApiError::not_found(pair_name(viewer.institution(), pair)));
     }
+    conn.finish();
     Ok(shown)
 }
 

@@ -130,7 +130,9 @@ impl InstitutionsApi {
         Viewer::of(&self.store, context, &id).await?;
         let mut conn = self.store.read().await?;
         let found = institutions::get(&mut conn, &id).await?;
-        institution_message(&mut conn, &found, context.now()).await
+        let message = institution_message(&mut conn, &found, context.now()).await?;
+        conn.finish();
+        Ok(message)
     }
 
     async fn list(
@@ -167,6 +169,7 @@ impl InstitutionsApi {
         for institution in &page.items {
             shown.push(institution_message(&mut conn, institution, context.now()).await?);
         }
+        conn.finish();
         Ok(pb::ListInstitutionsResponse {
             institutions: shown,
             next_page_token: paging.next_token(page.next.as_ref()),
@@ -412,6 +415,7 @@ impl InstitutionsApi {
                 .unwrap_or_default();
             shown.push(practice_message(practice, name));
         }
+        conn.finish();
         Ok(pb::ListPracticesResponse {
             practices: shown,
             next_page_token: paging.next_token(page.next.as_ref()),

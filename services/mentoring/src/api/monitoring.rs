@@ -119,9 +119,9 @@ impl MonitoringApi {
         // From the year the institution was registered (in its zone) to next year.
         let registered = {
             let mut conn = self.store.read().await?;
-            institutions::get(&mut conn, &institution)
-                .await?
-                .create_time
+            let found = institutions::get(&mut conn, &institution).await?;
+            conn.finish();
+            found.create_time
         };
         let first = crate::store::day_in(&viewer.setting.time_zone, registered)?.year();
         let last = viewer.setting.today.year().saturating_add(1);
@@ -280,6 +280,7 @@ impl MonitoringApi {
         } else {
             None
         };
+        conn.finish();
         Ok(pb::ListMonitoringRoundsResponse {
             monitoring_rounds: items
                 .iter()
@@ -340,6 +341,7 @@ impl MonitoringApi {
             paging.after.clone(),
         )
         .await?;
+        conn.finish();
         Ok(pb::ListQuestionnairesResponse {
             questionnaires: page.items.iter().map(questionnaire_to_wire).collect(),
             next_page_token: paging.next_token(page.next.as_ref()),
@@ -358,9 +360,11 @@ impl MonitoringApi {
         viewer.require_people_reader()?;
         let current = {
             let mut conn = self.store.read().await?;
-            monitoring::list_questionnaires(&mut conn, &viewer.setting, &round, Some(&id))
-                .await?
-                .pop()
+            let mut found =
+                monitoring::list_questionnaires(&mut conn, &viewer.setting, &round, Some(&id))
+                    .await?;
+            conn.finish();
+            found.pop()
         };
         let respondent = current
             .as_ref()
@@ -450,6 +454,7 @@ impl MonitoringApi {
             paging.after.clone(),
         )
         .await?;
+        conn.finish();
         Ok(pb::ListPairResultsResponse {
             pair_results: page.items.iter().map(pair_result_to_wire).collect(),
             next_page_token: paging.next_token(page.next.as_ref()),

@@ -262,6 +262,7 @@ impl PairsApi {
             paging.after.clone(),
         )
         .await?;
+        conn.finish();
         Ok(pb::ListPairsResponse {
             pairs: page
                 .items
@@ -470,6 +471,7 @@ pub(super) async fn readable_pair(
     let mut conn = store.read().await?;
     let found = pairs::get(&mut conn, &viewer.setting, id).await?;
     let members = pairs::members_ever(&mut conn, viewer.institution(), id).await?;
+    conn.finish();
     if viewer.sees_members(members.iter().map(|m| m.id.as_str())) {
         Ok((found, members))
     } else {

@@ -206,7 +206,9 @@ impl ParticipantsApi {
         let viewer = Viewer::among_people(&self.store, context, &institution).await?;
         visible(&viewer, &id)?;
         let mut conn = self.store.read().await?;
-        shown_one(&mut conn, &viewer.setting, &id).await
+        let shown = shown_one(&mut conn, &viewer.setting, &id).await?;
+        conn.finish();
+        Ok(shown)
     }
 
     async fn list(
@@ -269,6 +271,7 @@ impl ParticipantsApi {
         )
         .await?;
         let participants = with_links(&mut conn, &institution, &page.items).await?;
+        conn.finish();
         Ok(pb::ListParticipantsResponse {
             participants,
             next_page_token: paging.next_token(page.next.as_ref()),
@@ -324,6 +327,7 @@ impl ParticipantsApi {
                 });
             }
         }
+        conn.finish();
         if records.is_empty() {
             return Err(ApiError::not_found(THE_CHILD));
         }
@@ -520,6 +524,7 @@ impl ParticipantsApi {
             paging.after.clone(),
         )
         .await?;
+        conn.finish();
         Ok(pb::ListConsentsResponse {
             consents: page.items.iter().map(consent).collect(),
             next_page_token: paging.next_token(page.next.as_ref()),

@@ -174,6 +174,7 @@ pub(super) async fn list(
         paging.after.clone(),
     )
     .await?;
+    conn.finish();
     Ok(pb::ListReplacementPetitionsResponse {
         replacement_petitions: page.items.iter().map(petition).collect(),
         next_page_token: paging.next_token(page.next.as_ref()),
@@ -191,7 +192,9 @@ pub(super) async fn decide(
     let viewer = Viewer::among_people(store, context, &institution).await?;
     let found = {
         let mut conn = store.read().await?;
-        petitions::get(&mut conn, &viewer.setting, &pair, &id).await?
+        let found = petitions::get(&mut conn, &viewer.setting, &pair, &id).await?;
+        conn.finish();
+        found
     };
     // Only staff and the petitioning mentee (or their guardian) know of a petition.
     if !(viewer.is_staff() || viewer.acts_for(names::last_id(&found.petitioner.participant))) {

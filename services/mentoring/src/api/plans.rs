@@ -180,6 +180,7 @@ impl PlansApi {
             paging.after.clone(),
         )
         .await?;
+        conn.finish();
         Ok(pb::ListPlanActivitiesResponse {
             plan_activities: page.items.iter().map(activity).collect(),
             next_page_token: paging.next_token(page.next.as_ref()),
@@ -209,6 +210,7 @@ impl PlansApi {
                 // They see the plan: a missing activity is still NOT_FOUND to them.
                 let mut conn = self.store.read().await?;
                 plans::get_activity(&mut conn, &viewer.setting, &pair, &id).await?;
+                conn.finish();
                 return Err(role_required("change the plan"));
             }
         }
@@ -393,6 +395,7 @@ impl PlansApi {
             paging.after.clone(),
         )
         .await?;
+        conn.finish();
         Ok(pb::ListMeetingsResponse {
             meetings: page.items.iter().map(meeting).collect(),
             next_page_token: paging.next_token(page.next.as_ref()),

@@ -225,6 +225,7 @@ impl PublicationsApi {
             paging.after.clone(),
         )
         .await?;
+        conn.finish();
         Ok(pb::ListPublicationsResponse {
             publications: page.items.iter().map(publication_message).collect(),
             next_page_token: paging.next_token(page.next.as_ref()),

@@ -243,6 +243,7 @@ impl ReportsApi {
         }
         let mut conn = self.store.read().await?;
         let found = summary::region(&mut conn, region.as_str()).await?;
+        conn.finish();
         Ok(pb::RegionSummary {
             region_code: region.as_str().to_string(),
             institutions: found.institutions.into_iter().map(institution_pb).collect(),

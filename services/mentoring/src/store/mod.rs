@@ -55,21 +55,25 @@ pub mod summary;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use edu_kit::ApiError;
+use edu_kit::db::{ReadConnection, Reads};
 
 /// The mentoring database.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: PgPool,
+    reads: Reads,
 }
 
 impl Store {
     /// A store on `pool` (the service's role, confined to its schema).
     pub fn new(pool: PgPool) -> Self {
-        Store { pool }
+        Store {
+            reads: Reads::new(pool.clone()),
+            pool,
+        }
     }
 
     /// The pool, for readiness, metrics and the event feed.
@@ -82,9 +86,10 @@ impl Store {
         Ok(self.pool.begin().await?)
     }
 
-    /// A connection for a read, without a transaction.
-    pub async fn read(&self) -> Result<PoolConnection<Postgres>, ApiError> {
-        Ok(self.pool.acquire().await?)
+    /// A connection for a read, without a transaction; [`ReadConnection::finish`] once its
+    /// last statement has answered.
+    pub async fn read(&self) -> Result<ReadConnection, ApiError> {
+        Ok(self.reads.acquire().await?)
     }
 }
 

@@ -482,10 +482,10 @@ impl SchoolsApi {
             }
             .into());
         }
-        if applications::submitted_modules(&mut *self.store.read().await?, &year, &school.id)
-            .await?
-            .is_none()
-        {
+        let mut conn = self.store.read().await?;
+        let submitted = applications::submitted_modules(&mut conn, &year, &school.id).await?;
+        conn.finish();
+        if submitted.is_none() {
             return Err(PartnershipError::NotApplied {
                 school: body.school.clone(),
             }

@@ -675,7 +675,10 @@ pub async fn withdraw_interest(
 impl Store {
     /// An application.
     pub async fn application(&self, year: &str, id: &str) -> Result<Option<Application>, ApiError> {
-        fetch(&mut *self.read().await?, year, id, false).await
+        let mut conn = self.read().await?;
+        let found = fetch(&mut conn, year, id, false).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// Applications the caller sees, oldest first.
@@ -686,7 +689,9 @@ impl Store {
         size: usize,
         after: Option<Cursor>,
     ) -> Result<Page<Application>, ApiError> {
-        let items = select(&mut *self.read().await?, vis, filter, None, size + 1, after).await?;
+        let mut conn = self.read().await?;
+        let items = select(&mut conn, vis, filter, None, size + 1, after).await?;
+        conn.finish();
         Ok(Page::from_overfetch(items, size, |a| Cursor {
             time: a.create_time,
             id: a.id.clone(),
@@ -695,7 +700,10 @@ impl Store {
 
     /// An interest.
     pub async fn interest(&self, year: &str, id: &str) -> Result<Option<Interest>, ApiError> {
-        fetch_interest(&mut *self.read().await?, year, id, false).await
+        let mut conn = self.read().await?;
+        let found = fetch_interest(&mut conn, year, id, false).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// Interests the caller sees, oldest first.
@@ -706,8 +714,9 @@ impl Store {
         size: usize,
         after: Option<Cursor>,
     ) -> Result<Page<Interest>, ApiError> {
-        let items =
-            select_interests(&mut *self.read().await?, vis, filter, None, size + 1, after).await?;
+        let mut conn = self.read().await?;
+        let items = select_interests(&mut conn, vis, filter, None, size + 1, after).await?;
+        conn.finish();
         Ok(Page::from_overfetch(items, size, |i| Cursor {
             time: i.create_time,
             id: i.id.clone(),

@@ -771,7 +771,10 @@ async fn select(
 impl Store {
     /// A contract.
     pub async fn contract(&self, year: &str, id: &str) -> Result<Option<Contract>, ApiError> {
-        fetch(&mut *self.read().await?, year, id).await
+        let mut conn = self.read().await?;
+        let found = fetch(&mut conn, year, id).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// Contracts the caller sees, oldest first.
@@ -782,7 +785,9 @@ impl Store {
         size: usize,
         after: Option<Cursor>,
     ) -> Result<Page<Contract>, ApiError> {
-        let items = select(&mut *self.read().await?, vis, filter, None, size + 1, after).await?;
+        let mut conn = self.read().await?;
+        let items = select(&mut conn, vis, filter, None, size + 1, after).await?;
+        conn.finish();
         Ok(Page::from_overfetch(items, size, |c| Cursor {
             time: c.create_time,
             id: c.id.clone(),

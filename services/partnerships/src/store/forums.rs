@@ -723,7 +723,10 @@ pub async fn remove_participant(
 impl Store {
     /// A forum, whoever may see it.
     pub async fn forum(&self, region: &str, id: &str) -> Result<Option<Forum>, ApiError> {
-        fetch(&mut *self.read().await?, region, id, false).await
+        let mut conn = self.read().await?;
+        let found = fetch(&mut conn, region, id, false).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// Forums the caller sees, oldest first.
@@ -734,7 +737,9 @@ impl Store {
         size: usize,
         after: Option<ForumCursor>,
     ) -> Result<Page<Forum, ForumCursor>, ApiError> {
-        let items = select(&mut *self.read().await?, vis, filter, None, size + 1, after).await?;
+        let mut conn = self.read().await?;
+        let items = select(&mut conn, vis, filter, None, size + 1, after).await?;
+        conn.finish();
         Ok(Page::from_overfetch(items, size, |f| ForumCursor {
             time: f.create_time,
             region: f.region_code.clone(),

@@ -725,7 +725,10 @@ pub fn contract_names(year: &str, m: &Mobility) -> Vec<String> {
 impl Store {
     /// A group.
     pub async fn group(&self, year: &str, id: &str) -> Result<Option<Group>, ApiError> {
-        fetch(&mut *self.read().await?, year, id, false).await
+        let mut conn = self.read().await?;
+        let found = fetch(&mut conn, year, id, false).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// Groups the caller sees, in the order they formed.
@@ -736,7 +739,9 @@ impl Store {
         size: usize,
         after: Option<Cursor>,
     ) -> Result<Page<Group>, ApiError> {
-        let items = select(&mut *self.read().await?, vis, filter, None, size + 1, after).await?;
+        let mut conn = self.read().await?;
+        let items = select(&mut conn, vis, filter, None, size + 1, after).await?;
+        conn.finish();
         Ok(Page::from_overfetch(items, size, |g| Cursor {
             time: g.form_time,
             id: g.id.clone(),
@@ -751,7 +756,10 @@ impl Store {
         id: &str,
         now: Timestamp,
     ) -> Result<Option<Mobility>, ApiError> {
-        fetch_mobility(&mut *self.read().await?, year, group, id, now, false).await
+        let mut conn = self.read().await?;
+        let found = fetch_mobility(&mut conn, year, group, id, now, false).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// Mobilities the caller sees, by start date (unset last), then by ID.
@@ -763,16 +771,9 @@ impl Store {
         size: usize,
         after: Option<(Option<Date>, String)>,
     ) -> Result<Page<Mobility, (Option<Date>, String)>, ApiError> {
-        let items = select_mobilities(
-            &mut *self.read().await?,
-            vis,
-            filter,
-            None,
-            now,
-            size + 1,
-            after,
-        )
-        .await?;
+        let mut conn = self.read().await?;
+        let items = select_mobilities(&mut conn, vis, filter, None, now, size + 1, after).await?;
+        conn.finish();
         Ok(Page::from_overfetch(items, size, |m| {
             (m.start_date, m.id.clone())
         }))

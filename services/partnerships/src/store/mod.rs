@@ -29,10 +29,10 @@ pub mod progress;
 pub mod schools;
 pub mod years;
 
-use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use edu_kit::ApiError;
+use edu_kit::db::{ReadConnection, Reads};
 
 /// Whose objects a caller sees: everything (the ministry), or what concerns the given
 /// regions (as their office) and schools (as themselves).
@@ -50,12 +50,16 @@ pub struct Visibility {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: PgPool,
+    reads: Reads,
 }
 
 impl Store {
     /// A store on `pool` (the service's role, confined to its schema).
     pub fn new(pool: PgPool) -> Self {
-        Store { pool }
+        Store {
+            reads: Reads::new(pool.clone()),
+            pool,
+        }
     }
 
     /// The pool, for readiness, metrics and the event feed.
@@ -68,9 +72,10 @@ impl Store {
         Ok(self.pool.begin().await?)
     }
 
-    /// A connection for a read of one statement, without a transaction.
-    pub async fn read(&self) -> Result<PoolConnection<Postgres>, ApiError> {
-        Ok(self.pool.acquire().await?)
+    /// A connection for a read, without a transaction; [`ReadConnection::finish`] once its
+    /// last statement has answered.
+    pub async fn read(&self) -> Result<ReadConnection, ApiError> {
+        Ok(self.reads.acquire().await?)
     }
 }
 

@@ -73,6 +73,7 @@ impl Store {
     /// Progress of `year`, nationally or in `region`. A contract or group with schools of
     /// two regions counts in each of them, and once in the total.
     pub async fn progress(&self, year: &str, region: Option<&str>) -> Result<Progress, ApiError> {
+        let mut conn = self.read().await?;
         let rows = sqlx::query!(
             r#"WITH facts AS (
                    SELECT CASE WHEN s.innovative THEN 'applied_innovative'
@@ -138,8 +139,9 @@ impl Store {
             year,
             region
         )
-        .fetch_all(&mut *self.read().await?)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let mut progress = Progress::default();
         for row in rows {
             match row.region {
@@ -191,6 +193,7 @@ impl Store {
         region: &str,
         year: Option<&str>,
     ) -> Result<Vec<RegionYear>, ApiError> {
+        let mut conn = self.read().await?;
         let rows = sqlx::query!(
             r#"SELECT y.id, y.display_name, ap.n AS "applied!", pa.n AS "partnered!",
                       gr.formed AS "formed!", gr.approved AS "approved!", gr.held AS "held!"
@@ -222,8 +225,9 @@ impl Store {
             region,
             year
         )
-        .fetch_all(&mut *self.read().await?)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         Ok(rows
             .into_iter()
             .map(|r| RegionYear {

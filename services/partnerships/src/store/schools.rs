@@ -689,7 +689,10 @@ pub struct CandidateCursor {
 impl Store {
     /// A school.
     pub async fn school(&self, id: &str) -> Result<Option<School>, ApiError> {
-        fetch(&mut *self.read().await?, id, false).await
+        let mut conn = self.read().await?;
+        let found = fetch(&mut conn, id, false).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// Schools in Bulgarian order of their names.
@@ -702,6 +705,7 @@ impl Store {
         after: Option<NameCursor>,
     ) -> Result<Page<School, NameCursor>, ApiError> {
         let (after_name, after_id) = after.map(|c| (c.name, c.id)).unzip();
+        let mut conn = self.read().await?;
         let rows = sqlx::query_as!(
             SchoolRow,
             r#"SELECT id, display_name, neispuo_code, region_code, municipality_code,
@@ -722,8 +726,9 @@ impl Store {
             after_id,
             edu_kit::paging::overfetch_limit(size),
         )
-        .fetch_all(&mut *self.read().await?)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let schools: Vec<School> = rows.into_iter().map(School::from).collect();
         Ok(Page::from_overfetch(schools, size, |s| NameCursor {
             name: s.display_name.clone(),
@@ -737,7 +742,10 @@ impl Store {
         school_id: &str,
         id: &str,
     ) -> Result<Option<Innovation>, ApiError> {
-        innovation(&mut *self.read().await?, school_id, id).await
+        let mut conn = self.read().await?;
+        let found = innovation(&mut conn, school_id, id).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// Innovations by school name, then title, in Bulgarian order: the directory (words,
@@ -757,6 +765,7 @@ impl Store {
             ),
             None => (None, None, None, None),
         };
+        let mut conn = self.read().await?;
         let rows = sqlx::query_as!(
             InnovationRow,
             r#"SELECT i.school_id, i.id, i.area, i.title, i.description,
@@ -786,8 +795,9 @@ impl Store {
             a_id,
             edu_kit::paging::overfetch_limit(size),
         )
-        .fetch_all(&mut *self.read().await?)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let items: Vec<Innovation> = rows.into_iter().map(Innovation::from).collect();
         Ok(Page::from_overfetch(items, size, |i| DirectoryCursor {
             school_name: i.school_display_name.clone(),
@@ -812,6 +822,7 @@ impl Store {
             Some(c) => (Some(c.distance_km), Some(c.name), Some(c.id)),
             None => (None, None, None),
         };
+        let mut conn = self.read().await?;
         let rows = sqlx::query!(
             r#"WITH centres AS (
                    SELECT * FROM unnest($3::text[], $4::float8[], $5::float8[]) AS c(code, lat, lon)
@@ -897,8 +908,9 @@ impl Store {
             a_id,
             edu_kit::paging::overfetch_limit(size),
         )
-        .fetch_all(&mut *self.read().await?)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let items: Vec<Candidate> = rows
             .into_iter()
             .map(|r| Candidate {

@@ -246,7 +246,10 @@ pub async fn update(
 impl Store {
     /// A year, or `NOT_FOUND`.
     pub async fn year(&self, id: &str) -> Result<YearRecord, ApiError> {
-        get(&mut *self.read().await?, id, false).await
+        let mut conn = self.read().await?;
+        let found = get(&mut conn, id, false).await?;
+        conn.finish();
+        Ok(found)
     }
 
     /// Years, newest window first; the cursor is the last year's ID (IDs of school years
@@ -256,6 +259,7 @@ impl Store {
         size: usize,
         after: Option<String>,
     ) -> Result<Page<YearRecord, String>, ApiError> {
+        let mut conn = self.read().await?;
         let rows = sqlx::query_as!(
             YearRow,
             r#"SELECT id, display_name, time_zone, application_start, application_end,
@@ -271,8 +275,9 @@ impl Store {
             after,
             edu_kit::paging::overfetch_limit(size),
         )
-        .fetch_all(&mut *self.read().await?)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.finish();
         let records = rows
             .into_iter()
             .map(YearRow::into_record)

@@ -1,6 +1,7 @@
 //! Each service's Postgres: a pool of its own login role, confined to its own schema by
 //! `search_path`, named in `pg_stat_activity` by `application_name`; migrations (the kit's
-//! tables, then the service's); and provisioning of role and schema for local runs and tests.
+//! tables, then the service's); warm connections for reads ([`reads`]); and provisioning of
+//! role and schema for local runs and tests.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -10,6 +11,10 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool};
 
 use crate::config::DatabaseConfig;
+
+pub mod reads;
+
+pub use reads::{ReadConnection, Reads};
 
 /// The kit's own tables (audit log, idempotency keys), created in each service's schema and
 /// tracked in a migrations table of their own (`_edu_kit_migrations`, set in the kit's
