@@ -1,14 +1,18 @@
 //! Reads (issue 13, target 2): one object read at `concurrency` callers, (a) through the
 //! gateway, (b) straight to the service, (c) the same SELECT the service sends, over the
-//! bench's own connections. `GetProgramme` is public; `GetCertificate` carries a token to
-//! verify and reads the certificate with its child, its current period's kind and its
-//! balance summed from the ledger.
+//! bench's own connections, taken as the services take theirs (the kit's warm connections
+//! for reads), so that (b)/(c) is what the service adds to its statement. `GetProgramme` is
+//! public; `GetCertificate` carries a token to verify and reads the certificate with its
+//! child, its current period's kind and its balance summed from the ledger.
 
 use sqlx::AssertSqlSafe;
+use sqlx::postgres::{PgArguments, Postgres};
+use sqlx::query::Query;
 use tonic::transport::Channel;
 
 use edu_kit::auth::dev::DevToken;
 use edu_kit::client::with_bearer;
+use edu_kit::db::Reads;
 use edu_proto::edu::certificates::v1 as pb;
 use edu_proto::edu::certificates::v1::certificate_service_client::CertificateServiceClient;
 use edu_proto::edu::certificates::v1::programme_service_client::ProgrammeServiceClient;
@@ -44,6 +48,7 @@ pub async fn run(
         .min_connections(options.concurrency as u32)
         .connect_with(meter.admin.connect_options().as_ref().clone())
         .await?;
+    let reads = Reads::new(pool.clone());
     // Side (c) sends the services' own statements, taken from the offline query data.
     let programme_select = hot_paths::find("GetProgramme")?.sql;
     let certificate_select = hot_paths::find("GetCertificate")?.sql;
@@ -70,19 +75,18 @@ pub async fn run(
         })
     };
     let programme_sql = Side::new(|first: usize, seconds: f64| {
-        let pool = pool.clone();
+        let reads = reads.clone();
         let sql = programme_select.clone();
         drive_from(first, concurrency, seconds, limit, move |i| {
-            let pool = pool.clone();
+            let reads = reads.clone();
             let sql = sql.clone();
             let (provider, id) = programme_name(i);
             async move {
-                let read = sqlx::query(AssertSqlSafe(sql))
-                    .bind(provider)
-                    .bind(id)
-                    .fetch_optional(&pool)
-                    .await;
-                found(read)
+                select(
+                    &reads,
+                    sqlx::query(AssertSqlSafe(sql)).bind(provider).bind(id),
+                )
+                .await
             }
         })
     });
@@ -120,18 +124,16 @@ pub async fn run(
         })
     };
     let certificate_sql = Side::new(|first: usize, seconds: f64| {
-        let pool = pool.clone();
+        let reads = reads.clone();
         let sql = certificate_select.clone();
         drive_from(first, concurrency, seconds, limit, move |i| {
-            let pool = pool.clone();
+            let reads = reads.clone();
             let sql = sql.clone();
             async move {
-                let read = sqlx::query(AssertSqlSafe(sql))
+                let query = sqlx::query(AssertSqlSafe(sql))
                     .bind(format!("c{}", 1 + pick(i, n)))
-                    .bind(jiff_sqlx::ToSqlx::to_sqlx(jiff::Timestamp::now()))
-                    .fetch_optional(&pool)
-                    .await;
-                found(read)
+                    .bind(jiff_sqlx::ToSqlx::to_sqlx(jiff::Timestamp::now()));
+                select(&reads, query).await
             }
         })
     });
@@ -146,6 +148,7 @@ pub async fn run(
         options,
     )
     .await?;
+    drop(reads);
     pool.close().await;
     Ok(vec![programme, certificate])
 }
@@ -169,11 +172,17 @@ async fn three_sides(
     })
 }
 
-fn found<R>(read: Result<Option<R>, sqlx::Error>) -> Outcome {
-    if matches!(read, Ok(Some(_))) {
-        Outcome::Done
-    } else {
-        Outcome::Failed
+/// One SELECT that must find its row, on a warm connection as a service reads.
+async fn select(reads: &Reads, query: Query<'_, Postgres, PgArguments>) -> Outcome {
+    let Ok(mut conn) = reads.acquire().await else {
+        return Outcome::Failed;
+    };
+    match query.fetch_optional(&mut *conn).await {
+        Ok(Some(_)) => {
+            conn.finish();
+            Outcome::Done
+        }
+        Ok(None) | Err(_) => Outcome::Failed,
     }
 }
 
