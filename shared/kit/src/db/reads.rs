@@ -19,7 +19,8 @@
 //! sqlx's pool, where its idle timeout, maximum lifetime and check apply. A connection that
 //! died on the stack (Postgres restarted) fails the one read that takes it, which then drops
 //! it; sqlx's own idle connections behave the same, as the kit's pool does not test them
-//! before use either.
+//! before use either. sqlx counts warm connections as in use (the `in_use` of
+//! `edu_db_pool_connections`), which they are: lent to reads, for at most a second idle.
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
