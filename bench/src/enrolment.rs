@@ -16,7 +16,7 @@ use edu_proto::edu::certificates::v1 as pb;
 use edu_proto::edu::certificates::v1::enrolment_service_client::EnrolmentServiceClient;
 
 use super::drive::{Driven, Outcome, drive_from};
-use super::rounds::{Measured, Meter, Side, alternate, ratio, round_ratios};
+use super::rounds::{Measured, Meter, Side, StatementTime, alternate, ratio, round_ratios};
 use super::{BenchOptions, PROVIDERS};
 
 /// What the enrolment benchmark measured.
@@ -28,6 +28,8 @@ pub struct EnrolmentReport {
     pub reference: Driven,
     /// Statements per acceptance of (a) and (b), when counted.
     pub statements: (Option<f64>, Option<f64>),
+    /// Statements of (a) and (b) by kind, per acceptance.
+    pub statement_times: [Vec<StatementTime>; 2],
     /// CPU milliseconds per acceptance and process during (a).
     pub suite_cpu: Vec<(String, f64)>,
     /// CPU milliseconds per acceptance and process during (b).
@@ -299,6 +301,10 @@ pub async fn run(
     Ok(EnrolmentReport {
         round_ratios: round_ratios(&suite, &reference),
         statements: (suite.statements, reference.statements),
+        statement_times: [
+            suite.statement_times.clone(),
+            reference.statement_times.clone(),
+        ],
         suite_cpu: suite.cpu_ms.clone(),
         reference_cpu: reference.cpu_of(&["driver", "postgres"]),
         suite: suite.driven,

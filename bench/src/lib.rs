@@ -2,8 +2,8 @@
 //! never as pass or fail: the machine decides them.
 //!
 //! - [`enrolment`]: `AcceptEnrolment` through the gateway against the same database work
-//!   over SQL, with the statements each side sends per acceptance and the CPU each process
-//!   spends on it;
+//!   over SQL, with the statements each side sends per acceptance, Postgres's execution
+//!   time per acceptance by statement, and the CPU each process spends on it;
 //! - [`reads`]: one object read through the gateway, straight to the service, and as the
 //!   service's own SELECT over SQL;
 //! - [`search`]: the two public catalogues at 100 000 entries each;
@@ -14,7 +14,7 @@
 //!
 //! `edu-bench suite` runs them on a fresh database of a Postgres cluster of its own that loads
 //! `pg_stat_statements` (where the server binaries are installed), so that statements are
-//! counted exactly; elsewhere the statement counts are left out.
+//! counted and timed exactly; elsewhere the statement counts and times are left out.
 
 pub mod drive;
 pub mod enrolment;
@@ -35,7 +35,7 @@ use drive::Driven;
 use edu_devstack::suite::Suite;
 use enrolment::EnrolmentReport;
 use reads::ReadReport;
-use rounds::{Meter, ratio};
+use rounds::{Meter, StatementTime, ratio};
 use search::SearchReport;
 
 /// Providers the bench's programmes belong to.
@@ -156,6 +156,24 @@ fn render_enrolment(e: &EnrolmentReport) -> String {
     );
     out += &cpu("CPU ms per acceptance, (a)", &e.suite_cpu);
     out += &cpu("CPU ms per acceptance, (b)", &e.reference_cpu);
+    out += &statement_times("(a)", &e.statement_times[0]);
+    out += &statement_times("(b)", &e.statement_times[1]);
+    out
+}
+
+/// Postgres's execution time per acceptance by statement, most first (parse, plan, network
+/// and the commit's WAL flush are in the CPU figures above, not here).
+fn statement_times(side: &str, times: &[StatementTime]) -> String {
+    if times.is_empty() {
+        return String::new();
+    }
+    let total: f64 = times.iter().map(|t| t.exec_ms).sum();
+    let mut out = format!(
+        "  Postgres execution ms per acceptance, {side}  (total {total:.3}; per statement, count per acceptance)\n"
+    );
+    for t in times.iter().take(8) {
+        out += &format!("    {:>7.3}  {:>5.2}  {}\n", t.exec_ms, t.count, t.label);
+    }
     out
 }
 

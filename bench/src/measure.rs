@@ -156,20 +156,63 @@ impl Statements {
         }
     }
 
-    /// Statements executed by `role` in `database` since the last reset.
-    pub async fn count(&self, admin: &PgPool, database: &str, role: &str) -> Option<i64> {
+    /// Statements executed by `role` in `database` since the last reset, by their first line
+    /// (a hot path's `-- hot path: …` marker, else the statement's beginning): how many, and
+    /// the milliseconds Postgres spent executing them.
+    pub async fn tally(
+        &self,
+        admin: &PgPool,
+        database: &str,
+        role: &str,
+    ) -> Option<Vec<StatementTally>> {
         if !self.available {
             return None;
         }
-        sqlx::query_scalar(
-            "SELECT COALESCE(sum(s.calls), 0)::bigint FROM pg_stat_statements s
+        let rows: Vec<(String, i64, f64)> = sqlx::query_as(
+            "SELECT left(split_part(btrim(s.query), E'\n', 1), 72) AS label,
+                    sum(s.calls)::bigint, sum(s.total_exec_time)::float8
+             FROM pg_stat_statements s
              JOIN pg_database d ON d.oid = s.dbid JOIN pg_roles r ON r.oid = s.userid
-             WHERE d.datname = $1 AND r.rolname = $2",
+             WHERE d.datname = $1 AND r.rolname = $2
+             GROUP BY label",
         )
         .bind(database)
         .bind(role)
-        .fetch_one(admin)
+        .fetch_all(admin)
         .await
-        .ok()
+        .ok()?;
+        Some(
+            rows.into_iter()
+                .map(|(label, calls, exec_ms)| StatementTally {
+                    label,
+                    calls,
+                    exec_ms,
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Statements of one kind (the same first line) and Postgres's time executing them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatementTally {
+    /// The statement's first line.
+    pub label: String,
+    /// How many were executed (per call, once divided).
+    pub calls: i64,
+    /// Milliseconds Postgres spent executing them (parse, plan and network not included).
+    pub exec_ms: f64,
+}
+
+/// Adds `round` to `sums`, statement by statement.
+pub fn add_tallies(sums: &mut Vec<StatementTally>, round: Vec<StatementTally>) {
+    for t in round {
+        match sums.iter_mut().find(|s| s.label == t.label) {
+            Some(sum) => {
+                sum.calls += t.calls;
+                sum.exec_ms += t.exec_ms;
+            }
+            None => sums.push(t),
+        }
     }
 }

@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use edu_devstack::suite::Suite;
 
 use super::drive::Driven;
-use super::measure::{CpuMeter, Statements, per_call};
+use super::measure::{CpuMeter, StatementTally, Statements, add_tallies, per_call};
 
 /// Rounds per side.
 pub const ROUNDS: usize = 4;
@@ -72,6 +72,19 @@ pub struct Measured {
     pub cpu_ms: Vec<(String, f64)>,
     /// Statements per completed call of the counted role, when counted.
     pub statements: Option<f64>,
+    /// The counted role's statements by kind, most execution time first.
+    pub statement_times: Vec<StatementTime>,
+}
+
+/// Statements of one kind per completed call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatementTime {
+    /// The statement's first line.
+    pub label: String,
+    /// How many per completed call.
+    pub count: f64,
+    /// Postgres's execution milliseconds per completed call.
+    pub exec_ms: f64,
 }
 
 impl Measured {
@@ -108,7 +121,7 @@ pub async fn alternate(meter: Meter<'_>, sides: &[Side<'_>], seconds: f64) -> Ve
     }
     let mut measured = vec![Measured::default(); sides.len()];
     let mut cpu_seconds: Vec<Vec<(String, f64)>> = vec![Vec::new(); sides.len()];
-    let mut statements: Vec<Option<i64>> = vec![Some(0); sides.len()];
+    let mut tallies: Vec<Option<Vec<StatementTally>>> = vec![Some(Vec::new()); sides.len()];
     for _ in 0..ROUNDS {
         for (i, side) in sides.iter().enumerate() {
             if side.statements_of.is_some() {
@@ -123,9 +136,15 @@ pub async fn alternate(meter: Meter<'_>, sides: &[Side<'_>], seconds: f64) -> Ve
             if let Some(role) = &side.statements_of {
                 let counted = meter
                     .statements
-                    .count(meter.admin, meter.database, role)
+                    .tally(meter.admin, meter.database, role)
                     .await;
-                statements[i] = statements[i].zip(counted).map(|(a, b)| a + b);
+                tallies[i] = match (tallies[i].take(), counted) {
+                    (Some(mut sums), Some(round)) => {
+                        add_tallies(&mut sums, round);
+                        Some(sums)
+                    }
+                    _ => None,
+                };
             }
             next[i] += round.calls();
             measured[i].round_rates.push(round.rate());
@@ -135,10 +154,20 @@ pub async fn alternate(meter: Meter<'_>, sides: &[Side<'_>], seconds: f64) -> Ve
     for (i, side) in measured.iter_mut().enumerate() {
         let completed = side.driven.completed();
         side.cpu_ms = per_call(&cpu_seconds[i], completed);
-        side.statements = match sides[i].statements_of {
-            Some(_) => statements[i].map(|n| n as f64 / completed.max(1) as f64),
-            None => None,
-        };
+        let per_call = |n: f64| n / completed.max(1) as f64;
+        if let (Some(_), Some(sums)) = (&sides[i].statements_of, &tallies[i]) {
+            side.statements = Some(per_call(sums.iter().map(|t| t.calls as f64).sum()));
+            let mut times: Vec<StatementTime> = sums
+                .iter()
+                .map(|t| StatementTime {
+                    label: t.label.clone(),
+                    count: per_call(t.calls as f64),
+                    exec_ms: per_call(t.exec_ms),
+                })
+                .collect();
+            times.sort_by(|a, b| b.exec_ms.total_cmp(&a.exec_ms));
+            side.statement_times = times;
+        }
     }
     measured
 }
