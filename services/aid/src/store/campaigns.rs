@@ -237,10 +237,9 @@ pub async fn update(
 impl Store {
     /// A campaign, or `NOT_FOUND`.
     pub async fn campaign(&self, id: &str) -> Result<Campaign, ApiError> {
-        let mut conn = self.read().await?;
-        let found = get(&mut conn, id, false).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(get(conn, id, false).await?))
+            .await
     }
 
     /// Campaigns, the latest start first, then by ID; the cursor is the last campaign's ID.

@@ -1095,18 +1095,16 @@ pub struct DonorSummary {
 impl Store {
     /// A donation, or `None`.
     pub async fn donation(&self, key: &DonationKey) -> Result<Option<Donation>, ApiError> {
-        let mut conn = self.read().await?;
-        let found = fetch(&mut conn, key, false).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(fetch(conn, key, false).await?))
+            .await
     }
 
     /// An allocation, or `None`.
     pub async fn allocation(&self, key: &AllocationKey) -> Result<Option<Allocation>, ApiError> {
-        let mut conn = self.read().await?;
-        let found = fetch_allocation(&mut conn, key, false).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(fetch_allocation(conn, key, false).await?))
+            .await
     }
 
     /// Whether `reader` sees an allocation of donation `key` through the children it sees.

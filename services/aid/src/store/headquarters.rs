@@ -925,10 +925,9 @@ impl Store {
         campaign_id: &str,
         id: &str,
     ) -> Result<Option<Headquarters>, ApiError> {
-        let mut conn = self.read().await?;
-        let found = fetch_headquarters(&mut conn, campaign_id, id).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(fetch_headquarters(conn, campaign_id, id).await?))
+            .await
     }
 
     /// The headquarters of a campaign by region code; the cursor is the last region code.

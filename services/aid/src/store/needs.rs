@@ -1221,18 +1221,16 @@ impl Store {
         key: &NeedKey,
         visible: impl FnOnce(&Need) -> bool,
     ) -> Result<Need, ApiError> {
-        let mut conn = self.read().await?;
-        let found = visible_need(&mut conn, key, false, visible).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(visible_need(conn, key, false, visible).await?))
+            .await
     }
 
     /// A child of `campaign` as needs see it.
     pub async fn need_child(&self, campaign: &str, id: &str) -> Result<Option<ChildRef>, ApiError> {
-        let mut conn = self.read().await?;
-        let found = child(&mut conn, campaign, id, false).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(child(conn, campaign, id, false).await?))
+            .await
     }
 
     /// The needs of `campaign` that `vis` reaches, by child as ChildService.ListChildren

@@ -185,10 +185,9 @@ pub async fn update(
 impl Store {
     /// A school.
     pub async fn school(&self, id: &str) -> Result<Option<School>, ApiError> {
-        let mut conn = self.read().await?;
-        let found = fetch(&mut conn, id, false).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(fetch(conn, id, false).await?))
+            .await
     }
 
     /// Schools the caller sees, in Kazakh alphabetical order of their names.

@@ -286,10 +286,9 @@ impl Store {
         contest_id: &str,
         id: &str,
     ) -> Result<Option<Application>, ApiError> {
-        let mut conn = self.read().await?;
-        let found = fetch(&mut conn, contest_id, id, false).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(fetch(conn, contest_id, id, false).await?))
+            .await
     }
 
     /// Lists applications in the order they were drafted.

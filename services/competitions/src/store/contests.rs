@@ -411,10 +411,9 @@ impl Store {
 
     /// Reads a contest.
     pub async fn contest(&self, id: &str) -> Result<Option<Contest>, ApiError> {
-        let mut conn = self.read().await?;
-        let found = fetch(&mut conn, id).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(fetch(conn, id).await?))
+            .await
     }
 
     /// Lists contests, newest first.

@@ -138,10 +138,9 @@ impl Store {
 
     /// Reads an expert.
     pub async fn expert(&self, contest_id: &str, id: &str) -> Result<Option<Expert>, ApiError> {
-        let mut conn = self.read().await?;
-        let found = fetch(&mut conn, contest_id, id).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(fetch(conn, contest_id, id).await?))
+            .await
     }
 
     /// The expert a subject is in a contest, if any.

@@ -263,10 +263,9 @@ impl Store {
         if contest.nomination(nomination_id).is_none() {
             return Err(unknown_nomination(contest, nomination_id));
         }
-        let mut conn = self.read().await?;
-        let found = ranking_of(&mut conn, contest, nomination_id).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(ranking_of(conn, contest, nomination_id).await?))
+            .await
     }
 
     /// Every nomination's ranking, in the contest's order.

@@ -406,10 +406,9 @@ impl Store {
         application_id: &str,
         id: &str,
     ) -> Result<Option<Review>, ApiError> {
-        let mut conn = self.read().await?;
-        let found = fetch(&mut conn, contest_id, application_id, id, false).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(fetch(conn, contest_id, application_id, id, false).await?))
+            .await
     }
 
     /// Every review of an application.

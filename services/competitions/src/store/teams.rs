@@ -205,10 +205,9 @@ impl Store {
 
     /// Reads a team.
     pub async fn team(&self, id: &str) -> Result<Option<Team>, ApiError> {
-        let mut conn = self.read().await?;
-        let found = fetch(&mut conn, id).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(fetch(conn, id).await?))
+            .await
     }
 
     /// The part `subject` plays in team `team_id`, if any.

@@ -675,10 +675,9 @@ pub async fn withdraw_interest(
 impl Store {
     /// An application.
     pub async fn application(&self, year: &str, id: &str) -> Result<Option<Application>, ApiError> {
-        let mut conn = self.read().await?;
-        let found = fetch(&mut conn, year, id, false).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(fetch(conn, year, id, false).await?))
+            .await
     }
 
     /// Applications the caller sees, oldest first.
@@ -700,10 +699,9 @@ impl Store {
 
     /// An interest.
     pub async fn interest(&self, year: &str, id: &str) -> Result<Option<Interest>, ApiError> {
-        let mut conn = self.read().await?;
-        let found = fetch_interest(&mut conn, year, id, false).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(fetch_interest(conn, year, id, false).await?))
+            .await
     }
 
     /// Interests the caller sees, oldest first.

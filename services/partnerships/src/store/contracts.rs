@@ -771,10 +771,9 @@ async fn select(
 impl Store {
     /// A contract.
     pub async fn contract(&self, year: &str, id: &str) -> Result<Option<Contract>, ApiError> {
-        let mut conn = self.read().await?;
-        let found = fetch(&mut conn, year, id).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(fetch(conn, year, id).await?))
+            .await
     }
 
     /// Contracts the caller sees, oldest first.

@@ -723,10 +723,9 @@ pub async fn remove_participant(
 impl Store {
     /// A forum, whoever may see it.
     pub async fn forum(&self, region: &str, id: &str) -> Result<Option<Forum>, ApiError> {
-        let mut conn = self.read().await?;
-        let found = fetch(&mut conn, region, id, false).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(fetch(conn, region, id, false).await?))
+            .await
     }
 
     /// Forums the caller sees, oldest first.

@@ -725,10 +725,9 @@ pub fn contract_names(year: &str, m: &Mobility) -> Vec<String> {
 impl Store {
     /// A group.
     pub async fn group(&self, year: &str, id: &str) -> Result<Option<Group>, ApiError> {
-        let mut conn = self.read().await?;
-        let found = fetch(&mut conn, year, id, false).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(fetch(conn, year, id, false).await?))
+            .await
     }
 
     /// Groups the caller sees, in the order they formed.
@@ -756,10 +755,9 @@ impl Store {
         id: &str,
         now: Timestamp,
     ) -> Result<Option<Mobility>, ApiError> {
-        let mut conn = self.read().await?;
-        let found = fetch_mobility(&mut conn, year, group, id, now, false).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(fetch_mobility(conn, year, group, id, now, false).await?))
+            .await
     }
 
     /// Mobilities the caller sees, by start date (unset last), then by ID.

@@ -689,10 +689,9 @@ pub struct CandidateCursor {
 impl Store {
     /// A school.
     pub async fn school(&self, id: &str) -> Result<Option<School>, ApiError> {
-        let mut conn = self.read().await?;
-        let found = fetch(&mut conn, id, false).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(fetch(conn, id, false).await?))
+            .await
     }
 
     /// Schools in Bulgarian order of their names.
@@ -742,10 +741,9 @@ impl Store {
         school_id: &str,
         id: &str,
     ) -> Result<Option<Innovation>, ApiError> {
-        let mut conn = self.read().await?;
-        let found = innovation(&mut conn, school_id, id).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(innovation(conn, school_id, id).await?))
+            .await
     }
 
     /// Innovations by school name, then title, in Bulgarian order: the directory (words,

@@ -246,10 +246,9 @@ pub async fn update(
 impl Store {
     /// A year, or `NOT_FOUND`.
     pub async fn year(&self, id: &str) -> Result<YearRecord, ApiError> {
-        let mut conn = self.read().await?;
-        let found = get(&mut conn, id, false).await?;
-        conn.finish();
-        Ok(found)
+        self.reads
+            .run(async |conn| Ok(get(conn, id, false).await?))
+            .await
     }
 
     /// Years, newest window first; the cursor is the last year's ID (IDs of school years

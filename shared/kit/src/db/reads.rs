@@ -93,6 +93,18 @@ impl Reads {
         })
     }
 
+    /// Runs `read` on a connection and finishes it when `read` succeeds: a read that is one
+    /// call. A read that fails or is cancelled returns its connection through sqlx.
+    pub async fn run<T, E: From<sqlx::Error>>(
+        &self,
+        read: impl AsyncFnOnce(&mut PgConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut conn = self.acquire().await?;
+        let value = read(&mut conn).await?;
+        conn.finish();
+        Ok(value)
+    }
+
     /// How many connections wait on the stack.
     pub fn warm(&self) -> usize {
         self.shelf.lock().len()
@@ -262,6 +274,31 @@ mod tests {
         let mut after = reads.acquire().await.unwrap();
         assert_eq!(backend(&mut after).await, a);
         assert_eq!(reads.warm(), 0);
+    }
+
+    #[tokio::test]
+    async fn run_keeps_the_connection_of_a_read_that_succeeded_only() {
+        let db = database().await;
+        let reads = Reads::new(pool(&db, 8).await);
+        let pid = reads
+            .run(async |conn| Ok::<_, sqlx::Error>(backend(conn).await))
+            .await;
+        assert!(pid.is_ok());
+        assert_eq!(reads.warm(), 1);
+        let failed = reads
+            .run(async |conn| {
+                sqlx::query("SELECT no_such_column")
+                    .execute(&mut *conn)
+                    .await
+                    .map(|_| ())
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(
+            reads.warm(),
+            0,
+            "the failed read took the warm one and did not return it"
+        );
     }
 
     #[tokio::test]
