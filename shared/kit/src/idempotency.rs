@@ -122,19 +122,45 @@ async fn read_stored<R: prost::Message + Default>(
     let Some(row) = row else {
         return Ok(None);
     };
-    let stored_hash: Vec<u8> = row.try_get("request_hash")?;
-    if stored_hash != key.request_hash {
-        return Err(reused());
+    let seen = SeenKey {
+        request_hash: row.try_get("request_hash")?,
+        response: row.try_get("response")?,
+    };
+    seen.replay(key).map(Some)
+}
+
+/// A key's row as a statement read it: what the first request under the key stored.
+#[derive(Debug, Clone)]
+pub struct SeenKey {
+    /// The SHA-256 of the request that stored the key.
+    pub request_hash: Vec<u8>,
+    /// Its encoded response (`None` only while a [`claim`]ed key's work is in progress).
+    pub response: Option<Vec<u8>>,
+}
+
+impl SeenKey {
+    /// The key's row from the columns a statement read with a `LEFT JOIN` on it (both
+    /// `None` when it had no row).
+    pub fn from_columns(request_hash: Option<Vec<u8>>, response: Option<Vec<u8>>) -> Option<Self> {
+        request_hash.map(|request_hash| SeenKey {
+            request_hash,
+            response,
+        })
     }
-    let response: Option<Vec<u8>> = row.try_get("response")?;
-    let bytes = response.ok_or_else(|| {
-        ApiError::internal(&std::io::Error::other(
-            "idempotency key committed without a response",
-        ))
-    })?;
-    R::decode(bytes.as_slice())
-        .map(Some)
-        .map_err(|e| ApiError::internal(&e))
+
+    /// The stored response for a repeat of `key`; `REQUEST_ID_REUSED` when the key was used
+    /// for a different request.
+    fn replay<R: prost::Message + Default>(self, key: &IdempotencyKey) -> Result<R, ApiError> {
+        if self.request_hash != key.request_hash {
+            return Err(reused());
+        }
+        let bytes = self.response.ok_or_else(|| {
+            ApiError::internal(&std::io::Error::other(
+                "idempotency key committed without a response",
+            ))
+        })?;
+        R::decode(bytes.as_slice()).map_err(|e| ApiError::internal(&e))
+    }
 }
 
 /// The refusal of a `request_id` already used for a different request.
@@ -216,25 +242,59 @@ where
 
 /// Lock-first idempotency, for a hot use case whose work begins by locking the one row that
 /// every repeat of the request locks too (the request names it, and the key's hash covers the
-/// request). Called right after that lock, in the same transaction: `Some(response)` when the
-/// same request was done before (return it and change nothing), `None` when the work is to be
-/// done. The work then stores its response with [`KeyRecord`] in its own write statement.
+/// request): `Some(response)` when the same request was done before (return it and change
+/// nothing), `None` when the work is to be done. The work then stores its response with
+/// [`KeyRecord`] in its own write statement.
 ///
-/// It saves [`once`]'s two writes of the key (claimed, then answered) and a round trip:
-/// repeats of one request are serialised by the row lock, and a statement after the lock
-/// sees what the previous holder committed; a different request under the same id holds
-/// another lock and is caught when the key's insert conflicts (see [`KeyRecord`]).
-pub async fn stored<R: prost::Message + Default>(
+/// It saves [`once`]'s two writes of the key (claimed, then answered) and its round trips:
+/// repeats of one request are serialised by the row lock; a different request under the same
+/// id holds another lock and is caught when the key's insert conflicts (see [`KeyRecord`]).
+/// The key's row is read by the locking statement itself (`seen`, `None` when there was
+/// none), with
+///
+/// ```sql
+/// (SELECT k.request_hash FROM idempotency_keys k
+///  WHERE k.caller = $caller AND k.method = $method AND k.request_id = $request_id)
+/// ```
+///
+/// and the same for `response` (bound with [`lookup_columns`]), or a `LEFT JOIN` of the key. That statement's snapshot was taken before it waited for
+/// its locks, so a repeat that committed while it waited is missing from `seen`, though the
+/// rows it locked show the repeat's work. The use case therefore says whether what it holds
+/// is `already_done` (the state a completed repeat leaves, such as an enrolment already
+/// accepted), and only then is the key read again, in a statement of its own whose snapshot
+/// follows the locks. Work not yet done cannot have been done by a repeat, so the first call
+/// of a request reads its key once, inside the locking statement.
+pub async fn stored_beside_lock<R: prost::Message + Default>(
     conn: &mut PgConnection,
     key: Option<&IdempotencyKey>,
+    seen: Option<SeenKey>,
+    already_done: bool,
 ) -> Result<Option<R>, ApiError> {
-    match key {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    match seen {
+        Some(seen) => seen.replay(key).map(Some),
+        None if already_done => read_stored(conn, key).await,
         None => Ok(None),
-        Some(key) => read_stored(conn, key).await,
     }
 }
 
-/// The row a lock-first use case (see [`stored`]) inserts for its key, with its response, in
+/// The columns a locking statement binds to read the optional `key`'s row beside its locks
+/// (see [`stored_beside_lock`]): caller, method and request id, all `None` without a key,
+/// so that the join finds nothing.
+pub fn lookup_columns(key: Option<&IdempotencyKey>) -> (Option<&str>, Option<&str>, Option<&str>) {
+    match key {
+        None => (None, None, None),
+        Some(key) => (
+            Some(key.caller.as_str()),
+            Some(key.method),
+            Some(key.request_id.as_str()),
+        ),
+    }
+}
+
+/// The row a lock-first use case (see [`stored_beside_lock`]) inserts for its key, with its response, in
 /// the statement that writes its work:
 ///
 /// ```sql

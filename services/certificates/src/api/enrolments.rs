@@ -336,16 +336,22 @@ impl EnrolmentsApi {
         let key = IdempotencyKey::for_request(context, "AcceptEnrolment", &body.request_id, body)?;
         let mut tx = self.store.begin().await?;
         // The hot path, with the kit's lock-first idempotency: one statement locks and reads
-        // what the acceptance and the caller's authorisation need, so repeats of this request
-        // (which name this enrolment) wait here; then the key is looked up, and the one write
-        // statement stores the key with its response. A refusal rolls everything back.
-        let held = enrolments::hold(&mut tx, &id)
+        // what the acceptance and the caller's authorisation need, and the request's key, so
+        // repeats of this request (which name this enrolment) wait here; the key is read again
+        // only when the enrolment is already accepted (a repeat may have committed while this
+        // one waited), and the one write statement stores the key with its response. A
+        // refusal rolls everything back.
+        let mut held = enrolments::hold(&mut tx, &id, key.as_ref())
             .await?
             .ok_or_else(|| ApiError::not_found(format!("enrolments/{id}")))?;
         let part = Self::part_of(caller, &held.enrolment, &held.child)
             .ok_or_else(|| ApiError::not_found(format!("enrolments/{id}")))?;
         Self::only(part, &[Part::Provider], "accepting an enrolment")?;
-        if let Some(done) = idempotency::stored(&mut tx, key.as_ref()).await? {
+        let already_accepted = held.enrolment.state == EnrolmentState::Accepted;
+        let seen = held.seen_key.take();
+        if let Some(done) =
+            idempotency::stored_beside_lock(&mut tx, key.as_ref(), seen, already_accepted).await?
+        {
             return Ok(done);
         }
         let accepted = enrolments::accept_held(&mut tx, context, held, |accepted| {

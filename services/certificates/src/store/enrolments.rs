@@ -9,7 +9,7 @@ use jiff_sqlx::ToSqlx;
 use serde_json::json;
 use sqlx::PgConnection;
 
-use edu_kit::idempotency::KeyRecord;
+use edu_kit::idempotency::{self, IdempotencyKey, KeyRecord, SeenKey};
 use edu_kit::{ApiError, CallContext, audit};
 
 use super::{corrupt, ledger, people, periods, programmes};
@@ -188,14 +188,26 @@ pub struct Held {
     pub period: periods::PeriodRecord,
     /// Whether the certificate is funded in the period (`None`: not decided, accounting).
     pub kind: Option<CertificateKind>,
+    /// The row of the call's idempotency key as the locking statement saw it (the kit's
+    /// `stored_beside_lock`); `None` without a key or a row.
+    pub seen_key: Option<SeenKey>,
 }
 
 /// Reads an enrolment with everything a change of it needs, in one statement that locks,
 /// in the store's order, its programme, its certificate and the enrolment itself: the
 /// locks are taken row mark by row mark in the order of `FOR UPDATE OF`, and under READ
 /// COMMITTED a row changed while we waited is read again in its committed form. The
-/// ledger is read by the next statement, whose snapshot follows the locks.
-pub async fn hold(conn: &mut PgConnection, id: &str) -> Result<Option<Held>, ApiError> {
+/// ledger is read by the next statement, whose snapshot follows the locks. The row of the
+/// call's idempotency `key`, if any, is read beside the locks, which saves the acceptance a
+/// statement (see the kit's `stored_beside_lock` for why that read may be stale). It is read
+/// by two subqueries rather than joined: a ninth table in the join exceeds Postgres's
+/// `join_collapse_limit` (8), and the planner then chose a worse order for the eight.
+pub async fn hold(
+    conn: &mut PgConnection,
+    id: &str,
+    key: Option<&IdempotencyKey>,
+) -> Result<Option<Held>, ApiError> {
+    let (key_caller, key_method, key_request_id) = idempotency::lookup_columns(key);
     let row = sqlx::query!(
         r#"-- hot path: AcceptEnrolment (hold)
                   SELECT e.id, e.certificate_id, e.provider_id, e.programme_id, e.period_id, e.start_date,
@@ -214,7 +226,11 @@ pub async fn hold(conn: &mut PgConnection, id: &str) -> Result<Option<Held>, Api
                   per.municipality_name, per.time_zone, per.start_date AS period_start,
                   per.end_date AS period_end, per.nominal, per.quota, per.min_age AS period_min_age,
                   per.max_age AS period_max_age, per.currency, per.credit_time,
-                  per.create_time AS period_create_time, pc.kind AS "kind?"
+                  per.create_time AS period_create_time, pc.kind AS "kind?",
+                  (SELECT k.request_hash FROM certificates.idempotency_keys k
+                   WHERE k.caller = $2 AND k.method = $3 AND k.request_id = $4) AS "key_hash?",
+                  (SELECT k.response FROM certificates.idempotency_keys k
+                   WHERE k.caller = $2 AND k.method = $3 AND k.request_id = $4) AS "key_response?"
            FROM certificates.programmes p
            JOIN certificates.enrolments e ON e.provider_id = p.provider_id AND e.programme_id = p.id
            JOIN certificates.providers v ON v.id = p.provider_id
@@ -226,7 +242,10 @@ pub async fn hold(conn: &mut PgConnection, id: &str) -> Result<Option<Held>, Api
              ON pc.period_id = e.period_id AND pc.certificate_id = c.id
            WHERE e.id = $1
            FOR UPDATE OF p, c, e"#,
-        id
+        id,
+        key_caller,
+        key_method,
+        key_request_id,
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -326,6 +345,7 @@ pub async fn hold(conn: &mut PgConnection, id: &str) -> Result<Option<Held>, Api
         certificate,
         period,
         kind,
+        seen_key: SeenKey::from_columns(r.key_hash, r.key_response),
     }))
 }
 
@@ -433,7 +453,7 @@ pub async fn accept(
     context: &CallContext,
     id: &str,
 ) -> Result<Enrolment, ApiError> {
-    let held = hold(conn, id).await?.ok_or_else(|| missing(id))?;
+    let held = hold(conn, id, None).await?.ok_or_else(|| missing(id))?;
     accept_held(conn, context, held, |_| KeyRecord::default()).await
 }
 
@@ -629,7 +649,10 @@ pub async fn end(
     id: &str,
     end_date: Date,
 ) -> Result<Enrolment, ApiError> {
-    let enrolment = hold(conn, id).await?.ok_or_else(|| missing(id))?.enrolment;
+    let enrolment = hold(conn, id, None)
+        .await?
+        .ok_or_else(|| missing(id))?
+        .enrolment;
     finish(conn, context, enrolment, end_date).await
 }
 

@@ -904,6 +904,95 @@ mod enrolments {
         assert_eq!(reason(&taken), "REQUEST_ID_REUSED");
     }
 
+    /// The acceptance reads its request's key in the statement that locks, whose snapshot
+    /// is taken before it waits. Two repeats that both wait for the programme's lock (held
+    /// here from outside) start with a snapshot in which neither has committed: the second
+    /// to get the locks finds the enrolment accepted and no key, and must read the key again
+    /// rather than refuse its own request id as reused.
+    #[tokio::test]
+    async fn a_repeat_that_waited_for_the_first_answers_with_its_stored_response() {
+        let fx = Fixture::new().await;
+        let (_apis, certificate) = world(&fx).await;
+        cheap_programme(&fx, "chess", 100).await;
+        let api = EnrolmentsApi::new(fx.store.clone());
+        let name = api
+            .request_enrolment(request(
+                &parent("maria"),
+                pb::RequestEnrolmentRequest {
+                    enrolment: Some(pb::Enrolment {
+                        certificate,
+                        programme: "providers/ddt/programmes/chess".into(),
+                        start_date: Some(wire::date(date(2024, 9, 2))),
+                        ..Default::default()
+                    }),
+                    request_id: "ask".into(),
+                },
+            ))
+            .await
+            .expect("requested")
+            .into_inner()
+            .name;
+        let accept = || {
+            api.accept_enrolment(request(
+                &provider_caller("ddt"),
+                pb::AcceptEnrolmentRequest {
+                    name: name.clone(),
+                    request_id: "acc-waited".into(),
+                },
+            ))
+        };
+
+        let mut outside = fx.db.pool().begin().await.expect("outside transaction");
+        sqlx::query(
+            "SELECT 1 FROM certificates.programmes
+             WHERE provider_id = 'ddt' AND id = 'chess' FOR UPDATE",
+        )
+        .execute(&mut *outside)
+        .await
+        .expect("the programme locked from outside");
+        let repeats = futures::future::join(
+            async {
+                let (first, second) = futures::join!(accept(), accept());
+                [first, second]
+            },
+            async {
+                // Both acceptances are in their locking statement, waiting, before the lock
+                // is let go: each polled until Postgres shows it, not slept on.
+                let both_waiting = async {
+                    let mut waiting = 0i64;
+                    while waiting < 2 {
+                        tokio::task::yield_now().await;
+                        waiting = sqlx::query_scalar(
+                            "SELECT count(*) FROM pg_stat_activity
+                             WHERE datname = current_database() AND wait_event_type = 'Lock'
+                               AND query LIKE '%AcceptEnrolment (hold)%'",
+                        )
+                        .fetch_one(fx.db.pool())
+                        .await
+                        .expect("waiting acceptances");
+                    }
+                };
+                tokio::time::timeout(std::time::Duration::from_secs(30), both_waiting)
+                    .await
+                    .expect("both acceptances wait for the programme's lock");
+                outside.rollback().await.expect("lock let go");
+            },
+        )
+        .await
+        .0;
+        let answers: Vec<pb::Enrolment> = repeats
+            .into_iter()
+            .map(|r| r.expect("both answered with the acceptance").into_inner())
+            .collect();
+        assert_eq!(answers[0], answers[1], "one stored answer");
+        assert_eq!(answers[0].state, pb::EnrolmentState::Accepted as i32);
+        assert_eq!(
+            fx.scalar("SELECT count(*) FROM certificates.ledger WHERE kind = 'RESERVE'")
+                .await,
+            1
+        );
+    }
+
     /// Issue 11, defects 3, 2 and 9: an enrolment listed twice in one report, an end date
     /// out of any calendar, and a list by someone with no role of the service.
     #[tokio::test]
