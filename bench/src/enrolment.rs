@@ -12,6 +12,7 @@ use tonic::transport::Channel;
 
 use edu_kit::auth::dev::DevToken;
 use edu_kit::client::with_bearer;
+use edu_kit::db::Reads;
 use edu_proto::edu::certificates::v1 as pb;
 use edu_proto::edu::certificates::v1::enrolment_service_client::EnrolmentServiceClient;
 
@@ -147,10 +148,11 @@ pub async fn seed(admin: &PgPool, options: &BenchOptions) -> Result<(), sqlx::Er
     Ok(())
 }
 
-/// One acceptance's database work, as the store does it, without the service around it;
+/// One acceptance's database work, as the store does it, without the service around it, in
+/// a transaction taken as the services take theirs (the kit's warm transactions);
 /// `Ok(false)` when the balance or the seats refuse it.
-async fn reference_accept(pool: &PgPool, id: &str, months: u32) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+async fn reference_accept(reads: &Reads, id: &str, months: u32) -> Result<bool, sqlx::Error> {
+    let mut tx = reads.begin().await?;
     let (certificate, provider, programme, price): (String, String, String, i64) = sqlx::query_as(
         "SELECT certificate_id, provider_id, programme_id, monthly_price
          FROM certificates.enrolments WHERE id = $1",
@@ -237,12 +239,16 @@ pub async fn run(
     );
     let limit = seeded_per_side(options);
     let client = EnrolmentServiceClient::new(gateway);
-    // (b) with as many connections as callers, as the administrator.
+    // (b) with as many connections as callers, as the administrator, configured and taken as
+    // the services' are: no check before a connection is handed out, and a transaction that
+    // ended hands its connection straight to the next (neither sends a round trip of its own).
     let reference_pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(options.concurrency as u32)
         .min_connections(options.concurrency as u32)
+        .test_before_acquire(false)
         .connect_with(admin.connect_options().as_ref().clone())
         .await?;
+    let reference_reads = Reads::new(reference_pool.clone());
     let months = period_bounds().2;
 
     // The two sides as functions of the first enrolment they take and how long they run.
@@ -278,11 +284,11 @@ pub async fn run(
     })
     .counting_statements_of("certificates");
     let reference_side = Side::new(|first: usize, seconds: f64| {
-        let pool = reference_pool.clone();
+        let reads = reference_reads.clone();
         drive_from(first, concurrency, seconds, limit, move |i| {
-            let pool = pool.clone();
+            let reads = reads.clone();
             async move {
-                match reference_accept(&pool, &format!("b{i}"), months).await {
+                match reference_accept(&reads, &format!("b{i}"), months).await {
                     Ok(true) => Outcome::Done,
                     Ok(false) => Outcome::Refused,
                     Err(_) => Outcome::Failed,

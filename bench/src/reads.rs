@@ -46,6 +46,7 @@ pub async fn run(
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(options.concurrency as u32)
         .min_connections(options.concurrency as u32)
+        .test_before_acquire(false)
         .connect_with(meter.admin.connect_options().as_ref().clone())
         .await?;
     let reads = Reads::new(pool.clone());

@@ -26,10 +26,10 @@ pub mod prices;
 pub mod reports;
 pub mod schools;
 
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 
 use edu_kit::ApiError;
-use edu_kit::db::{ReadConnection, Reads};
+use edu_kit::db::{ReadConnection, Reads, WarmTransaction};
 
 /// Whose objects a caller sees: everything of the given kind, or what concerns the given
 /// regions and schools.
@@ -64,9 +64,9 @@ impl Store {
         &self.pool
     }
 
-    /// A transaction for one use case.
-    pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, ApiError> {
-        Ok(self.pool.begin().await?)
+    /// A transaction for one use case, on a warm connection (the kit's `WarmTransaction`).
+    pub async fn begin(&self) -> Result<WarmTransaction, ApiError> {
+        Ok(self.reads.begin().await?)
     }
 
     /// A connection for a read, without a transaction; [`ReadConnection::finish`] once its

@@ -18,9 +18,10 @@ use std::collections::HashMap;
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use jiff_sqlx::ToSqlx;
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::PgConnection;
 
 use edu_kit::ApiError;
+use edu_kit::db::WarmTransaction;
 
 use super::children::Category;
 use super::needs::NeedItem;
@@ -175,7 +176,7 @@ fn position<T: PartialEq + Copy>(all: &[T], value: T) -> Option<usize> {
 }
 
 /// A read-only snapshot for one report.
-async fn snapshot(store: &Store) -> Result<Transaction<'static, Postgres>, ApiError> {
+async fn snapshot(store: &Store) -> Result<WarmTransaction, ApiError> {
     let mut tx = store.begin().await?;
     sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)

@@ -23,10 +23,10 @@ pub mod periods;
 pub mod programmes;
 pub mod reports;
 
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 
 use edu_kit::ApiError;
-use edu_kit::db::{ReadConnection, Reads};
+use edu_kit::db::{ReadConnection, Reads, WarmTransaction};
 
 /// The certificates database.
 #[derive(Debug, Clone)]
@@ -49,20 +49,16 @@ impl Store {
         &self.pool
     }
 
-    /// A transaction for one use case.
-    pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, ApiError> {
-        Ok(self.pool.begin().await?)
+    /// A transaction for one use case, on a warm connection (the kit's `WarmTransaction`).
+    pub async fn begin(&self) -> Result<WarmTransaction, ApiError> {
+        Ok(self.reads.begin().await?)
     }
 
     /// A transaction whose statements all read one snapshot (REPEATABLE READ): for a read
     /// of several statements that must agree, such as a child's certificate, its balance and
     /// its enrolments. It may write its audit records, and commits them.
-    pub async fn snapshot(&self) -> Result<Transaction<'static, Postgres>, ApiError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
+    pub async fn snapshot(&self) -> Result<WarmTransaction, ApiError> {
+        Ok(self.reads.begin_snapshot().await?)
     }
 
     /// A connection for a read: no transaction, so no BEGIN and ROLLBACK around it (a read

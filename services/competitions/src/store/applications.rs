@@ -215,7 +215,7 @@ impl Store {
             content: input,
         } = new;
         let (contest_id, team_id) = (contest_id.as_str(), team_id.as_str());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if let Some(response) = replay(&mut tx, key, context.now()).await? {
             return Ok(response);
         }
@@ -354,7 +354,7 @@ impl Store {
         supplied_etag: &str,
         merge: impl FnOnce(&Application) -> ContentInput,
     ) -> Result<Application, ApiError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let (contest, mut app) = lock_application(&mut tx, contest_id, id).await?;
         etag::check(supplied_etag, app.version, &name(contest_id, id))?;
         let content = merge(&app).parse(&contest)?;
@@ -417,7 +417,7 @@ impl Store {
             Timestamp,
         ) -> Result<Transition, CompetitionError>,
     ) -> Result<Application, ApiError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let (contest, current) = lock_application(&mut tx, contest_id, id).await?;
         let mut app = current.clone();
         if transition(&mut app, &contest, context.now())? == Transition::Unchanged {

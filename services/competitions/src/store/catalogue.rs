@@ -382,7 +382,7 @@ impl Store {
         request: ReplicationRequest,
         respond: impl FnOnce(&Replication) -> R,
     ) -> Result<R, ApiError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if let Some(response) = replay(&mut tx, key, context.now()).await? {
             return Ok(response);
         }
@@ -521,7 +521,7 @@ impl Store {
         decline_reason: Option<String>,
     ) -> Result<Replication, ApiError> {
         let name = replication_name(practice_id, id);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query_as!(
             ReplicationRow,
             "SELECT practice_id, id, region_code, contact_name, contact_details, plan, state,

@@ -382,7 +382,7 @@ impl Store {
         contest: Contest,
         respond: impl FnOnce(&Contest) -> R,
     ) -> Result<R, ApiError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if let Some(response) = replay(&mut tx, key, context.now()).await? {
             return Ok(response);
         }
@@ -441,7 +441,7 @@ impl Store {
         supplied_etag: &str,
         revise: impl FnOnce(&Contest) -> Result<ContestSpec, ApiError>,
     ) -> Result<Contest, ApiError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if !lock(&mut tx, id, Lock::Update).await? {
             return Err(ApiError::not_found(name(id)));
         }
@@ -495,7 +495,7 @@ impl Store {
         action: &'static str,
         transition: impl FnOnce(&mut Contest, Timestamp) -> Result<Transition, CompetitionError>,
     ) -> Result<Contest, ApiError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if !lock(&mut tx, id, Lock::Update).await? {
             return Err(ApiError::not_found(name(id)));
         }

@@ -88,7 +88,7 @@ impl Store {
         register: impl FnOnce(&Contest) -> Result<Expert, CompetitionError>,
         respond: impl FnOnce(&Expert) -> R,
     ) -> Result<R, ApiError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if let Some(response) = replay(&mut tx, key, context.now()).await? {
             return Ok(response);
         }
@@ -201,7 +201,7 @@ impl Store {
         contest_id: &str,
         id: &str,
     ) -> Result<(), ApiError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let contest = contests::fetch_locked(&mut tx, contest_id, Lock::Share).await?;
         contest.ensure_reviewing()?;
         let locked = sqlx::query_scalar!(

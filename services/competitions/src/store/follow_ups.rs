@@ -101,7 +101,7 @@ impl Store {
         new: NewInvitation,
         respond: impl FnOnce(&Invitation) -> R,
     ) -> Result<R, ApiError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if let Some(response) = replay(&mut tx, key, context.now()).await? {
             return Ok(response);
         }
@@ -246,7 +246,7 @@ impl Store {
         id: &str,
         to: InvitationState,
     ) -> Result<Invitation, ApiError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let state = sqlx::query_scalar!(
             "SELECT state FROM competitions.invitations WHERE contest_id = $1 AND id = $2 FOR UPDATE",
             contest_id,

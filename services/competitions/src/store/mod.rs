@@ -24,7 +24,7 @@ pub mod teams;
 use sqlx::PgPool;
 
 use edu_kit::ApiError;
-use edu_kit::db::{ReadConnection, Reads};
+use edu_kit::db::{ReadConnection, Reads, WarmTransaction};
 
 /// The competitions database.
 #[derive(Debug, Clone)]
@@ -51,6 +51,11 @@ impl Store {
     /// last statement has answered.
     async fn read(&self) -> Result<ReadConnection, ApiError> {
         Ok(self.reads.acquire().await?)
+    }
+
+    /// A transaction for one use case, on a warm connection (the kit's `WarmTransaction`).
+    async fn begin(&self) -> Result<WarmTransaction, ApiError> {
+        Ok(self.reads.begin().await?)
     }
 }
 

@@ -331,7 +331,7 @@ impl Store {
         application_ids: &[String],
         departure_reason: &str,
     ) -> Result<(Contest, NominationRanking), ApiError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let contest = contests::fetch_locked(&mut tx, contest_id, Lock::Share).await?;
         if contest.nomination(nomination_id).is_none() {
             return Err(unknown_nomination(&contest, nomination_id));
@@ -380,7 +380,7 @@ impl Store {
         contest_id: &str,
         supplied_etag: &str,
     ) -> Result<Announcement, ApiError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let current = contests::fetch_locked(&mut tx, contest_id, Lock::Update).await?;
         let mut contest = current.clone();
         if contest.announce(context.now())? == Transition::Unchanged {

@@ -259,7 +259,7 @@ impl Store {
         id: String,
         respond: impl FnOnce(&Review) -> R,
     ) -> Result<R, ApiError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if let Some(response) = replay(&mut tx, key, context.now()).await? {
             return Ok(response);
         }
@@ -329,7 +329,7 @@ impl Store {
         contest_id: &str,
         respond: impl FnOnce(&AutoAssigned) -> R,
     ) -> Result<R, ApiError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if let Some(response) = replay(&mut tx, key, context.now()).await? {
             return Ok(response);
         }
@@ -494,7 +494,7 @@ impl Store {
         change: impl FnOnce(&mut Review, &Contest, Timestamp) -> Result<Transition, CompetitionError>,
     ) -> Result<Review, ApiError> {
         let review_name = name(contest_id, application_id, id);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let contest = contests::fetch_locked(&mut tx, contest_id, Lock::Share).await?;
         let current = fetch(&mut tx, contest_id, application_id, id, true)
             .await?
@@ -554,7 +554,7 @@ impl Store {
         id: &str,
     ) -> Result<(), ApiError> {
         let review_name = name(contest_id, application_id, id);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let contest = contests::fetch_locked(&mut tx, contest_id, Lock::Share).await?;
         let review = fetch(&mut tx, contest_id, application_id, id, true)
             .await?

@@ -154,7 +154,7 @@ impl Store {
         lead: TeamMember,
         respond: impl FnOnce(&Team) -> R,
     ) -> Result<R, ApiError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if let Some(response) = replay(&mut tx, key, context.now()).await? {
             return Ok(response);
         }
@@ -277,7 +277,7 @@ impl Store {
         supplied_etag: &str,
         display_name: &str,
     ) -> Result<Team, ApiError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if !lock(&mut tx, id).await? {
             return Err(ApiError::not_found(team_name(id)));
         }
@@ -320,7 +320,7 @@ impl Store {
         member: TeamMember,
         respond: impl FnOnce(&TeamMember) -> R,
     ) -> Result<R, ApiError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if let Some(response) = replay(&mut tx, key, context.now()).await? {
             return Ok(response);
         }
@@ -389,7 +389,7 @@ impl Store {
         team_id: &str,
         member_id: &str,
     ) -> Result<(), ApiError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if !lock(&mut tx, team_id).await? {
             return Err(ApiError::not_found(team_name(team_id)));
         }

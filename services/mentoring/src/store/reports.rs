@@ -15,8 +15,9 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff_sqlx::ToSqlx;
 use serde_json::json;
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::PgConnection;
 
+use edu_kit::db::WarmTransaction;
 use edu_kit::{ApiError, CallContext, audit, etag};
 
 use super::institutions::{self, Institution, Setting};
@@ -221,7 +222,7 @@ pub async fn read(
 }
 
 /// A read-only snapshot for one report.
-async fn snapshot(store: &Store) -> Result<Transaction<'static, Postgres>, ApiError> {
+async fn snapshot(store: &Store) -> Result<WarmTransaction, ApiError> {
     let mut tx = store.begin().await?;
     sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)

@@ -29,10 +29,10 @@ pub mod progress;
 pub mod schools;
 pub mod years;
 
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 
 use edu_kit::ApiError;
-use edu_kit::db::{ReadConnection, Reads};
+use edu_kit::db::{ReadConnection, Reads, WarmTransaction};
 
 /// Whose objects a caller sees: everything (the ministry), or what concerns the given
 /// regions (as their office) and schools (as themselves).
@@ -67,9 +67,9 @@ impl Store {
         &self.pool
     }
 
-    /// A transaction for one use case.
-    pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, ApiError> {
-        Ok(self.pool.begin().await?)
+    /// A transaction for one use case, on a warm connection (the kit's `WarmTransaction`).
+    pub async fn begin(&self) -> Result<WarmTransaction, ApiError> {
+        Ok(self.reads.begin().await?)
     }
 
     /// A connection for a read, without a transaction; [`ReadConnection::finish`] once its

@@ -1,6 +1,6 @@
 //! Each service's Postgres: a pool of its own login role, confined to its own schema by
 //! `search_path`, named in `pg_stat_activity` by `application_name`; migrations (the kit's
-//! tables, then the service's); warm connections for reads ([`reads`]); and provisioning of
+//! tables, then the service's); warm connections for reads ([`reads`]) and transactions ([`transaction`]); and provisioning of
 //! role and schema for local runs and tests.
 
 use std::str::FromStr;
@@ -13,8 +13,12 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool};
 use crate::config::DatabaseConfig;
 
 pub mod reads;
+#[cfg(test)]
+mod test_pools;
+pub mod transaction;
 
 pub use reads::{ReadConnection, Reads};
+pub use transaction::WarmTransaction;
 
 /// The kit's own tables (audit log, idempotency keys), created in each service's schema and
 /// tracked in a migrations table of their own (`_edu_kit_migrations`, set in the kit's

@@ -1,5 +1,6 @@
-//! Connections for reads, kept warm: the most recently used is handed out first, and a
-//! finished read's connection is reused without sqlx's check.
+//! Connections kept warm for reads (and for transactions, [`super::transaction`]): the most
+//! recently used is handed out first, and a finished read's connection is reused without
+//! sqlx's check.
 //!
 //! Why. sqlx's pool hands out the connection that has been idle longest (its idle queue is
 //! first in, first out), so a steady stream of short reads walks over every backend of the
@@ -14,7 +15,8 @@
 //! statement) returns its connection through sqlx, whose check drains a half-read answer or
 //! closes a broken connection, exactly as before.
 //!
-//! Bounds. The stack holds at most half the pool, so transactions always find connections.
+//! Bounds. The stack holds at most half the pool, so that connections idle beyond it go back
+//! to sqlx's pool and its idle timeout.
 //! A connection unused for [`IDLE_LIMIT`], or warm for [`WARM_LIMIT`] in all, goes back to
 //! sqlx's pool, where its idle timeout, maximum lifetime and check apply. A connection that
 //! died on the stack (Postgres restarted) fails the one read that takes it, which then drops
@@ -231,31 +233,7 @@ async fn sweep_while_used(shelf: Weak<Shelf>) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::testing::TestDatabase;
-    use sqlx::migrate::Migrator;
-
-    static NO_MIGRATIONS: Migrator = Migrator::DEFAULT;
-
-    async fn database() -> TestDatabase {
-        TestDatabase::create("edu_test_reads", "edu_test_reads", &NO_MIGRATIONS).await
-    }
-
-    /// A pool of `size` connections on the test database.
-    async fn pool(db: &TestDatabase, size: u32) -> PgPool {
-        sqlx::postgres::PgPoolOptions::new()
-            .max_connections(size)
-            .test_before_acquire(false)
-            .connect(db.service_url())
-            .await
-            .unwrap()
-    }
-
-    async fn backend(conn: &mut PgConnection) -> i32 {
-        sqlx::query_scalar("SELECT pg_backend_pid()")
-            .fetch_one(conn)
-            .await
-            .unwrap()
-    }
+    use crate::db::test_pools::{backend, database, pool};
 
     #[tokio::test]
     async fn the_most_recently_finished_connection_serves_the_next_read() {
