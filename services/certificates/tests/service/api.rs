@@ -654,6 +654,27 @@ mod enrolments {
 
     /// A funded certificate of Maria's child and a certified programme of "ddt" at 500 a
     /// month; returns the certificate's name.
+    /// Maria's request (under the request id `ask`) to enrol `certificate` in the DDT's
+    /// `programme` from 2 September 2024: the enrolment's name.
+    async fn requested(api: &EnrolmentsApi, certificate: String, programme: &str) -> String {
+        api.request_enrolment(request(
+            &parent("maria"),
+            pb::RequestEnrolmentRequest {
+                enrolment: Some(pb::Enrolment {
+                    certificate,
+                    programme: format!("providers/ddt/programmes/{programme}"),
+                    start_date: Some(wire::date(date(2024, 9, 2))),
+                    ..Default::default()
+                }),
+                request_id: "ask".into(),
+            },
+        ))
+        .await
+        .expect("requested")
+        .into_inner()
+        .name
+    }
+
     async fn world(fx: &Fixture) -> (Apis, String) {
         let apis = setup(fx).await;
         let child = register(&apis, "I-ТО 000005", "maria")
@@ -915,23 +936,7 @@ mod enrolments {
         let (_apis, certificate) = world(&fx).await;
         cheap_programme(&fx, "chess", 100).await;
         let api = EnrolmentsApi::new(fx.store.clone());
-        let name = api
-            .request_enrolment(request(
-                &parent("maria"),
-                pb::RequestEnrolmentRequest {
-                    enrolment: Some(pb::Enrolment {
-                        certificate,
-                        programme: "providers/ddt/programmes/chess".into(),
-                        start_date: Some(wire::date(date(2024, 9, 2))),
-                        ..Default::default()
-                    }),
-                    request_id: "ask".into(),
-                },
-            ))
-            .await
-            .expect("requested")
-            .into_inner()
-            .name;
+        let name = requested(&api, certificate, "chess").await;
         let accept = || {
             api.accept_enrolment(request(
                 &provider_caller("ddt"),
@@ -1492,23 +1497,7 @@ mod enrolments {
         async fn scene(fx: &Fixture) {
             let (apis, certificate) = world(fx).await;
             let api = EnrolmentsApi::new(fx.store.clone());
-            let enrolment = api
-                .request_enrolment(request(
-                    &parent("maria"),
-                    pb::RequestEnrolmentRequest {
-                        enrolment: Some(pb::Enrolment {
-                            certificate,
-                            programme: "providers/ddt/programmes/robotics".into(),
-                            start_date: Some(wire::date(date(2024, 9, 2))),
-                            ..Default::default()
-                        }),
-                        request_id: "ask".into(),
-                    },
-                ))
-                .await
-                .expect("requested")
-                .into_inner()
-                .name;
+            let enrolment = requested(&api, certificate, "robotics").await;
             api.accept_enrolment(request(
                 &provider_caller("ddt"),
                 pb::AcceptEnrolmentRequest {

@@ -241,20 +241,19 @@ mod tests {
     async fn a_snapshot_transaction_is_repeatable_read_from_its_begin() {
         let db = database().await;
         let reads = Reads::new(pool(&db, 8).await);
+        async fn isolation(tx: &mut WarmTransaction) -> String {
+            sqlx::query_scalar("SHOW transaction_isolation")
+                .fetch_one(&mut **tx)
+                .await
+                .unwrap()
+        }
         let mut tx = reads.begin_snapshot().await.unwrap();
-        let level: String = sqlx::query_scalar("SHOW transaction_isolation")
-            .fetch_one(&mut *tx)
-            .await
-            .unwrap();
-        assert_eq!(level, "repeatable read");
+        assert_eq!(isolation(&mut tx).await, "repeatable read");
         tx.commit().await.unwrap();
         let mut plain = reads.begin().await.unwrap();
-        let level: String = sqlx::query_scalar("SHOW transaction_isolation")
-            .fetch_one(&mut *plain)
-            .await
-            .unwrap();
         assert_eq!(
-            level, "read committed",
+            isolation(&mut plain).await,
+            "read committed",
             "the warm connection does not keep it"
         );
     }
