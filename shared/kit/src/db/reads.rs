@@ -145,6 +145,14 @@ impl ReadConnection {
     }
 }
 
+impl ReadConnection {
+    /// Closes the connection when it is dropped, instead of returning it to the pool: for a
+    /// connection whose state is not known (a transaction's `BEGIN` that did not answer).
+    pub(super) fn close_on_drop(&mut self) {
+        self.conn.close_on_drop();
+    }
+}
+
 impl std::ops::Deref for ReadConnection {
     type Target = PgConnection;
 

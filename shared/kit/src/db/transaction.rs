@@ -46,10 +46,14 @@ impl Reads {
         &self,
         statement: Option<&'static str>,
     ) -> Result<WarmTransaction, sqlx::Error> {
-        let mut conn = self.acquire().await?;
-        // A failed or cancelled BEGIN drops the connection unfinished: through sqlx's check.
-        PgTransactionManager::begin(&mut conn, statement.map(SqlSafeStr::into_sql_str)).await?;
-        Ok(WarmTransaction { conn: Some(conn) })
+        // A BEGIN that fails or is cancelled closes its connection (`Beginning`).
+        let mut beginning = Beginning(Some(self.acquire().await?));
+        if let Some(conn) = beginning.0.as_mut() {
+            PgTransactionManager::begin(conn, statement.map(SqlSafeStr::into_sql_str)).await?;
+        }
+        Ok(WarmTransaction {
+            conn: beginning.0.take(),
+        })
     }
 }
 
@@ -87,6 +91,22 @@ enum Ending {
     Rollback,
 }
 
+/// A connection whose `BEGIN` is under way. Postgres's transaction manager counts a
+/// transaction only once its `BEGIN` has answered, and rolls back only what it counted: a
+/// `BEGIN` that failed, or was cancelled after it was sent, would leave the connection inside
+/// a transaction when sqlx's check takes it back (sqlx's own `PgPool::begin` does just that),
+/// and the next user's `BEGIN` would find a transaction in progress. Such a connection is
+/// closed instead of returned.
+struct Beginning(Option<ReadConnection>);
+
+impl Drop for Beginning {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.as_mut() {
+            conn.close_on_drop();
+        }
+    }
+}
+
 impl Drop for WarmTransaction {
     fn drop(&mut self) {
         if let Some(mut conn) = self.conn.take() {
@@ -116,6 +136,7 @@ impl std::ops::DerefMut for WarmTransaction {
 mod tests {
     use std::time::Duration;
 
+    use futures::FutureExt;
     use sqlx::{Connection, PgPool};
 
     use super::*;
@@ -218,6 +239,44 @@ mod tests {
         note(&mut tx, "after").await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(notes(&reads).await, ["after"]);
+    }
+
+    #[tokio::test]
+    async fn a_begin_cancelled_before_it_answered_closes_its_connection() {
+        let db = database().await;
+        let reads = Reads::new(pool(&db, 8).await);
+        let mut cancelled = 0;
+        while cancelled < 3 {
+            let mut warm = reads.acquire().await.unwrap();
+            let pid = backend(&mut warm).await;
+            warm.finish();
+            // Polled once: the warm connection is taken at once and its BEGIN sent, and the
+            // answer is not read yet (if it was, this round proves nothing and is skipped).
+            match reads.begin().now_or_never() {
+                Some(tx) => drop(tx),
+                None => {
+                    cancelled += 1;
+                    // Were it returned, it would sit "idle in transaction" in the pool;
+                    // closed, its backend leaves. Polled, not slept on.
+                    let gone = async {
+                        while sqlx::query_scalar::<_, i64>(
+                            "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+                        )
+                        .bind(pid)
+                        .fetch_one(db.pool())
+                        .await
+                        .unwrap()
+                            > 0
+                        {
+                            tokio::task::yield_now().await;
+                        }
+                    };
+                    tokio::time::timeout(Duration::from_secs(10), gone)
+                        .await
+                        .expect("the connection of the cancelled BEGIN is closed");
+                }
+            }
+        }
     }
 
     #[tokio::test]
