@@ -96,6 +96,17 @@ async fn metrics_count_calls_by_method_and_code_and_show_the_pool() {
         .list_contests(pb::ListContestsRequest::default())
         .await
         .expect_err("no token");
+    // A refusal by the service's handler, answered trailers-only, through the gateway.
+    let missing = client
+        .get_contest(authorised(
+            &organiser_token(),
+            pb::GetContestRequest {
+                name: "contests/no-such-contest".into(),
+            },
+        ))
+        .await
+        .expect_err("no such contest");
+    assert_eq!(missing.code(), tonic::Code::NotFound);
 
     let gateway = edu_suite_tests::scrape_metrics(suite.gateway_metrics_addr()).await;
     assert!(
@@ -112,6 +123,16 @@ async fn metrics_count_calls_by_method_and_code_and_show_the_pool() {
         "the service counts only what the gateway let through: {service}"
     );
     assert!(!service.contains(r#"code="UNAUTHENTICATED""#), "{service}");
+    for (process, metrics) in [("gateway", &gateway), ("competitions", &service)] {
+        assert!(
+            metrics.contains(r#"method="GetContest",code="NOT_FOUND"} 1"#),
+            "{process} counts the refusal by its code: {metrics}"
+        );
+        assert!(
+            !metrics.contains(r#"code="CANCELLED""#),
+            "{process}: {metrics}"
+        );
+    }
     assert!(
         service.contains(r#"edu_db_pool_connections{state="max"} 10"#),
         "{service}"

@@ -638,7 +638,7 @@ impl Drop for CallObserver {
 
 fn observe<B>(
     response: Response<B>,
-    observer: CallObserver,
+    mut observer: CallObserver,
     ends_at: Option<tokio::time::Instant>,
 ) -> Response<tonic::body::Body>
 where
@@ -649,7 +649,12 @@ where
         .headers()
         .get("grpc-status")
         .map(|v| Code::from_bytes(v.as_bytes()));
-    // A trailers-only answer has nothing more to bound.
+    // A trailers-only answer (every refusal tonic sends) is final as it stands: its empty
+    // body reports its end at once, so the server never polls it, and the observer would be
+    // dropped unfinished and count the call as CANCELLED. It has nothing more to bound.
+    if let Some(code) = header_code {
+        observer.finish(code);
+    }
     let ends_at = ends_at.filter(|_| header_code.is_none());
     response.map(|inner| {
         tonic::body::Body::new(ObservedBody {
