@@ -143,9 +143,7 @@ impl ReadConnection {
         } = self;
         shelf.put(conn, warm_since, Instant::now());
     }
-}
 
-impl ReadConnection {
     /// Closes the connection when it is dropped, instead of returning it to the pool: for a
     /// connection whose state is not known (a transaction's `BEGIN` that did not answer).
     pub(super) fn close_on_drop(&mut self) {

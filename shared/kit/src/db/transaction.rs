@@ -84,8 +84,6 @@ impl WarmTransaction {
     }
 }
 
-const TAKEN: &str = "a transaction's connection is only taken by commit, rollback and drop";
-
 enum Ending {
     Commit,
     Rollback,
@@ -116,6 +114,8 @@ impl Drop for WarmTransaction {
         }
     }
 }
+
+const TAKEN: &str = "a transaction's connection is only taken by commit, rollback and drop";
 
 impl std::ops::Deref for WarmTransaction {
     type Target = PgConnection;
@@ -195,6 +195,17 @@ mod tests {
         reads
     }
 
+    /// On a pool of one ([`single`]): no note is left (the same and only connection would
+    /// see its own insert were its transaction still open), and the next transaction
+    /// commits.
+    async fn left_nothing_and_serves_the_next(reads: &Reads) {
+        assert_eq!(notes(reads).await, Vec::<String>::new());
+        let mut tx = reads.begin().await.unwrap();
+        note(&mut tx, "after").await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(notes(reads).await, ["after"]);
+    }
+
     #[tokio::test]
     async fn a_transaction_dropped_without_commit_is_rolled_back_before_the_connection_is_reused() {
         let db = database().await;
@@ -204,13 +215,7 @@ mod tests {
         drop(tx);
         assert_eq!(reads.warm(), 0);
 
-        // The same and only connection: were its transaction still open, its own insert
-        // would show here.
-        assert_eq!(notes(&reads).await, Vec::<String>::new());
-        let mut tx = reads.begin().await.unwrap();
-        note(&mut tx, "kept").await.unwrap();
-        tx.commit().await.unwrap();
-        assert_eq!(notes(&reads).await, ["kept"]);
+        left_nothing_and_serves_the_next(&reads).await;
     }
 
     #[tokio::test]
@@ -234,11 +239,7 @@ mod tests {
         );
         drop(cancelled);
 
-        assert_eq!(notes(&reads).await, Vec::<String>::new());
-        let mut tx = reads.begin().await.unwrap();
-        note(&mut tx, "after").await.unwrap();
-        tx.commit().await.unwrap();
-        assert_eq!(notes(&reads).await, ["after"]);
+        left_nothing_and_serves_the_next(&reads).await;
     }
 
     #[tokio::test]
