@@ -37,6 +37,30 @@ async fn period_certificate_enrolment_charge_and_report_through_the_gateway() {
     assert_eq!(period, again);
     const DURING: &str = "2024-10-05T10:00:00+07:00";
 
+    // Every change the demo made through the gateway names the RPC that made it, the
+    // acceptances (written by the hot path's own statement) included.
+    let db = suite.database().await;
+    let changes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT action, rpc FROM certificates.audit_log WHERE kind = 'CHANGE' ORDER BY id",
+    )
+    .fetch_all(&db)
+    .await
+    .expect("the demo's audit records");
+    let accepted = "/edu.certificates.v1.EnrolmentService/AcceptEnrolment";
+    assert!(
+        changes
+            .iter()
+            .any(|(action, rpc)| action == "enrolment.accepted" && rpc == accepted),
+        "{changes:?}"
+    );
+    assert!(
+        changes
+            .iter()
+            .all(|(_, rpc)| rpc.starts_with("/edu.certificates.v1.")),
+        "{changes:?}"
+    );
+    db.close().await;
+
     // The catalogue is public: every certified programme, without a token.
     let catalogue = ProgrammeServiceClient::new(suite.gateway().await)
         .search_programmes(tonic::Request::new(pb::SearchProgrammesRequest::default()))

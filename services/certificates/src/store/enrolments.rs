@@ -543,8 +543,8 @@ pub async fn accept_held(
              WHERE provider_id = $7 AND id = $8
          ), audit AS (
              INSERT INTO certificates.audit_log
-                 (occurred_at, actor, action, resource, request_id, trace_id, changes)
-             VALUES ($6, $9, $10, $11, $12, $13, $14)
+                 (occurred_at, actor, action, resource, request_id, trace_id, changes, rpc)
+             VALUES ($6, $9, $10, $11, $12, $13, $14, $20)
          ), key AS (
              INSERT INTO certificates.idempotency_keys
                  (caller, method, request_id, request_hash, response, created_at)
@@ -576,6 +576,7 @@ pub async fn accept_held(
         key.request_id,
         key.request_hash,
         key.response,
+        audit.rpc,
     )
     .fetch_one(&mut *conn)
     .await?;
