@@ -116,6 +116,12 @@ pub mod reason {
         "DEADLINE_EXCEEDED",
         "Запрос не был выполнен за отведённое ему время.",
     );
+    /// The caller went away before its request arrived whole (no caller hears it; it names
+    /// the case in metrics and logs).
+    pub const CALL_CANCELLED: Reason = Reason::new(
+        "CALL_CANCELLED",
+        "Вызов отменён: клиент прервал его, не передав запрос целиком.",
+    );
     /// A competing change won; retry.
     pub const CONCURRENT_CHANGE: Reason = Reason::new(
         "CONCURRENT_CHANGE",
@@ -156,6 +162,9 @@ pub enum ErrorKind {
     Unavailable,
     /// The call ran out of time.
     DeadlineExceeded,
+    /// The caller went away (reset its stream or lost its connection) before the call was
+    /// answered: nobody hears the answer, but metrics and logs count it as the caller's.
+    Cancelled,
     /// No such method here.
     Unimplemented,
     /// A bug or an unexpected failure on our side.
@@ -176,6 +185,7 @@ impl ErrorKind {
             ErrorKind::ResourceExhausted => Code::ResourceExhausted,
             ErrorKind::Unavailable => Code::Unavailable,
             ErrorKind::DeadlineExceeded => Code::DeadlineExceeded,
+            ErrorKind::Cancelled => Code::Cancelled,
             ErrorKind::Unimplemented => Code::Unimplemented,
             ErrorKind::Internal => Code::Internal,
         }

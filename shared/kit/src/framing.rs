@@ -50,11 +50,13 @@ where
             return Err(if error.is::<http_body_util::LengthLimitError>() {
                 too_large(max_message)
             } else {
-                // The client reset the stream or the connection broke while sending.
+                // The client reset the stream or its connection broke while it sent: the
+                // call ended on its side, as a call it abandons while the handler runs does
+                // (CANCELLED), not because this service was unavailable.
                 ApiError::new(
-                    ErrorKind::Unavailable,
-                    reason::MESSAGE_UNDECODABLE,
-                    "the request body did not arrive whole",
+                    ErrorKind::Cancelled,
+                    reason::CALL_CANCELLED,
+                    "the caller went away before its request arrived whole",
                 )
             });
         }
@@ -132,6 +134,24 @@ mod tests {
             let status = tonic::Status::from(e);
             (status.code(), crate::testing::reason(&status))
         })
+    }
+
+    #[tokio::test]
+    async fn a_body_the_caller_abandoned_is_cancelled_not_unavailable() {
+        let parts: Vec<Result<http_body::Frame<Bytes>, std::io::Error>> = vec![
+            Ok(http_body::Frame::data(Bytes::from(frame(0, 10, b"abc")))),
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "stream reset by the client",
+            )),
+        ];
+        let body = http_body_util::StreamBody::new(futures::stream::iter(parts));
+        let error = read_one_message(body, &HeaderMap::new(), 100)
+            .await
+            .expect_err("the body broke");
+        let status = tonic::Status::from(error);
+        assert_eq!(status.code(), tonic::Code::Cancelled);
+        assert_eq!(crate::testing::reason(&status), "CALL_CANCELLED");
     }
 
     #[test]
