@@ -221,6 +221,15 @@ fn header_missing(what: &str) -> ApiError {
 /// keeps its field violations (the codec answers them as `google.rpc.BadRequest`).
 fn stream_failed(status: &Status) -> ApiError {
     use tonic_types::StatusExt;
+    // The uploader reset its stream or lost its connection: the call ended on its side,
+    // which is no mistake in what it sent.
+    if status.code() == tonic::Code::Cancelled {
+        return ApiError::new(
+            ErrorKind::Cancelled,
+            kit_reason::CALL_CANCELLED,
+            "the uploader went away before its upload arrived whole",
+        );
+    }
     if status.code() == tonic::Code::InvalidArgument
         && let Some(bad) = status.get_details_bad_request()
         && !bad.field_violations.is_empty()

@@ -469,6 +469,20 @@ async fn malformed_uploads_are_refused() {
         Code::InvalidArgument,
         "IMPORT_HEADER_MISSING",
     );
+    // An upload its sender abandoned half-way (tonic reads a reset stream as CANCELLED):
+    // the caller's leaving, not a malformed upload.
+    let mut abandoned: Vec<Result<pb::ImportChildrenRequest, Status>> =
+        messages(header("s1", pb::ImportFormat::Csv, "gone"), b"iin;", 2)
+            .collect::<Vec<_>>()
+            .await;
+    abandoned.push(Err(Status::cancelled("h2 protocol error: stream reset")));
+    refused(
+        api.import(&ctx, futures::stream::iter(abandoned))
+            .await
+            .map_err(Status::from),
+        Code::Cancelled,
+        "CALL_CANCELLED",
+    );
     // A second header.
     let mut twice: Vec<Result<pb::ImportChildrenRequest, Status>> =
         messages(header("s1", pb::ImportFormat::Csv, "r"), b"x", 1)
